@@ -1,0 +1,188 @@
+"""Camp LMS: a Flask learning management system whose camps are pluggy plugins.
+
+The names a plugin may import: ``hookimpl``, ``Camp``, ``EnrollmentDecision``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pluggy
+from flask import Flask, abort, request, send_from_directory, session
+from flask_login import current_user
+
+from lms.camp import Camp, EnrollmentDecision
+
+__version__ = "0.1.0"
+__all__ = ["Camp", "EnrollmentDecision", "__version__", "create_app", "hookimpl"]
+
+hookimpl = pluggy.HookimplMarker("lms")
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, plugins, blueprints. Nothing runs at import time."""
+    from lms import config
+    from lms.database import configure_sqlite
+    from lms.extensions import babel, csrf, db, migrate
+    from lms.plugins import PluginRegistry
+    from lms.services import camps as camp_service
+    from lms.web import register_blueprints
+
+    instance = config.instance_path()
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        instance_relative_config=True,
+        template_folder=str(config.ROOT / "templates"),
+        static_folder=str(config.ROOT / "static"),
+    )
+    app.config.from_mapping(config.DEFAULTS)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'lms.sqlite3'}"
+    app.config["MEDIA_ROOT"] = str(instance / "media")
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt"  # noqa: S105 - a method name
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(config.from_environment())
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    if not app.config.get("SECRET_KEY"):
+        log.warning("no SECRET_KEY configured; run `lms init`. Using a temporary key.")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+
+    registry = PluginRegistry(
+        strict=bool(app.config["PLUGINS_STRICT"]),
+        only=config.parse_plugin_list(app.config["LOAD_PLUGINS"]),
+    )
+    registry.disabled_camps = camp_service.disabled_slugs
+    registry.load_entry_points()
+    for name, plugin in app.config.get("EXTRA_PLUGINS", {}).items():
+        registry.register(name, plugin)
+    app.extensions["lms.plugins"] = registry
+
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
+        [str(Path(__file__).parent / "translations")]
+        + [str(p) for p in registry.translation_folders()]
+    )
+    db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
+    migrate.init_app(
+        app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
+    )
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: None)
+    _init_login(app)
+    _init_templates(app, registry)
+    register_blueprints(app)
+    _register_plugin_blueprints(app, registry)
+    for _name, command in registry.collect("lms_cli_commands"):
+        app.cli.add_command(command)
+
+    @app.get("/camps-static/<slug>/<path:filename>")
+    def camp_static(slug: str, filename: str) -> Any:
+        folder = registry.static_folder(slug)
+        if folder is None or slug in camp_service.disabled_slugs():
+            abort(404)
+        return send_from_directory(folder, filename)
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; media-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        if current_user and current_user.is_authenticated:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return app
+
+
+def format_duration(seconds: float) -> str:
+    """``754.2`` → ``"12:34"``; an hour or more → ``"1:02:03"``."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _select_locale() -> str | None:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    if session.get("locale") in languages:
+        return session["locale"]
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
+    if best is None:
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return "zh_CN" if best.startswith("zh") else best
+
+
+def _init_login(app: Flask) -> None:
+    from flask_babel import lazy_gettext
+
+    from lms.extensions import login_manager
+    from lms.services import accounts
+    from lms.web.auth import SESSION_TOKEN
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = lazy_gettext("Please log in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> Any:
+        return accounts.user_for_session(user_id, session.get(SESSION_TOKEN))
+
+
+def _init_templates(app: Flask, registry: Any) -> None:
+    from flask_babel import get_locale
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    from lms.web.forms import LanguageForm
+
+    if registry.template_folders():
+        app.jinja_loader = ChoiceLoader(
+            [app.jinja_loader, *(FileSystemLoader(str(p)) for p in registry.template_folders())]
+        )
+
+    app.add_template_filter(format_duration, "duration")
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        locale = get_locale()
+        return {
+            "current_language": "en" if locale and locale.language == "en" else "zh",
+            "language_form": LanguageForm(formdata=None),
+        }
+
+
+def _register_plugin_blueprints(app: Flask, registry: Any) -> None:
+    for plugin_name, blueprint in registry.collect("lms_blueprints"):
+        try:
+            app.register_blueprint(blueprint)
+        except (ValueError, AssertionError) as exc:
+            registry.record_failure(plugin_name, f"blueprint {blueprint.name!r}: {exc}")
+            continue
+        registry.blueprint_plugin[blueprint.name] = plugin_name
+
+    @app.before_request
+    def _disabled_plugin_pages_404() -> None:
+        plugin_name = registry.blueprint_plugin.get(request.blueprint or "")
+        if plugin_name is not None and not registry.is_active(plugin_name):
+            abort(404)

@@ -1,0 +1,118 @@
+"""Every hook a Camp LMS plugin may implement.
+
+Implement a hook by writing a module-level function with the same name and the
+``@hookimpl`` decorator (``from lms import hookimpl``). A plugin may accept any
+subset of a hook's arguments. Hooks marked *first result wins* stop at the first
+implementation that returns something other than ``None``; the others collect
+every result. Every call is isolated: an exception in one plugin is logged and
+recorded against it, and the others still run. See ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from flask import Blueprint
+
+    from lms.camp import Camp, EnrollmentDecision
+    from lms.models import Course, Enrollment, Lesson, User
+
+hookspec = pluggy.HookspecMarker("lms")
+
+
+@hookspec
+def lms_register_camps() -> list[Camp]:
+    """Return the camps this plugin provides (all results are collected).
+
+    Example::
+
+        @hookimpl
+        def lms_register_camps():
+            return [Camp(slug="design", title_zh="设计营", title_en="Design Camp",
+                         curriculum=HERE / "curriculum.yaml", package_dir=HERE)]
+    """
+
+
+@hookspec(firstresult=True)
+def lms_enrollment_policy(user: User, course: Course) -> EnrollmentDecision | None:
+    """Decide whether ``user`` may enroll in ``course`` (first result wins).
+
+    Return ``None`` to leave the decision to others; the core default allows.
+
+    Example::
+
+        @hookimpl
+        def lms_enrollment_policy(user, course):
+            if course.camp.slug == "practitioner" and user.organization_id is None:
+                return EnrollmentDecision.deny("Ask your company to register you.")
+    """
+
+
+@hookspec(firstresult=True)
+def lms_lesson_completion_threshold(lesson: Lesson) -> float | None:
+    """The fraction of a video lesson that must be watched to complete it (first result wins).
+
+    A number in (0, 1]; the core default is 0.9.
+
+    Example::
+
+        @hookimpl
+        def lms_lesson_completion_threshold(lesson):
+            if lesson.module.course.camp.slug == "entrepreneur":
+                return 0.8
+    """
+
+
+@hookspec
+def lms_enrolled(enrollment: Enrollment) -> None:
+    """Called after a learner enrolled in a course (event; return value ignored).
+
+    Example::
+
+        @hookimpl
+        def lms_enrolled(enrollment):
+            log.info("%s joined %s", enrollment.user.email, enrollment.course.slug)
+    """
+
+
+@hookspec
+def lms_blueprints() -> list[Blueprint]:
+    """Return Flask blueprints to register (all results are collected).
+
+    The blueprint's pages answer 404 while every camp of the plugin is disabled.
+
+    Example::
+
+        bp = Blueprint("design", __name__, url_prefix="/camps/design/studio")
+
+        @hookimpl
+        def lms_blueprints():
+            return [bp]
+    """
+
+
+@hookspec
+def lms_cli_commands() -> list[click.Command]:
+    """Return click commands to add under ``lms`` (all results are collected).
+
+    Example::
+
+        @click.command("design-report")
+        def design_report():
+            click.echo("...")
+
+        @hookimpl
+        def lms_cli_commands():
+            return [design_report]
+    """
+
+
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name, value in list(globals().items()) if name.startswith("lms_") and callable(value)
+)
+
+__all__ = ["HOOK_NAMES", "hookspec"]

@@ -1,0 +1,47 @@
+"""Shared column helpers for the models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_babel import get_locale
+from sqlalchemy import DateTime, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def current_language() -> str:
+    """``"zh"`` or ``"en"``, from the request's locale (Chinese outside a request)."""
+    try:
+        locale = get_locale()
+    except RuntimeError:
+        locale = None
+    return "en" if locale is not None and locale.language == "en" else "zh"
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Bilingual:
+    """Chinese and English titles and summaries; ``title``/``summary`` pick the request's."""
+
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    summary_zh: Mapped[str] = mapped_column(String(2000), default="")
+    summary_en: Mapped[str] = mapped_column(String(2000), default="")
+
+    def localized(self, field: str) -> str:
+        primary, fallback = ("en", "zh") if current_language() == "en" else ("zh", "en")
+        return getattr(self, f"{field}_{primary}") or getattr(self, f"{field}_{fallback}")
+
+    @property
+    def title(self) -> str:
+        return self.localized("title")
+
+    @property
+    def summary(self) -> str:
+        return self.localized("summary")

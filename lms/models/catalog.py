@@ -1,0 +1,137 @@
+"""Camps, courses, modules, lessons and the media files lessons play."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.extensions import db
+from lms.models._base import Bilingual, Timestamped
+
+COURSE_STATUSES = ("draft", "published")
+LESSON_KINDS = ("video", "live", "reading")
+
+
+class Synced:
+    """Rows a camp's curriculum creates.
+
+    ``synced`` holds the values the last sync wrote, so the next sync can tell a
+    trainer's edit (kept) from an untouched value (updated). ``archived_at`` is set
+    when the item left the curriculum; archived rows keep their learners' data.
+    """
+
+    slug: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    synced: Mapped[dict | None] = mapped_column(JSON)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Camp(Bilingual, Timestamped, db.Model):
+    __tablename__ = "camps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    plugin: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    audience_zh: Mapped[str] = mapped_column(String(500), default="")
+    audience_en: Mapped[str] = mapped_column(String(500), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    courses: Mapped[list[Course]] = relationship(back_populates="camp", order_by="Course.position")
+
+    @property
+    def audience(self) -> str:
+        return self.localized("audience")
+
+
+class Course(Synced, Bilingual, Timestamped, db.Model):
+    __tablename__ = "courses"
+    __table_args__ = (
+        UniqueConstraint("camp_id", "slug"),
+        CheckConstraint(f"status IN {COURSE_STATUSES!r}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camp_id: Mapped[int] = mapped_column(ForeignKey("camps.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    level: Mapped[str] = mapped_column(String(40), default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    camp: Mapped[Camp] = relationship(back_populates="courses")
+    modules: Mapped[list[Module]] = relationship(
+        back_populates="course", order_by="Module.position"
+    )
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == "published" and self.archived_at is None
+
+
+class Module(Synced, Bilingual, db.Model):
+    __tablename__ = "modules"
+    __table_args__ = (UniqueConstraint("course_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+
+    course: Mapped[Course] = relationship(back_populates="modules")
+    lessons: Mapped[list[Lesson]] = relationship(
+        back_populates="module", order_by="Lesson.position"
+    )
+
+
+class Lesson(Synced, Bilingual, db.Model):
+    __tablename__ = "lessons"
+    __table_args__ = (
+        UniqueConstraint("module_id", "slug"),
+        CheckConstraint(f"kind IN {LESSON_KINDS!r}", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_id: Mapped[int] = mapped_column(ForeignKey("modules.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="video")
+    body_zh: Mapped[str] = mapped_column(Text, default="")
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id"))
+
+    module: Mapped[Module] = relationship(back_populates="lessons")
+    media: Mapped[MediaAsset | None] = relationship()
+
+    @property
+    def body(self) -> str:
+        return self.localized("body")
+
+
+class MediaAsset(Timestamped, db.Model):
+    """A video file stored under a generated key; its facts are probed from the file."""
+
+    __tablename__ = "media_assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(100), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    video_codec: Mapped[str | None] = mapped_column(String(40))
+    audio_codec: Mapped[str | None] = mapped_column(String(40))

@@ -1,0 +1,251 @@
+"""The plugin manager: discovery, validation, failure isolation and safe hook calls.
+
+Plugins are found through the ``lms.plugins`` entry-point group, the bundled camps
+included. Each load is isolated: a plugin that fails to import, registers a hook
+with a wrong signature, implements an unknown ``lms_`` hook or ships an invalid
+curriculum is recorded as failed with its traceback, and the app goes on without
+it. ``PLUGINS_STRICT`` re-raises instead (used by tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from lms import hookspecs
+from lms.camp import Camp
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "lms.plugins"
+
+
+@dataclass
+class PluginInfo:
+    """What we know about one plugin, for ``lms camps list`` and the admin pages."""
+
+    name: str
+    module: str = ""
+    distribution: str | None = None
+    version: str | None = None
+    status: str = "loaded"
+    error: str | None = None
+    traceback: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    camps: list[str] = field(default_factory=list)
+    runtime_errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "status": self.status,
+            "error": self.error,
+            "hooks": self.hooks,
+            "camps": self.camps,
+            "runtime_errors": self.runtime_errors[-5:],
+        }
+
+
+class PluginLoadError(Exception):
+    """A plugin could not be loaded; the message says why."""
+
+
+class PluginRegistry:
+    """One per app: wraps a :class:`pluggy.PluginManager` and what each plugin brought."""
+
+    def __init__(self, *, strict: bool = False, only: list[str] | None = None) -> None:
+        self.strict = strict
+        self.only = only
+        self.pm = pluggy.PluginManager("lms")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.camps: dict[str, Camp] = {}
+        self.camp_plugin: dict[str, str] = {}
+        self.curricula: dict[str, Any] = {}
+        self.blueprint_plugin: dict[str, str] = {}
+        # Set by the app: the camp slugs disabled right now (a database flag).
+        self.disabled_camps: Callable[[], set[str]] = set
+
+    # -- loading ---------------------------------------------------------------------
+
+    def load_entry_points(self) -> None:
+        """Load every plugin of the ``lms.plugins`` group (or those named in ``only``)."""
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if self.only is not None and ep.name not in self.only:
+                continue
+            info = PluginInfo(name=ep.name, module=ep.value)
+            if ep.dist is not None:
+                info.distribution = ep.dist.metadata["Name"]
+                info.version = ep.dist.version
+            self._load(info, ep.load)
+
+    def register(self, name: str, module: ModuleType | object) -> PluginInfo:
+        """Register an already imported plugin object (tests, embedding)."""
+        info = PluginInfo(name=name, module=getattr(module, "__name__", repr(module)))
+        self._load(info, lambda: module)
+        return info
+
+    def _load(self, info: PluginInfo, load: Callable[[], object]) -> None:
+        if info.name in self.plugins:
+            info.status, info.error = "failed", f"duplicate plugin name {info.name!r}"
+            self.plugins[f"{info.name}#{id(info)}"] = info
+            return
+        self.plugins[info.name] = info
+        try:
+            plugin = load()
+            self._register(info, plugin)
+        except Exception as exc:
+            info.status = "failed"
+            info.error = f"{type(exc).__name__}: {exc}"
+            info.traceback = traceback.format_exc()
+            log.error("plugin %s failed to load: %s", info.name, info.error)
+            if self.pm.has_plugin(info.name):
+                self.pm.unregister(name=info.name)
+            for slug in info.camps:
+                self.camps.pop(slug, None)
+                self.camp_plugin.pop(slug, None)
+                self.curricula.pop(slug, None)
+            info.camps = []
+            if self.strict:
+                raise
+
+    def _register(self, info: PluginInfo, plugin: object) -> None:
+        self.pm.register(plugin, name=info.name)
+        callers = self.pm.get_hookcallers(plugin) or []
+        unknown = [c.name for c in callers if not c.has_spec()]
+        if unknown:
+            raise PluginLoadError(f"unknown hook(s): {', '.join(sorted(unknown))}")
+        info.hooks = sorted(c.name for c in callers)
+        for impl in self.pm.hook.lms_register_camps.get_hookimpls():
+            if impl.plugin_name == info.name:
+                for camp in impl.function() or []:
+                    self._add_camp(info, camp)
+
+    def _add_camp(self, info: PluginInfo, camp: object) -> None:
+        from lms.services.curriculum import load_curriculum
+
+        if not isinstance(camp, Camp):
+            raise PluginLoadError(f"lms_register_camps returned {camp!r}, not a Camp")
+        if camp.slug in self.camps:
+            owner = self.camp_plugin[camp.slug]
+            raise PluginLoadError(f"camp {camp.slug!r} is already provided by {owner!r}")
+        if camp.package_dir is not None:
+            check_template_namespace(camp.package_dir, camp.slug)
+        curriculum = load_curriculum(camp.curriculum, camp.slug) if camp.curriculum else None
+        self.camps[camp.slug] = camp
+        self.camp_plugin[camp.slug] = info.name
+        self.curricula[camp.slug] = curriculum
+        info.camps.append(camp.slug)
+
+    # -- calling ---------------------------------------------------------------------
+
+    def is_active(self, plugin_name: str) -> bool:
+        """A plugin is active unless it provides camps and all of them are disabled."""
+        info = self.plugins.get(plugin_name)
+        if info is None or info.status != "loaded":
+            return False
+        if not info.camps:
+            return True
+        disabled = self.disabled_camps()
+        return any(slug not in disabled for slug in info.camps)
+
+    def _impls(self, hook_name: str) -> Iterable[pluggy.HookImpl]:
+        hook = getattr(self.pm.hook, hook_name)
+        # pluggy calls the last registered first, honouring tryfirst/trylast.
+        for impl in reversed(hook.get_hookimpls()):
+            if self.is_active(impl.plugin_name):
+                yield impl
+
+    def record_failure(self, plugin_name: str, message: str) -> None:
+        """Note a plugin's error at run time (shown by ``lms camps list``)."""
+        log.error("plugin %s: %s", plugin_name, message)
+        info = self.plugins.get(plugin_name)
+        if info is not None:
+            info.runtime_errors.append(message)
+        if self.strict:
+            raise PluginLoadError(f"{plugin_name}: {message}")
+
+    def _call(self, impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        try:
+            return True, impl.function(*(kwargs[name] for name in impl.argnames))
+        except Exception as exc:
+            if self.strict:
+                raise
+            log.exception("plugin %s failed in %s", impl.plugin_name, impl.function.__name__)
+            message = f"{impl.function.__name__}: {type(exc).__name__}: {exc}"
+            self.record_failure(impl.plugin_name, message)
+            return False, None
+
+    def call_first(self, hook_name: str, **kwargs: Any) -> Any:
+        """Call a first-result hook; the first non-``None`` answer of an active plugin wins."""
+        for impl in self._impls(hook_name):
+            ok, result = self._call(impl, kwargs)
+            if ok and result is not None:
+                return result
+        return None
+
+    def call_all(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call every active plugin's implementation; failures are logged and skipped."""
+        results = []
+        for impl in self._impls(hook_name):
+            ok, result = self._call(impl, kwargs)
+            if ok and result is not None:
+                results.append(result)
+        return results
+
+    def collect(self, hook_name: str) -> list[tuple[str, Any]]:
+        """At start-up: every loaded plugin's list result, flattened, with the plugin's name."""
+        found = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            ok, result = self._call(impl, {})
+            for item in (result or []) if ok else []:
+                found.append((impl.plugin_name, item))
+        return found
+
+    # -- what plugins ship -----------------------------------------------------------
+
+    def template_folders(self) -> list[Path]:
+        return [
+            camp.package_dir / "templates"
+            for camp in self.camps.values()
+            if camp.package_dir is not None and (camp.package_dir / "templates").is_dir()
+        ]
+
+    def translation_folders(self) -> list[Path]:
+        return sorted(
+            {
+                camp.package_dir / "translations"
+                for camp in self.camps.values()
+                if camp.package_dir is not None and (camp.package_dir / "translations").is_dir()
+            }
+        )
+
+    def static_folder(self, slug: str) -> Path | None:
+        camp = self.camps.get(slug)
+        if camp is None or camp.package_dir is None:
+            return None
+        folder = camp.package_dir / "static"
+        return folder if folder.is_dir() else None
+
+
+def check_template_namespace(package_dir: Path, slug: str) -> None:
+    """A camp's templates live under ``templates/camps/<slug>/`` so camps never collide."""
+    root = package_dir / "templates"
+    if not root.is_dir():
+        return
+    allowed = root / "camps" / slug
+    for path in root.rglob("*"):
+        if path.is_file() and allowed not in path.parents:
+            relative = path.relative_to(root)
+            raise PluginLoadError(f"template {relative} is outside templates/camps/{slug}/")

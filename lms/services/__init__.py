@@ -1,0 +1,1 @@
+"""The domain: each module holds the logic of one area; views call these."""

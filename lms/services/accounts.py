@@ -1,0 +1,114 @@
+"""Accounts: registration, password checks and server-side login sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from lms.extensions import db
+from lms.models import AuthSession, User
+from lms.models._base import utcnow
+
+
+class EmailTaken(ValueError):
+    """An account with this e-mail address exists already."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def create_user(
+    email: str,
+    name: str,
+    password: str,
+    *,
+    role: str = "learner",
+    locale: str | None = None,
+    organization_id: int | None = None,
+    is_manager: bool = False,
+) -> User:
+    """Create an account. Raises :class:`EmailTaken`; writes nothing in that case."""
+    user = User(
+        email=normalise_email(email),
+        name=name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        locale=locale,
+        organization_id=organization_id,
+        is_manager=is_manager,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise EmailTaken(email) from exc
+    return user
+
+
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None. Unknown e-mails cost the same time."""
+    user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email)))
+    if user is None:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        dummy = _DUMMY_HASH.setdefault(method, generate_password_hash("x", method=method))
+        check_password_hash(dummy, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: User, user_agent: str = "") -> str:
+    """Record a new login and return its secret token (kept in the signed session cookie)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(AuthSession(token_hash=_digest(token), user=user, user_agent=user_agent[:200]))
+    db.session.commit()
+    return token
+
+
+def end_session(token: str | None) -> None:
+    """Revoke one login: any copy of its cookie stops working."""
+    if not token:
+        return
+    row = db.session.scalar(db.select(AuthSession).filter_by(token_hash=_digest(token)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.commit()
+
+
+def user_for_session(user_id: str, token: str | None) -> User | None:
+    """The user of a live login session, or None if it was revoked or the user disabled."""
+    if not token or not user_id.isdigit():
+        return None
+    return db.session.scalar(
+        db.select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(
+            User.id == int(user_id),
+            User.active.is_(True),
+            AuthSession.token_hash == _digest(token),
+            AuthSession.revoked_at.is_(None),
+        )
+    )
+
+
+def set_locale(user: User, locale: str) -> None:
+    user.locale = locale
+    db.session.commit()

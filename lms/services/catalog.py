@@ -1,0 +1,225 @@
+"""Reading the catalog: camps, courses and syllabi with each learner's progress.
+
+Every function here runs a fixed number of queries whatever the amount of data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlalchemy.orm import selectinload, with_loader_criteria
+
+from lms.extensions import db
+from lms.models import Camp, Course, Enrollment, Lesson, LessonProgress, Module, User
+from lms.services.camps import get_visible_camp, visible_camps
+
+
+@dataclass
+class CourseCard:
+    course: Course
+    lessons: int = 0
+    minutes: int = 0
+    enrolled: bool = False
+    percent: int = 0
+
+
+@dataclass
+class CampSection:
+    camp: Camp
+    cards: list[CourseCard] = field(default_factory=list)
+
+
+def _published(camp_ids: list[int]):
+    return (
+        db.select(Course)
+        .where(
+            Course.camp_id.in_(camp_ids),
+            Course.status == "published",
+            Course.archived_at.is_(None),
+        )
+        .order_by(Course.camp_id, Course.position, Course.id)
+    )
+
+
+def _lesson_totals(course_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """course id -> (lessons, minutes, required lessons) of live (not archived) lessons."""
+    rows = db.session.execute(
+        db.select(
+            Module.course_id,
+            func.count(Lesson.id),
+            func.coalesce(func.sum(Lesson.minutes), 0),
+            func.count(Lesson.id).filter(Lesson.required.is_(True)),
+        )
+        .join(Lesson, Lesson.module_id == Module.id)
+        .where(
+            Module.course_id.in_(course_ids),
+            Module.archived_at.is_(None),
+            Lesson.archived_at.is_(None),
+        )
+        .group_by(Module.course_id)
+    )
+    return {course_id: (count, minutes, required) for course_id, count, minutes, required in rows}
+
+
+def _completed_required(user: User, course_ids: list[int]) -> dict[int, int]:
+    rows = db.session.execute(
+        db.select(Module.course_id, func.count(LessonProgress.id))
+        .join(Lesson, Lesson.module_id == Module.id)
+        .join(LessonProgress, LessonProgress.lesson_id == Lesson.id)
+        .where(
+            Module.course_id.in_(course_ids),
+            LessonProgress.user_id == user.id,
+            LessonProgress.completed_at.is_not(None),
+            Lesson.required.is_(True),
+            Lesson.archived_at.is_(None),
+            Module.archived_at.is_(None),
+        )
+        .group_by(Module.course_id)
+    )
+    return dict(rows.tuples().all())
+
+
+def _cards(courses: list[Course], user: User | None) -> list[CourseCard]:
+    ids = [course.id for course in courses]
+    totals = _lesson_totals(ids) if ids else {}
+    enrolled: set[int] = set()
+    done: dict[int, int] = {}
+    if user is not None and user.is_authenticated and ids:
+        enrolled = set(
+            db.session.scalars(
+                db.select(Enrollment.course_id).where(
+                    Enrollment.user_id == user.id, Enrollment.course_id.in_(ids)
+                )
+            )
+        )
+        done = _completed_required(user, ids)
+    cards = []
+    for course in courses:
+        lessons, minutes, required = totals.get(course.id, (0, 0, 0))
+        percent = round(100 * done.get(course.id, 0) / required) if required else 0
+        cards.append(CourseCard(course, lessons, minutes, course.id in enrolled, percent))
+    return cards
+
+
+def catalog(user: User | None) -> list[CampSection]:
+    """Every visible camp with its published courses."""
+    camps = visible_camps()
+    sections = {camp.id: CampSection(camp) for camp in camps}
+    courses = list(db.session.scalars(_published(list(sections)))) if sections else []
+    for card in _cards(courses, user):
+        sections[card.course.camp_id].cards.append(card)
+    return list(sections.values())
+
+
+def camp_section(slug: str, user: User | None) -> CampSection | None:
+    camp = get_visible_camp(slug)
+    if camp is None:
+        return None
+    courses = list(db.session.scalars(_published([camp.id])))
+    return CampSection(camp, _cards(courses, user))
+
+
+def find_course(camp_slug: str, course_slug: str, user: User | None) -> Course | None:
+    """A course learners may see: camp visible, course published (trainers also see drafts)."""
+    camp = get_visible_camp(camp_slug)
+    if camp is None:
+        return None
+    course = db.session.scalar(
+        db.select(Course).filter_by(camp_id=camp.id, slug=course_slug, archived_at=None)
+    )
+    if course is None:
+        return None
+    if course.status != "published" and not (user is not None and can_edit(user, course)):
+        return None
+    return course
+
+
+def enrollment_of(user: User, course: Course) -> Enrollment | None:
+    if not user.is_authenticated:
+        return None
+    return db.session.scalar(db.select(Enrollment).filter_by(user_id=user.id, course_id=course.id))
+
+
+def may_study(user: User, course: Course, enrollment: Enrollment | None) -> bool:
+    """Lessons and their media are for enrolled learners and the course's editors."""
+    return enrollment is not None or can_edit(user, course)
+
+
+def can_edit(user: User, course: Course) -> bool:
+    if not user.is_authenticated:
+        return False
+    return user.is_organizer or (user.role == "trainer" and course.owner_id == user.id)
+
+
+@dataclass
+class Outline:
+    course: Course
+    modules: list[Module]
+    progress: dict[int, LessonProgress]
+    enrollment: Enrollment | None
+
+    @property
+    def lessons(self) -> list[Lesson]:
+        return [lesson for module in self.modules for lesson in module.lessons]
+
+    @property
+    def percent(self) -> int:
+        required = [lesson for lesson in self.lessons if lesson.required]
+        if not required:
+            return 0
+        done = sum(1 for lesson in required if self.is_complete(lesson))
+        return round(100 * done / len(required))
+
+    def is_complete(self, lesson: Lesson) -> bool:
+        progress = self.progress.get(lesson.id)
+        return progress is not None and progress.completed_at is not None
+
+    def next_lesson(self) -> Lesson | None:
+        lessons = self.lessons
+        return next(
+            (x for x in lessons if not self.is_complete(x)), lessons[0] if lessons else None
+        )
+
+
+def outline(course: Course, user: User | None) -> Outline:
+    """The syllabus of ``course`` (live modules and lessons) with ``user``'s progress."""
+    modules = list(
+        db.session.scalars(
+            db.select(Module)
+            .where(Module.course_id == course.id, Module.archived_at.is_(None))
+            .order_by(Module.position, Module.id)
+            .options(
+                selectinload(Module.lessons),
+                with_loader_criteria(Lesson, Lesson.archived_at.is_(None)),
+            )
+        )
+    )
+    progress: dict[int, LessonProgress] = {}
+    enrollment = None
+    if user is not None and user.is_authenticated:
+        lesson_ids = [lesson.id for module in modules for lesson in module.lessons]
+        if lesson_ids:
+            rows = db.session.scalars(
+                db.select(LessonProgress).where(
+                    LessonProgress.user_id == user.id, LessonProgress.lesson_id.in_(lesson_ids)
+                )
+            )
+            progress = {row.lesson_id: row for row in rows}
+        enrollment = enrollment_of(user, course)
+    return Outline(course, modules, progress, enrollment)
+
+
+def my_courses(user: User) -> list[CourseCard]:
+    """The learner's enrolled courses in visible camps, most recent first."""
+    visible = {camp.id for camp in visible_camps()}
+    courses = list(
+        db.session.scalars(
+            db.select(Course)
+            .join(Enrollment, Enrollment.course_id == Course.id)
+            .where(Enrollment.user_id == user.id, Course.camp_id.in_(visible))
+            .order_by(Enrollment.enrolled_at.desc())
+            .options(selectinload(Course.camp))
+        )
+    )
+    return _cards(courses, user)

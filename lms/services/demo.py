@@ -1,0 +1,117 @@
+"""Demo content: accounts for each role and small playable videos for the video lessons."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+
+from lms.extensions import db
+from lms.models import Camp, Course, Lesson, Module, Organization, User
+from lms.services import accounts, media
+from lms.services.camps import registry
+
+DEMO_ORGANIZATION = "聚光科技 Focused Photonics"
+DEMO_ACCOUNTS = (
+    # email, name, role, organization member, manager
+    ("learner@demo.camp", "李明 Li Ming", "learner", True, False),
+    ("founder@demo.camp", "王芳 Wang Fang", "learner", False, False),
+    ("trainer@demo.camp", "陈老师 Chen Jing", "trainer", False, False),
+    ("organizer@demo.camp", "赵园区 Zhao Yuan", "organizer", False, False),
+    ("manager@demo.camp", "周经理 Zhou Li", "learner", True, True),
+)
+DEMO_LENGTHS = (40, 60, 90)
+
+
+@dataclass
+class DemoResult:
+    account_lines: list[str] = field(default_factory=list)
+    videos_created: int = 0
+    lessons_attached: int = 0
+
+
+def install_demo() -> DemoResult:
+    """Idempotent: existing demo accounts keep their passwords; lessons keep their videos."""
+    result = DemoResult()
+    organization = db.session.scalar(db.select(Organization).filter_by(name=DEMO_ORGANIZATION))
+    if organization is None:
+        organization = Organization(name=DEMO_ORGANIZATION)
+        db.session.add(organization)
+        db.session.commit()
+    passwords_file = Path(current_app.instance_path) / "demo-accounts.txt"
+    known = _read_passwords(passwords_file)
+    for email, name, role, member, manager in DEMO_ACCOUNTS:
+        user = db.session.scalar(db.select(User).filter_by(email=email))
+        if user is None:
+            password = secrets.token_urlsafe(9)
+            user = accounts.create_user(
+                email,
+                name,
+                password,
+                role=role,
+                organization_id=organization.id if member else None,
+                is_manager=manager,
+            )
+            known[email] = password
+        result.account_lines.append(f"{role:<10} {email:<22} {known.get(email, '(unchanged)')}")
+    passwords_file.parent.mkdir(parents=True, exist_ok=True)
+    passwords_file.write_text(
+        "".join(f"{email} {password}\n" for email, password in known.items()), encoding="utf-8"
+    )
+    passwords_file.chmod(0o600)
+    _attach_videos(result)
+    db.session.commit()
+    return result
+
+
+def _read_passwords(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split(" ", 1) for line in path.read_text(encoding="utf-8").splitlines() if line)
+    return {email: password for email, password in pairs}
+
+
+def _attach_videos(result: DemoResult) -> None:
+    """Give every demo video lesson without a video one of its camp's generated videos."""
+    reg = registry()
+    for slug, curriculum in reg.curricula.items():
+        if curriculum is None:
+            continue
+        camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+        if camp is None:
+            continue
+        demo_slugs = {
+            (course.slug, lesson.slug)
+            for course in curriculum.courses
+            for lesson in course.lessons()
+            if lesson.video == "demo"
+        }
+        lessons = db.session.execute(
+            db.select(Lesson, Course.slug)
+            .join(Module, Lesson.module_id == Module.id)
+            .join(Course, Module.course_id == Course.id)
+            .where(Course.camp_id == camp.id, Lesson.media_id.is_(None), Lesson.kind == "video")
+            .order_by(Course.position, Module.position, Lesson.position)
+        ).all()
+        wanted = [
+            lesson for lesson, course_slug in lessons if (course_slug, lesson.slug) in demo_slugs
+        ]
+        if not wanted:
+            continue
+        assets = []
+        for seconds in DEMO_LENGTHS:
+            with tempfile.TemporaryDirectory() as folder:
+                path = media.generate_demo_video(
+                    Path(folder) / f"{slug}-{seconds}s.webm",
+                    seconds=seconds,
+                    color=reg.camps[slug].color,
+                )
+                asset, created = media.import_file(path, f"{slug}-demo-{seconds}s.webm")
+            result.videos_created += int(created)
+            assets.append(asset)
+        for index, lesson in enumerate(wanted):
+            lesson.media = assets[index % len(assets)]
+            result.lessons_attached += 1

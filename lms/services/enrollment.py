@@ -1,0 +1,60 @@
+"""Enrolling learners in courses, with the camps' enrollment policies."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from lms.camp import EnrollmentDecision
+from lms.database import insert_ignoring_conflicts
+from lms.extensions import db
+from lms.models import Course, Enrollment, User
+from lms.models._base import utcnow
+from lms.services.camps import registry
+from lms.services.catalog import enrollment_of
+
+
+class EnrollmentRefused(Exception):
+    """A policy said no; ``reason`` is shown to the learner."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decide(user: User, course: Course) -> EnrollmentDecision:
+    """May ``user`` enroll in ``course``? Core rules first, then the camps' policies."""
+    if not course.is_published:
+        return EnrollmentDecision.deny(_("This course is not open for enrollment."))
+    decision = registry().call_first("lms_enrollment_policy", user=user, course=course)
+    if isinstance(decision, EnrollmentDecision):
+        return decision
+    return EnrollmentDecision.allow()
+
+
+def enroll(user: User, course: Course) -> tuple[Enrollment, bool]:
+    """Enroll ``user``; returns the enrollment and whether it is new.
+
+    Safe under concurrency: the unique (user, course) key and an insert that ignores
+    conflicts make parallel requests end with one row and no error.
+    """
+    existing = enrollment_of(user, course)
+    if existing is not None:
+        return existing, False
+    decision = decide(user, course)
+    if not decision.allowed:
+        raise EnrollmentRefused(decision.reason)
+    created = insert_ignoring_conflicts(
+        Enrollment,
+        ["user_id", "course_id"],
+        user_id=user.id,
+        course_id=course.id,
+        status="active",
+        enrolled_at=utcnow(),
+    )
+    db.session.commit()
+    enrollment = db.session.scalars(
+        db.select(Enrollment).filter_by(user_id=user.id, course_id=course.id)
+    ).one()
+    if created:
+        registry().call_all("lms_enrolled", enrollment=enrollment)
+    return enrollment, created

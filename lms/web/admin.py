@@ -1,0 +1,68 @@
+"""Organizer pages: the installed camp plugins, enable/disable, curriculum sync."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from lms.services import camps
+from lms.services.plugin_status import plugin_rows
+from lms.web.forms import ActionForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def organizer_required(view: Any) -> Any:
+    @wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_organizer:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.get("/camps")
+@organizer_required
+def camp_list() -> str:
+    return render_template("admin/camps.html", rows=plugin_rows(), form=ActionForm())
+
+
+@bp.get("/camps.json")
+@organizer_required
+def camp_list_json() -> Response:
+    return jsonify(plugin_rows())
+
+
+@bp.post("/camps/<slug>/<action>")
+@organizer_required
+def camp_action(slug: str, action: str) -> Response:
+    if action not in ("enable", "disable", "sync"):
+        abort(404)
+    if slug not in camps.registry().camps:
+        abort(404)
+    if action == "sync":
+        report = camps.sync([slug])[slug]
+        flash(
+            _(
+                "%(camp)s synced: %(created)d created, %(updated)d updated, %(archived)d archived.",
+                camp=slug,
+                created=report.created,
+                updated=report.updated,
+                archived=report.archived,
+            ),
+            "success",
+        )
+    else:
+        camps.set_enabled(slug, action == "enable")
+        if action == "enable":
+            flash(_("%(camp)s is enabled.", camp=slug), "success")
+        else:
+            flash(_("%(camp)s is disabled.", camp=slug), "success")
+    return redirect(url_for(".camp_list"))

@@ -1,0 +1,75 @@
+"""The catalog, camp pages, course pages and enrolling."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_login.utils import login_url
+
+from lms.models import Course
+from lms.services import catalog, enrollment
+from lms.services.camps import registry
+from lms.web.forms import ActionForm
+
+bp = Blueprint("catalog", __name__)
+
+
+def course_or_404(camp_slug: str, course_slug: str) -> Course:
+    course = catalog.find_course(camp_slug, course_slug, current_user)
+    if course is None:
+        abort(404)
+    return course
+
+
+@bp.get("/camps.css")
+def camp_colors() -> Response:
+    """Each camp's colour as CSS custom properties (the CSP forbids inline styles)."""
+    css = "".join(
+        f".camp-{slug}{{--camp:{spec.color}}}\n" for slug, spec in sorted(registry().camps.items())
+    )
+    response = Response(css, mimetype="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return response
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("catalog.html", sections=catalog.catalog(current_user))
+
+
+@bp.get("/camps/<slug>/")
+def camp(slug: str) -> str:
+    section = catalog.camp_section(slug, current_user)
+    if section is None:
+        abort(404)
+    templates = [f"camps/{section.camp.slug}/camp.html", "camp.html"]
+    return render_template(templates, section=section, camp=section.camp)
+
+
+@bp.get("/camps/<camp_slug>/<course_slug>/")
+def course(camp_slug: str, course_slug: str) -> str:
+    course = course_or_404(camp_slug, course_slug)
+    outline = catalog.outline(course, current_user)
+    decision = None
+    if current_user.is_authenticated and outline.enrollment is None:
+        decision = enrollment.decide(current_user, course)
+    return render_template(
+        "course.html", course=course, outline=outline, decision=decision, form=ActionForm()
+    )
+
+
+@bp.post("/camps/<camp_slug>/<course_slug>/enroll")
+def enroll(camp_slug: str, course_slug: str) -> Response | tuple[str, int]:
+    course = course_or_404(camp_slug, course_slug)
+    if not current_user.is_authenticated:
+        back = url_for(".course", camp_slug=camp_slug, course_slug=course_slug)
+        return redirect(login_url("auth.login", back))
+    try:
+        _enrollment, created = enrollment.enroll(current_user, course)
+    except enrollment.EnrollmentRefused as refused:
+        abort(403, refused.reason)
+    if created:
+        flash(_("You are enrolled in %(course)s.", course=course.title), "success")
+    return redirect(url_for(".course", camp_slug=camp_slug, course_slug=course_slug))

@@ -1,0 +1,65 @@
+"""Error pages and JSON errors: a clear message with the right status, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.wrappers import Response
+
+from lms.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    if request.path.startswith("/api/") or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _titles() -> dict[int, str]:
+    return {
+        400: _("Bad request"),
+        403: _("Forbidden"),
+        404: _("Not found"),
+        405: _("Method not allowed"),
+        409: _("Conflict"),
+        413: _("Too large"),
+        416: _("Range not satisfiable"),
+        429: _("Too many requests"),
+        500: _("Something went wrong"),
+        503: _("Service unavailable"),
+    }
+
+
+def render_error(error: HTTPException) -> tuple[Response | str, int]:
+    code = error.code or 500
+    title = _titles().get(code, error.name)
+    message = error.description if code != 500 else _("The error was logged.")
+    if isinstance(error, CSRFError):
+        message = _("The form expired or came from elsewhere. Reload the page and try again.")
+    if _wants_json():
+        return jsonify({"error": title, "message": str(message), "status": code}), code
+    return render_template("error.html", code=code, title=title, message=message), code
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, render_error)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> tuple[Response | str, int]:
+        log.error("database error: %s", error.orig)
+        db.session.rollback()
+        return render_error(ServiceUnavailable(_("The database is not reachable right now.")))
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response | str, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return render_error(InternalServerError())

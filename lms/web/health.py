@@ -1,0 +1,35 @@
+"""``GET /healthz``: is the app up, and can it reach its database?"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from lms import __version__
+from lms.extensions import db
+from lms.services.camps import registry
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = {"ok": True, "engine": db.engine.dialect.name}
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        database = {"ok": False, "engine": db.engine.dialect.name, "error": type(exc).__name__}
+    plugins = registry().plugins.values()
+    body = {
+        "status": "ok" if database["ok"] else "unavailable",
+        "version": __version__,
+        "database": database,
+        "plugins": {
+            "loaded": sum(1 for p in plugins if p.status == "loaded"),
+            "failed": sorted(p.name for p in plugins if p.status != "loaded"),
+        },
+    }
+    return jsonify(body), 200 if database["ok"] else 503

@@ -1,0 +1,1 @@
+"""The four bundled camps. Each is a plugin registered through the ``lms.plugins`` entry points."""

@@ -1,0 +1,203 @@
+"""Fixtures: an app on a fresh database (SQLite, or PostgreSQL via LMS_DATABASE_URL),
+a test client with a CSRF-aware helper, and users of each role."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from lms import create_app
+from lms.config import normalise_database_url
+from lms.extensions import db
+from lms.models import Course, Organization, User
+from lms.services import accounts
+from lms.services import camps as camp_service
+
+PASSWORD = "correct horse battery"
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def database_url(tmp_path: Path) -> str:
+    """PostgreSQL when LMS_DATABASE_URL says so (a private schema per test), else SQLite."""
+    url = os.environ.get("LMS_DATABASE_URL")
+    if url:
+        return normalise_database_url(url)
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": secrets.token_hex(16),
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "PLUGINS_STRICT": False,
+    }
+
+
+def _postgres_schema(config: dict) -> Iterator[None]:
+    """Give each test its own PostgreSQL schema so tests never see each other's rows."""
+    url = config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("postgresql"):
+        yield
+        return
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "pool_pre_ping": True,
+        "connect_args": {"options": f"-csearch_path={schema}"},
+    }
+    try:
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def make_app(app_config: dict) -> Iterator:
+    """Build apps on one fresh database; the schema is created and the camps synced."""
+    created: list[Flask] = []
+    schema = _postgres_schema(app_config)
+    next(schema)
+
+    def factory(sync: bool = True, **overrides: object) -> Flask:
+        app = create_app({**app_config, **overrides})
+        with app.app_context():
+            db.create_all()
+            if sync:
+                camp_service.sync()
+        created.append(app)
+        return app
+
+    yield factory
+    for app in created:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    next(schema, None)
+
+
+@pytest.fixture
+def app(make_app) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    with app.app_context():
+        yield app
+
+
+class Client:
+    """The test client, plus the CSRF token a real browser would have from the page."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.raw = client
+
+    def csrf(self) -> str:
+        page = self.raw.get("/login").get_data(as_text=True)
+        match = CSRF.search(page)
+        assert match, "no CSRF token on /login"
+        return match.group(1)
+
+    def get(self, *args, **kwargs):
+        return self.raw.get(*args, **kwargs)
+
+    def post(self, url: str, data: dict | None = None, csrf: bool = True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.csrf())
+        return self.raw.post(url, data=data, **kwargs)
+
+    def login(self, email: str, password: str = PASSWORD, **kwargs):
+        return self.post("/login", {"email": email, "password": password}, **kwargs)
+
+    def logout(self):
+        return self.post("/logout")
+
+
+@pytest.fixture
+def client(app: Flask) -> Client:
+    return Client(app.test_client())
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    def factory(
+        email: str, role: str = "learner", organization: str | None = None, **kwargs
+    ) -> User:
+        with app.app_context():
+            organization_id = None
+            if organization is not None:
+                org = db.session.scalar(db.select(Organization).filter_by(name=organization))
+                if org is None:
+                    org = Organization(name=organization)
+                    db.session.add(org)
+                    db.session.commit()
+                organization_id = org.id
+            user = accounts.create_user(
+                email,
+                email.split("@")[0],
+                PASSWORD,
+                role=role,
+                organization_id=organization_id,
+                **kwargs,
+            )
+            db.session.expunge(user)
+            return user
+
+    return factory
+
+
+@pytest.fixture
+def learner(make_user) -> User:
+    return make_user("learner@example.com")
+
+
+@pytest.fixture
+def other_learner(make_user) -> User:
+    return make_user("other@example.com")
+
+
+@pytest.fixture
+def trainer(make_user) -> User:
+    return make_user("trainer@example.com", role="trainer")
+
+
+@pytest.fixture
+def organizer(make_user) -> User:
+    return make_user("organizer@example.com", role="organizer")
+
+
+def course_url(course: Course) -> str:
+    return f"/camps/{course.camp.slug}/{course.slug}/"
+
+
+@pytest.fixture
+def course(app: Flask) -> Course:
+    """A published course of the Startup Growth camp (no enrollment policy)."""
+    with app.app_context():
+        found = db.session.scalar(
+            db.select(Course)
+            .join(Course.camp)
+            .where(Course.status == "published")
+            .filter_by(slug="strategy-toolkit")
+        )
+        assert found is not None
+        found.camp  # noqa: B018 - load the camp before leaving the session
+        db.session.expunge_all()
+        return found
