@@ -103,10 +103,14 @@ def app_ctx(app: Flask) -> Iterator[Flask]:
 
 
 class Client:
-    """The test client, plus the CSRF token a real browser would have from the page."""
+    """The test client, plus the CSRF token a real browser would have from the page.
+
+    Requests ask for English (``Accept-Language: en``) unless a test sends other headers.
+    """
 
     def __init__(self, client: FlaskClient) -> None:
         self.raw = client
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
 
     def csrf(self) -> str:
         page = self.raw.get("/login").get_data(as_text=True)
@@ -157,6 +161,7 @@ def make_user(app: Flask):
                 organization_id=organization_id,
                 **kwargs,
             )
+            db.session.refresh(user)
             db.session.expunge(user)
             return user
 
@@ -192,12 +197,20 @@ def course(app: Flask) -> Course:
     """A published course of the Startup Growth camp (no enrollment policy)."""
     with app.app_context():
         found = db.session.scalar(
-            db.select(Course)
-            .join(Course.camp)
-            .where(Course.status == "published")
-            .filter_by(slug="strategy-toolkit")
+            db.select(Course).where(
+                Course.status == "published", Course.slug == "strategy-toolkit"
+            )
         )
         assert found is not None
         found.camp  # noqa: B018 - load the camp before leaving the session
         db.session.expunge_all()
         return found
+
+
+@pytest.fixture(scope="session")
+def demo_video(tmp_path_factory) -> Path:
+    """A real 3-second VP8/Opus WebM made with PyAV, shared by the session."""
+    from lms.services.media import generate_demo_video
+
+    path = tmp_path_factory.mktemp("media") / "demo.webm"
+    return generate_demo_video(path, seconds=3, color="#336699")

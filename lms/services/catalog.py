@@ -77,7 +77,7 @@ def _completed_required(user: User, course_ids: list[int]) -> dict[int, int]:
         )
         .group_by(Module.course_id)
     )
-    return dict(rows.tuples().all())
+    return {course_id: count for course_id, count in rows}
 
 
 def _cards(courses: list[Course], user: User | None) -> list[CourseCard]:

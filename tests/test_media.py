@@ -1,0 +1,116 @@
+from pathlib import Path
+
+import pytest
+
+from lms.extensions import db
+from lms.models import Lesson, MediaAsset, Module
+from lms.services import media
+from tests.conftest import course_url
+
+
+def test_probe_reads_the_facts_from_the_file(demo_video):
+    facts = media.probe(demo_video)
+    assert facts.mime_type == "video/webm"
+    assert facts.duration_seconds == pytest.approx(3.0, abs=0.1)
+    assert (facts.width, facts.height) == (320, 180)
+    assert (facts.video_codec, facts.audio_codec) == ("vp8", "opus")
+
+
+def test_a_renamed_text_file_is_not_a_video(tmp_path):
+    fake = tmp_path / "lecture.mp4"
+    fake.write_text("<html><script>alert(1)</script></html>")
+    with pytest.raises(media.MediaError):
+        media.probe(fake)
+
+
+def test_import_stores_under_a_generated_name_once(app_ctx, demo_video):
+    asset, created = media.import_file(demo_video, "../../etc/passwd.webm")
+    db.session.commit()
+    again, created_again = media.import_file(demo_video)
+    assert created and not created_again and again.id == asset.id
+    stored = media.storage_path(asset)
+    assert stored.is_file() and stored.name == asset.storage_key
+    assert "passwd" not in str(stored)
+    assert Path(app_ctx.config["MEDIA_ROOT"]) in stored.parents
+
+
+@pytest.fixture
+def video_lesson(app, course, demo_video):
+    with app.app_context():
+        lesson = db.session.scalars(
+            db.select(Lesson)
+            .join(Module)
+            .where(Module.course_id == course.id, Lesson.kind == "video")
+            .order_by(Module.position, Lesson.position)
+        ).first()
+        asset, _ = media.import_file(demo_video)
+        lesson.media = asset
+        db.session.commit()
+        db.session.refresh(lesson)
+        db.session.expunge_all()
+        return lesson
+
+
+def test_enrolled_learner_streams_the_video_with_ranges(client, learner, course, video_lesson):
+    client.login(learner.email)
+    client.post(course_url(course) + "enroll")
+    url = f"/media/lessons/{video_lesson.id}"
+    full = client.get(url)
+    assert full.status_code == 200
+    assert full.mimetype == "video/webm"
+    assert full.headers["Accept-Ranges"] == "bytes"
+    size = len(full.data)
+    part = client.get(url, headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206
+    assert part.headers["Content-Range"] == f"bytes 0-99/{size}"
+    assert part.data == full.data[:100]
+    beyond = client.get(url, headers={"Range": f"bytes={size + 10}-"})
+    assert beyond.status_code == 416
+
+
+def test_lesson_page_plays_the_video(client, learner, course, video_lesson):
+    client.login(learner.email)
+    client.post(course_url(course) + "enroll")
+    page = client.get(course_url(course) + f"lessons/{video_lesson.slug}").get_data(as_text=True)
+    assert f'src="/media/lessons/{video_lesson.id}"' in page
+    assert "0:03" in page  # the probed duration, not a typed-in one
+    assert "80%" in page  # Startup Growth's own completion threshold
+
+
+def test_video_is_refused_to_everyone_else(
+    client, app, learner, other_learner, trainer, organizer, course, video_lesson
+):
+    url = f"/media/lessons/{video_lesson.id}"
+    assert client.get(url).status_code == 302  # anonymous: log in first
+    client.login(other_learner.email)
+    not_enrolled = client.get(url)
+    unknown = client.get("/media/lessons/999999")
+    assert not_enrolled.status_code == unknown.status_code == 404
+    assert not_enrolled.data.replace(str(video_lesson.id).encode(), b"ID") == unknown.data.replace(
+        b"999999", b"ID"
+    )
+    client.logout()
+    client.login(trainer.email)  # a trainer who does not own the course
+    assert client.get(url).status_code == 404
+    client.logout()
+    client.login(organizer.email)
+    assert client.get(url).status_code == 200
+
+
+def test_video_of_a_disabled_camp_is_gone(client, app, learner, course, video_lesson):
+    from lms.services import camps
+
+    client.login(learner.email)
+    client.post(course_url(course) + "enroll")
+    with app.test_request_context():
+        camps.set_enabled(course.camp.slug, False)
+    assert client.get(f"/media/lessons/{video_lesson.id}").status_code == 404
+
+
+def test_media_rows_never_expose_the_storage_path(client, learner, course, video_lesson, app):
+    client.login(learner.email)
+    client.post(course_url(course) + "enroll")
+    page = client.get(course_url(course) + f"lessons/{video_lesson.slug}").get_data(as_text=True)
+    with app.app_context():
+        key = db.session.scalars(db.select(MediaAsset.storage_key)).one()
+    assert key not in page
