@@ -16,7 +16,7 @@ def count_queries(app):
         engine = db.engine
     statements: list[str] = []
 
-    def record(conn, cursor, statement, *args):  # noqa: ANN001
+    def record(conn, cursor, statement, *args):
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
