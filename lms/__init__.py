@@ -21,6 +21,9 @@ __all__ = ["Camp", "EnrollmentDecision", "__version__", "create_app", "hookimpl"
 
 hookimpl = pluggy.HookimplMarker("lms")
 
+# Endpoints serving the same bytes to everyone: cacheable even for logged-in users.
+PUBLIC_ASSETS = frozenset({"static", "camp_static", "catalog.camp_colors"})
+
 log = logging.getLogger(__name__)
 
 
@@ -103,7 +106,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             "default-src 'self'; img-src 'self' data:; media-src 'self'; "
             "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
         )
-        if current_user and current_user.is_authenticated:
+        if request.endpoint not in PUBLIC_ASSETS and current_user and current_user.is_authenticated:
             response.headers["Cache-Control"] = "no-store"
         return response
 

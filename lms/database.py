@@ -34,7 +34,12 @@ def insert_ignoring_conflicts(model: type, conflict_columns: list[str], **values
     """
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # RETURNING, not rowcount: psycopg reports rowcount -1 for the implicit RETURNING insert.
+    table = model.__table__
     statement = (
-        insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(*table.primary_key.columns)
     )
-    return db.session.execute(statement).rowcount == 1
+    return db.session.execute(statement).first() is not None

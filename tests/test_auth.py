@@ -180,3 +180,9 @@ def test_account_page_shows_the_user(client, learner):
     client.login(learner.email)
     page = client.get("/account").get_data(as_text=True)
     assert learner.email in page
+
+
+def test_static_assets_stay_cacheable_when_logged_in(client, learner):
+    client.login(learner.email)
+    response = client.get("/static/css/app.css")
+    assert response.headers.get("Cache-Control") != "no-store"

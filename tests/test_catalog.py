@@ -165,3 +165,16 @@ def test_every_camp_course_page_renders(client, app, camp_slug):
     assert urls
     for url in urls:
         assert client.get(url).status_code == 200
+
+
+def test_enroll_service_reports_a_new_enrollment_once(app, learner, course):
+    from lms.models import User
+    from lms.services import enrollment
+
+    with app.test_request_context():
+        user = db.session.get(User, learner.id)
+        target = db.session.get(Course, course.id)
+        first = enrollment.enroll(user, target)
+        second = enrollment.enroll(user, target)
+    assert (first[1], second[1]) == (True, False)
+    assert first[0].id == second[0].id

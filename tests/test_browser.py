@@ -1,0 +1,242 @@
+"""Real-browser tests: Debian chromium driven by Playwright against the app on a live server.
+
+The app runs in a background thread (werkzeug's threaded server) on the test database, so
+these tests see exactly what a learner's browser would: cookies, CSP, video playback.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from lms.extensions import db
+from lms.models import Course, Lesson, Module
+from lms.services import media
+from tests.conftest import PASSWORD, course_url
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed (pip install .[test])"
+)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIDEO_SECONDS = 6
+TIMEOUT_MS = 15_000
+
+# Recorded in every page before its own scripts run: CSP violations, whatever their source.
+RECORD_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def browser_video(tmp_path_factory) -> Path:
+    """A real VP8/Opus WebM, generated once per session."""
+    path = tmp_path_factory.mktemp("browser-video") / f"demo-{VIDEO_SECONDS}s.webm"
+    return media.generate_demo_video(path, seconds=VIDEO_SECONDS, color="#1f4fb8")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live_server(app: Flask, course: Course, browser_video: Path) -> Iterator[str]:
+    """The app served on a free local port, with the demo video on the course's video lessons."""
+    with app.app_context():
+        asset, _created = media.import_file(browser_video)
+        lessons = db.session.scalars(
+            db.select(Lesson)
+            .join(Module)
+            .where(Module.course_id == course.id, Lesson.kind == "video")
+        ).all()
+        assert lessons, "the course has no video lessons"
+        for lesson in lessons:
+            lesson.media = asset
+        db.session.commit()
+        db.session.remove()
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def _new_context(browser, base_url: str, **options):
+    context = browser.new_context(base_url=base_url, locale="en-US", **options)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(RECORD_CSP)
+    return context
+
+
+@pytest.fixture
+def context(browser, live_server: str) -> Iterator:
+    context = _new_context(browser, live_server)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, live_server: str) -> Iterator:
+    context = _new_context(
+        browser,
+        live_server,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+    )
+    yield context
+    context.close()
+
+
+def log_in(page, email: str) -> None:
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("[data-test=login]")
+    assert page.url.endswith("/dashboard"), page.url
+
+
+def enroll(page, course: Course) -> None:
+    page.goto(course_url(course))
+    with page.expect_navigation():
+        page.click("[data-test=enroll]")
+    assert page.url.endswith(course_url(course)), page.url
+
+
+def wait_for_video_metadata(page) -> None:
+    page.wait_for_function(
+        "document.getElementById('player') && document.getElementById('player').readyState >= 1"
+    )
+
+
+def test_learner_logs_in_enrolls_and_the_video_plays(context, course, learner):
+    page = context.new_page()
+    video_responses = []
+    page.on("response", lambda r: "/media/lessons/" in r.url and video_responses.append(r))
+
+    log_in(page, learner.email)
+    enroll(page, course)
+    assert "You are enrolled" in page.inner_text(".flash")
+    links = page.locator("section.syllabus li.lesson-row a")
+    assert links.count() == 6  # every lesson of the syllabus is a link once enrolled
+    first_video = page.locator("section.syllabus li.lesson-row:has(.kind-video) a").first
+    title = first_video.inner_text()
+    with page.expect_navigation():
+        first_video.click()
+
+    assert page.inner_text("h1").endswith(title)
+    wait_for_video_metadata(page)
+    duration = page.evaluate("document.getElementById('player').duration")
+    assert duration == pytest.approx(VIDEO_SECONDS, abs=0.5)
+    assert video_responses, "the browser never asked for the video"
+    assert {r.status for r in video_responses} <= {200, 206}
+    assert video_responses[0].headers["content-type"] == "video/webm"
+
+
+def test_an_old_session_cookie_is_dead_after_logging_out(context, learner):
+    page = context.new_page()
+    log_in(page, learner.email)
+    old_cookies = context.cookies()
+    assert any(c["name"] == "session" for c in old_cookies)
+
+    with page.expect_navigation():
+        page.click("[data-test=logout]")
+    assert page.locator("[data-test=logout]").count() == 0
+
+    # Restore the cookie jar as it was before logging out (a back-up, a stolen cookie …).
+    context.clear_cookies()
+    context.add_cookies(old_cookies)
+    page.goto("/dashboard")
+    assert "/login" in page.url, page.url
+    assert page.locator("[data-test=login]").is_visible()
+    assert page.locator("[data-test=logout]").count() == 0
+
+
+def test_the_layout_works_on_a_phone(phone, course, learner):
+    page = phone.new_page()
+    log_in(page, learner.email)
+    enroll(page, course)
+
+    toggle = page.locator(".nav-toggle-label")
+    nav = page.locator("nav.nav")
+    assert toggle.is_visible()
+    assert not nav.is_visible()
+    no_scroll = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert page.evaluate(no_scroll), page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]"
+    )
+
+    toggle.tap()
+    nav.wait_for(state="visible")
+    assert page.locator("[data-test=logout]").is_visible()
+    assert page.evaluate(no_scroll)
+
+    with page.expect_navigation():
+        page.locator("section.syllabus li.lesson-row:has(.kind-video) a").first.tap()
+    wait_for_video_metadata(page)
+    assert page.evaluate(no_scroll)
+    box = page.locator("#player").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+
+
+def test_no_console_errors_or_csp_violations(context, course, learner):
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+
+    def visit_and_check(label: str) -> None:
+        page.wait_for_load_state("load")
+        violations = page.evaluate("window.__csp")
+        errors.extend(f"{label} CSP: {v}" for v in violations)
+
+    page.goto("/")
+    visit_and_check("catalog")
+    log_in(page, learner.email)
+    page.goto("/")
+    visit_and_check("catalog (logged in)")
+    enroll(page, course)
+    visit_and_check("course")
+    with page.expect_navigation():
+        page.locator("section.syllabus li.lesson-row:has(.kind-video) a").first.click()
+    wait_for_video_metadata(page)
+    visit_and_check("video lesson")
+    with page.expect_navigation():
+        page.locator("aside.panel li.lesson-row:has(.kind-reading) a").first.click()
+    visit_and_check("reading lesson")
+
+    assert errors == []
