@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
 POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
-CATALOGS := lms/translations $(wildcard plugins/*/translations)
+PLUGIN_PACKAGES := $(patsubst %/__init__.py,%,$(wildcard plugins/*/__init__.py))
+EXTRACT = $(BIN)/pybabel -q extract -k _l -k lazy_gettext --project "Camp LMS" --version 0.1.0
+UPDATE = $(BIN)/pybabel -q update -l zh_CN --init-missing --no-fuzzy-matching --ignore-pot-creation-date
 
 .PHONY: run test test-sqlite test-postgres lint translations messages bench clean
 
@@ -21,8 +23,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+## make translations: compile each catalog (core and plugins) whose .mo is missing or stale
 translations: $(VENV)/.installed
-	@for catalog in $(CATALOGS); do $(BIN)/pybabel compile --use-fuzzy -q -d $$catalog || exit 1; done
+	$(BIN)/python -m lms.i18n
 
 ## make run: install, create instance/ (SQLite, demo content, demo videos) and serve
 run: translations
@@ -49,10 +52,16 @@ test-postgres: $(VENV)/.installed-test translations
 		echo "PostgreSQL is not reachable at $(POSTGRES_URL): skipping the PostgreSQL run."; \
 	fi
 
-## make messages: extract strings and update every catalog
+## make messages: extract strings and update every catalog: the core's (babel.cfg, run from
+## the top so its paths match; plugins left out) and each plugin's (plugins/babel.cfg)
 messages: $(VENV)/.installed-test
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o lms/translations/messages.pot lms templates
-	$(BIN)/pybabel update -i lms/translations/messages.pot -d lms/translations --no-fuzzy-matching
+	$(EXTRACT) -F babel.cfg --ignore-dirs '.* ._ plugins' -o lms/translations/messages.pot .
+	$(UPDATE) -i lms/translations/messages.pot -d lms/translations
+	@for plugin in $(PLUGIN_PACKAGES); do \
+		echo "$$plugin"; mkdir -p $$plugin/translations && \
+		$(EXTRACT) -F plugins/babel.cfg -o $$plugin/translations/messages.pot $$plugin && \
+		$(UPDATE) -i $$plugin/translations/messages.pot -d $$plugin/translations || exit 1; \
+	done
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench

@@ -197,9 +197,7 @@ def course(app: Flask) -> Course:
     """A published course of the Startup Growth camp (no enrollment policy)."""
     with app.app_context():
         found = db.session.scalar(
-            db.select(Course).where(
-                Course.status == "published", Course.slug == "strategy-toolkit"
-            )
+            db.select(Course).where(Course.status == "published", Course.slug == "strategy-toolkit")
         )
         assert found is not None
         found.camp  # noqa: B018 - load the camp before leaving the session

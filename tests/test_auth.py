@@ -134,9 +134,7 @@ def test_login_starts_a_new_session(client, learner):
     ],
 )
 def test_login_never_redirects_off_site(client, learner, target):
-    response = client.post(
-        "/login", {"email": learner.email, "password": PASSWORD, "next": target}
-    )
+    response = client.post("/login", {"email": learner.email, "password": PASSWORD, "next": target})
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith("/") and not location.startswith("//")
@@ -145,9 +143,7 @@ def test_login_never_redirects_off_site(client, learner, target):
 
 def test_login_returns_to_a_local_next_page(client, learner, course):
     target = f"/camps/{course.camp.slug}/{course.slug}/"
-    response = client.post(
-        "/login", {"email": learner.email, "password": PASSWORD, "next": target}
-    )
+    response = client.post("/login", {"email": learner.email, "password": PASSWORD, "next": target})
     assert response.headers["Location"] == target
 
 
