@@ -57,6 +57,52 @@ def demo() -> None:
 
 
 @main.group()
+def media() -> None:
+    """The courseware library."""
+
+
+@media.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@with_appcontext
+def media_import(folder: Path) -> None:
+    """Register every MP4/WebM video under FOLDER (probed; the same content only once)."""
+    from lms.extensions import db
+    from lms.services.media import MediaError, import_file
+
+    created = reused = failed = 0
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in (".mp4", ".webm"):
+            continue
+        try:
+            _asset, new = import_file(path)
+        except MediaError as exc:
+            failed += 1
+            click.echo(f"skipped {path.name}: {exc}", err=True)
+            continue
+        db.session.commit()
+        created, reused = created + int(new), reused + int(not new)
+        click.echo(f"{'added' if new else 'known'} {path.name}")
+    click.echo(f"{created} added, {reused} already in the library, {failed} skipped")
+
+
+@main.command()
+@with_appcontext
+def worker() -> None:
+    """Run background jobs from Redis (needs LMS_REDIS_URL)."""
+    from rq import Worker
+
+    from lms.services.jobs import queue
+
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise click.ClickException(
+            "set LMS_REDIS_URL to use a worker; without it jobs run in-process"
+        )
+    jobs = queue(url)
+    Worker([jobs], connection=jobs.connection).work()
+
+
+@main.group()
 def camps() -> None:
     """List, enable, disable and sync camp plugins."""
 

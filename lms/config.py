@@ -9,7 +9,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, object] = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # The largest request, so the largest video upload: 2 GiB (413 above it).
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024 * 1024,
+    # Form fields other than files are kept in memory; this bounds them.
+    "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+    "REDIS_URL": None,
+    "JOBS_INLINE": False,
+    "MEDIA_ACCEL_REDIRECT": None,
     "BABEL_DEFAULT_LOCALE": "zh_CN",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": ["zh_CN", "en"],
@@ -27,6 +33,8 @@ ENVIRONMENT = {
     "LMS_SECRET_KEY": "SECRET_KEY",
     "LMS_MEDIA_ROOT": "MEDIA_ROOT",
     "LMS_LOAD_PLUGINS": "LOAD_PLUGINS",
+    "LMS_REDIS_URL": "REDIS_URL",
+    "LMS_MEDIA_ACCEL_REDIRECT": "MEDIA_ACCEL_REDIRECT",
 }
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from flask import Blueprint
 
     from lms.camp import Camp, EnrollmentDecision
-    from lms.models import Course, Enrollment, Lesson, User
+    from lms.models import Course, Enrollment, Lesson, LessonProgress, User
 
 hookspec = pluggy.HookspecMarker("lms")
 
@@ -64,6 +64,46 @@ def lms_lesson_completion_threshold(lesson: Lesson) -> float | None:
         def lms_lesson_completion_threshold(lesson):
             if lesson.module.course.camp.slug == "entrepreneur":
                 return 0.8
+    """
+
+
+@hookspec(firstresult=True)
+def lms_course_completion(enrollment: Enrollment) -> bool | None:
+    """Decide whether an enrollment's course is complete (first result wins).
+
+    Called after each lesson completion while the course is not complete yet. Return
+    ``None`` for the core rule: every required lesson is complete.
+
+    Example::
+
+        @hookimpl
+        def lms_course_completion(enrollment):
+            if enrollment.course.camp.slug == "design":
+                return studio_project_submitted(enrollment.user_id)
+    """
+
+
+@hookspec
+def lms_lesson_completed(progress: LessonProgress) -> None:
+    """Called once when a learner completes a lesson (event; return value ignored).
+
+    Example::
+
+        @hookimpl
+        def lms_lesson_completed(progress):
+            log.info("user %s finished lesson %s", progress.user_id, progress.lesson_id)
+    """
+
+
+@hookspec
+def lms_course_completed(enrollment: Enrollment) -> None:
+    """Called once when a learner completes a course, after the certificate is issued.
+
+    Example::
+
+        @hookimpl
+        def lms_course_completed(enrollment):
+            notify_manager(enrollment.user, enrollment.course)
     """
 
 

@@ -6,6 +6,7 @@ these tests see exactly what a learner's browser would: cookies, CSP, video play
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,7 +147,10 @@ def wait_for_video_metadata(page) -> None:
 def test_learner_logs_in_enrolls_and_the_video_plays(context, course, learner):
     page = context.new_page()
     video_responses = []
-    page.on("response", lambda r: "/media/lessons/" in r.url and video_responses.append(r))
+    page.on(
+        "response",
+        lambda r: re.search(r"/media/lessons/\d+$", r.url) and video_responses.append(r),
+    )
 
     log_in(page, learner.email)
     enroll(page, course)

@@ -21,9 +21,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.extensions import db
 from lms.models._base import Bilingual, Timestamped
+from lms.models.accounts import User
 
 COURSE_STATUSES = ("draft", "published")
 LESSON_KINDS = ("video", "live", "reading")
+MEDIA_STATUSES = ("processing", "ready", "failed")
 
 
 class Synced:
@@ -76,10 +78,24 @@ class Course(Synced, Bilingual, Timestamped, db.Model):
     modules: Mapped[list[Module]] = relationship(
         back_populates="course", order_by="Module.position"
     )
+    trainers: Mapped[list[User]] = relationship(secondary="course_trainers")
 
     @property
     def is_published(self) -> bool:
         return self.status == "published" and self.archived_at is None
+
+
+class CourseTrainer(db.Model):
+    """The trainers who may edit a course (besides organizers)."""
+
+    __tablename__ = "course_trainers"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Module(Synced, Bilingual, db.Model):
@@ -113,6 +129,7 @@ class Lesson(Synced, Bilingual, db.Model):
 
     module: Mapped[Module] = relationship(back_populates="lessons")
     media: Mapped[MediaAsset | None] = relationship()
+    captions: Mapped[list[Caption]] = relationship(order_by="Caption.language")
 
     @property
     def body(self) -> str:
@@ -120,9 +137,14 @@ class Lesson(Synced, Bilingual, db.Model):
 
 
 class MediaAsset(Timestamped, db.Model):
-    """A video file stored under a generated key; its facts are probed from the file."""
+    """A video file stored under a generated key; its facts are probed from the file.
+
+    Uploads start ``processing``; probing (duration, codecs, poster) happens off the
+    request and ends ``ready`` or ``failed`` with the reason in ``error``.
+    """
 
     __tablename__ = "media_assets"
+    __table_args__ = (CheckConstraint(f"status IN {MEDIA_STATUSES!r}", name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     storage_key: Mapped[str] = mapped_column(String(100), unique=True)
@@ -130,8 +152,25 @@ class MediaAsset(Timestamped, db.Model):
     original_name: Mapped[str] = mapped_column(String(255))
     mime_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    duration_seconds: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default="ready", server_default="ready")
+    error: Mapped[str | None] = mapped_column(String(500))
+    poster_key: Mapped[str | None] = mapped_column(String(100))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     video_codec: Mapped[str | None] = mapped_column(String(40))
     audio_codec: Mapped[str | None] = mapped_column(String(40))
+
+
+class Caption(Timestamped, db.Model):
+    """A WebVTT caption track of a lesson's video, one per language."""
+
+    __tablename__ = "captions"
+    __table_args__ = (UniqueConstraint("lesson_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(String(50))
+    storage_key: Mapped[str] = mapped_column(String(100), unique=True)

@@ -135,6 +135,17 @@ def find_course(camp_slug: str, course_slug: str, user: User | None) -> Course |
     return course
 
 
+def visible_lesson(lesson_id: int, user: User) -> Lesson | None:
+    """A lesson ``user`` may see exists: camp enabled, course visible, nothing archived."""
+    lesson = db.session.get(Lesson, lesson_id)
+    if lesson is None or lesson.archived_at is not None or lesson.module.archived_at is not None:
+        return None
+    course = lesson.module.course
+    if find_course(course.camp.slug, course.slug, user) is None:
+        return None
+    return lesson
+
+
 def enrollment_of(user: User, course: Course) -> Enrollment | None:
     if not user.is_authenticated:
         return None
@@ -149,7 +160,11 @@ def may_study(user: User, course: Course, enrollment: Enrollment | None) -> bool
 def can_edit(user: User, course: Course) -> bool:
     if not user.is_authenticated:
         return False
-    return user.is_organizer or (user.role == "trainer" and course.owner_id == user.id)
+    if user.is_organizer:
+        return True
+    if user.role != "trainer":
+        return False
+    return course.owner_id == user.id or any(t.id == user.id for t in course.trainers)
 
 
 @dataclass
@@ -175,6 +190,16 @@ class Outline:
         progress = self.progress.get(lesson.id)
         return progress is not None and progress.completed_at is not None
 
+    def watched_percent(self, lesson: Lesson) -> int:
+        """100 when complete, else the share of the video watched (verified time)."""
+        if self.is_complete(lesson):
+            return 100
+        progress = self.progress.get(lesson.id)
+        media = lesson.media
+        if progress is None or media is None or not media.duration_seconds:
+            return 0
+        return min(99, int(100 * progress.covered_seconds / media.duration_seconds))
+
     def next_lesson(self) -> Lesson | None:
         lessons = self.lessons
         return next(
@@ -190,7 +215,7 @@ def outline(course: Course, user: User | None) -> Outline:
             .where(Module.course_id == course.id, Module.archived_at.is_(None))
             .order_by(Module.position, Module.id)
             .options(
-                selectinload(Module.lessons),
+                selectinload(Module.lessons).selectinload(Lesson.media),
                 with_loader_criteria(Lesson, Lesson.archived_at.is_(None)),
             )
         )

@@ -153,8 +153,9 @@ def _texts(prefix: str, text: Text | OptionalText) -> dict[str, str]:
 
 
 def _archive(items: Any, report: SyncReport) -> None:
+    """Archive what left the curriculum; what trainers created in the app is theirs."""
     for item in items:
-        if item.archived_at is None:
+        if item.archived_at is None and item.synced is not None:
             item.archived_at = utcnow()
             report.archived += 1
 

@@ -11,6 +11,7 @@ from lms.extensions import db
 from lms.models import Lesson, LessonProgress, User
 from lms.models._base import utcnow
 from lms.services.camps import registry
+from lms.services.completion import after_lesson_completed
 
 DEFAULT_COMPLETION_THRESHOLD = 0.9
 
@@ -55,8 +56,11 @@ def mark_read(user: User, lesson: Lesson) -> LessonProgress:
     progress = db.session.scalars(
         db.select(LessonProgress).filter_by(user_id=user.id, lesson_id=lesson.id)
     ).one()
-    if progress.completed_at is None:
+    newly_completed = progress.completed_at is None
+    if newly_completed:
         progress.completed_at = now
     progress.updated_at = now
     db.session.commit()
+    if newly_completed:
+        after_lesson_completed(user, lesson, progress)
     return progress

@@ -8,19 +8,25 @@ from __future__ import annotations
 import array
 import hashlib
 import math
+import os
 import secrets
-import shutil
+import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 from flask import current_app
 
 from lms.extensions import db
-from lms.models import MediaAsset
+from lms.models import Lesson, MediaAsset
 
 MIME_BY_CONTAINER = {"webm": "video/webm", "mp4": "video/mp4"}
+VIDEO_EXTENSIONS = {".mp4": "video/mp4", ".webm": "video/webm"}
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+CHUNK = 1 << 20
 
 
 class MediaError(ValueError):
@@ -76,42 +82,123 @@ def storage_path(asset: MediaAsset) -> Path:
     return media_root() / asset.storage_key[:2] / asset.storage_key
 
 
-def file_sha256(path: Path) -> str:
+def sniff_video(head: bytes, extension: str) -> str:
+    """The MIME type if the first bytes match the extension's container, else raise."""
+    if extension not in VIDEO_EXTENSIONS:
+        raise MediaError("only .mp4 and .webm videos are accepted")
+    if extension == ".webm" and head.startswith(EBML_MAGIC):
+        return "video/webm"
+    if extension == ".mp4" and len(head) >= 12 and head[4:8] == b"ftyp":
+        return "video/mp4"
+    raise MediaError("the file's content is not a video of the type its name says")
+
+
+def store_stream(
+    stream: BinaryIO, filename: str, uploaded_by: int | None = None
+) -> tuple[MediaAsset, bool]:
+    """Stream a video to the media store under a generated name. Commits.
+
+    The first bytes must match the extension; the file goes to a temporary file beside
+    the store (never whole in memory) and is hashed on the way: the same content is stored
+    once. Returns the asset (``processing`` when new) and whether it is new.
+    """
+    extension = Path(filename or "").suffix.lower()
+    root = media_root()
+    root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    size = 0
+    fd, temporary = tempfile.mkstemp(dir=root, suffix=".upload")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            head = stream.read(64)
+            mime_type = sniff_video(head, extension)
+            for chunk in chain((head,), iter(lambda: stream.read(CHUNK), b"")):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        existing = db.session.scalar(db.select(MediaAsset).filter_by(sha256=digest.hexdigest()))
+        if existing is not None:
+            return existing, False
+        asset = MediaAsset(
+            storage_key=f"{secrets.token_hex(16)}{extension}",
+            sha256=digest.hexdigest(),
+            original_name=Path(filename).name[:255] or f"upload{extension}",
+            mime_type=mime_type,
+            size_bytes=size,
+            status="processing",
+            uploaded_by_id=uploaded_by,
+        )
+        target = storage_path(asset)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temporary, target)
+        db.session.add(asset)
+        db.session.commit()
+        return asset, True
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 def import_file(path: Path, original_name: str | None = None) -> tuple[MediaAsset, bool]:
-    """Register a video file (copied under a generated name); the same content is reused.
+    """Register an existing video file now (courseware import, demo videos). Commits.
 
-    Returns the asset and whether it is new. Does not commit.
+    Raises :class:`MediaError` when the file is not a video we accept.
     """
-    sha = file_sha256(path)
-    existing = db.session.scalar(db.select(MediaAsset).filter_by(sha256=sha))
-    if existing is not None:
-        return existing, False
-    facts = probe(path)
-    key = f"{secrets.token_hex(16)}.{facts.container}"
-    asset = MediaAsset(
-        storage_key=key,
-        sha256=sha,
-        original_name=(original_name or path.name)[:255],
-        mime_type=facts.mime_type,
-        size_bytes=path.stat().st_size,
-        duration_seconds=facts.duration_seconds,
-        width=facts.width,
-        height=facts.height,
-        video_codec=facts.video_codec,
-        audio_codec=facts.audio_codec,
+    with path.open("rb") as handle:
+        asset, created = store_stream(handle, original_name or path.name)
+    if asset.status != "ready":
+        process_asset(asset.id)
+    if asset.status == "failed":
+        raise MediaError(asset.error or "the video could not be processed")
+    return asset, created
+
+
+def process_asset(asset_id: int) -> None:
+    """Probe a stored video and make its poster; marks it ready or failed (a job)."""
+    asset = db.session.get(MediaAsset, asset_id)
+    if asset is None or asset.status == "ready":
+        return
+    path = storage_path(asset)
+    try:
+        facts = probe(path)
+        if facts.mime_type != asset.mime_type:
+            raise MediaError(f"the file is {facts.mime_type}, not {asset.mime_type}")
+    except MediaError as exc:
+        asset.status, asset.error = "failed", str(exc)[:500]
+        db.session.commit()
+        return
+    asset.duration_seconds = facts.duration_seconds
+    asset.width, asset.height = facts.width, facts.height
+    asset.video_codec, asset.audio_codec = facts.video_codec, facts.audio_codec
+    asset.poster_key = make_poster(path, facts.duration_seconds)
+    asset.status, asset.error = "ready", None
+    db.session.execute(
+        db.update(Lesson)
+        .where(Lesson.media_id == asset.id, Lesson.minutes == 0)
+        .values(minutes=max(1, round(facts.duration_seconds / 60)))
     )
-    target = storage_path(asset)
+    db.session.commit()
+
+
+def make_poster(video: Path, duration: float) -> str | None:
+    """A JPEG of the frame at 10% of the video, encoded with FFmpeg's MJPEG encoder."""
+    key = f"{secrets.token_hex(16)}.jpg"
+    target = media_root() / "posters" / key
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, target)
-    db.session.add(asset)
-    return asset, True
+    try:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            if duration > 1 and stream.time_base:
+                container.seek(int(duration * 0.1 / stream.time_base), stream=stream)
+            frame = next(container.decode(stream))
+            encoder = av.CodecContext.create("mjpeg", "w")
+            encoder.width, encoder.height = frame.width, frame.height
+            encoder.pix_fmt = "yuvj420p"
+            encoder.time_base = stream.time_base or 1
+            packets = encoder.encode(frame.reformat(format="yuvj420p")) + encoder.encode(None)
+            target.write_bytes(b"".join(bytes(p) for p in packets))
+    except (av.error.FFmpegError, StopIteration, IndexError):
+        return None
+    return key
 
 
 def generate_demo_video(

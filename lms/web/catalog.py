@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_login.utils import login_url
 
 from lms.models import Course
-from lms.services import catalog, enrollment
+from lms.services import catalog, completion, enrollment
 from lms.services.camps import registry
 from lms.web.forms import ActionForm
 
@@ -52,11 +52,18 @@ def camp(slug: str) -> str:
 def course(camp_slug: str, course_slug: str) -> str:
     course = course_or_404(camp_slug, course_slug)
     outline = catalog.outline(course, current_user)
-    decision = None
+    decision = certificate = None
     if current_user.is_authenticated and outline.enrollment is None:
         decision = enrollment.decide(current_user, course)
+    if outline.enrollment is not None and outline.enrollment.completed_at is not None:
+        certificate = completion.certificate_for(current_user, course)
     return render_template(
-        "course.html", course=course, outline=outline, decision=decision, form=ActionForm()
+        "course.html",
+        course=course,
+        outline=outline,
+        decision=decision,
+        certificate=certificate,
+        form=ActionForm(),
     )
 
 

@@ -39,6 +39,8 @@ def _titles() -> dict[int, str]:
 
 
 def render_error(error: HTTPException) -> tuple[Response | str, int]:
+    if error.response is not None:  # a view built its own answer (the JSON API does)
+        return error.response, error.response.status_code
     code = error.code or 500
     title = _titles().get(code, error.name)
     message = error.description if code != 500 else _("The error was logged.")

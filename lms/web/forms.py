@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+)
 
 LANGUAGE_CHOICES = [SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")]
 
@@ -47,3 +65,86 @@ class LanguageForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes state: just the CSRF token."""
+
+
+SLUG_RULE = Regexp(
+    r"^[a-z0-9][a-z0-9-]{0,98}$",
+    message=_l("Use lowercase letters, digits and hyphens."),
+)
+NO_CONTROL = Regexp(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", message=_l("Remove control characters.")
+)
+
+
+class CourseForm(FlaskForm):
+    slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
+    title_zh = StringField(
+        _l("Title (Chinese)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
+    )
+    title_en = StringField(
+        _l("Title (English)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
+    )
+    summary_zh = TextAreaField(_l("Summary (Chinese)"), validators=[Length(max=2000), NO_CONTROL])
+    summary_en = TextAreaField(_l("Summary (English)"), validators=[Length(max=2000), NO_CONTROL])
+    level = StringField(_l("Level"), validators=[Length(max=40), NO_CONTROL])
+
+
+class NewCourseForm(CourseForm):
+    camp = SelectField(_l("Camp"), validators=[DataRequired()])
+
+
+class ModuleForm(FlaskForm):
+    slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
+    title_zh = StringField(
+        _l("Title (Chinese)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
+    )
+    title_en = StringField(
+        _l("Title (English)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
+    )
+
+
+class LessonForm(FlaskForm):
+    slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
+    kind = SelectField(
+        _l("Kind"),
+        choices=[
+            SelectChoice("video", _l("Video")),
+            SelectChoice("reading", _l("Reading")),
+            SelectChoice("live", _l("Live")),
+        ],
+    )
+    title_zh = StringField(
+        _l("Title (Chinese)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
+    )
+    title_en = StringField(
+        _l("Title (English)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
+    )
+    summary_zh = TextAreaField(_l("Summary (Chinese)"), validators=[Length(max=2000), NO_CONTROL])
+    summary_en = TextAreaField(_l("Summary (English)"), validators=[Length(max=2000), NO_CONTROL])
+    body_zh = TextAreaField(_l("Text (Chinese, Markdown)"), validators=[Length(max=50000)])
+    body_en = TextAreaField(_l("Text (English, Markdown)"), validators=[Length(max=50000)])
+    minutes = IntegerField(_l("Minutes"), validators=[InputRequired(), NumberRange(min=0, max=600)])
+    required = BooleanField(_l("Required for completion"), default=True)
+
+
+class VideoUploadForm(FlaskForm):
+    video = FileField(
+        _l("Video file (MP4 or WebM)"),
+        validators=[FileRequired(), FileAllowed(["mp4", "webm"], _l("Only MP4 or WebM videos."))],
+    )
+
+
+class CaptionForm(FlaskForm):
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
+    captions = FileField(
+        _l("Captions (WebVTT)"),
+        validators=[FileRequired(), FileAllowed(["vtt"], _l("Only WebVTT (.vtt) files."))],
+    )
+
+
+class AttachMediaForm(FlaskForm):
+    media = SelectField(_l("Video from the courseware library"), coerce=int)
+
+
+class TrainerForm(FlaskForm):
+    email = EmailField(_l("Trainer's e-mail"), validators=[DataRequired(), Length(max=254)])

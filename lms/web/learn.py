@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, send_file, url_for
-from flask_login import current_user, login_required
-from werkzeug.wrappers import Response
+from pathlib import Path
 
-from lms.extensions import db
-from lms.models import Lesson, Module
-from lms.services import catalog, lessons, media
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from lms.models import Lesson, MediaAsset
+from lms.services import catalog, completion, lessons, media
 from lms.web.catalog import course_or_404
 from lms.web.forms import ActionForm
 
@@ -68,21 +77,69 @@ def mark_read(camp_slug: str, course_slug: str, lesson_slug: str) -> Response:
 @login_required
 def lesson_video(lesson_id: int) -> Response:
     """The lesson's video, to enrolled learners and the course's editors only (Range aware)."""
-    lesson = db.session.get(Lesson, lesson_id)
-    if lesson is None or lesson.archived_at is not None or lesson.media is None:
+    lesson = _media_of_lesson(lesson_id)
+    if lesson.media is None or lesson.media.status != "ready":
         abort(404)
-    module: Module = lesson.module
-    course = catalog.find_course(module.course.camp.slug, module.course.slug, current_user)
-    if course is None or module.archived_at is not None:
+    return _send_media(lesson.media)
+
+
+def _media_of_lesson(lesson_id: int) -> Lesson:
+    """A lesson whose files the current user may fetch; others get the same 404 as no lesson."""
+    lesson = catalog.visible_lesson(lesson_id, current_user)
+    if lesson is None:
         abort(404)
+    course = lesson.module.course
     if not catalog.may_study(current_user, course, catalog.enrollment_of(current_user, course)):
         abort(404)
-    path = media.storage_path(lesson.media)
-    if not path.is_file():
+    return lesson
+
+
+@bp.get("/media/lessons/<int:lesson_id>/poster.jpg")
+@login_required
+def lesson_poster(lesson_id: int) -> Response:
+    lesson = _media_of_lesson(lesson_id)
+    if lesson.media is None or not lesson.media.poster_key:
         abort(404)
-    response = send_file(
-        path, mimetype=lesson.media.mime_type, conditional=True, max_age=0, etag=True
-    )
+    return _private_file(media.media_root() / "posters" / lesson.media.poster_key, "image/jpeg")
+
+
+@bp.get("/media/lessons/<int:lesson_id>/captions/<language>.vtt")
+@login_required
+def lesson_caption(lesson_id: int, language: str) -> Response:
+    lesson = _media_of_lesson(lesson_id)
+    caption = next((c for c in lesson.captions if c.language == language), None)
+    if caption is None:
+        abort(404)
+    return _private_file(media.media_root() / "captions" / caption.storage_key, "text/vtt")
+
+
+def _send_media(asset: MediaAsset) -> Response:
+    """The video bytes, with Range support; or, behind nginx, an X-Accel-Redirect to them."""
+    accel_prefix = current_app.config.get("MEDIA_ACCEL_REDIRECT")
+    if accel_prefix:
+        response = Response(mimetype=asset.mime_type)
+        response.headers["X-Accel-Redirect"] = (
+            f"{accel_prefix.rstrip('/')}/{asset.storage_key[:2]}/{asset.storage_key}"
+        )
+    else:
+        response = _private_file(media.storage_path(asset), asset.mime_type)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Disposition"] = "inline"
     return response
+
+
+def _private_file(path: Path, mimetype: str) -> Response:
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=mimetype, conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/certificates/<code>")
+def certificate(code: str) -> str:
+    """Public verification page: anyone holding the code can check the certificate."""
+    found = completion.find_certificate(code)
+    if found is None:
+        abort(404)
+    return render_template("certificate.html", certificate=found)

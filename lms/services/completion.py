@@ -1,0 +1,103 @@
+"""Course completion and certificates."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import func
+
+from lms.database import insert_ignoring_conflicts
+from lms.extensions import db
+from lms.models import Certificate, Course, Enrollment, Lesson, LessonProgress, Module, User
+from lms.models._base import utcnow
+from lms.services.camps import registry
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def after_lesson_completed(user: User, lesson: Lesson, progress: LessonProgress) -> bool:
+    """Fire the lesson event, then see whether the course is now complete."""
+    registry().call_all("lms_lesson_completed", progress=progress)
+    return check_course(user, lesson.module.course)
+
+
+def required_lessons_done(user: User, course: Course) -> bool:
+    """Are all live required lessons of ``course`` completed by ``user``?"""
+    completed = db.select(LessonProgress.lesson_id).where(
+        LessonProgress.user_id == user.id, LessonProgress.completed_at.is_not(None)
+    )
+    missing = db.session.scalar(
+        db.select(func.count(Lesson.id))
+        .join(Module, Lesson.module_id == Module.id)
+        .where(
+            Module.course_id == course.id,
+            Module.archived_at.is_(None),
+            Lesson.archived_at.is_(None),
+            Lesson.required.is_(True),
+            Lesson.id.not_in(completed),
+        )
+    )
+    return missing == 0
+
+
+def check_course(user: User, course: Course) -> bool:
+    """Complete the enrollment and issue the certificate when the course is done.
+
+    Returns True only the first time. A camp may decide through ``lms_course_completion``.
+    """
+    enrollment = db.session.scalar(
+        db.select(Enrollment).filter_by(user_id=user.id, course_id=course.id)
+    )
+    if enrollment is None or enrollment.completed_at is not None:
+        return False
+    verdict = registry().call_first("lms_course_completion", enrollment=enrollment)
+    done = verdict if isinstance(verdict, bool) else required_lessons_done(user, course)
+    if not done:
+        return False
+    now = utcnow()
+    updated = db.session.execute(
+        db.update(Enrollment)
+        .where(Enrollment.id == enrollment.id, Enrollment.completed_at.is_(None))
+        .values(status="completed", completed_at=now)
+    ).rowcount
+    minutes = db.session.scalar(
+        db.select(func.coalesce(func.sum(Lesson.minutes), 0))
+        .join(Module, Lesson.module_id == Module.id)
+        .where(Module.course_id == course.id, Lesson.archived_at.is_(None))
+    )
+    insert_ignoring_conflicts(
+        Certificate,
+        ["user_id", "course_id"],
+        code=new_code(),
+        user_id=user.id,
+        course_id=course.id,
+        issued_at=now,
+        learner_name=user.name,
+        course_title_zh=course.title_zh,
+        course_title_en=course.title_en,
+        camp_title_zh=course.camp.title_zh,
+        camp_title_en=course.camp.title_en,
+        minutes=minutes,
+    )
+    db.session.commit()
+    if updated != 1:
+        return False
+    db.session.refresh(enrollment)
+    registry().call_all("lms_course_completed", enrollment=enrollment)
+    return True
+
+
+def certificate_for(user: User, course: Course) -> Certificate | None:
+    return db.session.scalar(db.select(Certificate).filter_by(user_id=user.id, course_id=course.id))
+
+
+def find_certificate(code: str) -> Certificate | None:
+    code = code.strip().upper()
+    if len(code) != 14:
+        return None
+    return db.session.scalar(db.select(Certificate).filter_by(code=code))

@@ -1,0 +1,71 @@
+"""Watched intervals: merging, measuring, and cutting new coverage to a time budget.
+
+An interval is a ``(start, end)`` pair of seconds with ``start < end``. A *coverage*
+is a sorted list of disjoint intervals. All functions are pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+Interval = tuple[float, float]
+
+# Gaps shorter than this (seconds) between two reported intervals are closed when merging:
+# players report with millisecond jitter at segment boundaries.
+JOIN_TOLERANCE = 0.25
+
+
+def merge(intervals: Iterable[Interval], tolerance: float = 0.0) -> list[Interval]:
+    """Sort and merge overlapping (or nearly touching) intervals into a coverage."""
+    merged: list[list[float]] = []
+    for start, end in sorted(intervals):
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1] + tolerance:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
+def measure(coverage: Iterable[Interval]) -> float:
+    """Total seconds of a coverage (intervals assumed disjoint)."""
+    return sum(end - start for start, end in coverage)
+
+
+def subtract(intervals: Iterable[Interval], coverage: list[Interval]) -> list[Interval]:
+    """The parts of ``intervals`` not already in ``coverage``, as a coverage."""
+    result: list[Interval] = []
+    for start, end in merge(intervals):
+        cursor = start
+        for c_start, c_end in coverage:
+            if c_end <= cursor:
+                continue
+            if c_start >= end:
+                break
+            if c_start > cursor:
+                result.append((cursor, c_start))
+            cursor = max(cursor, c_end)
+            if cursor >= end:
+                break
+        if cursor < end:
+            result.append((cursor, end))
+    return merge(result)
+
+
+def take(coverage: list[Interval], budget: float) -> list[Interval]:
+    """The first ``budget`` seconds of a coverage, in playback order."""
+    taken: list[Interval] = []
+    left = budget
+    for start, end in coverage:
+        if left <= 0:
+            break
+        length = min(end - start, left)
+        taken.append((start, start + length))
+        left -= length
+    return taken
+
+
+def clamp(intervals: Iterable[Interval], duration: float) -> list[Interval]:
+    """Cut intervals to ``[0, duration]`` and drop the empty ones."""
+    return [(max(0.0, s), min(duration, e)) for s, e in intervals if min(duration, e) > max(0.0, s)]

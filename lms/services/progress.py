@@ -1,0 +1,218 @@
+"""Verified watch time.
+
+The browser opens a *playback session* (the server notes when), then reports the
+intervals it really played. The server validates them, merges them into the learner's
+coverage of the lesson, and credits only seconds not credited before — never more than
+the wall-clock time elapsed in that session, nor more than the wall-clock time since the
+learner's last credit in any session (two tabs at once earn no double credit). Replayed or
+out-of-order reports change nothing. Completion is decided here, never by the client.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from lms.database import insert_ignoring_conflicts
+from lms.extensions import db
+from lms.models import (
+    Lesson,
+    LessonProgress,
+    PlaybackSession,
+    User,
+    WatchClock,
+)
+from lms.models._base import utcnow
+from lms.services import intervals as iv
+from lms.services.completion import after_lesson_completed
+from lms.services.lessons import completion_threshold
+
+MAX_INTERVALS = 500
+# Players report positions a little past the probed duration (container rounding).
+DURATION_TOLERANCE = 0.5
+
+
+class ProgressError(ValueError):
+    """The report is invalid; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ProgressState:
+    position: float
+    covered_seconds: float
+    duration: float
+    threshold: float
+    completed: bool
+    credited: float = 0.0
+    course_completed: bool = False
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.covered_seconds / self.duration) if self.duration else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "position": round(self.position, 3),
+            "covered_seconds": round(self.covered_seconds, 3),
+            "covered_fraction": round(self.fraction, 4),
+            "duration": round(self.duration, 3),
+            "threshold": self.threshold,
+            "completed": self.completed,
+            "credited": round(self.credited, 3),
+            "course_completed": self.course_completed,
+        }
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes back; every time we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def lesson_duration(lesson: Lesson) -> float:
+    media = lesson.media
+    if media is None or media.status != "ready" or not media.duration_seconds:
+        raise ProgressError("this lesson has no playable video")
+    return float(media.duration_seconds)
+
+
+def _progress_row(user: User, lesson: Lesson) -> LessonProgress:
+    insert_ignoring_conflicts(
+        LessonProgress,
+        ["user_id", "lesson_id"],
+        user_id=user.id,
+        lesson_id=lesson.id,
+        position_seconds=0.0,
+        covered_seconds=0.0,
+        updated_at=utcnow(),
+    )
+    return db.session.scalars(
+        db.select(LessonProgress).filter_by(user_id=user.id, lesson_id=lesson.id).with_for_update()
+    ).one()
+
+
+def state(user: User, lesson: Lesson) -> ProgressState:
+    """The learner's current progress in a video lesson."""
+    duration = lesson_duration(lesson)
+    row = db.session.scalar(
+        db.select(LessonProgress).filter_by(user_id=user.id, lesson_id=lesson.id)
+    )
+    return ProgressState(
+        position=row.position_seconds if row else 0.0,
+        covered_seconds=row.covered_seconds if row else 0.0,
+        duration=duration,
+        threshold=completion_threshold(lesson),
+        completed=bool(row and row.completed_at),
+    )
+
+
+def open_session(user: User, lesson: Lesson) -> tuple[PlaybackSession, ProgressState]:
+    """Start a playback session; the wall clock for its credit starts now."""
+    current = state(user, lesson)
+    session = PlaybackSession(id=secrets.token_hex(16), user_id=user.id, lesson_id=lesson.id)
+    db.session.add(session)
+    db.session.commit()
+    return session, current
+
+
+def find_session(session_id: str, user: User) -> PlaybackSession | None:
+    if not (isinstance(session_id, str) and len(session_id) == 32):
+        return None
+    session = db.session.get(PlaybackSession, session_id)
+    return session if session is not None and session.user_id == user.id else None
+
+
+def validate_intervals(raw: object, duration: float) -> list[iv.Interval]:
+    """Check a report's intervals: finite numbers, start < end, inside the video."""
+    if not isinstance(raw, list) or len(raw) > MAX_INTERVALS:
+        raise ProgressError(f"intervals must be a list of at most {MAX_INTERVALS} pairs")
+    limit = duration + DURATION_TOLERANCE
+    result = []
+    for pair in raw:
+        if not (isinstance(pair, list | tuple) and len(pair) == 2):
+            raise ProgressError("each interval is a [start, end] pair")
+        start, end = pair
+        if not all(_is_number(x) for x in (start, end)):
+            raise ProgressError("interval bounds must be finite numbers")
+        if start < 0 or end > limit or start >= end:
+            raise ProgressError("each interval must satisfy 0 <= start < end <= duration")
+        result.append((float(start), min(float(end), duration)))
+    return result
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate_position(position: object, duration: float) -> float:
+    if not _is_number(position) or not 0 <= position <= duration + DURATION_TOLERANCE:
+        raise ProgressError("position must be a number between 0 and the duration")
+    return min(float(position), duration)
+
+
+def report(
+    session: PlaybackSession,
+    user: User,
+    lesson: Lesson,
+    *,
+    seq: int,
+    position: object,
+    played: object,
+    now: datetime | None = None,
+) -> ProgressState:
+    """Credit a report of ``session``. Validates everything before writing anything."""
+    duration = lesson_duration(lesson)
+    reported = validate_intervals(played, duration)
+    resume_at = validate_position(position, duration)
+    now = now or utcnow()
+
+    clock = _watch_clock(user, _aware(session.started_at))
+    row = _progress_row(user, lesson)
+    db.session.refresh(session, with_for_update=True)
+    coverage = iv.merge(tuple(pair) for pair in (row.watched or []))
+    new = iv.subtract(reported, coverage)
+    started = _aware(session.started_at)
+    session_budget = (now - started).total_seconds() - session.credited_seconds
+    user_budget = (now - max(_aware(clock.credited_until), started)).total_seconds()
+    budget = max(0.0, min(session_budget, user_budget))
+    credited_parts = iv.take(new, budget)
+    credited = iv.measure(credited_parts)
+
+    if credited > 0:
+        coverage = iv.merge([*coverage, *credited_parts], tolerance=iv.JOIN_TOLERANCE)
+        row.watched = [[round(s, 3), round(e, 3)] for s, e in coverage]
+        row.covered_seconds = min(duration, iv.measure(coverage))
+        session.credited_seconds += credited
+        clock.credited_until = max(_aware(clock.credited_until), started) + timedelta(
+            seconds=credited
+        )
+    if seq > session.last_seq:
+        session.last_seq = seq
+        row.position_seconds = resume_at
+    session.last_report_at = now
+    row.updated_at = now
+
+    threshold = completion_threshold(lesson)
+    newly_completed = row.completed_at is None and row.covered_seconds >= threshold * duration
+    if newly_completed:
+        row.completed_at = now
+    db.session.commit()
+
+    course_completed = newly_completed and after_lesson_completed(user, lesson, row)
+    return ProgressState(
+        position=row.position_seconds,
+        covered_seconds=row.covered_seconds,
+        duration=duration,
+        threshold=threshold,
+        completed=row.completed_at is not None,
+        credited=credited,
+        course_completed=course_completed,
+    )
+
+
+def _watch_clock(user: User, started: datetime) -> WatchClock:
+    insert_ignoring_conflicts(WatchClock, ["user_id"], user_id=user.id, credited_until=started)
+    return db.session.scalars(
+        db.select(WatchClock).filter_by(user_id=user.id).with_for_update()
+    ).one()

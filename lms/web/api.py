@@ -1,0 +1,117 @@
+"""The JSON API: playback sessions and progress reports, documented at /api/openapi.json.
+
+Authenticated by the session cookie; every state change needs the CSRF token in the
+``X-CSRFToken`` header. Bodies are validated with pydantic before anything is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request
+from flask_login import current_user
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from lms.models import Lesson
+from lms.services import catalog, progress
+from lms.web.openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ProgressReport(BaseModel):
+    """One report of a playback session: what was played, where the player is now."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    seq: int = Field(ge=0, le=2**31 - 1, description="Increases with every report of a session.")
+    position: float = Field(ge=0, description="Current playhead, seconds (used to resume).")
+    intervals: list[tuple[float, float]] = Field(
+        max_length=progress.MAX_INTERVALS,
+        description="Played [start, end] ranges in seconds since the session started.",
+    )
+
+
+def _error(status: int, message: str, details: Any = None) -> HTTPException:
+    response = jsonify({"error": message, "status": status, "details": details})
+    response.status_code = status
+    return HTTPException(response=response)
+
+
+@bp.before_request
+def _guard() -> None:
+    if request.endpoint == "api.openapi":
+        return
+    if not current_user.is_authenticated:
+        raise _error(401, "log in first")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise _error(413, f"bodies are limited to {MAX_BODY_BYTES} bytes")
+
+
+def _json_body(model: type[BaseModel]) -> BaseModel:
+    if request.mimetype != "application/json":
+        raise _error(400, "send application/json")
+    data = request.get_data(cache=True)
+    if len(data) > MAX_BODY_BYTES:
+        raise _error(413, f"bodies are limited to {MAX_BODY_BYTES} bytes")
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        raise _error(400, "invalid body", details) from None
+
+
+def _lesson_for_learner(lesson_id: int) -> Lesson:
+    lesson = catalog.visible_lesson(lesson_id, current_user)
+    if lesson is None or lesson.kind != "video":
+        abort(404)
+    if catalog.enrollment_of(current_user, lesson.module.course) is None:
+        raise _error(403, "enroll in the course first")
+    if lesson.media is None or lesson.media.status != "ready":
+        raise _error(409, "the video is not ready")
+    return lesson
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document(ProgressReport))
+
+
+@bp.post("/lessons/<int:lesson_id>/playback")
+def open_playback(lesson_id: int) -> tuple[Response, int]:
+    lesson = _lesson_for_learner(lesson_id)
+    session, state = progress.open_session(current_user, lesson)
+    return jsonify({"session_id": session.id, **state.as_dict()}), 201
+
+
+@bp.get("/lessons/<int:lesson_id>/progress")
+def lesson_progress(lesson_id: int) -> Response:
+    lesson = _lesson_for_learner(lesson_id)
+    return jsonify(progress.state(current_user, lesson).as_dict())
+
+
+@bp.post("/playback/<session_id>/progress")
+def report_progress(session_id: str) -> Response:
+    session = progress.find_session(session_id, current_user)
+    if session is None:
+        abort(404)
+    lesson = _lesson_for_learner(session.lesson_id)
+    body = _json_body(ProgressReport)
+    try:
+        state = progress.report(
+            session,
+            current_user,
+            lesson,
+            seq=body.seq,
+            position=body.position,
+            played=[list(pair) for pair in body.intervals],
+        )
+    except progress.ProgressError as exc:
+        raise _error(400, str(exc)) from None
+    return jsonify(state.as_dict())

@@ -1,0 +1,384 @@
+"""Authoring pages for trainers and organizers: courses, modules, lessons, videos, captions."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from lms.extensions import db
+from lms.models import Camp, Course, Lesson, MediaAsset, Module, User
+from lms.services import authoring, uploads
+from lms.services.camps import visible_camps
+from lms.web.forms import (
+    ActionForm,
+    AttachMediaForm,
+    CaptionForm,
+    CourseForm,
+    LessonForm,
+    ModuleForm,
+    NewCourseForm,
+    TrainerForm,
+    VideoUploadForm,
+)
+
+bp = Blueprint("teach", __name__, url_prefix="/teach")
+
+COURSE_FIELDS = ("slug", "title_zh", "title_en", "summary_zh", "summary_en", "level")
+MODULE_FIELDS = ("slug", "title_zh", "title_en")
+LESSON_FIELDS = (
+    "slug", "kind", "title_zh", "title_en", "summary_zh", "summary_en",
+    "body_zh", "body_en", "minutes", "required",
+)  # fmt: skip
+
+
+def trainer_required(view: Any) -> Any:
+    @wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_trainer:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def values(form: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The submitted values of ``fields``; an absent text field counts as empty."""
+    data = {name: form[name].data for name in fields}
+    return {name: "" if value is None else value for name, value in data.items()}
+
+
+def _editable(course: Course | None) -> Course:
+    if course is None or course.archived_at is not None:
+        abort(404)
+    if not authoring.can_edit(current_user, course):
+        abort(403)
+    return course
+
+
+def course_or_404(course_id: int) -> Course:
+    return _editable(db.session.get(Course, course_id))
+
+
+def module_or_404(module_id: int) -> Module:
+    module = db.session.get(Module, module_id)
+    if module is None or module.archived_at is not None:
+        abort(404)
+    _editable(module.course)
+    return module
+
+
+def lesson_or_404(lesson_id: int) -> Lesson:
+    lesson = db.session.get(Lesson, lesson_id)
+    if lesson is None or lesson.archived_at is not None:
+        abort(404)
+    module_or_404(lesson.module_id)
+    return lesson
+
+
+def _saved(form: Any, action: Any) -> bool:
+    """Run ``action`` for a valid form; a slug clash becomes a form error (409)."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        action()
+    except authoring.SlugTaken:
+        form.slug.errors.append(_("This address name is already used here."))
+        return False
+    return True
+
+
+def _status(form: Any) -> int:
+    if not form.errors:
+        return 200
+    slug_errors = getattr(getattr(form, "slug", None), "errors", [])
+    return 409 if any("already used" in str(e) for e in slug_errors) else 400
+
+
+@bp.get("/")
+@trainer_required
+def index() -> str:
+    return render_template("teach/index.html", courses=authoring.editable_courses(current_user))
+
+
+@bp.route("/courses/new", methods=["GET", "POST"])
+@trainer_required
+def new_course() -> str | Response | tuple[str, int]:
+    form = NewCourseForm()
+    form.camp.choices = [SelectChoice(camp.slug, camp.title) for camp in visible_camps()]
+    created: list[Course] = []
+
+    def create() -> None:
+        camp = db.session.scalar(db.select(Camp).filter_by(slug=form.camp.data))
+        created.append(authoring.create_course(current_user, camp, values(form, COURSE_FIELDS)))
+
+    if _saved(form, create):
+        flash(_("Course created as a draft."), "success")
+        return redirect(url_for(".course", course_id=created[0].id))
+    return render_template("teach/new_course.html", form=form), _status(form)
+
+
+@bp.route("/courses/<int:course_id>", methods=["GET", "POST"])
+@trainer_required
+def course(course_id: int) -> str | Response | tuple[str, int]:
+    course = course_or_404(course_id)
+    form = CourseForm(obj=course)
+    if _saved(
+        form, lambda: authoring.update(current_user, course, course, values(form, COURSE_FIELDS))
+    ):
+        flash(_("Saved."), "success")
+        return redirect(url_for(".course", course_id=course.id))
+    return render_template(
+        "teach/course.html",
+        course=course,
+        form=form,
+        module_form=ModuleForm(formdata=None),
+        trainer_form=TrainerForm(formdata=None),
+        action=ActionForm(),
+        modules=authoring.live_modules(course),
+        live_lessons=authoring.live_lessons,
+    ), _status(form)
+
+
+@bp.post("/courses/<int:course_id>/<any(publish, unpublish):change>")
+@trainer_required
+def publish(course_id: int, change: str) -> Response:
+    course = course_or_404(course_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    authoring.set_status(current_user, course, "published" if change == "publish" else "draft")
+    flash(_("Published.") if change == "publish" else _("Back to draft."), "success")
+    return redirect(url_for(".course", course_id=course.id))
+
+
+@bp.post("/courses/<int:course_id>/trainers")
+@trainer_required
+def add_trainer(course_id: int) -> Response:
+    course = course_or_404(course_id)
+    if not current_user.is_organizer:
+        abort(403)
+    form = TrainerForm()
+    trainer = None
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        trainer = db.session.scalar(db.select(User).filter_by(email=email, role="trainer"))
+    if trainer is None:
+        abort(400, _("No trainer with this e-mail address."))
+    authoring.add_trainer(current_user, course, trainer)
+    flash(_("%(name)s can now edit this course.", name=trainer.name), "success")
+    return redirect(url_for(".course", course_id=course.id))
+
+
+@bp.post("/courses/<int:course_id>/modules")
+@trainer_required
+def add_module(course_id: int) -> Response | tuple[str, int]:
+    course = course_or_404(course_id)
+    form = ModuleForm()
+    if _saved(
+        form, lambda: authoring.add_module(current_user, course, values(form, MODULE_FIELDS))
+    ):
+        flash(_("Module added."), "success")
+        return redirect(url_for(".course", course_id=course.id))
+    return render_template(
+        "teach/form.html", form=form, course=course, title=_("New module")
+    ), _status(form)
+
+
+@bp.route("/modules/<int:module_id>", methods=["GET", "POST"])
+@trainer_required
+def module(module_id: int) -> str | Response | tuple[str, int]:
+    module = module_or_404(module_id)
+    course = module.course
+    form = ModuleForm(obj=module)
+    if _saved(
+        form, lambda: authoring.update(current_user, course, module, values(form, MODULE_FIELDS))
+    ):
+        flash(_("Saved."), "success")
+        return redirect(url_for(".course", course_id=course.id))
+    return render_template(
+        "teach/module.html",
+        module=module,
+        course=course,
+        form=form,
+        lesson_form=LessonForm(formdata=None, minutes=10),
+    ), _status(form)
+
+
+@bp.post("/modules/<int:module_id>/lessons")
+@trainer_required
+def add_lesson(module_id: int) -> Response | tuple[str, int]:
+    module = module_or_404(module_id)
+    form = LessonForm()
+    created: list[Lesson] = []
+    if _saved(
+        form,
+        lambda: created.append(
+            authoring.add_lesson(current_user, module, values(form, LESSON_FIELDS))
+        ),
+    ):
+        flash(_("Lesson added."), "success")
+        return redirect(url_for(".lesson", lesson_id=created[0].id))
+    return render_template(
+        "teach/module.html",
+        module=module,
+        course=module.course,
+        form=ModuleForm(obj=module),
+        lesson_form=form,
+    ), _status(form)
+
+
+@bp.post("/<any(modules, lessons):kind>/<int:item_id>/<any(up, down, archive):change>")
+@trainer_required
+def arrange(kind: str, item_id: int, change: str) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if kind == "modules":
+        item: Module | Lesson = module_or_404(item_id)
+        course = item.course
+        siblings = authoring.live_modules(course)
+    else:
+        item = lesson_or_404(item_id)
+        course = item.module.course
+        siblings = authoring.live_lessons(item.module)
+    if change == "archive":
+        authoring.archive(current_user, course, item)
+        flash(_("Archived. Learners' progress is kept."), "success")
+    else:
+        authoring.move(current_user, course, item, siblings, -1 if change == "up" else 1)
+    return redirect(
+        request.referrer if _local(request.referrer) else url_for(".course", course_id=course.id)
+    )
+
+
+def _local(url: str | None) -> bool:
+    from lms.web.security import safe_next
+
+    return bool(url) and safe_next(url.replace(request.host_url, "/", 1), "") != ""
+
+
+@bp.route("/lessons/<int:lesson_id>", methods=["GET", "POST"])
+@trainer_required
+def lesson(lesson_id: int) -> str | Response | tuple[str, int]:
+    lesson = lesson_or_404(lesson_id)
+    course = lesson.module.course
+    form = LessonForm(obj=lesson)
+    if _saved(
+        form, lambda: authoring.update(current_user, course, lesson, values(form, LESSON_FIELDS))
+    ):
+        flash(_("Saved."), "success")
+        return redirect(url_for(".lesson", lesson_id=lesson.id))
+    return _lesson_page(lesson, form=form), _status(form)
+
+
+def _lesson_page(lesson: Lesson, **forms: Any) -> str:
+    attach = AttachMediaForm(formdata=None)
+    attach.media.choices = _media_choices()
+    attach.media.data = lesson.media_id or 0
+    context = {
+        "lesson": lesson,
+        "course": lesson.module.course,
+        "form": LessonForm(obj=lesson),
+        "upload_form": VideoUploadForm(formdata=None),
+        "caption_form": CaptionForm(formdata=None),
+        "attach_form": attach,
+        "action": ActionForm(),
+    }
+    context.update(forms)
+    return render_template("teach/lesson.html", **context)
+
+
+@bp.post("/lessons/<int:lesson_id>/video")
+@trainer_required
+def upload_video(lesson_id: int) -> Response | tuple[str, int]:
+    lesson = lesson_or_404(lesson_id)
+    form = VideoUploadForm()
+    if form.validate_on_submit():
+        upload = form.video.data
+        try:
+            asset = uploads.store_upload(upload.stream, upload.filename or "", current_user.id)
+        except uploads.UploadError as exc:
+            form.video.errors.append(str(exc))
+        else:
+            authoring.attach_media(current_user, lesson, asset)
+            flash(_("Video uploaded. It is being processed."), "success")
+            return redirect(url_for(".lesson", lesson_id=lesson.id))
+    return _lesson_page(lesson, upload_form=form), 400
+
+
+def _media_choices() -> list[SelectChoice]:
+    """The ready videos of the courseware library, for a select field (0: none)."""
+    ready = db.session.scalars(
+        db.select(MediaAsset).where(MediaAsset.status == "ready").order_by(MediaAsset.original_name)
+    )
+    return [SelectChoice(0, _("— no video —"))] + [
+        SelectChoice(asset.id, f"{asset.original_name} ({media_minutes(asset)} min)")
+        for asset in ready
+    ]
+
+
+def media_minutes(asset: MediaAsset) -> int:
+    return round((asset.duration_seconds or 0) / 60)
+
+
+@bp.post("/lessons/<int:lesson_id>/media")
+@trainer_required
+def attach_media(lesson_id: int) -> Response:
+    lesson = lesson_or_404(lesson_id)
+    form = AttachMediaForm()
+    form.media.choices = _media_choices()
+    if not form.validate_on_submit():
+        abort(400, _("Choose a video from the library."))
+    asset = db.session.get(MediaAsset, form.media.data) if form.media.data else None
+    authoring.attach_media(current_user, lesson, asset)
+    flash(_("Saved."), "success")
+    return redirect(url_for(".lesson", lesson_id=lesson.id))
+
+
+@bp.post("/lessons/<int:lesson_id>/captions")
+@trainer_required
+def add_captions(lesson_id: int) -> Response | tuple[str, int]:
+    lesson = lesson_or_404(lesson_id)
+    authoring.check(current_user, lesson.module.course)
+    form = CaptionForm()
+    if form.validate_on_submit():
+        label = dict((c.value, c.label) for c in form.language.choices)[form.language.data]
+        try:
+            uploads.attach_caption(
+                lesson,
+                form.language.data,
+                label,
+                form.captions.data.read(uploads.MAX_CAPTION_BYTES + 1),
+            )
+        except uploads.UploadError as exc:
+            form.captions.errors.append(str(exc))
+        else:
+            flash(_("Captions saved."), "success")
+            return redirect(url_for(".lesson", lesson_id=lesson.id))
+    return _lesson_page(lesson, caption_form=form), 400
+
+
+@bp.route("/media", methods=["GET", "POST"])
+@trainer_required
+def library() -> str | Response | tuple[str, int]:
+    """The courseware library: downloaded and purchased videos, shared by all trainers."""
+    form = VideoUploadForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            upload = form.video.data
+            try:
+                uploads.store_upload(upload.stream, upload.filename or "", current_user.id)
+            except uploads.UploadError as exc:
+                form.video.errors.append(str(exc))
+            else:
+                flash(_("Video uploaded. It is being processed."), "success")
+                return redirect(url_for(".library"))
+        status = 400
+    assets = db.session.scalars(db.select(MediaAsset).order_by(MediaAsset.created_at.desc()))
+    return render_template("teach/library.html", assets=list(assets), form=form), status
