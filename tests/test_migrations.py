@@ -1,0 +1,62 @@
+"""The Alembic migrations build exactly the schema the models describe.
+
+A model changed without a migration makes ``test_migrations_match_the_models`` fail:
+run ``lms db migrate -m "..."`` and commit the new file under lms/migrations/versions/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import flask_migrate
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask import Flask
+from sqlalchemy import Column, MetaData, String, inspect
+
+from lms import create_app
+from lms.extensions import db
+from tests.conftest import _postgres_schema
+
+
+@pytest.fixture
+def migrated_app(app_config: dict) -> Iterator[Flask]:
+    """An app whose fresh database (a new PostgreSQL schema, or SQLite file) was migrated."""
+    schema = _postgres_schema(app_config)
+    next(schema)
+    app = create_app(app_config)
+    with app.app_context():
+        flask_migrate.upgrade()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    next(schema, None)
+
+
+def differences(metadata: MetaData) -> list:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return compare_metadata(context, metadata)
+
+
+def test_migrations_create_every_table(migrated_app):
+    tables = set(inspect(db.engine).get_table_names())
+    assert tables == set(db.metadata.tables) | {"alembic_version"}
+
+
+def test_migrations_match_the_models(migrated_app):
+    found = differences(db.metadata)
+    assert found == [], "the models changed without a migration: run `lms db migrate -m ...`"
+
+
+def test_a_model_change_without_a_migration_is_detected(migrated_app):
+    changed = MetaData(naming_convention=db.metadata.naming_convention)
+    for table in db.metadata.tables.values():
+        table.to_metadata(changed)
+    changed.tables["camps"].append_column(Column("motto", String(100), nullable=True))
+
+    added = [diff for diff in differences(changed) if diff[0] == "add_column"]
+    assert ("camps", "motto") in [(diff[2], diff[3].name) for diff in added]
