@@ -64,8 +64,3 @@ def take(coverage: list[Interval], budget: float) -> list[Interval]:
         taken.append((start, start + length))
         left -= length
     return taken
-
-
-def clamp(intervals: Iterable[Interval], duration: float) -> list[Interval]:
-    """Cut intervals to ``[0, duration]`` and drop the empty ones."""
-    return [(max(0.0, s), min(duration, e)) for s, e in intervals if min(duration, e) > max(0.0, s)]
