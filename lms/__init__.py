@@ -157,6 +157,7 @@ def _init_templates(app: Flask, registry: Any) -> None:
     from flask_babel import get_locale
     from jinja2 import ChoiceLoader, FileSystemLoader
 
+    from lms.services.catalog import can_edit
     from lms.web.forms import LanguageForm
 
     if registry.template_folders():
@@ -172,6 +173,7 @@ def _init_templates(app: Flask, registry: Any) -> None:
         return {
             "current_language": "en" if locale and locale.language == "en" else "zh",
             "language_form": LanguageForm(formdata=None),
+            "can_edit": lambda course: can_edit(current_user, course),
         }
 
 

@@ -38,12 +38,30 @@ def _titles() -> dict[int, str]:
     }
 
 
+def _default_messages() -> dict[int, str]:
+    """Our words for Werkzeug's English default descriptions, so they can be translated."""
+    return {
+        400: _("The request could not be understood. Check what you sent and try again."),
+        403: _("You are not allowed to do this."),
+        404: _("There is nothing here. Check the address, or go back to the catalog."),
+        405: _("This address does not accept this kind of request."),
+        409: _("This conflicts with what is already there."),
+        413: _("What you sent is too large."),
+        416: _("The requested part of the file is outside it."),
+        429: _("Too many requests. Wait a moment and try again."),
+        500: _("The error was logged."),
+        503: _("The service is not available right now. Try again in a moment."),
+    }
+
+
 def render_error(error: HTTPException) -> tuple[Response | str, int]:
     if error.response is not None:  # a view built its own answer (the JSON API does)
         return error.response, error.response.status_code
     code = error.code or 500
     title = _titles().get(code, error.name)
-    message = error.description if code != 500 else _("The error was logged.")
+    message = error.description
+    if code == 500 or message == type(error).description:
+        message = _default_messages().get(code, message)
     if isinstance(error, CSRFError):
         message = _("The form expired or came from elsewhere. Reload the page and try again.")
     if _wants_json():
