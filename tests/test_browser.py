@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from lms.extensions import db
-from lms.models import Course, Lesson, Module
+from lms.models import Course, Lesson, LessonProgress, Module
 from lms.services import media
 from tests.conftest import PASSWORD, course_url
 
@@ -138,9 +139,19 @@ def enroll(page, course: Course) -> None:
     assert page.url.endswith(course_url(course)), page.url
 
 
+def wait_until(page, expression: str, timeout: float = TIMEOUT_MS / 1000) -> None:
+    """Poll ``expression`` in the page (wait_for_function would need 'unsafe-eval' in the CSP)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(50)
+
+
 def wait_for_video_metadata(page) -> None:
-    page.wait_for_function(
-        "document.getElementById('player') && document.getElementById('player').readyState >= 1"
+    wait_until(
+        page,
+        "document.getElementById('player') && document.getElementById('player').readyState >= 1",
     )
 
 
@@ -244,3 +255,32 @@ def test_no_console_errors_or_csp_violations(context, course, learner):
     visit_and_check("reading lesson")
 
     assert errors == []
+
+
+def test_watching_is_recorded_and_the_lesson_resumes_after_a_reload(app, context, course, learner):
+    page = context.new_page()
+    log_in(page, learner.email)
+    enroll(page, course)
+    page.locator("section.syllabus li.lesson-row:has(.kind-video) a").first.click()
+    wait_for_video_metadata(page)
+
+    page.evaluate("const v = document.getElementById('player'); v.muted = true; v.play()")
+    wait_until(page, "document.getElementById('player').currentTime >= 3")
+    with page.expect_response(lambda r: r.url.endswith("/progress") and r.status == 200) as reply:
+        page.evaluate("document.getElementById('player').pause()")
+    state = reply.value.json()
+    assert state["covered_seconds"] >= 2.5
+    assert state["completed"] is False  # 3 of 6 seconds: below the 80% threshold
+    assert page.locator("#lesson-progress").get_attribute("value") != "0"
+
+    with app.app_context():
+        row = db.session.scalars(db.select(LessonProgress)).one()
+        assert row.covered_seconds == pytest.approx(state["covered_seconds"], abs=0.01)
+        position = row.position_seconds
+    assert position >= 2.9
+
+    page.reload()
+    wait_for_video_metadata(page)
+    wait_until(page, "document.getElementById('player').currentTime > 1")
+    resumed = page.evaluate("document.getElementById('player').currentTime")
+    assert resumed == pytest.approx(position, abs=0.5)
