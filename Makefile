@@ -63,7 +63,11 @@ messages: $(VENV)/.installed-test
 		$(UPDATE) -i $$plugin/translations/messages.pot -d $$plugin/translations || exit 1; \
 	done
 
+## make bench: throughput figures against baselines measured in the same run (wrk, nginx)
 bench: $(VENV)/.installed-test
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk nginx-light >/dev/null; } || \
+		echo "bench needs wrk and nginx (apt-get install wrk nginx-light)"
 	$(BIN)/python -m bench
 
 clean:

@@ -43,3 +43,19 @@ def insert_ignoring_conflicts(model: type, conflict_columns: list[str], **values
         .returning(*table.primary_key.columns)
     )
     return db.session.execute(statement).first() is not None
+
+
+def upsert_returning(model: type, key_columns: list[str], **values: Any) -> Any:
+    """Insert a row, or touch the existing one, and return it — locked for this transaction.
+
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING``: one statement that takes the row's
+    write lock on PostgreSQL (and the database's on SQLite) whether the row existed or not.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values)
+    touch = {key_columns[0]: getattr(statement.excluded, key_columns[0])}
+    statement = statement.on_conflict_do_update(index_elements=key_columns, set_=touch).returning(
+        model
+    )
+    return db.session.scalars(statement, execution_options={"populate_existing": True}).one()

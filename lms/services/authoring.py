@@ -75,6 +75,16 @@ def create_course(user: User, camp: Camp, values: dict[str, Any]) -> Course:
 def update(user: User, course: Course, obj: Any, values: dict[str, Any]) -> None:
     """Edit a course, module or lesson of ``course``."""
     check(user, course)
+    if isinstance(obj, Lesson) and "slug" in values:  # lesson addresses are per course
+        taken = db.session.scalar(
+            db.select(Lesson.id)
+            .join(Module, Lesson.module_id == Module.id)
+            .where(
+                Module.course_id == course.id, Lesson.slug == values["slug"], Lesson.id != obj.id
+            )
+        )
+        if taken is not None:
+            raise SlugTaken
     _apply(obj, values)
     _commit_unique()
 

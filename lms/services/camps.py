@@ -19,8 +19,9 @@ def registry() -> PluginRegistry:
 def disabled_slugs() -> set[str]:
     """Slugs of disabled camps, read once per request (the flag lives in the database)."""
     if "lms_disabled_camps" not in g:
-        rows = db.session.scalars(db.select(Camp.slug).where(Camp.enabled.is_(False)))
-        g.lms_disabled_camps = set(rows)
+        # Core, not ORM: this runs on every request that calls a hook.
+        query = db.select(Camp.__table__.c.slug).where(Camp.__table__.c.enabled.is_(False))
+        g.lms_disabled_camps = set(db.session.connection().execute(query).scalars())
     return g.lms_disabled_camps
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
-from sqlalchemy.orm import selectinload, with_loader_criteria
+from sqlalchemy.orm import contains_eager, selectinload, with_loader_criteria
 
 from lms.extensions import db
 from lms.models import Camp, Course, Enrollment, Lesson, LessonProgress, Module, User
-from lms.services.camps import get_visible_camp, visible_camps
+from lms.services.camps import get_visible_camp, registry, visible_camps
 
 
 @dataclass
@@ -135,15 +135,55 @@ def find_course(camp_slug: str, course_slug: str, user: User | None) -> Course |
     return course
 
 
-def visible_lesson(lesson_id: int, user: User) -> Lesson | None:
-    """A lesson ``user`` may see exists: camp enabled, course visible, nothing archived."""
-    lesson = db.session.get(Lesson, lesson_id)
-    if lesson is None or lesson.archived_at is not None or lesson.module.archived_at is not None:
+@dataclass
+class LessonAccess:
+    lesson: Lesson
+    enrolled: bool
+
+    @property
+    def course(self) -> Course:
+        return self.lesson.module.course
+
+
+def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
+    """A lesson ``user`` may see, with its module, course, camp and media, in one query.
+
+    None when it does not exist for this user: unknown, archived, in a disabled or unloaded
+    camp, or in a course the user may not see (drafts are for their editors).
+    """
+    enrollment = Enrollment.id if user.is_authenticated else None
+    query = (
+        db.select(Lesson, enrollment if enrollment is not None else db.literal(None))
+        .join(Lesson.module)
+        .join(Module.course)
+        .join(Course.camp)
+        .outerjoin(Lesson.media)
+        .where(
+            Lesson.id == lesson_id,
+            Lesson.archived_at.is_(None),
+            Module.archived_at.is_(None),
+            Course.archived_at.is_(None),
+            Camp.enabled.is_(True),
+        )
+        .options(
+            contains_eager(Lesson.module).contains_eager(Module.course).contains_eager(Course.camp),
+            contains_eager(Lesson.media),
+        )
+    )
+    if enrollment is not None:
+        query = query.outerjoin(
+            Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id)
+        )
+    row = db.session.execute(query).first()
+    if row is None:
         return None
+    lesson, enrollment_id = row
     course = lesson.module.course
-    if find_course(course.camp.slug, course.slug, user) is None:
+    if course.camp.slug not in registry().camps:
         return None
-    return lesson
+    if course.status != "published" and not can_edit(user, course):
+        return None
+    return LessonAccess(lesson, enrollment_id is not None)
 
 
 def enrollment_of(user: User, course: Course) -> Enrollment | None:

@@ -130,6 +130,7 @@ def store_stream(
         )
         target = storage_path(asset)
         target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(temporary, 0o644)  # nginx serves media (X-Accel-Redirect) as another user
         os.replace(temporary, target)
         db.session.add(asset)
         db.session.commit()

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from lms.database import insert_ignoring_conflicts
+from lms.database import insert_ignoring_conflicts, upsert_returning
 from lms.extensions import db
 from lms.models import (
     Lesson,
@@ -77,19 +77,26 @@ def lesson_duration(lesson: Lesson) -> float:
     return float(media.duration_seconds)
 
 
+def _locked(model: type, insert_values: dict, **key: int) -> object:
+    """The row of ``model`` with ``key``, locked for this transaction; created if missing.
+
+    Reads first (the common case), and only races for an insert when the row is missing.
+    """
+    query = db.select(model).filter_by(**key).with_for_update()
+    row = db.session.scalars(query).first()
+    if row is None:
+        insert_ignoring_conflicts(model, list(key), **key, **insert_values)
+        row = db.session.scalars(query).one()
+    return row
+
+
 def _progress_row(user: User, lesson: Lesson) -> LessonProgress:
-    insert_ignoring_conflicts(
+    return _locked(
         LessonProgress,
-        ["user_id", "lesson_id"],
+        {"position_seconds": 0.0, "covered_seconds": 0.0, "updated_at": utcnow()},
         user_id=user.id,
         lesson_id=lesson.id,
-        position_seconds=0.0,
-        covered_seconds=0.0,
-        updated_at=utcnow(),
     )
-    return db.session.scalars(
-        db.select(LessonProgress).filter_by(user_id=user.id, lesson_id=lesson.id).with_for_update()
-    ).one()
 
 
 def state(user: User, lesson: Lesson) -> ProgressState:
@@ -167,9 +174,9 @@ def report(
     resume_at = validate_position(position, duration)
     now = now or utcnow()
 
-    clock = _watch_clock(user, _aware(session.started_at))
+    clock = _watch_clock(user, _aware(session.started_at))  # serializes this learner's reports
+    db.session.refresh(session)  # what a report that held the lock before us wrote
     row = _progress_row(user, lesson)
-    db.session.refresh(session, with_for_update=True)
     coverage = iv.merge(tuple(pair) for pair in (row.watched or []))
     new = iv.subtract(reported, coverage)
     started = _aware(session.started_at)
@@ -212,7 +219,9 @@ def report(
 
 
 def _watch_clock(user: User, started: datetime) -> WatchClock:
-    insert_ignoring_conflicts(WatchClock, ["user_id"], user_id=user.id, credited_until=started)
-    return db.session.scalars(
-        db.select(WatchClock).filter_by(user_id=user.id).with_for_update()
-    ).one()
+    """The learner's clock, locked: every report of this learner waits for the previous one.
+
+    One upsert takes the lock whether the clock existed or not; on SQLite a write is what
+    takes the database's write lock, so the reads that follow see the latest state.
+    """
+    return upsert_returning(WatchClock, ["user_id"], user_id=user.id, credited_until=started)

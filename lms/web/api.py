@@ -68,14 +68,15 @@ def _json_body(model: type[BaseModel]) -> BaseModel:
 
 
 def _lesson_for_learner(lesson_id: int) -> Lesson:
-    lesson = catalog.visible_lesson(lesson_id, current_user)
-    if lesson is None or lesson.kind != "video":
+    access = catalog.lesson_access(lesson_id, current_user)
+    if access is None or access.lesson.kind != "video":
         abort(404)
-    if catalog.enrollment_of(current_user, lesson.module.course) is None:
+    if not access.enrolled:
         raise _error(403, "enroll in the course first")
-    if lesson.media is None or lesson.media.status != "ready":
+    media = access.lesson.media
+    if media is None or media.status != "ready":
         raise _error(409, "the video is not ready")
-    return lesson
+    return access.lesson
 
 
 @bp.get("/openapi.json")

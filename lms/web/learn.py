@@ -85,13 +85,10 @@ def lesson_video(lesson_id: int) -> Response:
 
 def _media_of_lesson(lesson_id: int) -> Lesson:
     """A lesson whose files the current user may fetch; others get the same 404 as no lesson."""
-    lesson = catalog.visible_lesson(lesson_id, current_user)
-    if lesson is None:
+    access = catalog.lesson_access(lesson_id, current_user)
+    if access is None or not (access.enrolled or catalog.can_edit(current_user, access.course)):
         abort(404)
-    course = lesson.module.course
-    if not catalog.may_study(current_user, course, catalog.enrollment_of(current_user, course)):
-        abort(404)
-    return lesson
+    return access.lesson
 
 
 @bp.get("/media/lessons/<int:lesson_id>/poster.jpg")

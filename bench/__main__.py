@@ -1,0 +1,213 @@
+"""``python -m bench``: throughput of the progress API and of video Range requests.
+
+Each figure is measured side by side with its baseline in the same run, on this machine,
+under the same gunicorn configuration, with wrk as the load generator on 127.0.0.1:
+
+* progress reports (POST /api/playback/<id>/progress, logged-in learners, CSRF, real
+  crediting) against a minimal Flask endpoint doing one upsert on the same database;
+* 1 MiB Range requests for a lesson video through the app, and through nginx with
+  ``X-Accel-Redirect`` after the app authorized them, against nginx serving the file.
+
+Prints one line per figure: ``BENCH <name> <value> <unit>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench import setup_data
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread",
+            "--threads", "4", "--log-level", "warning"]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@contextmanager
+def serve(command: list[str], port: int, env: dict[str, str]):
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wrk(url: str, script: Path | None, seconds: int, connections: int) -> dict[str, float]:
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    units = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", output)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    scale = {"us": 0.001, "ms": 1, "s": 1000}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "bytes_per_s": float(transfer.group(1)) * units[transfer.group(2)] if transfer else 0,
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": 1 if socket_errors else 0,
+        "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else 0,
+    }
+
+
+def report(name: str, value: float, unit: str) -> None:
+    print(f"BENCH {name} {value:.3f} {unit}", flush=True)
+
+
+def bench_progress(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -> None:
+    app_port, base_port = free_port(), free_port()
+    script = data.folder / "progress.lua"
+    with serve(
+        [*GUNICORN, "--bind", f"127.0.0.1:{app_port}", "lms:create_app()"], app_port, env
+    ) as url:
+        setup_data.write_progress_script(script, setup_data.open_sessions(url, data))
+        lms = wrk(url, script, seconds, connections=len(data.learners))
+    base_env = {**env, "BENCH_DATABASE_URL": data.database_url}
+    with serve(
+        [*GUNICORN, "--bind", f"127.0.0.1:{base_port}", "bench.baseline:app"], base_port, base_env
+    ) as url:
+        setup_data.write_upsert_script(data.folder / "upsert.lua", len(data.learners))
+        base = wrk(url + "/upsert", data.folder / "upsert.lua", seconds, len(data.learners))
+    report(f"progress_reports_{tag}", lms["rps"], "req/s")
+    report(f"upsert_baseline_{tag}", base["rps"], "req/s")
+    report(f"progress_vs_upsert_{tag}", lms["rps"] / base["rps"], "ratio")
+    report(f"progress_errors_{tag}", lms["errors"] + lms["socket_errors"], "count")
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path {folder}/body;
+  proxy_temp_path {folder}/proxy;
+  fastcgi_temp_path {folder}/fastcgi;
+  uwsgi_temp_path {folder}/uwsgi;
+  scgi_temp_path {folder}/scgi;
+  types {{ video/webm webm; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location /direct/ {{ alias {media}/; }}
+    location /protected-media/ {{ internal; alias {media}/; }}
+    location / {{ proxy_pass http://127.0.0.1:{app_port}; proxy_set_header Host $host; }}
+  }}
+}}
+"""
+
+
+def bench_range(data: setup_data.BenchData, env: dict, seconds: int) -> None:
+    if shutil.which("nginx") is None:
+        print("BENCH range_skipped 0 (nginx not installed: apt-get install nginx-light)")
+        return
+    app_port, accel_port, nginx_port = free_port(), free_port(), free_port()
+    folder = data.folder
+    (folder / "nginx.conf").write_text(
+        NGINX_CONF.format(
+            folder=folder, port=nginx_port, media=data.media_root, app_port=accel_port
+        )
+    )
+    script = folder / "range.lua"
+    setup_data.write_range_script(script, data.video_size, data.cookie_header)
+    accel_env = {**env, "LMS_MEDIA_ACCEL_REDIRECT": "/protected-media/"}
+    nginx = subprocess.Popen(["nginx", "-c", str(folder / "nginx.conf"), "-g", "daemon off;"])
+    try:
+        wait_for_port(nginx_port)
+        direct = wrk(f"http://127.0.0.1:{nginx_port}/direct/{data.video_key}", script, seconds, 8)
+        with serve(
+            [*GUNICORN, "--bind", f"127.0.0.1:{app_port}", "lms:create_app()"], app_port, env
+        ) as url:
+            app = wrk(f"{url}/media/lessons/{data.range_lesson_id}", script, seconds, 8)
+        with serve(
+            [*GUNICORN, "--bind", f"127.0.0.1:{accel_port}", "lms:create_app()"],
+            accel_port,
+            accel_env,
+        ):
+            accel = wrk(
+                f"http://127.0.0.1:{nginx_port}/media/lessons/{data.range_lesson_id}",
+                script,
+                seconds,
+                8,
+            )
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+    mib = 1 << 20
+    report("range_nginx_direct", direct["bytes_per_s"] / mib, "MiB/s")
+    report("range_app", app["bytes_per_s"] / mib, "MiB/s")
+    report("range_app_vs_nginx", app["bytes_per_s"] / direct["bytes_per_s"], "ratio")
+    report("range_xaccel", accel["bytes_per_s"] / mib, "MiB/s")
+    report("range_xaccel_vs_nginx", accel["bytes_per_s"] / direct["bytes_per_s"], "ratio")
+    report("range_errors", app["errors"] + accel["errors"] + direct["errors"], "count")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--learners", type=int, default=16)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench: wrk is missing (apt-get install wrk)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="lms-bench-") as folder:
+        os.chmod(folder, 0o755)  # nginx workers run as another user
+        databases = {"sqlite": f"sqlite:///{folder}/bench.sqlite3"}
+        if setup_data.postgres_reachable(args.postgres):
+            databases["postgres"] = setup_data.postgres_schema_url(
+                args.postgres, f"bench_{secrets.token_hex(4)}"
+            )
+        else:
+            print(
+                f"bench: PostgreSQL not reachable at {args.postgres}; SQLite only", file=sys.stderr
+            )
+        for tag, url in databases.items():
+            data = setup_data.build(Path(folder) / tag, url, learners=args.learners)
+            env = setup_data.app_environment(data)
+            try:
+                bench_progress(data, env, args.seconds, tag)
+                if tag == "sqlite":
+                    bench_range(data, env, args.seconds)
+            finally:
+                setup_data.drop(data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""Data and load scripts for the benchmarks: a database with camps, learners and videos."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import secrets
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PASSWORD = "bench password 1"  # noqa: S105 - accounts of a throwaway bench database
+VIDEO_SECONDS = 60
+RANGE_FILE_BYTES = 64 << 20
+
+
+@dataclass
+class BenchData:
+    folder: Path
+    database_url: str
+    secret_key: str
+    media_root: Path
+    learners: list[str] = field(default_factory=list)
+    lesson_id: int = 0  # a video lesson with a real, probed demo video (progress)
+    range_lesson_id: int = 0
+    video_key: str = ""
+    video_size: int = 0
+    cookie_header: str = ""
+
+
+def postgres_reachable(url: str) -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception:
+        return False
+    return True
+
+
+def postgres_schema_url(url: str, schema: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    options = urllib.parse.quote(f"-csearch_path={schema}")
+    return f"{url}{'&' if '?' in url else '?'}options={options}"
+
+
+def app_environment(data: BenchData) -> dict[str, str]:
+    return {
+        "LMS_INSTANCE_PATH": str(data.folder / "instance"),
+        "LMS_DATABASE_URL": data.database_url,
+        "LMS_SECRET_KEY": data.secret_key,
+        "LMS_MEDIA_ROOT": str(data.media_root),
+    }
+
+
+def build(folder: Path, database_url: str, learners: int) -> BenchData:
+    """Schema, the four camps, a real demo video on one lesson, a large file on another."""
+    folder.mkdir(parents=True)
+    data = BenchData(folder, database_url, secrets.token_hex(16), folder / "media")
+    os.environ.update(app_environment(data))
+    from lms import create_app
+    from lms.extensions import db
+    from lms.models import Course, Lesson, MediaAsset, Module
+    from lms.services import accounts, camps, media
+    from lms.services.enrollment import enroll
+
+    app = create_app()
+    with app.test_request_context():
+        db.create_all()
+        camps.sync()
+        course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
+        lessons = db.session.scalars(
+            db.select(Lesson)
+            .join(Module)
+            .where(Module.course_id == course.id, Lesson.kind == "video")
+        ).all()
+        video = media.generate_demo_video(
+            folder / "demo.webm", seconds=VIDEO_SECONDS, color="#1f4fb8"
+        )
+        asset, _ = media.import_file(video)
+        lessons[0].media = asset
+        blob_key = f"{secrets.token_hex(16)}.webm"
+        blob = data.media_root / blob_key[:2] / blob_key
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(os.urandom(RANGE_FILE_BYTES))  # bytes to serve; never probed
+        big = MediaAsset(
+            storage_key=blob_key, sha256=secrets.token_hex(32), original_name="range.webm",
+            mime_type="video/webm", size_bytes=RANGE_FILE_BYTES, duration_seconds=600.0,
+            status="ready",
+        )  # fmt: skip
+        lessons[1].media = big
+        db.session.commit()
+        data.lesson_id, data.range_lesson_id = lessons[0].id, lessons[1].id
+        data.video_key, data.video_size = f"{blob_key[:2]}/{blob_key}", RANGE_FILE_BYTES
+        for number in range(learners):
+            user = accounts.create_user(f"bench{number}@example.com", f"Bench {number}", PASSWORD)
+            enroll(user, course)
+            data.learners.append(user.email)
+        db.session.remove()
+        db.engine.dispose()
+    return data
+
+
+def drop(data: BenchData) -> None:
+    if data.database_url.startswith("postgresql"):
+        import psycopg
+
+        schema = re.search(r"search_path%3D(\w+)", data.database_url).group(1)
+        base = data.database_url.split("?")[0]
+        with psycopg.connect(base, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+class Browser:
+    """Just enough of a browser: cookies, the CSRF token of the page, JSON posts."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def csrf(self, path: str = "/login") -> str:
+        page = self.opener.open(self.base + path).read().decode()
+        return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+    def login(self, email: str) -> None:
+        token = self.csrf()
+        form = urllib.parse.urlencode({"email": email, "password": PASSWORD, "csrf_token": token})
+        self.opener.open(self.base + "/login", form.encode())
+
+    def post_json(self, path: str, token: str) -> dict:
+        request = urllib.request.Request(
+            self.base + path, data=b"", method="POST",
+            headers={"X-CSRFToken": token, "Content-Type": "application/json"},
+        )  # fmt: skip
+        return json.loads(self.opener.open(request).read())
+
+    @property
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+
+def open_sessions(base: str, data: BenchData) -> list[dict[str, str]]:
+    """Log every learner in over HTTP and open a playback session for each."""
+    sessions = []
+    for email in data.learners:
+        browser = Browser(base)
+        browser.login(email)
+        token = browser.csrf("/")
+        opened = browser.post_json(f"/api/lessons/{data.lesson_id}/playback", token)
+        sessions.append(
+            {
+                "cookie": browser.cookie_header,
+                "csrf": token,
+                "path": f"/api/playback/{opened['session_id']}/progress",
+            }
+        )
+        data.cookie_header = data.cookie_header or browser.cookie_header
+    return sessions
+
+
+def _lua_table(rows: list[dict[str, str]]) -> str:
+    return (
+        "{\n"
+        + ",\n".join(
+            "  {" + ", ".join(f'{k} = "{v}"' for k, v in row.items()) + "}" for row in rows
+        )
+        + "\n}"
+    )
+
+
+def write_progress_script(path: Path, sessions: list[dict[str, str]]) -> None:
+    path.write_text(
+        f"local users = {_lua_table(sessions)}\n"
+        """
+local i, seq = 0, 0
+request = function()
+  i = i % #users + 1
+  seq = seq + 1
+  local u = users[i]
+  local p = (seq % 55) + 1
+  local body = string.format('{"seq": %d, "position": %d, "intervals": [[0, %d]]}', seq, p, p)
+  return wrk.format("POST", u.path, {["Cookie"] = u.cookie, ["X-CSRFToken"] = u.csrf,
+    ["Content-Type"] = "application/json"}, body)
+end
+"""
+    )
+
+
+def write_upsert_script(path: Path, users: int) -> None:
+    path.write_text(
+        f"local users = {users}\n"
+        """
+local seq = 0
+request = function()
+  seq = seq + 1
+  local body = string.format('{"user": %d, "lesson": 1, "position": %d}', seq % users, seq % 55)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+"""
+    )
+
+
+def write_range_script(path: Path, size: int, cookie: str) -> None:
+    path.write_text(
+        f'local size, cookie = {size}, "{cookie}"\n'
+        """
+math.randomseed(os.time())
+request = function()
+  local start = math.random(0, size - 1048576 - 1)
+  return wrk.format("GET", nil, {["Range"] = "bytes=" .. start .. "-" .. (start + 1048575),
+    ["Cookie"] = cookie})
+end
+"""
+    )
