@@ -291,3 +291,12 @@ def test_openapi_document_is_valid(client):
     document = client.get("/api/openapi.json").get_json()
     validate(document)
     assert "/api/playback/{session_id}/progress" in document["paths"]
+
+
+def test_many_tiny_intervals_cover_only_what_they_cover(app, api, video_lessons):
+    session = opened(api, video_lessons[0])
+    age_session(app, session, 10)
+    comb = [[i * 0.1, i * 0.1 + 0.01] for i in range(30)]  # 1% of each tenth of a second
+    body = api.report(session, comb, position=2.9).get_json()
+    assert body["covered_seconds"] == pytest.approx(0.3, abs=0.01)
+    assert body["completed"] is False

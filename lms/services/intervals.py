@@ -10,18 +10,17 @@ from collections.abc import Iterable
 
 Interval = tuple[float, float]
 
-# Gaps shorter than this (seconds) between two reported intervals are closed when merging:
-# players report with millisecond jitter at segment boundaries.
-JOIN_TOLERANCE = 0.25
 
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sort and merge overlapping or touching intervals into a coverage.
 
-def merge(intervals: Iterable[Interval], tolerance: float = 0.0) -> list[Interval]:
-    """Sort and merge overlapping (or nearly touching) intervals into a coverage."""
+    Gaps are never closed, however small: coverage only grows by what was credited.
+    """
     merged: list[list[float]] = []
     for start, end in sorted(intervals):
         if end <= start:
             continue
-        if merged and start <= merged[-1][1] + tolerance:
+        if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
@@ -60,7 +59,10 @@ def take(coverage: list[Interval], budget: float) -> list[Interval]:
     for start, end in coverage:
         if left <= 0:
             break
-        length = min(end - start, left)
-        taken.append((start, start + length))
-        left -= length
+        whole = end - start
+        if whole <= left:
+            taken.append((start, end))  # exact ends: re-taking a coverage gives it back as is
+        else:
+            taken.append((start, start + left))
+        left -= min(whole, left)
     return taken

@@ -9,6 +9,7 @@ import array
 import hashlib
 import math
 import os
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def store_stream(
         asset = MediaAsset(
             storage_key=f"{secrets.token_hex(16)}{extension}",
             sha256=digest.hexdigest(),
-            original_name=Path(filename).name[:255] or f"upload{extension}",
+            original_name=re.split(r"[\\/]", filename)[-1][:255] or f"upload{extension}",
             mime_type=mime_type,
             size_bytes=size,
             status="processing",
@@ -171,6 +172,10 @@ def process_asset(asset_id: int) -> None:
     asset.width, asset.height = facts.width, facts.height
     asset.video_codec, asset.audio_codec = facts.video_codec, facts.audio_codec
     asset.poster_key = make_poster(path, facts.duration_seconds)
+    if asset.poster_key is None:
+        asset.status, asset.error = "failed", "no frame of the video could be decoded"
+        db.session.commit()
+        return
     asset.status, asset.error = "ready", None
     db.session.execute(
         db.update(Lesson)

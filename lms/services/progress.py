@@ -187,8 +187,8 @@ def report(
     credited = iv.measure(credited_parts)
 
     if credited > 0:
-        coverage = iv.merge([*coverage, *credited_parts], tolerance=iv.JOIN_TOLERANCE)
-        row.watched = [[round(s, 3), round(e, 3)] for s, e in coverage]
+        coverage = iv.merge([*coverage, *credited_parts])
+        row.watched = [[start, end] for start, end in coverage]  # exact: replays stay no-ops
         row.covered_seconds = min(duration, iv.measure(coverage))
         session.credited_seconds += credited
         clock.credited_until = max(_aware(clock.credited_until), started) + timedelta(
