@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -41,7 +42,8 @@ class PluginInfo:
     traceback: str | None = None
     hooks: list[str] = field(default_factory=list)
     camps: list[str] = field(default_factory=list)
-    runtime_errors: list[str] = field(default_factory=list)
+    # The latest errors raised inside its hooks (a bounded log, oldest dropped).
+    runtime_errors: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,7 +55,7 @@ class PluginInfo:
             "error": self.error,
             "hooks": self.hooks,
             "camps": self.camps,
-            "runtime_errors": self.runtime_errors[-5:],
+            "runtime_errors": list(self.runtime_errors)[-5:],
         }
 
 
@@ -168,13 +170,16 @@ class PluginRegistry:
                 yield impl
 
     def record_failure(self, plugin_name: str, message: str) -> None:
-        """Note a plugin's error at run time (shown by ``lms camps list``)."""
+        """Log and note a plugin's error at run time (shown by ``lms camps list``)."""
         log.error("plugin %s: %s", plugin_name, message)
+        self._note(plugin_name, message)
+        if self.strict:
+            raise PluginLoadError(f"{plugin_name}: {message}")
+
+    def _note(self, plugin_name: str, message: str) -> None:
         info = self.plugins.get(plugin_name)
         if info is not None:
             info.runtime_errors.append(message)
-        if self.strict:
-            raise PluginLoadError(f"{plugin_name}: {message}")
 
     def _call(self, impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         try:
@@ -183,8 +188,7 @@ class PluginRegistry:
             if self.strict:
                 raise
             log.exception("plugin %s failed in %s", impl.plugin_name, impl.function.__name__)
-            message = f"{impl.function.__name__}: {type(exc).__name__}: {exc}"
-            self.record_failure(impl.plugin_name, message)
+            self._note(impl.plugin_name, f"{impl.function.__name__}: {type(exc).__name__}: {exc}")
             return False, None
 
     def call_first(self, hook_name: str, **kwargs: Any) -> Any:

@@ -251,15 +251,7 @@ def arrange(kind: str, item_id: int, change: str) -> Response:
         flash(_("Archived. Learners' progress is kept."), "success")
     else:
         authoring.move(current_user, course, item, siblings, -1 if change == "up" else 1)
-    return redirect(
-        request.referrer if _local(request.referrer) else url_for(".course", course_id=course.id)
-    )
-
-
-def _local(url: str | None) -> bool:
-    from lms.web.security import safe_next
-
-    return bool(url) and safe_next(url.replace(request.host_url, "/", 1), "") != ""
+    return redirect(url_for(".course", course_id=course.id))
 
 
 @bp.route("/lessons/<int:lesson_id>", methods=["GET", "POST"])
