@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from lms.extensions import db
-from lms.models import Lesson, MediaAsset, Module
+from lms.models import Course, Lesson, MediaAsset, Module
 from lms.services import media
 from tests.conftest import course_url
 
@@ -114,3 +114,56 @@ def test_media_rows_never_expose_the_storage_path(client, learner, course, video
     with app.app_context():
         key = db.session.scalars(db.select(MediaAsset.storage_key)).one()
     assert key not in page
+
+
+def test_range_edge_cases(client, learner, course, video_lesson):
+    client.login(learner.email)
+    client.post(course_url(course) + "enroll")
+    url = f"/media/lessons/{video_lesson.id}"
+    full = client.get(url)
+    size = len(full.data)
+    suffix = client.get(url, headers={"Range": "bytes=-100"})
+    assert suffix.status_code == 206
+    assert suffix.data == full.data[-100:]
+    open_ended = client.get(url, headers={"Range": f"bytes={size - 10}-"})
+    assert open_ended.status_code == 206 and len(open_ended.data) == 10
+    assert client.get(url, headers={"Range": "bytes=abc"}).status_code in (200, 416)
+    assert client.get(url, headers={"Range": "bytes=50-10"}).status_code in (200, 416)
+
+
+def test_conditional_requests_answer_304(client, learner, course, video_lesson):
+    client.login(learner.email)
+    client.post(course_url(course) + "enroll")
+    url = f"/media/lessons/{video_lesson.id}"
+    etag = client.get(url).headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_behind_nginx_the_app_only_authorizes(make_app, make_user, demo_video):
+    from tests.conftest import Client
+
+    app = make_app(MEDIA_ACCEL_REDIRECT="/protected-media/")
+    with app.app_context():
+        course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
+        lesson = db.session.scalars(
+            db.select(Lesson)
+            .join(Module)
+            .where(Module.course_id == course.id, Lesson.kind == "video")
+        ).first()
+        asset, _ = media.import_file(demo_video)
+        lesson.media = asset
+        db.session.commit()
+        url, key = f"/media/lessons/{lesson.id}", asset.storage_key
+        course_path = f"/camps/startup-growth/{course.slug}/"
+    make_user("viewer@example.com")
+    make_user("stranger@example.com")
+    viewer, stranger = Client(app.test_client()), Client(app.test_client())
+    viewer.login("viewer@example.com")
+    viewer.post(course_path + "enroll")
+    stranger.login("stranger@example.com")
+    response = viewer.get(url)
+    assert response.status_code == 200
+    assert response.headers["X-Accel-Redirect"] == f"/protected-media/{key[:2]}/{key}"
+    assert response.data == b""
+    refused = stranger.get(url)
+    assert refused.status_code == 404 and "X-Accel-Redirect" not in refused.headers
