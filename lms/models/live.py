@@ -1,0 +1,271 @@
+"""Live teaching: the monthly activity day and other sessions, registration, attendance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.extensions import db
+from lms.models._base import Bilingual, Timestamped, utcnow
+from lms.models.accounts import Organization, User
+from lms.models.catalog import Camp, Course, Lesson
+
+SEGMENT_KINDS = ("open_class", "salon", "discussion", "lecture")
+DELIVERIES = ("lecture", "screening")
+SESSION_STATUSES = ("scheduled", "cancelled")
+REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled")
+ATTENDANCE_STATUSES = ("present", "late", "excused", "absent")
+CASE_TOPICS = ("strategy", "management", "hr", "financing", "innovation", "party_building", "other")
+TOPIC_KINDS = ("news", "event", "phenomenon", "person", "party_building")
+
+
+class LiveSeries(Bilingual, Timestamped, db.Model):
+    """A recurring live event: an iCalendar RRULE from a local start in a time zone."""
+
+    __tablename__ = "live_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camp_id: Mapped[int | None] = mapped_column(ForeignKey("camps.id", ondelete="SET NULL"))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="SET NULL"))
+    rrule: Mapped[str] = mapped_column(String(500))
+    starts_local: Mapped[datetime] = mapped_column(DateTime)  # naive, in ``timezone``
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    location: Mapped[str] = mapped_column(String(200))
+    capacity: Mapped[int] = mapped_column(Integer, default=60)
+    # The segments of each occurrence: [{"kind", "title_zh", "title_en", "offset", "minutes"}]
+    segments: Mapped[list] = mapped_column(db.JSON, default=list)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    camp: Mapped[Camp | None] = relationship()
+    course: Mapped[Course | None] = relationship()
+
+
+class LiveSession(Bilingual, Timestamped, db.Model):
+    """One live session; an occurrence of a series keeps its original start as recurrence id."""
+
+    __tablename__ = "live_sessions"
+    __table_args__ = (
+        UniqueConstraint("series_id", "recurrence_id"),
+        CheckConstraint(f"status IN {SESSION_STATUSES!r}", name="status"),
+        CheckConstraint(f"delivery IN {DELIVERIES!r}", name="delivery"),
+        CheckConstraint("ends_at > starts_at", name="times"),
+        CheckConstraint("capacity >= 0", name="capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("live_series.id", ondelete="CASCADE"), index=True
+    )
+    recurrence_id: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    camp_id: Mapped[int | None] = mapped_column(ForeignKey("camps.id", ondelete="SET NULL"))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="SET NULL"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    location: Mapped[str] = mapped_column(String(200))
+    lecturer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    guest_name: Mapped[str] = mapped_column(String(100), default="")
+    guest_title: Mapped[str] = mapped_column(String(200), default="")
+    delivery: Mapped[str] = mapped_column(String(20), default="lecture")
+    screening_lesson_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lessons.id", ondelete="SET NULL")
+    )
+    capacity: Mapped[int] = mapped_column(Integer, default=60)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    moved: Mapped[bool] = mapped_column(Boolean, default=False)
+    checkin_secret: Mapped[str] = mapped_column(String(64))
+
+    series: Mapped[LiveSeries | None] = relationship()
+    camp: Mapped[Camp | None] = relationship()
+    course: Mapped[Course | None] = relationship()
+    lecturer: Mapped[User | None] = relationship()
+    screening_lesson: Mapped[Lesson | None] = relationship()
+    segments: Mapped[list[LiveSegment]] = relationship(
+        order_by="LiveSegment.starts_at", cascade="all, delete-orphan"
+    )
+
+
+class LiveSegment(Bilingual, db.Model):
+    """A part of a session: open class, maker salon, members' discussion, or a lecture."""
+
+    __tablename__ = "live_segments"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {SEGMENT_KINDS!r}", name="kind"),
+        CheckConstraint("ends_at > starts_at", name="times"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("live_sessions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Registration(db.Model):
+    __tablename__ = "registrations"
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id"),
+        CheckConstraint(f"status IN {REGISTRATION_STATUSES!r}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("live_sessions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship()
+    session: Mapped[LiveSession] = relationship()
+
+
+class Attendance(db.Model):
+    """Who was there. ``substitute_for_id`` names the registered learner someone replaced."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id"),
+        CheckConstraint(f"status IN {ATTENDANCE_STATUSES!r}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("live_sessions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    substitute_for_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    method: Mapped[str] = mapped_column(String(20), default="code")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    substitute_for: Mapped[User | None] = relationship(foreign_keys=[substitute_for_id])
+    session: Mapped[LiveSession] = relationship()
+
+
+class AttendanceCorrection(db.Model):
+    """Every change a trainer makes to attendance, kept with who and when."""
+
+    __tablename__ = "attendance_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(
+        ForeignKey("attendance.id", ondelete="CASCADE"), index=True
+    )
+    old_status: Mapped[str | None] = mapped_column(String(20))
+    new_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    by: Mapped[User | None] = relationship()
+
+
+class SalonCase(Timestamped, db.Model):
+    """A company's case presented at the maker salon; the case library lists them."""
+
+    __tablename__ = "salon_cases"
+    __table_args__ = (CheckConstraint(f"topic IN {CASE_TOPICS!r}", name="topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("live_sessions.id", ondelete="SET NULL"), index=True
+    )
+    company: Mapped[str] = mapped_column(String(200))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    topic: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    presenter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    session: Mapped[LiveSession | None] = relationship()
+    organization: Mapped[Organization | None] = relationship()
+    presenter: Mapped[User | None] = relationship()
+
+
+class CaseComment(Timestamped, db.Model):
+    """A learner's comment or suggestion on a case; experts' reviews are marked as such."""
+
+    __tablename__ = "case_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("salon_cases.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    is_expert_review: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class DiscussionTopic(Timestamped, db.Model):
+    """A topic for the members' discussion: a news item, an event, a phenomenon, a person."""
+
+    __tablename__ = "discussion_topics"
+    __table_args__ = (CheckConstraint(f"kind IN {TOPIC_KINDS!r}", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("live_sessions.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    session: Mapped[LiveSession | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+
+class TopicComment(Timestamped, db.Model):
+    """A threaded comment: ``parent_id`` is the comment it answers."""
+
+    __tablename__ = "topic_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("discussion_topics.id", ondelete="CASCADE"), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("topic_comments.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+
+    user: Mapped[User] = relationship()
+
+
+class CalendarFeed(db.Model):
+    """A secret, revocable iCalendar URL: a learner's own sessions, or a camp's."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (camp_id IS NULL)", name="owner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    camp_id: Mapped[int | None] = mapped_column(ForeignKey("camps.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
