@@ -59,3 +59,14 @@ def upsert_returning(model: type, key_columns: list[str], **values: Any) -> Any:
         model
     )
     return db.session.scalars(statement, execution_options={"populate_existing": True}).one()
+
+
+def lock_row(model: type, row_id: int) -> None:
+    """Lock one row for the rest of the transaction, on both engines.
+
+    A no-op UPDATE takes the row lock on PostgreSQL and the database write lock on SQLite
+    (where a write is the only way to serialize), so concurrent callers queue here.
+    """
+    table = model.__table__
+    key = next(iter(table.primary_key.columns))
+    db.session.execute(table.update().where(key == row_id).values({key.name: key}))

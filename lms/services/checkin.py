@@ -1,0 +1,227 @@
+"""Check-in with short-lived rotating codes, substitutes, and attendance corrections.
+
+The code shown by the trainer is an HMAC of the session's secret and the current
+30-second window: six digits, valid for the current and the previous window. Wrong
+guesses are rate-limited by the view (429).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from lms.database import insert_ignoring_conflicts
+from lms.extensions import db
+from lms.models import ATTENDANCE_STATUSES, Attendance, AttendanceCorrection, LiveSession, User
+from lms.models._base import utcnow
+from lms.services import hours
+from lms.services.live import aware, registration_of
+
+WINDOW_SECONDS = 30
+OPENS_BEFORE = timedelta(minutes=30)
+LATE_AFTER = timedelta(minutes=10)
+
+
+class CheckinError(ValueError):
+    """The check-in is refused; the message says why."""
+
+
+def _window(now: datetime) -> int:
+    return int(now.timestamp()) // WINDOW_SECONDS
+
+
+def code_for(session: LiveSession, now: datetime | None = None, window: int | None = None) -> str:
+    """The six-digit code of ``session`` for the window containing ``now``."""
+    window = _window(now or utcnow()) if window is None else window
+    key = f"{current_app.config['SECRET_KEY']}:{session.checkin_secret}".encode()
+    digest = hmac.new(key, f"{session.id}:{window}".encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:6], 'big') % 1_000_000:06d}"
+
+
+def seconds_left(now: datetime | None = None) -> int:
+    now = now or utcnow()
+    return WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
+
+
+def code_is_valid(session: LiveSession, code: str, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    current = _window(now)
+    code = (code or "").strip()
+    return any(
+        hmac.compare_digest(code, code_for(session, window=window))
+        for window in (current, current - 1)
+    )
+
+
+def is_open(session: LiveSession, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return session.status == "scheduled" and aware(
+        session.starts_at
+    ) - OPENS_BEFORE <= now <= aware(session.ends_at)
+
+
+@dataclass
+class CheckinResult:
+    attendance: Attendance
+    created: bool
+
+
+def check_in(
+    user: User,
+    session: LiveSession,
+    code: str,
+    substitute_for: User | None = None,
+    now: datetime | None = None,
+) -> CheckinResult:
+    """Record the user's presence. Refuses wrong or expired codes, closed sessions, learners
+    who are not registered (unless substituting for a registered colleague of the same
+    organization). A second check-in changes nothing. Commits."""
+    now = now or utcnow()
+    if not is_open(session, now):
+        raise CheckinError(_("Check-in is not open for this session."))
+    if not code_is_valid(session, code, now):
+        raise CheckinError(_("Wrong or expired code."))
+    existing = db.session.scalar(
+        db.select(Attendance).filter_by(session_id=session.id, user_id=user.id)
+    )
+    if existing is not None:
+        return CheckinResult(existing, False)
+    if substitute_for is not None:
+        _check_substitute(user, session, substitute_for)
+    else:
+        registration = registration_of(user, session)
+        if registration is None or registration.status != "registered":
+            raise CheckinError(_("You are not registered for this session."))
+    status = "present" if now <= aware(session.starts_at) + LATE_AFTER else "late"
+    created = insert_ignoring_conflicts(
+        Attendance,
+        ["session_id", "user_id"],
+        session_id=session.id,
+        user_id=user.id,
+        substitute_for_id=substitute_for.id if substitute_for else None,
+        status=status,
+        checked_in_at=now,
+        method="code",
+        updated_at=now,
+    )
+    attendance = db.session.scalars(
+        db.select(Attendance).filter_by(session_id=session.id, user_id=user.id)
+    ).one()
+    if created:
+        hours.record_attendance(session, attendance, f"live:{session.id}:{user.id}:checkin")
+    db.session.commit()
+    return CheckinResult(attendance, created)
+
+
+def _check_substitute(user: User, session: LiveSession, absent: User) -> None:
+    if absent.id == user.id:
+        raise CheckinError(_("You cannot substitute for yourself."))
+    if user.organization_id is None or user.organization_id != absent.organization_id:
+        raise CheckinError(_("A substitute must come from the same organization."))
+    registration = registration_of(absent, session)
+    if registration is None or registration.status != "registered":
+        raise CheckinError(_("The colleague you replace is not registered for this session."))
+    taken = db.session.scalar(
+        db.select(Attendance.id).where(
+            Attendance.session_id == session.id,
+            (Attendance.user_id == absent.id) | (Attendance.substitute_for_id == absent.id),
+        )
+    )
+    if taken is not None:
+        raise CheckinError(_("Someone already attends for this colleague."))
+
+
+def correct(
+    trainer: User,
+    session: LiveSession,
+    learner: User,
+    status: str,
+    reason: str,
+    now: datetime | None = None,
+) -> AttendanceCorrection:
+    """A trainer sets a learner's attendance; the change is kept with who and when. Commits."""
+    if status not in ATTENDANCE_STATUSES:
+        raise CheckinError(_("Unknown attendance status."))
+    now = now or utcnow()
+    insert_ignoring_conflicts(
+        Attendance,
+        ["session_id", "user_id"],
+        session_id=session.id,
+        user_id=learner.id,
+        status="absent",
+        method="trainer",
+        updated_at=now,
+    )
+    attendance = db.session.scalars(
+        db.select(Attendance).filter_by(session_id=session.id, user_id=learner.id).with_for_update()
+    ).one()
+    correction = AttendanceCorrection(
+        attendance_id=attendance.id,
+        old_status=attendance.status,
+        new_status=status,
+        reason=reason.strip()[:500],
+        by_id=trainer.id,
+        at=now,
+    )
+    db.session.add(correction)
+    attendance.status, attendance.updated_at = status, now
+    if status in ("present", "late") and attendance.checked_in_at is None:
+        attendance.checked_in_at = aware(session.starts_at) if status == "present" else now
+    db.session.flush()
+    hours.record_attendance(
+        session, attendance, f"live:{session.id}:{learner.id}:correction:{correction.id}"
+    )
+    db.session.commit()
+    return correction
+
+
+def roster(session: LiveSession) -> list[dict]:
+    """Registered and waitlisted learners, with attendance and who substituted for whom."""
+    from lms.models import Registration
+
+    registrations = db.session.scalars(
+        db.select(Registration)
+        .where(Registration.session_id == session.id, Registration.status != "cancelled")
+        .order_by(Registration.status, Registration.created_at)
+        .options(db.joinedload(Registration.user))
+    ).all()
+    attendance = {
+        row.user_id: row
+        for row in db.session.scalars(
+            db.select(Attendance)
+            .where(Attendance.session_id == session.id)
+            .options(db.joinedload(Attendance.user), db.joinedload(Attendance.substitute_for))
+        )
+    }
+    substitutes = {
+        row.substitute_for_id: row for row in attendance.values() if row.substitute_for_id
+    }
+    rows = [
+        {
+            "user": registration.user,
+            "registration": registration,
+            "attendance": attendance.pop(registration.user_id, None),
+            "substitute": substitutes.get(registration.user_id),
+        }
+        for registration in registrations
+    ]
+    for row in attendance.values():  # substitutes and walk-ins the trainer recorded
+        rows.append({"user": row.user, "registration": None, "attendance": row, "substitute": None})
+    return rows
+
+
+def corrections(session: LiveSession) -> list[AttendanceCorrection]:
+    return list(
+        db.session.scalars(
+            db.select(AttendanceCorrection)
+            .join(Attendance, AttendanceCorrection.attendance_id == Attendance.id)
+            .where(Attendance.session_id == session.id)
+            .order_by(AttendanceCorrection.at.desc())
+            .options(db.joinedload(AttendanceCorrection.by))
+        )
+    )

@@ -1,0 +1,101 @@
+"""The training-time ledger: append-only, idempotent entries of verified time.
+
+Services that verify time call these functions; each entry has a ``source_key`` so a
+retried write adds nothing. Corrections are new entries with the difference.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func
+
+from lms.database import insert_ignoring_conflicts
+from lms.extensions import db
+from lms.models import Attendance, LiveSession, TrainingTime
+from lms.models._base import utcnow
+
+
+def _day(moment: datetime, timezone: str) -> date:
+    from lms.services.live import local
+
+    return local(moment, timezone).date()
+
+
+def add(
+    *,
+    key: str,
+    user_id: int,
+    source: str,
+    seconds: int,
+    day: date,
+    camp_id: int | None = None,
+    course_id: int | None = None,
+    live_session_id: int | None = None,
+    note: str = "",
+) -> bool:
+    """Append one entry unless an entry with ``key`` exists; True when written. No commit."""
+    if seconds == 0:
+        return False
+    return insert_ignoring_conflicts(
+        TrainingTime,
+        ["source_key"],
+        source_key=key[:120],
+        user_id=user_id,
+        source=source,
+        seconds=seconds,
+        day=day,
+        camp_id=camp_id,
+        course_id=course_id,
+        live_session_id=live_session_id,
+        note=note[:200],
+        created_at=utcnow(),
+    )
+
+
+def attended_seconds(session: LiveSession, attendance: Attendance | None) -> int:
+    """What an attendance is worth: present → every segment; late → the segments' time
+    from the check-in on; excused or absent → nothing."""
+    from lms.services.live import aware
+
+    if attendance is None or attendance.status not in ("present", "late"):
+        return 0
+    since = aware(session.starts_at)
+    if attendance.status == "late" and attendance.checked_in_at is not None:
+        since = aware(attendance.checked_in_at)
+    total = timedelta()
+    for segment in session.segments:
+        start, end = max(aware(segment.starts_at), since), aware(segment.ends_at)
+        if end > start:
+            total += end - start
+    return int(total.total_seconds())
+
+
+def credited_for_session(user_id: int, session_id: int) -> int:
+    return db.session.scalar(
+        db.select(func.coalesce(func.sum(TrainingTime.seconds), 0)).where(
+            TrainingTime.user_id == user_id, TrainingTime.live_session_id == session_id
+        )
+    )
+
+
+def record_attendance(session: LiveSession, attendance: Attendance, key: str) -> int:
+    """Bring the ledger for (learner, session) to what the attendance is worth now.
+
+    Writes the difference as one entry under ``key`` (the check-in, or a correction's id).
+    Returns the seconds written. No commit.
+    """
+    worth = attended_seconds(session, attendance)
+    difference = worth - credited_for_session(attendance.user_id, session.id)
+    add(
+        key=key,
+        user_id=attendance.user_id,
+        source="live" if key.endswith(":checkin") else "correction",
+        seconds=difference,
+        day=_day(session.starts_at, session.timezone),
+        camp_id=session.camp_id,
+        course_id=session.course_id,
+        live_session_id=session.id,
+        note=f"{attendance.status}",
+    )
+    return difference

@@ -1,0 +1,417 @@
+"""Live sessions: series with recurrence rules, occurrences, registration with capacity.
+
+A series stores an iCalendar RRULE and a local start time in a time zone; its occurrences
+are materialized as sessions keyed by their original start (``recurrence_id``), so one can
+be moved or cancelled and a later regeneration leaves it as it is.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrulestr
+from flask_babel import gettext as _
+from sqlalchemy import func
+
+from lms.database import lock_row
+from lms.extensions import db
+from lms.models import (
+    LiveSegment,
+    LiveSeries,
+    LiveSession,
+    Registration,
+    User,
+)
+from lms.models._base import utcnow
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+ACTIVITY_DAY_RULE = "FREQ=MONTHLY;BYMONTHDAY=25"
+ACTIVITY_DAY_START = time(13, 30)
+# The academy's fixed activity day: three segments in the afternoon (minutes from the start).
+ACTIVITY_DAY_SEGMENTS = [
+    {"kind": kind, "title_zh": zh, "title_en": en, "offset": offset, "minutes": minutes}
+    for kind, zh, en, offset, minutes in (
+        ("open_class", "创客公开课", "Open class", 0, 60),
+        ("salon", "创客沙龙", "Maker salon", 70, 60),
+        ("discussion", "党员大讨论", "Members' discussion", 140, 50),
+    )
+]
+REMOTE_EDUCATION_CENTRE = "园区党员远程教育中心 Remote-education centre"
+HORIZON_DAYS = 400
+ALLOWED_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+# NAME=VALUE parts joined by ";" — no DTSTART, no line breaks, nothing else.
+RULE_SHAPE = re.compile(r"[A-Z]+=[A-Z0-9,+\-]+(;[A-Z]+=[A-Z0-9,+\-]+)*")
+MAX_OCCURRENCES = 500
+
+
+class LiveError(ValueError):
+    """A request the live-teaching rules refuse; the message is shown."""
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise LiveError(_("Unknown time zone %(zone)s.", zone=name)) from exc
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes back; every time we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_rule(rule: str, starts_local: datetime, timezone: str) -> Any:
+    """An RRULE string (without DTSTART) into a dateutil rule; raise LiveError if invalid."""
+    if not rule or len(rule) > 500 or not RULE_SHAPE.fullmatch(rule.upper()):
+        raise LiveError(_("Give a recurrence rule such as FREQ=MONTHLY;BYMONTHDAY=25."))
+    frequency = re.search(r"FREQ=([A-Z]+)", rule.upper())
+    if frequency is None or frequency.group(1) not in ALLOWED_FREQUENCIES:
+        raise LiveError(_("A series repeats daily, weekly, monthly or yearly."))
+    start = starts_local.replace(tzinfo=zone(timezone))
+    try:
+        parsed = rrulestr(rule, dtstart=start)
+    except (ValueError, TypeError) as exc:
+        raise LiveError(_("The recurrence rule is not valid: %(error)s", error=str(exc))) from exc
+    if not parsed.between(start, start + timedelta(days=3660), inc=True):
+        raise LiveError(_("The recurrence rule gives no date in the next ten years."))
+    return parsed
+
+
+def occurrences(series: LiveSeries, start: datetime, end: datetime) -> list[datetime]:
+    """Local, zone-aware starts between two UTC instants; the wall-clock time holds across DST."""
+    rule = parse_rule(series.rrule, series.starts_local, series.timezone)
+    tz = zone(series.timezone)
+    found = rule.between(start.astimezone(tz), end.astimezone(tz), inc=True)
+    return found[:MAX_OCCURRENCES]
+
+
+@dataclass
+class SessionValues:
+    title_zh: str
+    title_en: str
+    location: str
+    capacity: int
+    timezone: str = DEFAULT_TIMEZONE
+    camp_id: int | None = None
+    course_id: int | None = None
+    lecturer_id: int | None = None
+    guest_name: str = ""
+    guest_title: str = ""
+    delivery: str = "lecture"
+    screening_lesson_id: int | None = None
+    summary_zh: str = ""
+    summary_en: str = ""
+
+
+def _apply(session: LiveSession, values: SessionValues) -> None:
+    for key, value in values.__dict__.items():
+        setattr(session, key, value)
+
+
+def _segments_for(session: LiveSession, plan: list[dict]) -> list[LiveSegment]:
+    start = aware(session.starts_at)
+    return [
+        LiveSegment(
+            kind=part["kind"],
+            title_zh=part["title_zh"],
+            title_en=part["title_en"],
+            starts_at=start + timedelta(minutes=part["offset"]),
+            ends_at=start + timedelta(minutes=part["offset"] + part["minutes"]),
+        )
+        for part in plan
+    ]
+
+
+def validate_segments(plan: list[dict]) -> list[dict]:
+    if not plan:
+        raise LiveError(_("A session needs at least one segment."))
+    cursor = 0
+    for part in plan:
+        if part["minutes"] <= 0 or part["offset"] < cursor:
+            raise LiveError(_("Segments must have a length and must not overlap."))
+        cursor = part["offset"] + part["minutes"]
+    return plan
+
+
+def create_session(values: SessionValues, starts_at: datetime, plan: list[dict]) -> LiveSession:
+    """A single session (no series). ``starts_at`` is zone-aware. Commits."""
+    validate_segments(plan)
+    session = LiveSession(checkin_secret=secrets.token_hex(16))
+    _apply(session, values)
+    session.starts_at = starts_at.astimezone(UTC)
+    session.ends_at = session.starts_at + timedelta(
+        minutes=plan[-1]["offset"] + plan[-1]["minutes"]
+    )
+    session.segments = _segments_for(session, plan)
+    db.session.add(session)
+    db.session.commit()
+    return session
+
+
+def create_series(
+    values: SessionValues, rule: str, starts_local: datetime, plan: list[dict], user: User
+) -> LiveSeries:
+    """A recurring series and its occurrences for the coming months. Commits."""
+    validate_segments(plan)
+    parse_rule(rule, starts_local, values.timezone)
+    series = LiveSeries(
+        title_zh=values.title_zh,
+        title_en=values.title_en,
+        summary_zh=values.summary_zh,
+        summary_en=values.summary_en,
+        camp_id=values.camp_id,
+        course_id=values.course_id,
+        rrule=rule,
+        starts_local=starts_local.replace(tzinfo=None),
+        timezone=values.timezone,
+        location=values.location,
+        capacity=values.capacity,
+        segments=plan,
+        created_by_id=user.id,
+    )
+    db.session.add(series)
+    db.session.flush()
+    materialize(series, values)
+    db.session.commit()
+    return series
+
+
+def activity_day_values(
+    title_zh: str = "园区党员固定活动日", title_en: str = "Park activity day"
+) -> SessionValues:
+    return SessionValues(
+        title_zh=title_zh, title_en=title_en, location=REMOTE_EDUCATION_CENTRE, capacity=80
+    )
+
+
+def materialize(
+    series: LiveSeries, values: SessionValues | None = None, now: datetime | None = None
+) -> int:
+    """Create the sessions of ``series`` up to the horizon; existing ones are left alone."""
+    now = now or utcnow()
+    existing = set(
+        aware(moment)
+        for moment in db.session.scalars(
+            db.select(LiveSession.recurrence_id).where(LiveSession.series_id == series.id)
+        )
+    )
+    created = 0
+    first = series.starts_local.replace(tzinfo=zone(series.timezone)).astimezone(UTC)
+    window_start = max(now, first) - timedelta(days=1)
+    window_end = window_start + timedelta(days=HORIZON_DAYS)
+    for local_start in occurrences(series, window_start, window_end):
+        recurrence = local_start.astimezone(UTC)
+        if recurrence in existing:
+            continue
+        session = LiveSession(
+            series_id=series.id,
+            recurrence_id=recurrence,
+            checkin_secret=secrets.token_hex(16),
+            title_zh=series.title_zh,
+            title_en=series.title_en,
+            summary_zh=series.summary_zh,
+            summary_en=series.summary_en,
+            camp_id=series.camp_id,
+            course_id=series.course_id,
+            location=series.location,
+            capacity=series.capacity,
+            timezone=series.timezone,
+            starts_at=recurrence,
+        )
+        if values is not None:
+            session.lecturer_id = values.lecturer_id
+            session.guest_name, session.guest_title = values.guest_name, values.guest_title
+            session.delivery = values.delivery
+            session.screening_lesson_id = values.screening_lesson_id
+        last = series.segments[-1]
+        session.ends_at = recurrence + timedelta(minutes=last["offset"] + last["minutes"])
+        session.segments = _segments_for(session, series.segments)
+        db.session.add(session)
+        created += 1
+    db.session.flush()
+    return created
+
+
+def extend_series(now: datetime | None = None) -> int:
+    """Keep every series materialized a horizon ahead as time passes (cheap when nothing to do)."""
+    now = now or utcnow()
+    soon = now + timedelta(days=HORIZON_DAYS - 60)
+    stale = db.session.scalars(
+        db.select(LiveSeries)
+        .outerjoin(LiveSession, LiveSession.series_id == LiveSeries.id)
+        .group_by(LiveSeries.id)
+        .having(func.coalesce(func.max(LiveSession.starts_at), now) < soon)
+    ).all()
+    created = sum(materialize(series, now=now) for series in stale)
+    if created:
+        db.session.commit()
+    return created
+
+
+def move(session: LiveSession, starts_at: datetime) -> None:
+    """Move one session (an occurrence keeps its place in the series). Commits."""
+    starts_at = starts_at.astimezone(UTC)
+    shift = starts_at - aware(session.starts_at)
+    session.starts_at = starts_at
+    session.ends_at = aware(session.ends_at) + shift
+    for segment in session.segments:
+        segment.starts_at = aware(segment.starts_at) + shift
+        segment.ends_at = aware(segment.ends_at) + shift
+    session.moved = True
+    db.session.commit()
+
+
+def cancel(session: LiveSession) -> None:
+    session.status = "cancelled"
+    db.session.commit()
+
+
+def reinstate(session: LiveSession) -> None:
+    session.status = "scheduled"
+    db.session.commit()
+
+
+def upcoming(
+    user: User | None, camp_ids: list[int], *, start: datetime | None = None, days: int = 120
+) -> list[LiveSession]:
+    """Sessions of visible camps (and camp-less academy sessions) in a window, by start."""
+    start = start or (utcnow() - timedelta(hours=12))
+    return list(
+        db.session.scalars(
+            db.select(LiveSession)
+            .where(
+                LiveSession.starts_at >= start,
+                LiveSession.starts_at < start + timedelta(days=days),
+                (LiveSession.camp_id.is_(None)) | LiveSession.camp_id.in_(camp_ids),
+            )
+            .order_by(LiveSession.starts_at, LiveSession.id)
+            .options(db.selectinload(LiveSession.segments))
+        )
+    )
+
+
+def visible_session(session_id: int, camp_ids: list[int]) -> LiveSession | None:
+    session = db.session.get(LiveSession, session_id)
+    if session is None or (session.camp_id is not None and session.camp_id not in camp_ids):
+        return None
+    return session
+
+
+def can_run(user: User, session: LiveSession) -> bool:
+    """Trainers who run a session: organizers, its lecturer, the trainers of its course."""
+    if not user.is_authenticated or not user.is_trainer:
+        return False
+    if user.is_organizer or session.lecturer_id == user.id:
+        return True
+    course = session.course
+    return course is not None and (
+        course.owner_id == user.id or any(t.id == user.id for t in course.trainers)
+    )
+
+
+# -- registration ---------------------------------------------------------------------
+
+
+def registration_of(user: User, session: LiveSession) -> Registration | None:
+    return db.session.scalar(
+        db.select(Registration).filter_by(session_id=session.id, user_id=user.id)
+    )
+
+
+def seats_taken(session: LiveSession) -> int:
+    return db.session.scalar(
+        db.select(func.count(Registration.id)).where(
+            Registration.session_id == session.id, Registration.status == "registered"
+        )
+    )
+
+
+def register(user: User, session: LiveSession, now: datetime | None = None) -> Registration:
+    """Take a seat, or a place on the waitlist when the session is full. Commits.
+
+    Concurrency-safe: the session row is locked while seats are counted, so parallel
+    requests can never register more learners than the capacity.
+    """
+    now = now or utcnow()
+    if session.status != "scheduled":
+        raise LiveError(_("This session was cancelled."))
+    if aware(session.ends_at) <= now:
+        raise LiveError(_("This session is over."))
+    lock_row(LiveSession, session.id)
+    registration = registration_of(user, session)
+    if registration is not None and registration.status in ("registered", "waitlisted"):
+        db.session.commit()
+        return registration
+    status = "registered" if seats_taken(session) < session.capacity else "waitlisted"
+    if registration is None:
+        registration = Registration(
+            session_id=session.id, user_id=user.id, status=status, created_at=now
+        )
+        db.session.add(registration)
+    else:
+        registration.status, registration.created_at = status, now
+    registration.updated_at = now
+    db.session.commit()
+    return registration
+
+
+def cancel_registration(
+    user: User, session: LiveSession, now: datetime | None = None
+) -> Registration | None:
+    """Give up a seat or a waitlist place; the first on the waitlist takes a freed seat."""
+    now = now or utcnow()
+    lock_row(LiveSession, session.id)
+    registration = registration_of(user, session)
+    if registration is None or registration.status == "cancelled":
+        db.session.commit()
+        return None
+    freed = registration.status == "registered"
+    registration.status, registration.updated_at = "cancelled", now
+    db.session.flush()
+    promoted = None
+    if freed and seats_taken(session) < session.capacity:
+        promoted = db.session.scalar(
+            db.select(Registration)
+            .filter_by(session_id=session.id, status="waitlisted")
+            .order_by(Registration.created_at, Registration.id)
+            .limit(1)
+        )
+        if promoted is not None:
+            promoted.status, promoted.updated_at = "registered", now
+    db.session.commit()
+    return promoted
+
+
+def waitlist_position(registration: Registration) -> int:
+    return 1 + db.session.scalar(
+        db.select(func.count(Registration.id)).where(
+            Registration.session_id == registration.session_id,
+            Registration.status == "waitlisted",
+            (Registration.created_at < registration.created_at)
+            | (
+                (Registration.created_at == registration.created_at)
+                & (Registration.id < registration.id)
+            ),
+        )
+    )
+
+
+def camp_ids_visible() -> list[int]:
+    from lms.services.camps import visible_camps
+
+    return [camp.id for camp in visible_camps()]
+
+
+def local(moment: datetime, timezone: str) -> datetime:
+    return aware(moment).astimezone(zone(timezone))
+
+
+def month_grid(year: int, month: int) -> list[list[date]]:
+    """Weeks (Monday first) covering a month, for the calendar page."""
+    return [list(week) for week in calendar.Calendar(0).monthdatescalendar(year, month)]

@@ -1,0 +1,308 @@
+"""Check-in codes, attendance, substitutes, corrections and the hours they credit."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from lms.extensions import db
+from lms.models import Attendance, AttendanceCorrection, LiveSession, TrainingTime, User
+from lms.services import checkin, live
+
+
+def make_session(app, starts_in=timedelta(minutes=5), plan=None, capacity=10, lecturer_id=None):
+    with app.test_request_context():
+        session = live.create_session(
+            live.SessionValues(
+                title_zh="活动日", title_en="Activity day", location="centre",
+                capacity=capacity, lecturer_id=lecturer_id,
+            ),
+            datetime.now(UTC) + starts_in,
+            plan or live.ACTIVITY_DAY_SEGMENTS,
+        )  # fmt: skip
+        return session.id
+
+
+def register(app, user_id, session_id):
+    with app.test_request_context():
+        live.register(db.session.get(User, user_id), db.session.get(LiveSession, session_id))
+
+
+def code(app, session_id, now=None):
+    with app.test_request_context():
+        return checkin.code_for(db.session.get(LiveSession, session_id), now)
+
+
+@pytest.fixture
+def open_session(app, learner):
+    session_id = make_session(app)
+    register(app, learner.id, session_id)
+    return session_id
+
+
+def post_code(client, session_id, value, substitute=0):
+    return client.post(
+        f"/live/{session_id}/checkin", {"code": value, "substitute_for": str(substitute)}
+    )
+
+
+def ledger(app, user_id):
+    with app.app_context():
+        return db.session.scalars(
+            db.select(TrainingTime.seconds).filter_by(user_id=user_id).order_by(TrainingTime.id)
+        ).all()
+
+
+def test_registered_learner_checks_in_with_the_current_code(app, client, learner, open_session):
+    client.login(learner.email)
+    response = post_code(client, open_session, code(app, open_session))
+    assert response.status_code == 302
+    with app.app_context():
+        attendance = db.session.scalars(db.select(Attendance)).one()
+        assert (attendance.user_id, attendance.status, attendance.method) == (
+            learner.id,
+            "present",
+            "code",
+        )
+    assert ledger(app, learner.id) == [170 * 60]  # the three segments: 60 + 60 + 50 minutes
+
+
+def test_a_second_check_in_changes_nothing(app, client, learner, open_session):
+    client.login(learner.email)
+    post_code(client, open_session, code(app, open_session))
+    again = post_code(client, open_session, code(app, open_session))
+    assert again.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Attendance.id))) == 1
+    assert ledger(app, learner.id) == [170 * 60]
+
+
+def test_an_expired_code_is_refused(app, client, learner, open_session):
+    client.login(learner.email)
+    old = code(app, open_session, datetime.now(UTC) - timedelta(minutes=2))
+    response = post_code(client, open_session, old)
+    assert response.status_code == 400
+    assert "Wrong or expired code" in response.get_data(as_text=True)
+
+
+def test_the_code_of_another_session_is_refused(app, client, learner, open_session):
+    other = make_session(app)
+    client.login(learner.email)
+    assert post_code(client, open_session, code(app, other)).status_code == 400
+
+
+def test_an_unregistered_learner_is_refused(app, client, other_learner, open_session):
+    client.login(other_learner.email)
+    response = post_code(client, open_session, code(app, open_session))
+    assert response.status_code == 400
+    assert "not registered" in response.get_data(as_text=True)
+
+
+def test_guessing_is_rate_limited(app, client, learner, open_session):
+    client.login(learner.email)
+    answers = [post_code(client, open_session, "000000").status_code for _ in range(6)]
+    assert answers[:5] == [400] * 5 and answers[5] == 429
+    assert post_code(client, open_session, code(app, open_session)).status_code == 429
+
+
+def test_check_in_closes_after_the_session(app, client, learner):
+    session_id = make_session(app, starts_in=timedelta(hours=-5))
+    client.login(learner.email)
+    assert post_code(client, session_id, code(app, session_id)).status_code == 400
+
+
+def test_arriving_late_is_recorded_and_credits_the_rest(app, client, learner):
+    session_id = make_session(app, starts_in=timedelta(minutes=-75))  # the open class is over
+    register_at = datetime.now(UTC)
+    with app.test_request_context():
+        session = db.session.get(LiveSession, session_id)
+        db.session.add(
+            live.Registration(
+                session_id=session_id,
+                user_id=learner.id,
+                status="registered",
+                created_at=register_at,
+            )
+        )
+        db.session.commit()
+    client.login(learner.email)
+    post_code(client, session_id, code(app, session_id))
+    with app.app_context():
+        attendance = db.session.scalars(db.select(Attendance)).one()
+        assert attendance.status == "late"
+    credited = ledger(app, learner.id)[0]
+    assert 100 * 60 < credited < 110 * 60  # salon (60) and discussion (50), not the open class
+
+
+def test_a_colleague_may_substitute(app, client, make_user):
+    session_id = make_session(app)
+    absent = make_user("absent@example.com", organization="Acme")
+    substitute = make_user("sub@example.com", organization="Acme")
+    register(app, absent.id, session_id)
+    client.login(substitute.email)
+    response = post_code(client, session_id, code(app, session_id), substitute=absent.id)
+    assert response.status_code == 302
+    with app.app_context():
+        attendance = db.session.scalars(db.select(Attendance)).one()
+        assert (attendance.user_id, attendance.substitute_for_id) == (substitute.id, absent.id)
+    assert ledger(app, substitute.id) == [170 * 60] and ledger(app, absent.id) == []
+
+
+@pytest.mark.parametrize("case", ["other_org", "no_org", "not_registered", "twice"])
+def test_substitute_rules(app, client, make_user, case):
+    session_id = make_session(app)
+    absent = make_user("absent@example.com", organization="Acme")
+    if case != "not_registered":
+        register(app, absent.id, session_id)
+    organization = {"other_org": "Globex", "no_org": None}.get(case, "Acme")
+    substitute = make_user("sub@example.com", organization=organization)
+    if case == "twice":
+        first = make_user("first@example.com", organization="Acme")
+        other = type(client)(app.test_client())
+        other.login(first.email)
+        assert (
+            post_code(other, session_id, code(app, session_id), substitute=absent.id).status_code
+            == 302
+        )
+    client.login(substitute.email)
+    response = post_code(client, session_id, code(app, session_id), substitute=absent.id)
+    assert response.status_code == 400
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                db.select(db.func.count(Attendance.id)).filter_by(user_id=substitute.id)
+            )
+            == 0
+        )
+
+
+def test_trainer_corrections_are_kept_and_adjust_the_hours(
+    app, client, learner, organizer, open_session
+):
+    learner_client = type(client)(app.test_client())
+    learner_client.login(learner.email)
+    post_code(learner_client, open_session, code(app, open_session))
+    client.login(organizer.email)
+    response = client.post(
+        f"/live/{open_session}/attendance",
+        {"learner": learner.id, "status": "absent", "reason": "left at once"},
+    )
+    assert response.status_code == 302
+    client.post(
+        f"/live/{open_session}/attendance",
+        {"learner": learner.id, "status": "excused", "reason": "ill"},
+    )
+    assert ledger(app, learner.id) == [170 * 60, -170 * 60]
+    with app.app_context():
+        corrections = db.session.scalars(
+            db.select(AttendanceCorrection).order_by(AttendanceCorrection.id)
+        ).all()
+        assert [(c.old_status, c.new_status, c.by_id) for c in corrections] == [
+            ("present", "absent", organizer.id),
+            ("absent", "excused", organizer.id),
+        ]
+    page = client.get(f"/live/{open_session}/roster").get_data(as_text=True)
+    assert "left at once" in page and "excused" in page
+
+
+def test_ledger_writes_are_idempotent(app, learner, open_session):
+    with app.test_request_context():
+        session = db.session.get(LiveSession, open_session)
+        result = checkin.check_in(
+            db.session.get(User, learner.id), session, checkin.code_for(session)
+        )
+        from lms.services import hours
+
+        for _ in range(3):  # a retried write under the same key adds nothing
+            hours.add(
+                key=f"live:{open_session}:{learner.id}:checkin", user_id=learner.id, source="live",
+                seconds=999, day=datetime.now(UTC).date(), live_session_id=open_session,
+            )  # fmt: skip
+        db.session.commit()
+        assert result.created
+    assert ledger(app, learner.id) == [170 * 60]
+
+
+@pytest.mark.parametrize("path", ["code", "code.json", "code.svg", "roster"])
+def test_trainer_pages_by_role(
+    app, client, learner, trainer, organizer, make_user, open_session, path
+):
+    url = f"/live/{open_session}/{path}"
+    assert client.get(url).status_code == 302  # anonymous: log in
+    client.login(learner.email)
+    assert client.get(url).status_code == 403
+    client.logout()
+    client.login(trainer.email)  # a trainer who does not run this session
+    assert client.get(url).status_code == 403
+    client.logout()
+    client.login(organizer.email)
+    assert client.get(url).status_code == 200
+    lecturer = make_user("lecturer@example.com", role="trainer")
+    session_id = make_session(app, lecturer_id=lecturer.id)
+    client.logout()
+    client.login(lecturer.email)
+    assert client.get(f"/live/{session_id}/{path}").status_code == 200
+
+
+def test_code_json_gives_the_rotating_code(app, client, organizer, open_session):
+    client.login(organizer.email)
+    body = client.get(f"/live/{open_session}/code.json").get_json()
+    assert body["code"] == code(app, open_session) or len(body["code"]) == 6
+    assert 0 < body["seconds_left"] <= 30 and body["open"] is True
+    svg = client.get(f"/live/{open_session}/code.svg")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+
+
+def test_registration_pages(app, client, learner, open_session):
+    assert client.post(f"/live/{open_session}/register").status_code == 302  # to login
+    client.login(learner.email)
+    page = client.get(f"/live/{open_session}").get_data(as_text=True)
+    assert "You have a seat" in page
+    assert client.post(f"/live/{open_session}/cancel-registration").status_code == 302
+    assert "You have a seat" not in client.get(f"/live/{open_session}").get_data(as_text=True)
+    assert client.post(f"/live/{open_session}/register", csrf=False).status_code == 400
+    assert client.get("/live/999999").status_code == 404
+
+
+def test_trainers_create_an_activity_day_series(app, client, organizer, learner):
+    client.login(learner.email)
+    assert client.get("/live/new").status_code == 403
+    client.logout()
+    client.login(organizer.email)
+    form = client.get("/live/new").get_data(as_text=True)
+    assert "FREQ=MONTHLY;BYMONTHDAY=25" in form
+    response = client.post(
+        "/live/new",
+        {
+            "title_zh": "园区党员固定活动日", "title_en": "Park activity day", "camp": "",
+            "plan": "activity_day", "minutes": "90", "date": "2031-01-25", "start": "13:30",
+            "timezone": "Asia/Shanghai", "repeat": "FREQ=MONTHLY;BYMONTHDAY=25",
+            "location": "Remote-education centre", "capacity": "80", "lecturer": "0",
+            "delivery": "lecture",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(LiveSession.id))) >= 12
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"repeat": "FREQ=SECONDLY"},
+        {"capacity": "0"},
+        {"date": "not a date"},
+        {"title_en": ""},
+        {"timezone": "Mars/Base"},
+    ],
+)
+def test_bad_session_forms_are_400_and_write_nothing(app, client, organizer, change):
+    client.login(organizer.email)
+    data = {
+        "title_zh": "讲座", "title_en": "Lecture", "camp": "", "plan": "lecture", "minutes": "90",
+        "date": "2031-02-01", "start": "09:00", "timezone": "Asia/Shanghai", "repeat": "",
+        "location": "centre", "capacity": "20", "lecturer": "0", "delivery": "lecture",
+    }  # fmt: skip
+    data.update(change)
+    assert client.post("/live/new", data).status_code == 400
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(LiveSession.id))) == 0
