@@ -114,7 +114,6 @@ def test_arriving_late_is_recorded_and_credits_the_rest(app, client, learner):
     session_id = make_session(app, starts_in=timedelta(minutes=-75))  # the open class is over
     register_at = datetime.now(UTC)
     with app.test_request_context():
-        session = db.session.get(LiveSession, session_id)
         db.session.add(
             live.Registration(
                 session_id=session_id,
