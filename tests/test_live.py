@@ -76,9 +76,8 @@ def test_series_sessions_have_the_three_segments(app_ctx, organizer):
     sessions = db.session.scalars(
         db.select(LiveSession).filter_by(series_id=series.id).order_by(LiveSession.starts_at)
     ).all()
-    first = [
-        s for s in sessions if live.aware(s.starts_at) >= datetime(2027, 1, 25, tzinfo=SHANGHAI)
-    ][0]
+    start = datetime(2027, 1, 25, tzinfo=SHANGHAI)
+    first = next(s for s in sessions if live.aware(s.starts_at) >= start)
     assert live.local(first.starts_at, "Asia/Shanghai") == datetime(
         2027, 1, 25, 13, 30, tzinfo=SHANGHAI
     )
