@@ -300,3 +300,21 @@ def test_many_tiny_intervals_cover_only_what_they_cover(app, api, video_lessons)
     body = api.report(session, comb, position=2.9).get_json()
     assert body["covered_seconds"] == pytest.approx(0.3, abs=0.01)
     assert body["completed"] is False
+
+
+def test_verified_minutes_go_to_the_training_ledger_once(app, api, video_lessons):
+    from lms.models import TrainingTime
+
+    session = opened(api, video_lessons[0])
+    with app.test_request_context():
+        playback = db.session.get(PlaybackSession, session)
+        playback.credited_seconds = 59.5  # as if the session had credited almost a minute
+        db.session.commit()
+    age_session(app, session, 100)
+    for _ in range(3):  # the same report, retried
+        api.report(session, [[0, 1.0]])
+    with app.app_context():
+        entries = db.session.scalars(db.select(TrainingTime)).all()
+        assert [(e.source, e.seconds, e.source_key) for e in entries] == [
+            ("video", 60, f"video:{session}:1")
+        ]

@@ -6,7 +6,8 @@ retried write adds nothing. Corrections are new entries with the difference.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 
@@ -15,11 +16,13 @@ from lms.extensions import db
 from lms.models import Attendance, LiveSession, TrainingTime
 from lms.models._base import utcnow
 
+ACADEMY_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
-def _day(moment: datetime, timezone: str) -> date:
-    from lms.services.live import local
 
-    return local(moment, timezone).date()
+def local_day(moment: datetime, timezone: str | None = None) -> date:
+    """The calendar day of ``moment`` where it happened (the academy's zone by default)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(timezone) if timezone else ACADEMY_TIMEZONE).date()
 
 
 def add(
@@ -92,7 +95,7 @@ def record_attendance(session: LiveSession, attendance: Attendance, key: str) ->
         user_id=attendance.user_id,
         source="live" if key.endswith(":checkin") else "correction",
         seconds=difference,
-        day=_day(session.starts_at, session.timezone),
+        day=local_day(session.starts_at, session.timezone),
         camp_id=session.camp_id,
         course_id=session.course_id,
         live_session_id=session.id,

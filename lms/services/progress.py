@@ -25,6 +25,7 @@ from lms.models import (
     WatchClock,
 )
 from lms.models._base import utcnow
+from lms.services import hours
 from lms.services import intervals as iv
 from lms.services.completion import after_lesson_completed
 from lms.services.lessons import completion_threshold
@@ -190,10 +191,12 @@ def report(
         coverage = iv.merge([*coverage, *credited_parts])
         row.watched = [[start, end] for start, end in coverage]  # exact: replays stay no-ops
         row.covered_seconds = min(duration, iv.measure(coverage))
+        before = int(session.credited_seconds // 60)
         session.credited_seconds += credited
         clock.credited_until = max(_aware(clock.credited_until), started) + timedelta(
             seconds=credited
         )
+        _ledger_minutes(session, lesson, before, now)
     if seq > session.last_seq:
         session.last_seq = seq
         row.position_seconds = resume_at
@@ -225,3 +228,23 @@ def _watch_clock(user: User, started: datetime) -> WatchClock:
     takes the database's write lock, so the reads that follow see the latest state.
     """
     return upsert_returning(WatchClock, ["user_id"], user_id=user.id, credited_until=started)
+
+
+def _ledger_minutes(session: PlaybackSession, lesson: Lesson, before: int, now: datetime) -> None:
+    """Whole verified minutes of a playback session go to the training-time ledger.
+
+    The key holds the session's running total, so a retried report writes nothing twice and
+    a session adds at most one entry per minute watched.
+    """
+    after = int(session.credited_seconds // 60)
+    if after > before:
+        course = lesson.module.course
+        hours.add(
+            key=f"video:{session.id}:{after}",
+            user_id=session.user_id,
+            source="video",
+            seconds=60 * (after - before),
+            day=hours.local_day(now),
+            camp_id=course.camp_id,
+            course_id=course.id,
+        )
