@@ -182,3 +182,18 @@ def test_static_assets_stay_cacheable_when_logged_in(client, learner):
     client.login(learner.email)
     response = client.get("/static/css/app.css")
     assert response.headers.get("Cache-Control") != "no-store"
+
+
+def test_failed_logins_are_rate_limited_per_account(client, app, learner):
+    answers = [client.login(learner.email, "wrong password!").status_code for _ in range(11)]
+    assert answers[:10] == [400] * 10 and answers[10] == 429
+    assert client.login(learner.email).status_code == 429  # even the right password waits
+    other_device = type(client)(app.test_client())
+    other_device.raw.environ_base["REMOTE_ADDR"] = "10.0.0.2"
+    assert other_device.login(learner.email).status_code == 429  # the account is the key
+
+
+def test_failed_logins_are_rate_limited_per_address(client, make_user):
+    for number in range(10):
+        client.login(f"nobody{number}@example.com", "wrong password!")
+    assert client.login("someone-else@example.com", "wrong password!").status_code == 429

@@ -7,12 +7,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from lms.services import accounts
+from lms.services import accounts, ratelimit
 from lms.web.forms import LanguageForm, LoginForm, RegisterForm
 from lms.web.security import safe_next
 
 bp = Blueprint("auth", __name__)
 
+# Failed log-ins allowed per client address and per account before 429.
+LOGIN_RATE = "10/5 minutes"
 SESSION_TOKEN = "lms_sid"  # noqa: S105 - the session key holding the login token
 
 
@@ -49,10 +51,15 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
+        keys = (f"ip:{request.remote_addr}", f"email:{accounts.normalise_email(form.email.data)}")
+        if not all(ratelimit.allowed("login", key, LOGIN_RATE) for key in keys):
+            abort(429, _("Too many failed log-ins. Wait a few minutes and try again."))
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
             _log_in(user)
             return redirect(safe_next(form.next.data, url_for("learn.dashboard")))
+        for key in keys:
+            ratelimit.spend("login", key, LOGIN_RATE)
         form.password.errors.append(_("Wrong e-mail or password."))
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
 
