@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.extensions import db
-from lms.models import AuthSession, User
+from lms.models import ROLES, AuthSession, User
 from lms.models._base import utcnow
 
 
@@ -112,3 +112,50 @@ def user_for_session(user_id: str, token: str | None) -> User | None:
 def set_locale(user: User, locale: str) -> None:
     user.locale = locale
     db.session.commit()
+
+
+def end_all_sessions(user: User) -> None:
+    """Revoke every login of ``user`` (role change, disabling, password change). No commit."""
+    db.session.execute(
+        db.update(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def set_role(user: User, role: str, *, by: User) -> None:
+    """An organizer changes a role; the user logs in again with the new rights. Commits."""
+    if role not in ROLES:
+        raise ValueError(role)
+    if user.id == by.id:
+        raise PermissionError("organizers cannot change their own role")
+    if user.role != role:
+        user.role = role
+        end_all_sessions(user)
+    db.session.commit()
+
+
+def set_active(user: User, active: bool, *, by: User) -> None:
+    """Disable or re-enable an account; disabling ends its sessions at once. Commits."""
+    if user.id == by.id:
+        raise PermissionError("organizers cannot disable themselves")
+    user.active = active
+    if not active:
+        end_all_sessions(user)
+    db.session.commit()
+
+
+def search_users(query: str = "", page: int = 1, per_page: int = 50) -> list[User]:
+    statement = db.select(User).order_by(User.created_at.desc(), User.id.desc())
+    if query:
+        like = f"%{query.strip().lower()}%"
+        statement = statement.where(
+            db.func.lower(User.email).like(like) | db.func.lower(User.name).like(like)
+        )
+    return list(
+        db.session.scalars(
+            statement.limit(per_page)
+            .offset((max(page, 1) - 1) * per_page)
+            .options(db.joinedload(User.organization))
+        )
+    )

@@ -5,14 +5,16 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from lms.services import camps
+from lms.extensions import db
+from lms.models import User
+from lms.services import accounts, camps
 from lms.services.plugin_status import plugin_rows
-from lms.web.forms import ActionForm
+from lms.web.forms import ActionForm, UserAdminForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -66,3 +68,36 @@ def camp_action(slug: str, action: str) -> Response:
         else:
             flash(_("%(camp)s is disabled.", camp=slug), "success")
     return redirect(url_for(".camp_list"))
+
+
+@bp.get("/users")
+@organizer_required
+def users() -> str:
+    query = request.args.get("q", "")[:100]
+    page = request.args.get("page", 1, type=int) or 1
+    return render_template(
+        "admin/users.html",
+        users=accounts.search_users(query, page),
+        query=query,
+        page=page,
+        form=UserAdminForm(formdata=None),
+        action=ActionForm(),
+    )
+
+
+@bp.post("/users/<int:user_id>")
+@organizer_required
+def update_user(user_id: int) -> Response:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = UserAdminForm()
+    if not form.validate_on_submit():
+        abort(400, _("Choose a role."))
+    try:
+        accounts.set_role(user, form.role.data, by=current_user)
+        accounts.set_active(user, form.active.data == "1", by=current_user)
+    except PermissionError:
+        abort(403, _("You cannot change your own account here."))
+    flash(_("%(name)s is saved.", name=user.name), "success")
+    return redirect(url_for(".users", q=request.args.get("q", "")))
