@@ -13,6 +13,7 @@ from typing import Any
 import pluggy
 from flask import Flask, abort, request, send_from_directory, session
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from lms.camp import Camp, EnrollmentDecision
 
@@ -84,6 +85,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: None)
     _init_login(app)
     _init_templates(app, registry)
+    app.url_map.converters["int"] = DatabaseId
     register_blueprints(app)
     _register_plugin_blueprints(app, registry)
     for _name, command in registry.collect("lms_cli_commands"):
@@ -111,6 +113,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+class DatabaseId(IntegerConverter):
+    """``<int:…>`` in URLs, bounded to the database's integer keys: bigger numbers are 404."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def format_duration(seconds: float) -> str:

@@ -43,10 +43,19 @@ def test_disabling_an_account_logs_it_out_everywhere(app, client, learner, organ
 
 def test_bad_changes_are_refused(app, client, learner, organizer):
     client.login(organizer.email)
-    assert client.post(f"/admin/users/{learner.id}", {"role": "admin", "active": "1"}).status_code == 400
-    assert client.post(f"/admin/users/{organizer.id}", {"role": "learner", "active": "1"}).status_code == 403
+    assert (
+        client.post(f"/admin/users/{learner.id}", {"role": "admin", "active": "1"}).status_code
+        == 400
+    )
+    assert (
+        client.post(f"/admin/users/{organizer.id}", {"role": "learner", "active": "1"}).status_code
+        == 403
+    )
     assert client.post("/admin/users/999999", {"role": "learner", "active": "1"}).status_code == 404
-    assert client.post(f"/admin/users/{learner.id}", {"role": "trainer"}, csrf=False).status_code == 400
+    assert (
+        client.post(f"/admin/users/{learner.id}", {"role": "trainer"}, csrf=False).status_code
+        == 400
+    )
     with app.app_context():
         assert db.session.get(User, learner.id).role == "learner"
         assert db.session.get(User, organizer.id).role == "organizer"

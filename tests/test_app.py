@@ -36,3 +36,9 @@ def test_security_headers_are_set(client):
     response = client.get("/")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_ids_beyond_the_database_integer_range_are_404(client, organizer):
+    client.login(organizer.email)
+    for url in ("/live/2147483648", "/teach/courses/2147483648", "/media/lessons/99999999999"):
+        assert client.get(url).status_code == 404

@@ -1,0 +1,401 @@
+"""The activity day's community: the maker-salon case library and the members' discussion.
+
+Who may do what (kept deliberately simple; docs/community.md says the same):
+
+* **Cases** (maker salon, 创客沙龙): trainers and organizers present a case for any company.
+  A learner who is a *manager* of an organization may present a case of *their own* company
+  only: the case is linked to their organization and the company name must be the
+  organization's name (empty means that name). Other learners may not create cases.
+* **Comments on a case**: any logged-in user may comment or suggest. Only trainers and
+  organizers (the invited experts) may mark a comment as an *expert review*.
+* **Discussion topics** (members' discussion, 党员大讨论): trainers and organizers create them.
+* **Comments on a topic**: any logged-in user; a reply names a parent comment of the same topic.
+
+Every function validates before it writes, so a refused request leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func
+
+from lms.extensions import db
+from lms.models import (
+    CASE_TOPICS,
+    TOPIC_KINDS,
+    CaseComment,
+    DiscussionTopic,
+    LiveSession,
+    Organization,
+    SalonCase,
+    TopicComment,
+    User,
+)
+
+MAX_TITLE = 200
+MAX_COMPANY = 200
+MAX_BODY = 20_000
+MAX_COMMENT = 5_000
+MAX_QUERY = 200
+PER_PAGE = 20
+# Replies deeper than this are shown at this depth ("in reply to …"), so a long
+# back-and-forth does not push the text off a phone's screen.
+MAX_DEPTH = 5
+
+# Ids are 32-bit integers in PostgreSQL: a larger number names nothing (and must not reach
+# the database, which would refuse it as out of range).
+MAX_ID = 2**31 - 1
+
+# Control characters other than tab, line feed and carriage return.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class CommunityError(ValueError):
+    """Input the community refuses; the message is shown to the user."""
+
+
+class InvalidParent(CommunityError):
+    """A reply to a comment that is not one of this topic's."""
+
+
+class NotAllowed(PermissionError):
+    """The user may not do this."""
+
+
+# -- validation ------------------------------------------------------------------------
+
+
+def _text(value: str | None, limit: int, what: str, *, single_line: bool) -> str:
+    """``value`` without surrounding whitespace; refuse empty, too long, or control chars."""
+    text = (value or "").strip()
+    if not text:
+        raise CommunityError(_("%(what)s must not be empty.", what=what))
+    if len(text) > limit:
+        raise CommunityError(
+            _("%(what)s is too long (at most %(limit)d characters).", what=what, limit=limit)
+        )
+    if CONTROL.search(text) or (single_line and ("\n" in text or "\r" in text)):
+        raise CommunityError(_("%(what)s contains control characters.", what=what))
+    return text
+
+
+def _title(value: str | None) -> str:
+    return _text(value, MAX_TITLE, _("The title"), single_line=True)
+
+
+def _body(value: str | None) -> str:
+    return _text(value, MAX_BODY, _("The text"), single_line=False)
+
+
+def _comment(value: str | None) -> str:
+    return _text(value, MAX_COMMENT, _("The comment"), single_line=False)
+
+
+def _member(user: Any) -> None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        raise NotAllowed
+
+
+# -- pages -----------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One page of a listing: ``items`` are ``(row, comment_count)`` pairs."""
+
+    items: list[tuple[Any, int]]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def _paginate(query: Any, count_query: Any, page: int, per_page: int) -> Page:
+    """Two queries whatever the page holds: the count, then the rows with their counts."""
+    page = max(1, page)
+    total = db.session.scalar(count_query) or 0
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(
+        items=[(row[0], row[1] or 0) for row in rows], page=page, per_page=per_page, total=total
+    )
+
+
+def _like(query: str) -> str:
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# -- salon cases -----------------------------------------------------------------------
+
+
+def can_create_case(user: Any) -> bool:
+    """Trainers and organizers; learners who manage an organization (their own company)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return user.is_trainer or (bool(user.is_manager) and user.organization_id is not None)
+
+
+def create_case(
+    user: User,
+    company: str | None,
+    topic: str,
+    title: str | None,
+    body: str | None,
+    session: LiveSession | None = None,
+    organization_id: int | None = None,
+) -> SalonCase:
+    """Add a case to the library. Raises NotAllowed or CommunityError; commits."""
+    _member(user)
+    if not can_create_case(user):
+        raise NotAllowed
+    if topic not in CASE_TOPICS:
+        raise CommunityError(_("Choose a topic from the list."))
+    title = _title(title)
+    body = _body(body)
+    if user.is_trainer:
+        company = _text(company, MAX_COMPANY, _("The company"), single_line=True)
+        if organization_id is not None and db.session.get(Organization, organization_id) is None:
+            raise CommunityError(_("There is no such organization."))
+    else:
+        # A manager presents their own company, and only that one.
+        if organization_id not in (None, user.organization_id):
+            raise NotAllowed
+        organization_id = user.organization_id
+        own = db.session.get(Organization, organization_id)
+        if own is None:
+            raise NotAllowed
+        given = (company or "").strip()
+        if given and given != own.name:
+            raise NotAllowed
+        company = own.name
+    case = SalonCase(
+        company=company,
+        organization_id=organization_id,
+        topic=topic,
+        title=title,
+        body=body,
+        presenter_id=user.id,
+        session_id=session.id if session is not None else None,
+    )
+    db.session.add(case)
+    db.session.commit()
+    return case
+
+
+def list_cases(
+    topic: str | None = None, query: str | None = None, page: int = 1, per_page: int = PER_PAGE
+) -> Page:
+    """The case library, newest first; filter by topic, search title and company."""
+    if topic and topic not in CASE_TOPICS:
+        raise CommunityError(_("Choose a topic from the list."))
+    conditions = []
+    if topic:
+        conditions.append(SalonCase.topic == topic)
+    query = (query or "").strip()
+    if len(query) > MAX_QUERY:
+        raise CommunityError(_("The search is too long."))
+    if query:
+        pattern = _like(query)
+        conditions.append(
+            SalonCase.title.ilike(pattern, escape="\\")
+            | SalonCase.company.ilike(pattern, escape="\\")
+        )
+    comments = (
+        db.select(func.count(CaseComment.id))
+        .where(CaseComment.case_id == SalonCase.id)
+        .correlate(SalonCase)
+        .scalar_subquery()
+    )
+    rows = (
+        db.select(SalonCase, comments)
+        .where(*conditions)
+        .options(db.joinedload(SalonCase.presenter), db.joinedload(SalonCase.organization))
+        .order_by(SalonCase.created_at.desc(), SalonCase.id.desc())
+    )
+    count = db.select(func.count(SalonCase.id)).where(*conditions)
+    return _paginate(rows, count, page, per_page)
+
+
+def _valid_id(value: int | None) -> bool:
+    return value is not None and 0 < value <= MAX_ID
+
+
+def get_case(case_id: int) -> SalonCase | None:
+    if not _valid_id(case_id):
+        return None
+    return db.session.scalar(
+        db.select(SalonCase)
+        .where(SalonCase.id == case_id)
+        .options(
+            db.joinedload(SalonCase.presenter),
+            db.joinedload(SalonCase.organization),
+            db.joinedload(SalonCase.session),
+        )
+    )
+
+
+def case_comments(case: SalonCase) -> list[CaseComment]:
+    """Expert reviews first, then the other comments; each group oldest first. One query."""
+    return list(
+        db.session.scalars(
+            db.select(CaseComment)
+            .where(CaseComment.case_id == case.id)
+            .options(db.joinedload(CaseComment.user))
+            .order_by(CaseComment.is_expert_review.desc(), CaseComment.created_at, CaseComment.id)
+        )
+    )
+
+
+def add_case_comment(
+    user: User, case: SalonCase, body: str | None, expert_review: bool = False
+) -> CaseComment:
+    """Comment on a case; only trainers and organizers may post an expert review."""
+    _member(user)
+    if expert_review and not user.is_trainer:
+        raise NotAllowed
+    comment = CaseComment(
+        case_id=case.id, user_id=user.id, body=_comment(body), is_expert_review=bool(expert_review)
+    )
+    db.session.add(comment)
+    db.session.commit()
+    return comment
+
+
+# -- discussion topics -----------------------------------------------------------------
+
+
+def can_create_topic(user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_trainer)
+
+
+def create_topic(
+    user: User,
+    kind: str,
+    title: str | None,
+    body: str | None,
+    session: LiveSession | None = None,
+) -> DiscussionTopic:
+    """A topic for the members' discussion (trainers and organizers). Commits."""
+    _member(user)
+    if not can_create_topic(user):
+        raise NotAllowed
+    if kind not in TOPIC_KINDS:
+        raise CommunityError(_("Choose a kind of topic from the list."))
+    topic = DiscussionTopic(
+        kind=kind,
+        title=_title(title),
+        body=_body(body),
+        created_by_id=user.id,
+        session_id=session.id if session is not None else None,
+    )
+    db.session.add(topic)
+    db.session.commit()
+    return topic
+
+
+def list_topics(kind: str | None = None, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """The discussion topics, newest first, with their number of comments."""
+    if kind and kind not in TOPIC_KINDS:
+        raise CommunityError(_("Choose a kind of topic from the list."))
+    conditions = [DiscussionTopic.kind == kind] if kind else []
+    comments = (
+        db.select(func.count(TopicComment.id))
+        .where(TopicComment.topic_id == DiscussionTopic.id)
+        .correlate(DiscussionTopic)
+        .scalar_subquery()
+    )
+    rows = (
+        db.select(DiscussionTopic, comments)
+        .where(*conditions)
+        .options(db.joinedload(DiscussionTopic.created_by))
+        .order_by(DiscussionTopic.created_at.desc(), DiscussionTopic.id.desc())
+    )
+    count = db.select(func.count(DiscussionTopic.id)).where(*conditions)
+    return _paginate(rows, count, page, per_page)
+
+
+def get_topic(topic_id: int) -> DiscussionTopic | None:
+    if not _valid_id(topic_id):
+        return None
+    return db.session.scalar(
+        db.select(DiscussionTopic)
+        .where(DiscussionTopic.id == topic_id)
+        .options(db.joinedload(DiscussionTopic.created_by), db.joinedload(DiscussionTopic.session))
+    )
+
+
+def add_topic_comment(
+    user: User, topic: DiscussionTopic, body: str | None, parent_id: int | None = None
+) -> TopicComment:
+    """Comment on a topic, or reply to ``parent_id``, which must be a comment of this topic.
+
+    Raises InvalidParent (a ValueError) for a parent of another topic or an unknown one.
+    """
+    _member(user)
+    text = _comment(body)
+    if parent_id is not None:
+        parent = db.session.get(TopicComment, parent_id) if _valid_id(parent_id) else None
+        if parent is None or parent.topic_id != topic.id:
+            raise InvalidParent(_("You can only reply to a comment of this topic."))
+    comment = TopicComment(topic_id=topic.id, user_id=user.id, body=text, parent_id=parent_id)
+    db.session.add(comment)
+    db.session.commit()
+    return comment
+
+
+@dataclass
+class Node:
+    """A comment in the thread, its replies, its depth, and whom it answers when flattened."""
+
+    comment: TopicComment
+    depth: int = 0
+    reply_to: User | None = None
+    children: list[Node] = field(default_factory=list)
+    container: Node | None = field(default=None, repr=False)
+
+
+def thread(topic: DiscussionTopic) -> list[Node]:
+    """The topic's comments as a tree (roots and replies oldest first), from one query.
+
+    Ordered by id: a parent always exists before its replies, so it always comes first.
+    Replies below ``MAX_DEPTH`` are placed next to their parent, in the same list, and
+    carry ``reply_to`` (the author they answer), so the page never nests without end.
+    """
+    comments = db.session.scalars(
+        db.select(TopicComment)
+        .where(TopicComment.topic_id == topic.id)
+        .options(db.joinedload(TopicComment.user))
+        .order_by(TopicComment.id)
+    ).all()
+    nodes: dict[int, Node] = {}
+    roots: list[Node] = []
+    for comment in comments:
+        parent = nodes.get(comment.parent_id) if comment.parent_id is not None else None
+        if parent is None:  # a top-level comment (or, defensively, an orphan)
+            node = Node(comment)
+            roots.append(node)
+        elif parent.depth < MAX_DEPTH:
+            node = Node(comment, depth=parent.depth + 1, container=parent)
+            parent.children.append(node)
+        else:
+            holder = parent.container or parent  # at depth MAX_DEPTH >= 1: the container
+            node = Node(comment, depth=parent.depth, reply_to=parent.comment.user, container=holder)
+            holder.children.append(node)
+        nodes[comment.id] = node
+    return roots
