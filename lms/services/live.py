@@ -144,7 +144,7 @@ def create_session(values: SessionValues, starts_at: datetime, plan: list[dict])
     validate_segments(plan)
     session = LiveSession(checkin_secret=secrets.token_hex(16))
     _apply(session, values)
-    session.starts_at = starts_at.astimezone(UTC)
+    session.starts_at = starts_at.astimezone(UTC).replace(second=0, microsecond=0)
     session.ends_at = session.starts_at + timedelta(
         minutes=plan[-1]["offset"] + plan[-1]["minutes"]
     )

@@ -2,10 +2,22 @@
 
 from flask import Flask
 
-from lms.web import admin, api, auth, catalog, community, errors, health, learn, live, teach
+from lms.web import (
+    admin,
+    api,
+    auth,
+    catalog,
+    community,
+    errors,
+    feeds,
+    health,
+    learn,
+    live,
+    teach,
+)
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (auth, catalog, learn, live, teach, admin, health, api, community):
+    for module in (auth, catalog, learn, live, feeds, community, teach, admin, health, api):
         app.register_blueprint(module.bp)
     errors.register(app)
