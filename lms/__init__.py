@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
-from flask import Flask, abort, request, send_from_directory, session
+from flask import Flask, abort, has_request_context, request, send_from_directory, session
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
@@ -135,6 +135,8 @@ def _select_locale() -> str | None:
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # the CLI, jobs: the academy's default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     if session.get("locale") in languages:

@@ -31,6 +31,7 @@ class DemoResult:
     account_lines: list[str] = field(default_factory=list)
     videos_created: int = 0
     lessons_attached: int = 0
+    live_series_created: int = 0
 
 
 def install_demo() -> DemoResult:
@@ -64,7 +65,60 @@ def install_demo() -> DemoResult:
     passwords_file.chmod(0o600)
     _attach_videos(result)
     db.session.commit()
+    _live_and_community(result)
     return result
+
+
+DEMO_CASE = {
+    "company": "和达文创园入驻企业 · 智能仪器初创公司",
+    "topic": "financing",
+    "title": "天使轮之后：下一轮融资前要补上的三件事",
+    "body": (
+        "## 背景\n\n公司成立两年，完成天使轮，产品进入试点。\n\n"
+        "## 请大家支招\n\n1. 先扩团队还是先打磨产品？\n2. 估值预期如何与投资人沟通？\n"
+        "3. 财务与合规要提前做哪些准备？"
+    ),
+}
+DEMO_TOPIC = {
+    "kind": "event",
+    "title": "身边事：企业如何让新员工更快融入团队",
+    "body": "结合园区企业的新员工培训实践，谈谈“送温暖、送课程、送经验”在企业里可以怎么落地。",
+}
+
+
+def _live_and_community(result: DemoResult) -> None:
+    """The monthly activity day as a series, the learner registered for the next one, and a
+    salon case and a discussion topic to start from. Idempotent."""
+    from lms.models import DiscussionTopic, LiveSeries, LiveSession, SalonCase
+    from lms.services import community, live
+
+    organizer = db.session.scalar(db.select(User).filter_by(email="organizer@demo.camp"))
+    trainer = db.session.scalar(db.select(User).filter_by(email="trainer@demo.camp"))
+    learner = db.session.scalar(db.select(User).filter_by(email="learner@demo.camp"))
+    if db.session.scalar(db.select(LiveSeries.id).limit(1)) is None:
+        values = live.activity_day_values()
+        values.lecturer_id = trainer.id
+        today = live.local(live.utcnow(), live.DEFAULT_TIMEZONE)
+        live.create_series(
+            values,
+            live.ACTIVITY_DAY_RULE,
+            today.replace(day=1, hour=13, minute=30, second=0, microsecond=0, tzinfo=None),
+            live.ACTIVITY_DAY_SEGMENTS,
+            organizer,
+        )
+        result.live_series_created = 1
+    upcoming = db.session.scalar(
+        db.select(LiveSession)
+        .where(LiveSession.starts_at > live.utcnow(), LiveSession.status == "scheduled")
+        .order_by(LiveSession.starts_at)
+        .limit(1)
+    )
+    if upcoming is not None:
+        live.register(learner, upcoming)
+    if db.session.scalar(db.select(SalonCase.id).limit(1)) is None:
+        community.create_case(organizer, session=upcoming, **DEMO_CASE)
+    if db.session.scalar(db.select(DiscussionTopic.id).limit(1)) is None:
+        community.create_topic(organizer, session=upcoming, **DEMO_TOPIC)
 
 
 def _read_passwords(path: Path) -> dict[str, str]:
