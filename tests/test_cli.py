@@ -211,3 +211,17 @@ def test_unknown_camps_exit_non_zero_with_a_clear_message(app, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_demo_plans_the_activity_day_with_a_case_and_a_topic(demo_app):
+    from lms.models import DiscussionTopic, LiveSession, Registration, SalonCase
+
+    run(demo_app, "demo")
+    run(demo_app, "demo")  # idempotent
+    with demo_app.app_context():
+        sessions = db.session.scalars(db.select(LiveSession)).all()
+        assert len(sessions) >= 12
+        assert {len(s.segments) for s in sessions} == {3}
+        assert db.session.scalar(db.select(db.func.count(Registration.id))) == 1
+        assert db.session.scalar(db.select(db.func.count(SalonCase.id))) == 1
+        assert db.session.scalar(db.select(db.func.count(DiscussionTopic.id))) == 1
