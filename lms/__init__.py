@@ -170,6 +170,7 @@ def _init_templates(app: Flask, registry: Any) -> None:
     from jinja2 import ChoiceLoader, FileSystemLoader
 
     from lms.services.catalog import can_edit
+    from lms.services.live import local as local_time
     from lms.web.forms import LanguageForm
 
     if registry.template_folders():
@@ -186,6 +187,7 @@ def _init_templates(app: Flask, registry: Any) -> None:
             "current_language": "en" if locale and locale.language == "en" else "zh",
             "language_form": LanguageForm(formdata=None),
             "can_edit": lambda course: can_edit(current_user, course),
+            "local": local_time,
         }
 
 

@@ -186,3 +186,26 @@ def test_thirty_concurrent_registrations_for_ten_seats(app, make_user):
         ).all()
     assert sorted(statuses).count("registered") == 10
     assert statuses.count("waitlisted") == 20
+
+
+def test_live_pages_list_and_show_the_sessions(app, client, learner):
+    with app.test_request_context():
+        session = future_session()
+        series = make_series(start=datetime.now(UTC).replace(tzinfo=None, day=1))
+        db.session.add(series)
+        db.session.flush()
+        live.materialize(series)
+        db.session.commit()
+        session_id, day = session.id, live.local(session.starts_at, "Asia/Shanghai")
+    for anonymous_or_learner in (False, True):
+        if anonymous_or_learner:
+            client.login(learner.email)
+        listing = client.get("/live/")
+        assert listing.status_code == 200
+        assert f"/live/{session_id}" in listing.get_data(as_text=True)
+        assert "Maker salon" in listing.get_data(as_text=True)
+        month = client.get(f"/live/calendar?year={day.year}&month={day.month}")
+        assert month.status_code == 200 and f"/live/{session_id}" in month.get_data(as_text=True)
+        assert client.get(f"/live/{session_id}").status_code == 200
+    assert client.get("/live/calendar?year=2027&month=13").status_code == 400
+    assert client.get("/live/calendar?year=x").status_code == 400

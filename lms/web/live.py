@@ -119,7 +119,6 @@ def session(session_id: int) -> str:
         checkin_open=checkin.is_open(found),
         form=ActionForm(),
         checkin_form=_checkin_form(found),
-        local=live.local,
     )
 
 
@@ -200,14 +199,14 @@ def check_in(session_id: int) -> str | Response | tuple[str, int]:
         else:
             ratelimit.spend("checkin", key, CHECKIN_RATE)
     status = 400 if form.errors else 200
-    return render_template("live/checkin.html", session=found, form=form, local=live.local), status
+    return render_template("live/checkin.html", session=found, form=form), status
 
 
 @bp.get("/<int:session_id>/code")
 @login_required
 def code_page(session_id: int) -> str:
     found = runnable_or_404(session_id)
-    return render_template("live/code.html", session=found, local=live.local)
+    return render_template("live/code.html", session=found)
 
 
 @bp.get("/<int:session_id>/code.json")
@@ -245,7 +244,6 @@ def roster(session_id: int) -> str:
         rows=checkin.roster(found),
         corrections=checkin.corrections(found),
         form=CorrectionForm(formdata=None),
-        local=live.local,
     )
 
 
