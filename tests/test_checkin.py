@@ -249,6 +249,7 @@ def test_code_json_gives_the_rotating_code(app, client, organizer, open_session)
     assert 0 < body["seconds_left"] <= 30 and body["open"] is True
     svg = client.get(f"/live/{open_session}/code.svg")
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    assert b'xmlns="http://www.w3.org/2000/svg"' in svg.data  # valid as an image on its own
 
 
 def test_registration_pages(app, client, learner, open_session):

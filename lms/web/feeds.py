@@ -70,7 +70,7 @@ def manage() -> str | Response:
     elif form.errors:
         abort(400)
     return render_template(
-        "calendar/feeds.html",
+        "calendar/manage.html",
         feeds=feeds.feeds_of(current_user),
         new_url=new_url,
         form=form,

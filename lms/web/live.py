@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -230,8 +231,11 @@ def code_json(session_id: int) -> Response:
 def code_qr(session_id: int) -> Response:
     found = runnable_or_404(session_id)
     target = url_for(".check_in", session_id=found.id, code=checkin.code_for(found), _external=True)
-    svg = segno.make(target, error="m").svg_inline(scale=8, border=2)
-    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+    image = io.BytesIO()
+    segno.make(target, error="m").save(image, kind="svg", scale=8, border=2, xmldecl=False)
+    return Response(
+        image.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )
 
 
 @bp.get("/<int:session_id>/roster")
