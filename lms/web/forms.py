@@ -76,16 +76,26 @@ NO_CONTROL = Regexp(
 )
 
 
-class CourseForm(FlaskForm):
-    slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
+class BilingualTitle:
+    """A title in Chinese and in English (mixed into forms)."""
+
     title_zh = StringField(
         _l("Title (Chinese)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
     )
     title_en = StringField(
         _l("Title (English)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
     )
+
+
+class BilingualText(BilingualTitle):
+    """Title and summary in Chinese and in English (mixed into forms)."""
+
     summary_zh = TextAreaField(_l("Summary (Chinese)"), validators=[Length(max=2000), NO_CONTROL])
     summary_en = TextAreaField(_l("Summary (English)"), validators=[Length(max=2000), NO_CONTROL])
+
+
+class CourseForm(BilingualText, FlaskForm):
+    slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
     level = StringField(_l("Level"), validators=[Length(max=40), NO_CONTROL])
 
 
@@ -93,17 +103,11 @@ class NewCourseForm(CourseForm):
     camp = SelectField(_l("Camp"), validators=[DataRequired()])
 
 
-class ModuleForm(FlaskForm):
+class ModuleForm(BilingualTitle, FlaskForm):
     slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
-    title_zh = StringField(
-        _l("Title (Chinese)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
-    )
-    title_en = StringField(
-        _l("Title (English)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
-    )
 
 
-class LessonForm(FlaskForm):
+class LessonForm(BilingualText, FlaskForm):
     slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
     kind = SelectField(
         _l("Kind"),
@@ -113,14 +117,6 @@ class LessonForm(FlaskForm):
             SelectChoice("live", _l("Live")),
         ],
     )
-    title_zh = StringField(
-        _l("Title (Chinese)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
-    )
-    title_en = StringField(
-        _l("Title (English)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
-    )
-    summary_zh = TextAreaField(_l("Summary (Chinese)"), validators=[Length(max=2000), NO_CONTROL])
-    summary_en = TextAreaField(_l("Summary (English)"), validators=[Length(max=2000), NO_CONTROL])
     body_zh = TextAreaField(_l("Text (Chinese, Markdown)"), validators=[Length(max=50000)])
     body_en = TextAreaField(_l("Text (English, Markdown)"), validators=[Length(max=50000)])
     minutes = IntegerField(_l("Minutes"), validators=[InputRequired(), NumberRange(min=0, max=600)])

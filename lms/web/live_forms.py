@@ -9,13 +9,12 @@ from wtforms import (
     IntegerField,
     SelectField,
     StringField,
-    TextAreaField,
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from lms.web.forms import NO_CONTROL
+from lms.web.forms import NO_CONTROL, BilingualText
 
 TIMEZONES = [
     "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Singapore", "Asia/Tokyo", "Europe/London",
@@ -23,15 +22,7 @@ TIMEZONES = [
 ]  # fmt: skip
 
 
-class SessionForm(FlaskForm):
-    title_zh = StringField(
-        _l("Title (Chinese)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
-    )
-    title_en = StringField(
-        _l("Title (English)"), validators=[DataRequired(), Length(max=200), NO_CONTROL]
-    )
-    summary_zh = TextAreaField(_l("Summary (Chinese)"), validators=[Length(max=2000), NO_CONTROL])
-    summary_en = TextAreaField(_l("Summary (English)"), validators=[Length(max=2000), NO_CONTROL])
+class SessionForm(BilingualText, FlaskForm):
     camp = SelectField(_l("Camp"), validators=[Optional()])
     plan = SelectField(
         _l("Programme"),
