@@ -306,3 +306,82 @@ def test_bad_session_forms_are_400_and_write_nothing(app, client, organizer, cha
     assert client.post("/live/new", data).status_code == 400
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(LiveSession.id))) == 0
+
+
+RUNNER_ONLY = [
+    ("get", "/live/{id}/code"),
+    ("get", "/live/{id}/code.json"),
+    ("get", "/live/{id}/code.svg"),
+    ("get", "/live/{id}/roster"),
+    ("post", "/live/{id}/attendance"),
+    ("get", "/live/{id}/manage"),
+    ("post", "/live/{id}/manage"),
+    ("post", "/live/{id}/cancel"),
+    ("post", "/live/{id}/reinstate"),
+]
+EVERYONE = [("get", "/live/"), ("get", "/live/calendar"), ("get", "/live/{id}")]
+MEMBERS = [
+    ("post", "/live/{id}/register"),
+    ("post", "/live/{id}/cancel-registration"),
+    ("get", "/live/{id}/checkin"),
+    ("post", "/live/{id}/checkin"),
+]
+TRAINERS = [("get", "/live/new"), ("post", "/live/new")]
+
+
+def test_every_live_route_is_in_the_permission_matrix(app):
+    covered = {path for _m, path in RUNNER_ONLY + EVERYONE + MEMBERS + TRAINERS}
+    routes = {
+        rule.rule.replace("<int:session_id>", "{id}").replace(
+            "<any(cancel, reinstate):change>", "cancel"
+        )
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("live.")
+    }
+    assert routes <= covered | {"/live/{id}/cancel"}
+
+
+def test_live_routes_by_role(app, client, learner, trainer, organizer, open_session):
+    def status(method, path):
+        return (
+            getattr(client, method)(path.format(id=open_session), {}).status_code
+            if method == "post"
+            else client.get(path.format(id=open_session)).status_code
+        )
+
+    for method, path in RUNNER_ONLY + MEMBERS + TRAINERS:
+        assert status(method, path) in (302, 400), (path, "anonymous")  # to login (or bad form)
+    for method, path in EVERYONE:
+        assert status(method, path) == 200, path
+    client.login(learner.email)
+    for method, path in RUNNER_ONLY + TRAINERS:
+        assert status(method, path) == 403, (path, "learner")
+    client.logout()
+    client.login(trainer.email)  # a trainer, but not of this session
+    for method, path in RUNNER_ONLY:
+        assert status(method, path) == 403, (path, "other trainer")
+    assert status("get", "/live/new") == 200
+    client.logout()
+    client.login(organizer.email)
+    for method, path in RUNNER_ONLY:
+        assert status(method, path) in (200, 302, 400), (path, "organizer")
+
+
+def test_a_session_tied_to_a_course_shows_it(app, client, organizer, course):
+    client.login(organizer.email)
+    response = client.post(
+        "/live/new",
+        {
+            "title_zh": "战略工具工作坊", "title_en": "Strategy workshop", "camp": "",
+            "course": str(course.id), "plan": "lecture", "minutes": "120",
+            "date": "2031-03-10", "start": "14:00", "timezone": "Asia/Shanghai", "repeat": "",
+            "location": "Room 2", "capacity": "30", "lecturer": "0", "delivery": "lecture",
+            "guest_name": "Prof. Wang", "guest_title": "Zhejiang University",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert course.title_en in page and "Prof. Wang, Zhejiang University" in page
+    with app.app_context():
+        session = db.session.scalars(db.select(LiveSession)).one()
+        assert (session.course_id, session.camp_id) == (course.id, course.camp_id)

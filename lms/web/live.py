@@ -23,7 +23,7 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from lms.extensions import db
-from lms.models import Camp, Lesson, LiveSession, User
+from lms.models import Camp, Course, Lesson, LiveSession, User
 from lms.models._base import utcnow
 from lms.services import checkin, live, ratelimit
 from lms.services.camps import visible_camps
@@ -264,6 +264,17 @@ def correct(session_id: int) -> Response:
     return redirect(url_for(".roster", session_id=found.id))
 
 
+def _course_choices() -> list[SelectChoice]:
+    """Published courses of visible camps; a session tied to a course also gets its camp."""
+    courses = db.session.scalars(
+        db.select(Course)
+        .where(Course.camp_id.in_(live.camp_ids_visible()), Course.status == "published")
+        .where(Course.archived_at.is_(None))
+        .order_by(Course.camp_id, Course.position)
+    )
+    return [SelectChoice(0, _("— none —"))] + [SelectChoice(c.id, c.title) for c in courses]
+
+
 def _camp_choices() -> list[SelectChoice]:
     return [SelectChoice("", _("— the whole academy —"))] + [
         SelectChoice(camp.slug, camp.title) for camp in visible_camps()
@@ -288,6 +299,7 @@ def new() -> str | Response | tuple[str, int]:
         abort(403)
     form = SessionForm()
     form.camp.choices = _camp_choices()
+    form.course.choices = _course_choices()
     form.lecturer.choices = _lecturer_choices()
     if request.method == "GET":
         _activity_day_defaults(form)
@@ -317,11 +329,14 @@ def _activity_day_defaults(form: SessionForm) -> None:
 
 
 def _create(form: SessionForm) -> LiveSession:
+    course = db.session.get(Course, form.course.data) if form.course.data else None
     camp = (
         db.session.scalar(db.select(Camp).filter_by(slug=form.camp.data))
         if form.camp.data
         else None
     )
+    if course is not None:
+        camp = course.camp
     lesson_id = form.screening_lesson.data if form.delivery.data == "screening" else None
     if lesson_id is not None and db.session.get(Lesson, lesson_id) is None:
         raise live.LiveError(_("There is no lesson with this number."))
@@ -334,6 +349,7 @@ def _create(form: SessionForm) -> LiveSession:
         capacity=form.capacity.data,
         timezone=form.timezone.data,
         camp_id=camp.id if camp else None,
+        course_id=course.id if course else None,
         lecturer_id=form.lecturer.data or None,
         guest_name=(form.guest_name.data or "").strip(),
         guest_title=(form.guest_title.data or "").strip(),

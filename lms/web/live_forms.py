@@ -24,6 +24,7 @@ TIMEZONES = [
 
 class SessionForm(BilingualText, FlaskForm):
     camp = SelectField(_l("Camp"), validators=[Optional()])
+    course = SelectField(_l("Course (optional)"), coerce=int, validators=[Optional()])
     plan = SelectField(
         _l("Programme"),
         choices=[
