@@ -13,6 +13,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes back; every time we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def current_language() -> str:
     """``"zh"`` or ``"en"``, from the request's locale (Chinese outside a request)."""
     try:

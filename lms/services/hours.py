@@ -6,7 +6,7 @@ retried write adds nothing. Corrections are new entries with the difference.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -14,15 +14,14 @@ from sqlalchemy import func
 from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
 from lms.models import Attendance, LiveSession, TrainingTime
-from lms.models._base import utcnow
+from lms.models._base import aware, utcnow
 
 ACADEMY_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 
 def local_day(moment: datetime, timezone: str | None = None) -> date:
     """The calendar day of ``moment`` where it happened (the academy's zone by default)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(timezone) if timezone else ACADEMY_TIMEZONE).date()
+    return aware(moment).astimezone(ZoneInfo(timezone) if timezone else ACADEMY_TIMEZONE).date()
 
 
 def add(
@@ -59,8 +58,6 @@ def add(
 def attended_seconds(session: LiveSession, attendance: Attendance | None) -> int:
     """What an attendance is worth: present → every segment; late → the segments' time
     from the check-in on; excused or absent → nothing."""
-    from lms.services.live import aware
-
     if attendance is None or attendance.status not in ("present", "late"):
         return 0
     since = aware(session.starts_at)

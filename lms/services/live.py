@@ -28,7 +28,7 @@ from lms.models import (
     Registration,
     User,
 )
-from lms.models._base import utcnow
+from lms.models._base import aware, utcnow
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 ACTIVITY_DAY_RULE = "FREQ=MONTHLY;BYMONTHDAY=25"
@@ -59,11 +59,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise LiveError(_("Unknown time zone %(zone)s.", zone=name)) from exc
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite gives naive datetimes back; every time we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_rule(rule: str, starts_local: datetime, timezone: str) -> Any:

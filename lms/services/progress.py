@@ -24,7 +24,7 @@ from lms.models import (
     User,
     WatchClock,
 )
-from lms.models._base import utcnow
+from lms.models._base import aware, utcnow
 from lms.services import hours
 from lms.services import intervals as iv
 from lms.services.completion import after_lesson_completed
@@ -64,11 +64,6 @@ class ProgressState:
             "credited": round(self.credited, 3),
             "course_completed": self.course_completed,
         }
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives naive datetimes back; every time we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 def lesson_duration(lesson: Lesson) -> float:
@@ -175,14 +170,14 @@ def report(
     resume_at = validate_position(position, duration)
     now = now or utcnow()
 
-    clock = _watch_clock(user, _aware(session.started_at))  # serializes this learner's reports
+    clock = _watch_clock(user, aware(session.started_at))  # serializes this learner's reports
     db.session.refresh(session)  # what a report that held the lock before us wrote
     row = _progress_row(user, lesson)
     coverage = iv.merge(tuple(pair) for pair in (row.watched or []))
     new = iv.subtract(reported, coverage)
-    started = _aware(session.started_at)
+    started = aware(session.started_at)
     session_budget = (now - started).total_seconds() - session.credited_seconds
-    user_budget = (now - max(_aware(clock.credited_until), started)).total_seconds()
+    user_budget = (now - max(aware(clock.credited_until), started)).total_seconds()
     budget = max(0.0, min(session_budget, user_budget))
     credited_parts = iv.take(new, budget)
     credited = iv.measure(credited_parts)
@@ -193,7 +188,7 @@ def report(
         row.covered_seconds = min(duration, iv.measure(coverage))
         before = int(session.credited_seconds // 60)
         session.credited_seconds += credited
-        clock.credited_until = max(_aware(clock.credited_until), started) + timedelta(
+        clock.credited_until = max(aware(clock.credited_until), started) + timedelta(
             seconds=credited
         )
         _ledger_minutes(session, lesson, before, now)
