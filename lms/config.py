@@ -24,6 +24,8 @@ DEFAULTS: dict[str, object] = {
     "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,
     "PLUGINS_STRICT": False,
+    # Training-time target per learner and month (hours), as in the park's companies.
+    "MONTHLY_TARGET_HOURS": 12,
     "LOAD_PLUGINS": None,
 }
 

@@ -6,10 +6,11 @@ retried write adds nothing. Corrections are new entries with the difference.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import extract, func
 
 from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
@@ -99,3 +100,37 @@ def record_attendance(session: LiveSession, attendance: Attendance, key: str) ->
         note=f"{attendance.status}",
     )
     return difference
+
+
+@dataclass(frozen=True)
+class MonthHours:
+    year: int
+    month: int
+    seconds: int
+
+    @property
+    def hours(self) -> float:
+        return round(self.seconds / 3600, 1)
+
+
+def monthly(user_id: int, months: int = 12, today: date | None = None) -> list[MonthHours]:
+    """The learner's verified training time per month, oldest first, the current month last.
+
+    Summed by the database (one grouped query); months without entries count zero.
+    """
+    today = today or local_day(utcnow())
+    keys = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        keys.append((year, month))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    keys.reverse()
+    first = date(keys[0][0], keys[0][1], 1)
+    year_of, month_of = extract("year", TrainingTime.day), extract("month", TrainingTime.day)
+    rows = db.session.execute(
+        db.select(year_of, month_of, func.sum(TrainingTime.seconds))
+        .where(TrainingTime.user_id == user_id, TrainingTime.day >= first)
+        .group_by(year_of, month_of)
+    )
+    totals = {(int(y), int(m)): int(total or 0) for y, m, total in rows}
+    return [MonthHours(y, m, max(0, totals.get((y, m), 0))) for y, m in keys]

@@ -17,7 +17,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from lms.models import Lesson, MediaAsset
-from lms.services import catalog, completion, lessons, media
+from lms.services import catalog, completion, hours, lessons, media
 from lms.web.catalog import course_or_404
 from lms.web.forms import ActionForm
 
@@ -27,7 +27,15 @@ bp = Blueprint("learn", __name__)
 @bp.get("/dashboard")
 @login_required
 def dashboard() -> str:
-    return render_template("dashboard.html", cards=catalog.my_courses(current_user))
+    months = hours.monthly(current_user.id)
+    target = current_app.config["MONTHLY_TARGET_HOURS"]
+    return render_template(
+        "dashboard.html",
+        cards=catalog.my_courses(current_user),
+        months=months,
+        target=target,
+        chart_top=max([target, *(m.hours for m in months)]),
+    )
 
 
 @bp.get("/camps/<camp_slug>/<course_slug>/lessons/<lesson_slug>")
