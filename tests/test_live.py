@@ -209,3 +209,23 @@ def test_live_pages_list_and_show_the_sessions(app, client, learner):
         assert client.get(f"/live/{session_id}").status_code == 200
     assert client.get("/live/calendar?year=2027&month=13").status_code == 400
     assert client.get("/live/calendar?year=x").status_code == 400
+
+
+def test_later_occurrences_keep_the_lecturer(app_ctx, organizer, trainer):
+    user = db.session.get(User, organizer.id)
+    values = live.activity_day_values()
+    values.lecturer_id, values.guest_name = trainer.id, "Prof. Li"
+    series = live.create_series(
+        values,
+        live.ACTIVITY_DAY_RULE,
+        datetime(2030, 1, 25, 13, 30),
+        live.ACTIVITY_DAY_SEGMENTS,
+        user,
+    )
+    before = db.session.scalar(
+        db.select(db.func.count(LiveSession.id)).filter_by(series_id=series.id)
+    )
+    assert live.extend_series(now=datetime(2030, 12, 1, tzinfo=UTC)) > 0
+    sessions = db.session.scalars(db.select(LiveSession).filter_by(series_id=series.id)).all()
+    assert len(sessions) > before
+    assert {(s.lecturer_id, s.guest_name) for s in sessions} == {(trainer.id, "Prof. Li")}

@@ -104,6 +104,16 @@ class SessionValues:
     summary_en: str = ""
 
 
+# What a series passes to each of its occurrences, and what an occurrence copies from the last.
+SERIES_FIELDS = (
+    "title_zh", "title_en", "summary_zh", "summary_en", "camp_id", "course_id",
+    "location", "capacity", "timezone",
+)  # fmt: skip
+OCCURRENCE_FIELDS = (
+    "lecturer_id", "guest_name", "guest_title", "delivery", "screening_lesson_id",
+)  # fmt: skip
+
+
 def _apply(session: LiveSession, values: SessionValues) -> None:
     for key, value in values.__dict__.items():
         setattr(session, key, value)
@@ -156,17 +166,9 @@ def create_series(
     validate_segments(plan)
     parse_rule(rule, starts_local, values.timezone)
     series = LiveSeries(
-        title_zh=values.title_zh,
-        title_en=values.title_en,
-        summary_zh=values.summary_zh,
-        summary_en=values.summary_en,
-        camp_id=values.camp_id,
-        course_id=values.course_id,
+        **{name: getattr(values, name) for name in SERIES_FIELDS},
         rrule=rule,
         starts_local=starts_local.replace(tzinfo=None),
-        timezone=values.timezone,
-        location=values.location,
-        capacity=values.capacity,
         segments=plan,
         created_by_id=user.id,
     )
@@ -196,6 +198,13 @@ def materialize(
             db.select(LiveSession.recurrence_id).where(LiveSession.series_id == series.id)
         )
     )
+    # Lecturer, guest and delivery come from the values given, else from the latest occurrence.
+    template: Any = values or db.session.scalar(
+        db.select(LiveSession)
+        .filter_by(series_id=series.id)
+        .order_by(LiveSession.starts_at.desc())
+        .limit(1)
+    )
     created = 0
     first = series.starts_local.replace(tzinfo=zone(series.timezone)).astimezone(UTC)
     window_start = max(now, first) - timedelta(days=1)
@@ -205,25 +214,13 @@ def materialize(
         if recurrence in existing:
             continue
         session = LiveSession(
+            **{name: getattr(series, name) for name in SERIES_FIELDS},
+            **{name: getattr(template, name) for name in OCCURRENCE_FIELDS if template},
             series_id=series.id,
             recurrence_id=recurrence,
             checkin_secret=secrets.token_hex(16),
-            title_zh=series.title_zh,
-            title_en=series.title_en,
-            summary_zh=series.summary_zh,
-            summary_en=series.summary_en,
-            camp_id=series.camp_id,
-            course_id=series.course_id,
-            location=series.location,
-            capacity=series.capacity,
-            timezone=series.timezone,
             starts_at=recurrence,
         )
-        if values is not None:
-            session.lecturer_id = values.lecturer_id
-            session.guest_name, session.guest_title = values.guest_name, values.guest_title
-            session.delivery = values.delivery
-            session.screening_lesson_id = values.screening_lesson_id
         last = series.segments[-1]
         session.ends_at = recurrence + timedelta(minutes=last["offset"] + last["minutes"])
         session.segments = _segments_for(session, series.segments)
