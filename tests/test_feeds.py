@@ -144,3 +144,21 @@ def test_feed_pages_by_role(app, client, learner, other_learner, sessions):
     assert client.post("/calendar/feeds", {"camp": "nope"}).status_code == 400
     with app.app_context():
         assert db.session.get(CalendarFeed, feed_id).revoked_at is None
+
+
+def test_waitlisted_sessions_are_tentative_and_disabled_accounts_lose_their_feed(
+    app, client, learner, make_user
+):
+    soon = datetime.now(UTC) + timedelta(days=3)
+    full = make(app, "full", soon)
+    with app.test_request_context():
+        db.session.get(LiveSession, full).capacity = 0
+        db.session.commit()
+    register(app, learner.id, full)
+    client.login(learner.email)
+    url = new_link(client)
+    assert str(events(client, url)["full"]["status"]) == "TENTATIVE"
+    with app.app_context():
+        db.session.get(User, learner.id).active = False
+        db.session.commit()
+    assert Client(app.test_client()).get(url.replace("http://localhost", "")).status_code == 404

@@ -74,10 +74,15 @@ def find(token: str, disabled_camp_ids: set[int]) -> CalendarFeed | None:
     )
     if feed is None or (feed.camp_id is not None and feed.camp_id in disabled_camp_ids):
         return None
+    if feed.user_id is not None:  # a disabled account's calendar stops with it
+        owner = db.session.get(User, feed.user_id)
+        if owner is None or not owner.active:
+            return None
     return feed
 
 
 def sessions_for(feed: CalendarFeed, disabled_camp_ids: set[int]) -> list[LiveSession]:
+    """The feed's sessions; on a personal feed, waitlisted ones carry ``waitlisted = True``."""
     now = utcnow()
     query = (
         db.select(LiveSession)
@@ -94,11 +99,21 @@ def sessions_for(feed: CalendarFeed, disabled_camp_ids: set[int]) -> list[LiveSe
         query = query.join(Registration, Registration.session_id == LiveSession.id).where(
             Registration.user_id == feed.user_id, Registration.status != "cancelled"
         )
-    return [
+        waiting = set(
+            db.session.scalars(
+                db.select(Registration.session_id).filter_by(
+                    user_id=feed.user_id, status="waitlisted"
+                )
+            )
+        )
+    sessions = [
         session
         for session in db.session.scalars(query)
         if session.camp_id is None or session.camp_id not in disabled_camp_ids
     ]
+    for session in sessions:
+        session.waitlisted = feed.user_id is not None and session.id in waiting
+    return sessions
 
 
 def to_ics(sessions: list[LiveSession], name: str, url_for_session: object) -> bytes:
@@ -119,7 +134,12 @@ def to_ics(sessions: list[LiveSession], name: str, url_for_session: object) -> b
         event.add("dtend", aware(session.ends_at))
         event.add("summary", f"{session.title_zh} / {session.title_en}")
         event.add("location", session.location)
-        event.add("status", "CANCELLED" if session.status == "cancelled" else "CONFIRMED")
+        if session.status == "cancelled":
+            event.add("status", "CANCELLED")
+        else:  # a learner still on the waitlist may not get a seat
+            event.add(
+                "status", "TENTATIVE" if getattr(session, "waitlisted", False) else "CONFIRMED"
+            )
         event.add("sequence", 1 if session.moved else 0)
         event.add("last-modified", aware(session.created_at) if session.created_at else stamp)
         event.add("url", url_for_session(session))  # type: ignore[operator]
