@@ -82,7 +82,6 @@ def find(token: str, disabled_camp_ids: set[int]) -> CalendarFeed | None:
 
 
 def sessions_for(feed: CalendarFeed, disabled_camp_ids: set[int]) -> list[LiveSession]:
-    """The feed's sessions; on a personal feed, waitlisted ones carry ``waitlisted = True``."""
     now = utcnow()
     query = (
         db.select(LiveSession)
@@ -99,24 +98,30 @@ def sessions_for(feed: CalendarFeed, disabled_camp_ids: set[int]) -> list[LiveSe
         query = query.join(Registration, Registration.session_id == LiveSession.id).where(
             Registration.user_id == feed.user_id, Registration.status != "cancelled"
         )
-        waiting = set(
-            db.session.scalars(
-                db.select(Registration.session_id).filter_by(
-                    user_id=feed.user_id, status="waitlisted"
-                )
-            )
-        )
-    sessions = [
+    return [
         session
         for session in db.session.scalars(query)
         if session.camp_id is None or session.camp_id not in disabled_camp_ids
     ]
-    for session in sessions:
-        session.waitlisted = feed.user_id is not None and session.id in waiting
-    return sessions
 
 
-def to_ics(sessions: list[LiveSession], name: str, url_for_session: object) -> bytes:
+def waitlisted_ids(feed: CalendarFeed) -> set[int]:
+    """Sessions the feed's owner only waits for (none on camp feeds)."""
+    if feed.user_id is None:
+        return set()
+    return set(
+        db.session.scalars(
+            db.select(Registration.session_id).filter_by(user_id=feed.user_id, status="waitlisted")
+        )
+    )
+
+
+def to_ics(
+    sessions: list[LiveSession],
+    name: str,
+    url_for_session: object,
+    tentative: set[int] | frozenset[int] = frozenset(),
+) -> bytes:
     """A VCALENDAR with one VEVENT per session (cancelled ones kept, marked CANCELLED)."""
     calendar = Calendar()
     calendar.add("prodid", "-//Camp LMS//Live sessions//ZH")
@@ -137,9 +142,7 @@ def to_ics(sessions: list[LiveSession], name: str, url_for_session: object) -> b
         if session.status == "cancelled":
             event.add("status", "CANCELLED")
         else:  # a learner still on the waitlist may not get a seat
-            event.add(
-                "status", "TENTATIVE" if getattr(session, "waitlisted", False) else "CONFIRMED"
-            )
+            event.add("status", "TENTATIVE" if session.id in tentative else "CONFIRMED")
         event.add("sequence", 1 if session.moved else 0)
         event.add("last-modified", aware(session.created_at) if session.created_at else stamp)
         event.add("url", url_for_session(session))  # type: ignore[operator]

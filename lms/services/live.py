@@ -270,7 +270,7 @@ def reinstate(session: LiveSession) -> None:
 
 
 def upcoming(
-    user: User | None, camp_ids: list[int], *, start: datetime | None = None, days: int = 120
+    camp_ids: list[int], *, start: datetime | None = None, days: int = 120
 ) -> list[LiveSession]:
     """Sessions of visible camps (and camp-less academy sessions) in a window, by start."""
     start = start or (utcnow() - timedelta(hours=12))

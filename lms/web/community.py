@@ -66,7 +66,6 @@ def _status(form: Any) -> int:
 def _session_choices() -> list[SelectChoice]:
     """Recent and coming live sessions the user can see, newest first (0: none)."""
     sessions = live.upcoming(
-        current_user,
         live.camp_ids_visible(),
         start=utcnow() - SESSIONS_BACK,
         days=SESSIONS_AHEAD_DAYS,

@@ -40,6 +40,7 @@ def feed(token: str) -> Response:
         feeds.sessions_for(found, disabled),
         name,
         lambda session: url_for("live.session", session_id=session.id, _external=True),
+        feeds.waitlisted_ids(found),
     )
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"

@@ -54,7 +54,7 @@ def runnable_or_404(session_id: int) -> LiveSession:
 def index() -> str:
     live.extend_series()
     camps = visible_camps()
-    sessions = live.upcoming(current_user, [camp.id for camp in camps])
+    sessions = live.upcoming([camp.id for camp in camps])
     registrations = {}
     if current_user.is_authenticated and sessions:
         from lms.models import Registration
@@ -83,7 +83,7 @@ def calendar_page() -> str:
     start = datetime(
         first.year, first.month, 1, tzinfo=live.zone(live.DEFAULT_TIMEZONE)
     ) - timedelta(days=7)
-    sessions = live.upcoming(current_user, live.camp_ids_visible(), start=start, days=45)
+    sessions = live.upcoming(live.camp_ids_visible(), start=start, days=45)
     by_day: dict[date, list[LiveSession]] = {}
     for session in sessions:
         by_day.setdefault(live.local(session.starts_at, session.timezone).date(), []).append(
