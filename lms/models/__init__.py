@@ -1,6 +1,15 @@
 """SQLAlchemy models. Database constraints carry the invariants."""
 
-from lms.models.accounts import ROLES, AuthSession, Organization, User
+from lms.models.accounts import (
+    ROLES,
+    AccountToken,
+    AuthSession,
+    Invite,
+    Organization,
+    StaffGroup,
+    StaffGroupMember,
+    User,
+)
 from lms.models.catalog import (
     LESSON_KINDS,
     Camp,
@@ -35,7 +44,7 @@ from lms.models.live import (
     SalonCase,
     TopicComment,
 )
-from lms.models.records import TrainingTime
+from lms.models.records import Assignment, TrainingTime
 
 __all__ = [
     "ATTENDANCE_STATUSES",
@@ -44,6 +53,8 @@ __all__ = [
     "ROLES",
     "SEGMENT_KINDS",
     "TOPIC_KINDS",
+    "AccountToken",
+    "Assignment",
     "Attendance",
     "AttendanceCorrection",
     "AuthSession",
@@ -56,6 +67,7 @@ __all__ = [
     "CourseTrainer",
     "DiscussionTopic",
     "Enrollment",
+    "Invite",
     "Lesson",
     "LessonProgress",
     "LiveSegment",
@@ -67,6 +79,8 @@ __all__ = [
     "PlaybackSession",
     "Registration",
     "SalonCase",
+    "StaffGroup",
+    "StaffGroupMember",
     "TopicComment",
     "TrainingTime",
     "User",

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.extensions import db
@@ -15,10 +23,20 @@ ROLES = ("learner", "trainer", "organizer")
 
 
 class Organization(Timestamped, db.Model):
+    """A company of the park that sends staff to train. ``monthly_target_hours`` overrides
+    the academy's default target for its staff."""
+
     __tablename__ = "organizations"
+    __table_args__ = (
+        CheckConstraint(
+            "monthly_target_hours IS NULL OR monthly_target_hours BETWEEN 0 AND 744",
+            name="monthly_target_hours",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    monthly_target_hours: Mapped[int | None] = mapped_column(Integer)
 
     members: Mapped[list[User]] = relationship(back_populates="organization")
 
@@ -65,5 +83,77 @@ class AuthSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class StaffGroup(Timestamped, db.Model):
+    """A named group of an organization's staff (a department, the key-talent pool…)."""
+
+    __tablename__ = "staff_groups"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+
+    organization: Mapped[Organization] = relationship()
+    members: Mapped[list[User]] = relationship(
+        secondary="staff_group_members", order_by="User.name"
+    )
+
+
+class StaffGroupMember(db.Model):
+    __tablename__ = "staff_group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Invite(db.Model):
+    """A link a manager hands to staff: whoever opens it joins the organization.
+
+    Only a hash of the token is stored. It stops working when it expires, is revoked or
+    has been used ``max_uses`` times.
+    """
+
+    __tablename__ = "invites"
+    __table_args__ = (CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("staff_groups.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    max_uses: Mapped[int] = mapped_column(Integer, default=50)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+
+    organization: Mapped[Organization] = relationship()
+    group: Mapped[StaffGroup | None] = relationship()
+
+
+class AccountToken(db.Model):
+    """A one-time link to set a password: for staff a manager imported, or a reset."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20), default="setup")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship()

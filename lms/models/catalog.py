@@ -44,6 +44,12 @@ class Synced:
 
 class Camp(Bilingual, Timestamped, db.Model):
     __tablename__ = "camps"
+    __table_args__ = (
+        CheckConstraint(
+            "monthly_target_hours IS NULL OR monthly_target_hours BETWEEN 0 AND 744",
+            name="monthly_target_hours",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
@@ -53,6 +59,7 @@ class Camp(Bilingual, Timestamped, db.Model):
     audience_en: Mapped[str] = mapped_column(String(500), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    monthly_target_hours: Mapped[int | None] = mapped_column(Integer)
 
     courses: Mapped[list[Course]] = relationship(back_populates="camp", order_by="Course.position")
 

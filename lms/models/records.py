@@ -1,14 +1,16 @@
-"""Training records: the append-only ledger of verified training time."""
+"""Training records: the append-only ledger of verified training time, and training plans."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.extensions import db
 from lms.models._base import utcnow
+from lms.models.accounts import Organization, StaffGroup, User
+from lms.models.catalog import Camp, Course
 
 HOURS_SOURCES = ("video", "live", "correction")
 
@@ -24,6 +26,8 @@ class TrainingTime(db.Model):
     __table_args__ = (
         CheckConstraint(f"source IN {HOURS_SOURCES!r}", name="source"),
         Index("ix_training_time_user_day", "user_id", "day"),
+        # Covers the monthly reports: a month's rows, summed per learner, without the table.
+        Index("ix_training_time_day_user", "day", "user_id", "seconds"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,3 +43,43 @@ class TrainingTime(db.Model):
     )
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Assignment(db.Model):
+    """One item of a training plan: a course or a whole camp, due on a day, assigned to one
+    learner or to a staff group (its members now and later).
+
+    ``organization_id`` is the organization whose plan it belongs to (``None``: the
+    academy's own, set by an organizer). Cancelling keeps the row for the record.
+    """
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="assignee"),
+        CheckConstraint("(course_id IS NULL) <> (camp_id IS NULL)", name="subject"),
+        Index("ix_assignments_organization_due", "organization_id", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_groups.id", ondelete="CASCADE"), index=True
+    )
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    camp_id: Mapped[int | None] = mapped_column(ForeignKey("camps.id", ondelete="CASCADE"))
+    due_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    organization: Mapped[Organization | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    group: Mapped[StaffGroup | None] = relationship()
+    course: Mapped[Course | None] = relationship()
+    camp: Mapped[Camp | None] = relationship()

@@ -10,14 +10,29 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import extract, func
 
 from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
-from lms.models import Attendance, LiveSession, TrainingTime
+from lms.models import Attendance, Camp, LiveSession, Organization, TrainingTime, User
 from lms.models._base import aware, utcnow
 
 ACADEMY_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
+def target_hours(user: User) -> int:
+    """The learner's monthly target: their organization's, else the academy's default."""
+    if user.organization_id is not None:
+        organization = db.session.get(Organization, user.organization_id)
+        if organization is not None and organization.monthly_target_hours is not None:
+            return organization.monthly_target_hours
+    return int(current_app.config["MONTHLY_TARGET_HOURS"])
+
+
+def camp_target_hours(camp: Camp) -> int | None:
+    """A camp's own monthly target, when the organizers set one."""
+    return camp.monthly_target_hours
 
 
 def local_day(moment: datetime, timezone: str | None = None) -> date:

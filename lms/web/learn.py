@@ -28,7 +28,7 @@ bp = Blueprint("learn", __name__)
 @login_required
 def dashboard() -> str:
     months = hours.monthly(current_user.id)
-    target = current_app.config["MONTHLY_TARGET_HOURS"]
+    target = hours.target_hours(current_user)
     return render_template(
         "dashboard.html",
         cards=catalog.my_courses(current_user),
