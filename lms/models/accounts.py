@@ -64,6 +64,12 @@ class User(UserMixin, Timestamped, db.Model):
         return self.active
 
     @property
+    def is_authenticated(self) -> bool:
+        """A loaded user is logged in: the loader only returns live sessions of active
+        accounts. (Not reading ``active`` keeps a committed, expired user from reloading.)"""
+        return True
+
+    @property
     def is_trainer(self) -> bool:
         return self.role in ("trainer", "organizer")
 

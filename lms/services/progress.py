@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from lms.database import insert_ignoring_conflicts, upsert_returning
@@ -202,18 +202,19 @@ def report(
     newly_completed = row.completed_at is None and row.covered_seconds >= threshold * duration
     if newly_completed:
         row.completed_at = now
-    db.session.commit()
-
-    course_completed = newly_completed and after_lesson_completed(user, lesson, row)
-    return ProgressState(
+    result = ProgressState(  # read before the commit expires the rows
         position=row.position_seconds,
         covered_seconds=row.covered_seconds,
         duration=duration,
         threshold=threshold,
         completed=row.completed_at is not None,
         credited=credited,
-        course_completed=course_completed,
     )
+    db.session.commit()
+
+    if newly_completed and after_lesson_completed(user, lesson, row):
+        return replace(result, course_completed=True)
+    return result
 
 
 def _watch_clock(user: User, started: datetime) -> WatchClock:
