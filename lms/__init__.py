@@ -1,6 +1,7 @@
 """Camp LMS: a Flask learning management system whose camps are pluggy plugins.
 
-The names a plugin may import: ``hookimpl``, ``Camp``, ``EnrollmentDecision``.
+The names a plugin may import: ``hookimpl``, ``Camp``, ``EnrollmentDecision``, ``Fragment``,
+``render_fragment`` and ``plugin_settings``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,20 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from lms.camp import Camp, EnrollmentDecision
+from lms.services.plugin_settings import plugin_settings
+from lms.slots import Fragment, render_fragment
 
 __version__ = "0.1.0"
-__all__ = ["Camp", "EnrollmentDecision", "__version__", "create_app", "hookimpl"]
+__all__ = [
+    "Camp",
+    "EnrollmentDecision",
+    "Fragment",
+    "__version__",
+    "create_app",
+    "hookimpl",
+    "plugin_settings",
+    "render_fragment",
+]
 
 hookimpl = pluggy.HookimplMarker("lms")
 
@@ -171,6 +183,7 @@ def _init_templates(app: Flask, registry: Any) -> None:
 
     from lms.services.catalog import can_edit
     from lms.services.live import local as local_time
+    from lms.slots import render_slot
     from lms.web.forms import LanguageForm
 
     if registry.template_folders():
@@ -179,6 +192,7 @@ def _init_templates(app: Flask, registry: Any) -> None:
         )
 
     app.add_template_filter(format_duration, "duration")
+    app.add_template_global(render_slot, "slot")
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -37,7 +37,7 @@ def init() -> None:
         config_file.chmod(0o600)
         click.echo(f"Wrote {config_file} with a new secret key.")
     Path(current_app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
-    upgrade()
+    upgrade(revision="heads")
     _echo_sync(camp_service.sync())
 
 
@@ -165,6 +165,45 @@ def camps_sync(slugs: tuple[str, ...]) -> None:
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
     _echo_sync(reports)
+
+
+@camps.command("new", with_appcontext=False)
+@click.argument("name")
+@click.option(
+    "--directory",
+    type=click.Path(path_type=Path),
+    help="The folder to create (default: ./lms-camp-NAME). It must not exist or be empty.",
+)
+@click.option("--title-zh", help="The camp's Chinese title (default: NAME 训练营).")
+@click.option("--title-en", help="The camp's English title (default: NAME Camp).")
+def camps_new(
+    name: str, directory: Path | None, title_zh: str | None, title_en: str | None
+) -> None:
+    """Write a new camp as an installable plugin package: curriculum, templates, tests."""
+    from lms import scaffold
+
+    try:
+        names = scaffold.camp_names(name, title_zh=title_zh, title_en=title_en)
+    except scaffold.ScaffoldError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.param) from exc
+    owner = scaffold.installed_camps().get(names.slug)
+    if owner is not None:
+        raise click.BadParameter(
+            f"the installed plugin {owner!r} already has a camp {names.slug!r}.",
+            param_hint="NAME",
+        )
+    target = directory if directory is not None else Path(names.distribution)
+    try:
+        written = scaffold.create_camp(names, target)
+    except scaffold.ScaffoldError as exc:
+        raise click.ClickException(f"{exc} Choose another --directory.") from exc
+    click.echo(f"Created camp {names.slug!r} in {target}/ (package {names.package}):")
+    for path in written:
+        click.echo(f"    {path}")
+    click.echo(
+        "Next: pip install -e "
+        f"{target}, then `lms camps sync {names.slug}`; test it with pytest in {target}."
+    )
 
 
 def _echo_sync(reports: dict) -> None:

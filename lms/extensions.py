@@ -26,3 +26,20 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 migrate = Migrate()
+
+
+@migrate.configure
+def _with_plugin_migrations(config):  # type: ignore[no-untyped-def]
+    """Alembic sees the core's versions folder and every loaded plugin's own branch."""
+    import os
+    from pathlib import Path
+
+    from flask import current_app
+
+    registry = current_app.extensions.get("lms.plugins")
+    folders = [Path(__file__).parent / "migrations" / "versions"]
+    if registry is not None:
+        folders += registry.migration_folders()
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(f) for f in folders))
+    return config

@@ -15,11 +15,17 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     import click
+    import wtforms
     from flask import Blueprint
+    from markupsafe import Markup
 
     from lms.camp import Camp, EnrollmentDecision
-    from lms.models import Course, Enrollment, Lesson, LessonProgress, User
+    from lms.models import Attendance, Course, Enrollment, Lesson, LessonProgress, User
+    from lms.slots import Fragment
 
 hookspec = pluggy.HookspecMarker("lms")
 
@@ -116,6 +122,76 @@ def lms_enrolled(enrollment: Enrollment) -> None:
         @hookimpl
         def lms_enrolled(enrollment):
             log.info("%s joined %s", enrollment.user.email, enrollment.course.slug)
+    """
+
+
+@hookspec
+def lms_attended(attendance: Attendance) -> None:
+    """Called once when a learner's attendance at a live session becomes *present* or *late*
+    (their check-in, or a trainer's correction); event, return value ignored.
+
+    Example::
+
+        @hookimpl
+        def lms_attended(attendance):
+            log.info("%s attended session %s", attendance.user_id, attendance.session_id)
+    """
+
+
+@hookspec
+def lms_template_slot(slot: str, context: dict[str, Any]) -> Fragment | Markup | str | None:
+    """Add HTML to a named place of the core pages (all results are collected).
+
+    Slots: ``nav_items`` (main navigation), ``dashboard_panels`` (the learner's dashboard),
+    ``course_sidebar`` (a course page; ``context["course"]``) and ``lesson_footer`` (a
+    lesson page; ``context["course"]``, ``context["lesson"]``). ``context["user"]`` is the
+    current user. Return ``None`` to add nothing, a ``str`` (escaped as text), ``Markup``
+    (inserted as is — use :func:`lms.render_fragment` to render your template) or a
+    :class:`lms.Fragment` with a ``priority`` (lower first; ties ordered by plugin name).
+    A slot that raises is logged against the plugin and left out; the page still renders.
+
+    Example::
+
+        @hookimpl
+        def lms_template_slot(slot, context):
+            if slot == "course_sidebar" and context["course"].camp.slug == "design":
+                return Fragment(render_fragment("camps/design/studio-card.html"), priority=10)
+    """
+
+
+@hookspec
+def lms_plugin_settings() -> type[wtforms.Form] | None:
+    """Declare the plugin's settings as a WTForms form class (one per plugin).
+
+    Each field's ``default`` is the default value. Organizers edit the values on
+    ``/admin/plugins/<name>/settings``; they are stored as JSON. An environment variable
+    ``LMS_PLUGIN_<NAME>_<FIELD>`` (upper case) overrides a field and locks it in the page —
+    the place for secrets. Read them with :func:`lms.plugin_settings`.
+
+    Example::
+
+        class DesignSettings(wtforms.Form):
+            studio_hours = wtforms.IntegerField("Studio hours", default=4)
+
+        @hookimpl
+        def lms_plugin_settings():
+            return DesignSettings
+    """
+
+
+@hookspec
+def lms_migrations() -> list[Path]:
+    """Alembic ``versions`` folders holding the plugin's own tables (all results collected).
+
+    Give the plugin's first revision ``branch_labels=("<plugin>",)`` and
+    ``down_revision=None``, so it is a branch of its own; ``lms init`` and
+    ``lms db upgrade heads`` apply every branch.
+
+    Example::
+
+        @hookimpl
+        def lms_migrations():
+            return [Path(__file__).parent / "migrations"]
     """
 
 

@@ -42,6 +42,8 @@ class PluginInfo:
     traceback: str | None = None
     hooks: list[str] = field(default_factory=list)
     camps: list[str] = field(default_factory=list)
+    # The folder of the plugin's package (its templates/, static/, translations/).
+    package_dir: Path | None = None
     # The latest errors raised inside its hooks (a bounded log, oldest dropped).
     runtime_errors: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
@@ -76,6 +78,7 @@ class PluginRegistry:
         self.camp_plugin: dict[str, str] = {}
         self.curricula: dict[str, Any] = {}
         self.blueprint_plugin: dict[str, str] = {}
+        self._settings_forms: dict[str, type] | None = None
         # Set by the app: the camp slugs disabled right now (a database flag).
         self.disabled_camps: Callable[[], set[str]] = set
 
@@ -123,6 +126,9 @@ class PluginRegistry:
                 raise
 
     def _register(self, info: PluginInfo, plugin: object) -> None:
+        module_file = getattr(plugin, "__file__", None)
+        if module_file:
+            info.package_dir = Path(module_file).parent
         self.pm.register(plugin, name=info.name)
         callers = self.pm.get_hookcallers(plugin) or []
         unknown = [c.name for c in callers if not c.has_spec()]
@@ -208,6 +214,15 @@ class PluginRegistry:
                 results.append(result)
         return results
 
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Like :meth:`call_all`, with the name of the plugin that gave each result."""
+        results = []
+        for impl in self._impls(hook_name):
+            ok, result = self._call(impl, kwargs)
+            if ok and result is not None:
+                results.append((impl.plugin_name, result))
+        return results
+
     def collect(self, hook_name: str) -> list[tuple[str, Any]]:
         """At start-up: every loaded plugin's list result, flattened, with the plugin's name."""
         found = []
@@ -219,6 +234,29 @@ class PluginRegistry:
 
     # -- what plugins ship -----------------------------------------------------------
 
+    def settings_forms(self) -> dict[str, type]:
+        """Each loaded plugin's settings form class (``lms_plugin_settings``), by plugin."""
+        if self._settings_forms is None:
+            import wtforms
+
+            forms = {}
+            for impl in self.pm.hook.lms_plugin_settings.get_hookimpls():
+                ok, result = self._call(impl, {})
+                if not ok or result is None:
+                    continue
+                if isinstance(result, type) and issubclass(result, wtforms.Form):
+                    forms[impl.plugin_name] = result
+                else:
+                    self.record_failure(
+                        impl.plugin_name, f"lms_plugin_settings returned {result!r}, not a Form"
+                    )
+            self._settings_forms = forms
+        return self._settings_forms
+
+    def migration_folders(self) -> list[Path]:
+        """Alembic versions folders of the loaded plugins' own tables."""
+        return [Path(folder) for _name, folder in self.collect("lms_migrations")]
+
     def template_folders(self) -> list[Path]:
         return [
             camp.package_dir / "templates"
@@ -227,12 +265,14 @@ class PluginRegistry:
         ]
 
     def translation_folders(self) -> list[Path]:
+        """The translations of every loaded plugin: camps' and other plugins' packages."""
+        folders = {camp.package_dir for camp in self.camps.values()} | {
+            info.package_dir for info in self.plugins.values() if info.status == "loaded"
+        }
         return sorted(
-            {
-                camp.package_dir / "translations"
-                for camp in self.camps.values()
-                if camp.package_dir is not None and (camp.package_dir / "translations").is_dir()
-            }
+            folder / "translations"
+            for folder in folders
+            if folder is not None and (folder / "translations").is_dir()
         )
 
     def static_folder(self, slug: str) -> Path | None:

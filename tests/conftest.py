@@ -33,6 +33,12 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
+@pytest.fixture(autouse=True)
+def _xapi_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundled xAPI plugin records nothing unless a test turns it on (tests/test_xapi.py)."""
+    monkeypatch.setenv("LMS_PLUGIN_XAPI_ENABLED", "")
+
+
 @pytest.fixture
 def app_config(tmp_path: Path) -> dict:
     return {

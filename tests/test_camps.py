@@ -183,7 +183,8 @@ def test_the_admin_page_lists_every_plugin_and_syncs(organizer_client):
 
 def test_the_camps_json_lists_plugins_with_version_and_hooks(organizer_client):
     rows = {row["name"]: row for row in organizer_client.get("/admin/camps.json").get_json()}
-    assert set(rows) == {"startup_growth", "entrepreneur", "silicon_valley", "practitioner"}
+    assert set(rows) == {"startup_growth", "entrepreneur", "silicon_valley", "practitioner", "xapi"}
+    assert rows.pop("xapi")["camps"] == []  # a plugin that is not a camp
     for row in rows.values():
         assert row["distribution"] == "camp-lms"
         assert row["version"] == "0.1.0"

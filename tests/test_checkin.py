@@ -385,3 +385,32 @@ def test_a_session_tied_to_a_course_shows_it(app, client, organizer, course):
     with app.app_context():
         session = db.session.scalars(db.select(LiveSession)).one()
         assert (session.course_id, session.camp_id) == (course.id, course.camp_id)
+
+
+def test_lms_attended_fires_once_when_a_learner_comes_to_count_as_attending(
+    make_app, learner, organizer
+):
+    from lms import hookimpl
+    from tests.conftest import Client
+    from tests.test_plugins import plugin
+
+    seen = []
+
+    def lms_attended(attendance):
+        seen.append((attendance.user_id, attendance.status))
+
+    app = make_app(EXTRA_PLUGINS={"listener": plugin(hookimpl(lms_attended), name="listener")})
+    session_id = make_session(app)
+    register(app, learner.id, session_id)
+    client = Client(app.test_client())
+    client.login(learner.email)
+    post_code(client, session_id, code(app, session_id))
+    post_code(client, session_id, code(app, session_id))  # a second check-in: no event
+    assert seen == [(learner.id, "present")]
+    client.logout()
+    client.login(organizer.email)
+    url = f"/live/{session_id}/attendance"
+    client.post(url, {"learner": learner.id, "status": "late", "reason": "came late"})
+    client.post(url, {"learner": learner.id, "status": "absent", "reason": "left"})
+    client.post(url, {"learner": learner.id, "status": "present", "reason": "came back"})
+    assert seen == [(learner.id, "present"), (learner.id, "present")]

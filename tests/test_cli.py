@@ -171,6 +171,7 @@ def test_camps_list_json_is_valid_json(app):
         "practitioner",
         "silicon_valley",
         "startup_growth",
+        "xapi",
     ]
     assert all(row["status"] == "loaded" and row["error"] is None for row in rows)
     assert rows[0]["camps"][0]["slug"] == "entrepreneur"

@@ -25,7 +25,7 @@ from lms.i18n import CORE_TRANSLATIONS, catalog_directories, compile_catalogs, l
 
 # The keywords of `make messages` (setup.cfg's [extract_messages] says the same).
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
-BUNDLED_PLUGINS = ("startup_growth", "entrepreneur", "silicon_valley", "practitioner")
+BUNDLED_PLUGINS = ("startup_growth", "entrepreneur", "silicon_valley", "practitioner", "xapi")
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}
 HAN = re.compile(r"[\u4e00-\u9fff]")

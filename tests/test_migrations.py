@@ -27,7 +27,7 @@ def migrated_app(app_config: dict) -> Iterator[Flask]:
     next(schema)
     app = create_app(app_config)
     with app.app_context():
-        flask_migrate.upgrade()
+        flask_migrate.upgrade(revision="heads")
         yield app
         db.session.remove()
         db.engine.dispose()

@@ -127,7 +127,9 @@ def camp_plugin(folder: Path, slug: str, *hooks, curriculum: bool = True) -> typ
 
 def test_the_four_bundled_camps_load_through_entry_points(app_config):
     registry = registry_of(create_app(app_config))
-    assert set(registry.plugins) == set(BUNDLED)
+    assert set(registry.plugins) == {*BUNDLED, "xapi"}
+    assert registry.plugins["xapi"].status == "loaded"
+    assert registry.plugins["xapi"].camps == []
     for name, slug in BUNDLED.items():
         info = registry.plugins[name]
         assert info.status == "loaded", info.error
@@ -177,7 +179,7 @@ def test_a_plugin_that_fails_to_import_is_recorded_and_the_site_still_works(
     assert client.get("/").status_code == 200
     health = client.get("/healthz")
     assert health.status_code == 200
-    assert health.get_json()["plugins"] == {"loaded": 4, "failed": [broken_plugin]}
+    assert health.get_json()["plugins"] == {"loaded": 5, "failed": [broken_plugin]}
 
     info = registry_of(app).plugins[broken_plugin]
     assert info.status == "failed"

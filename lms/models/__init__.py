@@ -45,6 +45,7 @@ from lms.models.live import (
     TopicComment,
 )
 from lms.models.records import Assignment, TrainingTime
+from lms.models.settings import PluginSetting
 
 __all__ = [
     "ATTENDANCE_STATUSES",
@@ -77,6 +78,7 @@ __all__ = [
     "Module",
     "Organization",
     "PlaybackSession",
+    "PluginSetting",
     "Registration",
     "SalonCase",
     "StaffGroup",

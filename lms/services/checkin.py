@@ -20,11 +20,13 @@ from lms.extensions import db
 from lms.models import ATTENDANCE_STATUSES, Attendance, AttendanceCorrection, LiveSession, User
 from lms.models._base import utcnow
 from lms.services import hours
+from lms.services.camps import registry
 from lms.services.live import aware, registration_of
 
 WINDOW_SECONDS = 30
 OPENS_BEFORE = timedelta(minutes=30)
 LATE_AFTER = timedelta(minutes=10)
+ATTENDED = ("present", "late")
 
 
 class CheckinError(ValueError):
@@ -115,6 +117,8 @@ def check_in(
     if created:
         hours.record_attendance(session, attendance, f"live:{session.id}:{user.id}:checkin")
     db.session.commit()
+    if created:
+        registry().call_all("lms_attended", attendance=attendance)
     return CheckinResult(attendance, created)
 
 
@@ -177,6 +181,8 @@ def correct(
         session, attendance, f"live:{session.id}:{learner.id}:correction:{correction.id}"
     )
     db.session.commit()
+    if status in ATTENDED and correction.old_status not in ATTENDED:
+        registry().call_all("lms_attended", attendance=attendance)
     return correction
 
 

@@ -13,11 +13,24 @@ from lms.web import (
     health,
     learn,
     live,
+    plugin_admin,
     teach,
 )
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (auth, catalog, learn, live, feeds, community, teach, admin, health, api):
+    for module in (
+        auth,
+        catalog,
+        learn,
+        live,
+        feeds,
+        community,
+        teach,
+        admin,
+        plugin_admin,
+        health,
+        api,
+    ):
         app.register_blueprint(module.bp)
     errors.register(app)
