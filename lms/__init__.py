@@ -35,7 +35,7 @@ __all__ = [
 hookimpl = pluggy.HookimplMarker("lms")
 
 # Endpoints serving the same bytes to everyone: cacheable even for logged-in users.
-PUBLIC_ASSETS = frozenset({"static", "camp_static", "catalog.camp_colors"})
+PUBLIC_ASSETS = frozenset({"static", "camp_static", "plugin_static", "catalog.camp_colors"})
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def camp_static(slug: str, filename: str) -> Any:
         folder = registry.static_folder(slug)
         if folder is None or slug in camp_service.disabled_slugs():
+            abort(404)
+        return send_from_directory(folder, filename)
+
+    @app.get("/plugins-static/<name>/<path:filename>")
+    def plugin_static(name: str, filename: str) -> Any:
+        folder = registry.plugin_static_folder(name)
+        if folder is None:
             abort(404)
         return send_from_directory(folder, filename)
 

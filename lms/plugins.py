@@ -139,6 +139,8 @@ class PluginRegistry:
             if impl.plugin_name == info.name:
                 for camp in impl.function() or []:
                     self._add_camp(info, camp)
+        if not info.camps and info.package_dir is not None:
+            check_template_namespace(info.package_dir, info.name, namespace="plugins")
 
     def _add_camp(self, info: PluginInfo, camp: object) -> None:
         from lms.services.curriculum import load_curriculum
@@ -258,11 +260,29 @@ class PluginRegistry:
         return [Path(folder) for _name, folder in self.collect("lms_migrations")]
 
     def template_folders(self) -> list[Path]:
+        """Camps' template folders, then those of loaded plugins that are not camps."""
+        folders = [camp.package_dir for camp in self.camps.values()]
+        folders += [info.package_dir for info in self._plugins_without_camps()]
         return [
-            camp.package_dir / "templates"
-            for camp in self.camps.values()
-            if camp.package_dir is not None and (camp.package_dir / "templates").is_dir()
+            folder / "templates"
+            for folder in folders
+            if folder is not None and (folder / "templates").is_dir()
         ]
+
+    def _plugins_without_camps(self) -> list[PluginInfo]:
+        return [
+            info
+            for info in self.plugins.values()
+            if info.status == "loaded" and not info.camps and info.package_dir is not None
+        ]
+
+    def plugin_static_folder(self, name: str) -> Path | None:
+        """The ``static/`` folder of a loaded plugin that is not a camp (camps have theirs)."""
+        info = self.plugins.get(name)
+        if info is None or info not in self._plugins_without_camps():
+            return None
+        folder = info.package_dir / "static"
+        return folder if folder.is_dir() else None
 
     def translation_folders(self) -> list[Path]:
         """The translations of every loaded plugin: camps' and other plugins' packages."""
@@ -283,13 +303,14 @@ class PluginRegistry:
         return folder if folder.is_dir() else None
 
 
-def check_template_namespace(package_dir: Path, slug: str) -> None:
-    """A camp's templates live under ``templates/camps/<slug>/`` so camps never collide."""
+def check_template_namespace(package_dir: Path, name: str, namespace: str = "camps") -> None:
+    """A plugin's templates live under ``templates/<namespace>/<name>/`` so plugins never
+    collide: ``camps/<slug>`` for a camp, ``plugins/<plugin name>`` for other plugins."""
     root = package_dir / "templates"
     if not root.is_dir():
         return
-    allowed = root / "camps" / slug
+    allowed = root / namespace / name
     for path in root.rglob("*"):
         if path.is_file() and allowed not in path.parents:
             relative = path.relative_to(root)
-            raise PluginLoadError(f"template {relative} is outside templates/camps/{slug}/")
+            raise PluginLoadError(f"template {relative} is outside templates/{namespace}/{name}/")

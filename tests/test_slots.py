@@ -151,3 +151,51 @@ def test_an_unknown_slot_name_is_a_programming_error(app):
 
     with app.test_request_context(), pytest.raises(ValueError, match="unknown template slot"):
         render_slot("footer_of_doom")
+
+
+def notice_package(tmp_path, monkeypatch, template_path="plugins/notice/banner.html"):
+    """A plugin that is not a camp, with its own template and static file."""
+    import importlib
+    import sys
+
+    folder = tmp_path / "site" / "notice_plugin"
+    (folder / "static").mkdir(parents=True)
+    (folder / "static" / "notice.css").write_text(".notice{color:red}", encoding="utf-8")
+    template = folder / "templates" / template_path
+    template.parent.mkdir(parents=True)
+    template.write_text('<p class="notice">{{ text }}</p>', encoding="utf-8")
+    (folder / "__init__.py").write_text(
+        "from lms import hookimpl, render_fragment\n\n\n"
+        "@hookimpl\n"
+        "def lms_template_slot(slot, context):\n"
+        "    if slot == 'nav_items':\n"
+        "        return render_fragment('plugins/notice/banner.html', text='<Closed> & co')\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    sys.modules.pop("notice_plugin", None)
+    return importlib.import_module("notice_plugin")
+
+
+def test_a_plugin_that_is_not_a_camp_has_templates_and_static_files(
+    make_app, tmp_path, monkeypatch
+):
+    app = make_app(EXTRA_PLUGINS={"notice": notice_package(tmp_path, monkeypatch)})
+    assert registry_of(app).plugins["notice"].status == "loaded"
+    html = page(app, "/")
+    assert '<p class="notice">&lt;Closed&gt; &amp; co</p>' in html
+    client = app.test_client()
+    response = client.get("/plugins-static/notice/notice.css")
+    assert response.status_code == 200 and b"color:red" in response.data
+    assert client.get("/plugins-static/notice/../__init__.py").status_code == 404
+    assert client.get("/plugins-static/xapi/anything.css").status_code == 404
+    assert client.get("/plugins-static/startup_growth/emblem.svg").status_code == 404
+
+
+def test_a_plugins_templates_must_stay_in_its_namespace(make_app, tmp_path, monkeypatch):
+    module = notice_package(tmp_path, monkeypatch, template_path="base.html")
+    app = make_app(EXTRA_PLUGINS={"notice": module})
+    info = registry_of(app).plugins["notice"]
+    assert info.status == "failed"
+    assert "outside templates/plugins/notice/" in info.error
+    page(app, "/")  # the core's base.html is still the core's
