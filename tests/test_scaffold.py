@@ -1,0 +1,314 @@
+"""``lms camps new``: a camp package that installs, passes its own tests and joins the catalog.
+
+The generated package is really installed, with pip, into a folder of its own that a
+subprocess puts on its ``PYTHONPATH``: the project's virtualenv is left as it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from packaging.version import Version
+
+from lms import config
+from lms.cli import main
+from lms.scaffold import camp_names
+from lms.services.curriculum import load_curriculum
+
+BIN = Path(sys.executable).parent
+NAME = "Design Thinking and User Research"
+SLUG = "design-thinking-and-user-research"
+PACKAGE = "lms_camp_design_thinking_and_user_research"
+PLUGIN = "design_thinking_and_user_research"
+# Titles as long as allowed, with characters that need quoting in Python, TOML and YAML.
+TITLE_ZH = "设计思维与用户研究训练营：从访谈到原型，再到可用性测试全过程"
+TITLE_EN = 'The "Design" \\ Research Lab'
+
+# The database-independent tests that install the package run in the SQLite pass only.
+once = pytest.mark.skipif(
+    bool(os.environ.get("LMS_DATABASE_URL")),
+    reason="installs a package and uses SQLite whatever the database: run in the SQLite pass",
+)
+
+
+def new(*args: str):
+    return CliRunner().invoke(main, ["camps", "new", *args])
+
+
+def run(*command: str | Path, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(part) for part in command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+# -- names and errors ----------------------------------------------------------------------
+
+
+def test_the_names_follow_the_name_typed():
+    names = camp_names("Design Thinking")
+    assert (names.slug, names.package, names.distribution, names.entry_point) == (
+        "design-thinking",
+        "lms_camp_design_thinking",
+        "lms-camp-design-thinking",
+        "design_thinking",
+    )
+    assert (names.title_en, names.title_zh) == ("Design Thinking Camp", "Design Thinking 训练营")
+    assert camp_names("sales_camp").title_en == "Sales Camp"
+
+
+@pytest.mark.parametrize(
+    "name", ["9lives", "x", "design--thinking", "design-", "-design", "design!", "营", "a" * 41]
+)
+def test_a_name_that_cannot_be_a_slug_is_refused(tmp_path, name):
+    result = new("--directory", str(tmp_path / "camp"), "--", name)
+    assert result.exit_code == 2
+    assert "Invalid value for NAME" in result.output
+    assert "lowercase letters, digits and single hyphens" in result.output
+    assert not (tmp_path / "camp").exists()
+
+
+def test_the_slug_of_an_installed_camp_is_refused(tmp_path):
+    result = new("Entrepreneur", "--directory", str(tmp_path / "camp"))
+    assert result.exit_code == 2
+    assert "the installed plugin 'entrepreneur' already has a camp 'entrepreneur'" in result.output
+    assert not (tmp_path / "camp").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "title", "message"),
+    [
+        ("--title-zh", "设" * 31, "at most 60 columns"),
+        ("--title-en", "x" * 61, "at most 60 columns"),
+        ("--title-en", "two\nlines", "one line of printable characters"),
+        ("--title-zh", "  ", "cannot be empty"),
+    ],
+)
+def test_a_bad_title_is_refused(tmp_path, option, title, message):
+    result = new("design", "--directory", str(tmp_path / "camp"), option, title)
+    assert result.exit_code == 2
+    assert f"Invalid value for {option}" in result.output
+    assert message in result.output
+
+
+def test_an_existing_folder_is_never_overwritten(tmp_path):
+    folder = tmp_path / "camp"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    result = new("design", "--directory", str(folder))
+    assert result.exit_code == 1
+    assert "already exists and is not an empty folder" in result.output
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_an_empty_folder_is_filled(tmp_path):
+    folder = tmp_path / "camp"
+    folder.mkdir()
+    result = new("design", "--directory", str(folder))
+    assert result.exit_code == 0, result.output
+    assert (folder / "lms_camp_design" / "__init__.py").is_file()
+
+
+# -- the generated package -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("scaffold") / "lms-camp-design"
+    result = new(NAME, "--directory", str(folder), "--title-zh", TITLE_ZH, "--title-en", TITLE_EN)
+    assert result.exit_code == 0, result.output
+    assert f"Created camp '{SLUG}' in {folder}/ (package {PACKAGE})" in result.output
+    return folder
+
+
+def test_the_package_declares_its_entry_point_and_depends_on_the_core(package):
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    assert project["name"] == f"lms-camp-{SLUG}"
+    assert project["dependencies"] == ["camp-lms>=0.1"]
+    assert project["entry-points"]["lms.plugins"] == {PLUGIN: PACKAGE}
+    assert project["description"] == f"{TITLE_EN}: a camp plugin for Camp LMS"
+
+
+def test_the_package_registers_its_camp_with_the_titles_given(package):
+    module = ast.parse((package / PACKAGE / "__init__.py").read_text())
+    (call,) = [
+        node
+        for node in ast.walk(module)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Camp"
+    ]
+    keywords = {k.arg: k.value for k in call.keywords}
+    assert ast.literal_eval(keywords["title_zh"]) == TITLE_ZH
+    assert ast.literal_eval(keywords["title_en"]) == TITLE_EN
+    assert "lms_lesson_completion_threshold" in (package / PACKAGE / "__init__.py").read_text()
+
+
+def test_the_package_has_a_valid_curriculum_templates_static_files_and_translations(package):
+    curriculum = load_curriculum(package / PACKAGE / "curriculum.yaml", SLUG)
+    (course,) = curriculum.courses
+    assert [(lesson.kind, lesson.video) for lesson in course.lessons()] == [
+        ("reading", None),
+        ("video", None),
+    ]
+    camp_page = package / PACKAGE / "templates" / "camps" / SLUG / "camp.html"
+    assert camp_page.read_text().startswith('{% extends "camp.html" %}')
+    assert f"filename='{SLUG}.css'" in camp_page.read_text()
+    assert (package / PACKAGE / "static" / f"{SLUG}.css").is_file()
+    assert (package / PACKAGE / "translations/zh_CN/LC_MESSAGES/messages.po").is_file()
+    assert (package / PACKAGE / "translations/zh_Hans_CN/LC_MESSAGES/messages.mo").is_file()
+    readme = (package / "README.md").read_text()
+    for command in ("pip install -e .", f"lms camps disable {SLUG}", "no restart", "pytest"):
+        assert command in readme
+
+
+def test_the_package_is_ruff_clean(package):
+    for command in (["check"], ["format", "--check"]):
+        result = run(
+            sys.executable,
+            "-m",
+            "ruff",
+            *command,
+            "--no-cache",
+            ".",
+            env={**os.environ},
+            cwd=package,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- installed -----------------------------------------------------------------------------
+
+
+def builds_offline() -> bool:
+    """setuptools builds wheels by itself from 70.1 on; before, it needs ``wheel``."""
+    return Version(version("setuptools")) >= Version("70.1") or bool(
+        importlib.util.find_spec("wheel")
+    )
+
+
+@pytest.fixture(scope="module")
+def site(package, tmp_path_factory) -> Path:
+    """The package installed (not editable) into a folder of its own."""
+    target = tmp_path_factory.mktemp("site")
+    offline = ["--no-build-isolation", "--no-index"] if builds_offline() else []
+    result = run(
+        sys.executable,
+        *("-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"),
+        *offline,
+        *("--target", target, package),
+        env={**os.environ},
+        cwd=package.parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (target / PACKAGE / "templates" / "camps" / SLUG / "camp.html").is_file()
+    assert (target / PACKAGE / "translations/zh_Hans_CN/LC_MESSAGES/messages.mo").is_file()
+    return target
+
+
+@pytest.fixture
+def env(site, tmp_path) -> dict[str, str]:
+    """A process environment with the package importable and a private instance folder."""
+    environment = {k: v for k, v in os.environ.items() if k not in config.ENVIRONMENT}
+    environment["PYTHONPATH"] = str(site)
+    environment["LMS_INSTANCE_PATH"] = str(tmp_path / "instance")
+    return environment
+
+
+@once
+def test_lms_lists_the_installed_camp_and_syncs_it(env, tmp_path):
+    init = run(BIN / "lms", "init", env=env, cwd=tmp_path)
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert re.search(rf"^{SLUG}: [1-9]\d* created, 0 updated, 0 archived$", init.stdout, re.M)
+
+    listed = run(BIN / "lms", "camps", "list", "--json", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [row for row in json.loads(listed.stdout) if row["name"] == PLUGIN]
+    assert (row["status"], row["error"], row["runtime_errors"]) == ("loaded", None, [])
+    assert (row["distribution"], row["version"]) == (f"lms-camp-{SLUG}", "0.1.0")
+    assert row["hooks"] == ["lms_register_camps"]
+    assert [(c["slug"], c["title_zh"], c["enabled"]) for c in row["camps"]] == [
+        (SLUG, TITLE_ZH, True)
+    ]
+
+    disabled = run(BIN / "lms", "camps", "disable", SLUG, env=env, cwd=tmp_path)
+    assert disabled.stdout == f"{SLUG}: disabled\n", disabled.stderr
+    listed = run(BIN / "lms", "camps", "list", env=env, cwd=tmp_path)
+    assert f"camp {SLUG}: {TITLE_EN} (disabled)" in listed.stdout
+
+
+@once
+def test_the_generated_tests_pass_against_the_installed_package(env, package, tmp_path):
+    result = run(
+        *(sys.executable, "-m", "pytest", package / "tests", "-q", "-p", "no:cacheprovider"),
+        *("-W", "error::DeprecationWarning"),
+        env=env,
+        cwd=tmp_path,  # not the package's folder: the installed copy is the one imported
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^11 passed in [\d.]+s", result.stdout, re.M), result.stdout
+    assert "warning" not in result.stdout
+
+
+CATALOG_SCRIPT = """
+import json, sys
+from lms import create_app
+from lms.extensions import db
+from lms.services import camps
+
+slug, database = sys.argv[1:]
+app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": database})
+with app.app_context():
+    db.create_all()
+    camps.sync()
+client = app.test_client()
+
+def pages():
+    catalog = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    camp = client.get(f"/camps/{slug}/", headers={"Accept-Language": "zh-CN"})
+    return {
+        "in catalog": f'href="/camps/{slug}/"' in catalog and "Getting Started" in catalog,
+        "camp page": camp.status_code,
+        "translated": "训练营介绍" in camp.get_data(as_text=True),
+    }
+
+seen = {}
+with app.app_context():
+    camps.set_enabled(slug, True)
+seen["enabled"] = pages()
+with app.app_context():
+    camps.set_enabled(slug, False)
+seen["disabled"] = pages()
+with app.app_context():
+    camps.set_enabled(slug, True)
+seen["enabled again"] = pages()
+print(json.dumps(seen))
+"""
+
+
+@once
+def test_its_course_joins_the_catalog_and_leaves_it_on_the_next_request(env, tmp_path):
+    database = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    result = run(sys.executable, "-c", CATALOG_SCRIPT, SLUG, database, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = {"in catalog": True, "camp page": 200, "translated": True}
+    assert json.loads(result.stdout) == {
+        "enabled": shown,
+        "disabled": {"in catalog": False, "camp page": 404, "translated": False},
+        "enabled again": shown,
+    }
