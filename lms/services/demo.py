@@ -22,7 +22,10 @@ DEMO_ACCOUNTS = (
     ("trainer@demo.camp", "陈老师 Chen Jing", "trainer", False, False),
     ("organizer@demo.camp", "赵园区 Zhao Yuan", "organizer", False, False),
     ("manager@demo.camp", "周经理 Zhou Li", "learner", True, True),
+    ("staff@demo.camp", "刘洋 Liu Yang", "learner", True, False),
 )
+# The demo organization's staff group and its members.
+DEMO_GROUP = ("核心人才 Key talent", ("learner@demo.camp", "staff@demo.camp"))
 DEMO_LENGTHS = (40, 60, 90)
 
 
@@ -63,6 +66,7 @@ def install_demo() -> DemoResult:
         "".join(f"{email} {password}\n" for email, password in known.items()), encoding="utf-8"
     )
     passwords_file.chmod(0o600)
+    _staff_group(organization)
     _attach_videos(result)
     db.session.commit()
     _live_and_community(result)
@@ -119,6 +123,23 @@ def _live_and_community(result: DemoResult) -> None:
         community.create_case(organizer, session=upcoming, **DEMO_CASE)
     if db.session.scalar(db.select(DiscussionTopic.id).limit(1)) is None:
         community.create_topic(organizer, session=upcoming, **DEMO_TOPIC)
+
+
+def _staff_group(organization: Organization) -> None:
+    """The demo organization's staff group with its members. Idempotent; commits."""
+    from lms.models import StaffGroup
+    from lms.services import organizations
+
+    name, emails = DEMO_GROUP
+    group = db.session.scalar(
+        db.select(StaffGroup).filter_by(organization_id=organization.id, name=name)
+    )
+    if group is None:
+        group = organizations.create_group(organization, name)
+    for user_id in db.session.scalars(
+        db.select(User.id).where(User.email.in_(emails), User.organization_id == organization.id)
+    ):
+        organizations.add_to_group(group, user_id)
 
 
 def _read_passwords(path: Path) -> dict[str, str]:
