@@ -6,9 +6,13 @@ under the same gunicorn configuration, with wrk as the load generator on 127.0.0
 * progress reports (POST /api/playback/<id>/progress, logged-in learners, CSRF, real
   crediting) against a minimal Flask endpoint doing one upsert on the same database;
 * 1 MiB Range requests for a lesson video through the app, and through nginx with
-  ``X-Accel-Redirect`` after the app authorized them, against nginx serving the file.
+  ``X-Accel-Redirect`` after the app authorized them, against nginx serving the file;
+* the monthly hours report (``lms.services.reports.monthly_hours``) over 10,000 learners in
+  50 organizations and 1,000,000 training-time entries (``bench/records_data.py``), for all
+  organizations and for the largest one, on SQLite and PostgreSQL (target: under 1 s).
 
-Prints one line per figure: ``BENCH <name> <value> <unit>``.
+Prints one line per figure: ``BENCH <name> <value> <unit>``. ``python -m bench records``
+runs only the report figures (no wrk or nginx needed).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import setup_data
+from bench import records_data, setup_data
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread",
@@ -174,8 +178,70 @@ def bench_range(data: setup_data.BenchData, env: dict, seconds: int) -> None:
     report("range_errors", app["errors"] + accel["errors"] + direct["errors"], "count")
 
 
+REPORT_RUNS = 5
+
+
+def timed(function, runs: int = REPORT_RUNS) -> float:
+    """The median wall time of ``runs`` calls, after one warm-up call."""
+    function()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def bench_records(url: str, tag: str) -> None:
+    from lms.services import reports
+    from lms.services.people import Scope
+
+    start = time.perf_counter()
+    data = records_data.build(url)
+    report(f"records_load_{tag}", time.perf_counter() - start, "s")
+    everyone, largest = Scope(None, everyone=True), Scope(data.largest_organization_id)
+    with data.app.app_context():
+        assert len(reports.monthly_hours(everyone, data.month)) == data.learners
+        report(
+            f"report_monthly_hours_{tag}",
+            timed(lambda: reports.monthly_hours(everyone, data.month)),
+            "s",
+        )
+        report(
+            f"report_monthly_hours_one_org_{tag}",
+            timed(lambda: reports.monthly_hours(largest, data.month)),
+            "s",
+        )
+        report(
+            f"report_hours_summary_{tag}",
+            timed(lambda: reports.hours_summary(everyone, data.month)),
+            "s",
+        )
+        from lms.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+def run_records(postgres: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="lms-bench-records-") as folder:
+        bench_records(f"sqlite:///{folder}/records.sqlite3", "sqlite")
+    if not setup_data.postgres_reachable(postgres):
+        print(f"bench: PostgreSQL not reachable at {postgres}; SQLite only", file=sys.stderr)
+        return
+    url = setup_data.postgres_schema_url(postgres, f"bench_records_{secrets.token_hex(4)}")
+    try:
+        bench_records(url, "postgres")
+    finally:
+        setup_data.drop_schema(url)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "suite", nargs="?", choices=("all", "http", "records"), default="all",
+        help="http: progress and Range figures; records: the report figures; all: both",
+    )  # fmt: skip
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--learners", type=int, default=16)
     parser.add_argument(
@@ -183,6 +249,10 @@ def main() -> int:
         default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     )
     args = parser.parse_args()
+    if args.suite in ("all", "records"):
+        run_records(args.postgres)
+    if args.suite == "records":
+        return 0
     if shutil.which("wrk") is None:
         print("bench: wrk is missing (apt-get install wrk)", file=sys.stderr)
         return 1

@@ -108,11 +108,16 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
 
 
 def drop(data: BenchData) -> None:
-    if data.database_url.startswith("postgresql"):
+    drop_schema(data.database_url)
+
+
+def drop_schema(database_url: str) -> None:
+    """Drop the PostgreSQL schema a :func:`postgres_schema_url` URL points into."""
+    if database_url.startswith("postgresql"):
         import psycopg
 
-        schema = re.search(r"search_path%3D(\w+)", data.database_url).group(1)
-        base = data.database_url.split("?")[0]
+        schema = re.search(r"search_path%3D(\w+)", database_url).group(1)
+        base = database_url.split("?")[0]
         with psycopg.connect(base, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
 

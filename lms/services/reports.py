@@ -1,0 +1,471 @@
+"""Reports for organizers and managers: hours against the target, attendance, completion,
+overdue assignments.
+
+Every figure is aggregated by the database (``GROUP BY``, ``SUM``, ``COUNT … FILTER``,
+``CASE``) and each function runs a fixed number of queries, whatever the amount of data.
+The :class:`~lms.services.people.Scope` decides whose rows count: a manager's reports
+only ever count their own organization's staff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, case, func, literal, or_
+from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.sql import ColumnElement, Select, Subquery
+
+from lms.extensions import db
+from lms.models import (
+    Assignment,
+    Camp,
+    Course,
+    Enrollment,
+    LiveSeries,
+    LiveSession,
+    Organization,
+    Registration,
+    TrainingTime,
+    User,
+)
+from lms.models import Attendance as AttendanceRow
+from lms.services import plans
+from lms.services.hours import ACADEMY_TIMEZONE
+from lms.services.people import Scope
+
+
+def next_month(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+def utc_start(day: date) -> datetime:
+    """The UTC instant a day starts in the academy's time zone."""
+    return datetime.combine(day, time(), tzinfo=ACADEMY_TIMEZONE).astimezone(UTC)
+
+
+def percent(part: int, whole: int) -> int | None:
+    return min(100, round(100 * part / whole)) if whole else None
+
+
+def _staff_ids(scope: Scope) -> Select:
+    return db.select(User.id).where(scope.restrict(User.organization_id))
+
+
+# -- (a) hours per learner against the monthly target -----------------------------------
+
+# Buckets of the distribution chart: share of the target reached.
+HOUR_BUCKETS = ("none", "under_25", "under_50", "under_75", "under_100", "met")
+
+
+@dataclass(frozen=True)
+class HoursRow:
+    user_id: int
+    name: str
+    email: str
+    organization: str
+    seconds: int
+    target: int  # hours
+
+    @property
+    def hours(self) -> float:
+        return round(max(0, self.seconds) / 3600, 1)
+
+    @property
+    def met(self) -> bool:
+        return self.seconds >= self.target * 3600
+
+    @property
+    def percent(self) -> int:
+        return percent(max(0, self.seconds), self.target * 3600) if self.target else 100
+
+
+@dataclass
+class HoursSummary:
+    learners: int = 0
+    met: int = 0
+    seconds: int = 0
+    buckets: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HOUR_BUCKETS, 0))
+
+    @property
+    def hours(self) -> float:
+        return round(max(0, self.seconds) / 3600, 1)
+
+    @property
+    def percent_met(self) -> int | None:
+        return percent(self.met, self.learners)
+
+
+def _target(camp: Camp | None) -> ColumnElement:
+    """The target in hours: the camp's when a camp filter with its own target is set, else the
+    learner's organization's, else the academy's default."""
+    if camp is not None and camp.monthly_target_hours is not None:
+        return literal(int(camp.monthly_target_hours))
+    default = int(current_app.config["MONTHLY_TARGET_HOURS"])
+    return func.coalesce(Organization.monthly_target_hours, default)
+
+
+def _hours_query(scope: Scope, month: date, camp: Camp | None) -> Select:
+    """Per learner of the scope: id, name, email, organization, target, seconds."""
+    sums = (
+        db.select(TrainingTime.user_id, func.sum(TrainingTime.seconds).label("seconds"))
+        .where(TrainingTime.day >= month, TrainingTime.day < next_month(month))
+        .group_by(TrainingTime.user_id)
+    )
+    if camp is not None:
+        sums = sums.where(TrainingTime.camp_id == camp.id)
+    if not scope.everyone:
+        sums = sums.where(TrainingTime.user_id.in_(_staff_ids(scope)))
+    totals = sums.subquery("totals")
+    return (
+        db.select(
+            User.id.label("user_id"),
+            User.name,
+            User.email,
+            Organization.name.label("organization"),
+            _target(camp).label("target"),
+            func.coalesce(totals.c.seconds, 0).label("seconds"),
+        )
+        .join(Organization, Organization.id == User.organization_id)
+        .outerjoin(totals, totals.c.user_id == User.id)
+        .where(scope.restrict(User.organization_id))
+    )
+
+
+def monthly_hours(
+    scope: Scope,
+    month: date,
+    camp: Camp | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[HoursRow]:
+    """Each learner's verified time in the month (``month`` is its first day) against their
+    target, by organization and name. One query."""
+    query = _hours_query(scope, month, camp).order_by(Organization.name, User.name, User.id)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [
+        HoursRow(row.user_id, row.name, row.email, row.organization, int(row.seconds), row.target)
+        for row in db.session.execute(query)
+    ]
+
+
+def hours_summary(scope: Scope, month: date, camp: Camp | None = None) -> HoursSummary:
+    """Learners, how many met the target, total time and the distribution. One query."""
+    rows = _hours_query(scope, month, camp).subquery("per_learner")
+    goal = rows.c.target * 3600
+    bucket = case(
+        (rows.c.seconds >= goal, literal("met")),
+        (rows.c.seconds <= 0, literal("none")),
+        (rows.c.seconds * 4 < goal, literal("under_25")),
+        (rows.c.seconds * 2 < goal, literal("under_50")),
+        (rows.c.seconds * 4 < goal * 3, literal("under_75")),
+        else_=literal("under_100"),
+    ).label("bucket")
+    summary = HoursSummary()
+    for name, learners, seconds in db.session.execute(
+        db.select(bucket, func.count(), func.coalesce(func.sum(rows.c.seconds), 0)).group_by(bucket)
+    ):
+        summary.buckets[name] = learners
+        summary.learners += learners
+        summary.seconds += int(seconds)
+    summary.met = summary.buckets["met"]
+    return summary
+
+
+# -- (b) attendance per live session and per series -------------------------------------
+
+
+@dataclass
+class Attendance:
+    registered: int = 0
+    present: int = 0
+    late: int = 0
+    excused: int = 0
+    absent: int = 0
+
+    @property
+    def attended(self) -> int:
+        return self.present + self.late
+
+    @property
+    def rate(self) -> int | None:
+        """Attended (present or late) per registered learner, in percent (at most 100:
+        substitutes and walk-ins attend without a registration of their own)."""
+        return percent(self.attended, self.registered)
+
+
+@dataclass
+class SessionAttendance(Attendance):
+    session: LiveSession | None = None
+
+
+@dataclass
+class SeriesAttendance(Attendance):
+    series: LiveSeries | None = None
+    sessions: int = 0
+
+
+def _attendance_counts(scope: Scope):
+    """Subqueries per session: registered learners, and attendance by status."""
+    registered = (
+        db.select(Registration.session_id, func.count().label("registered"))
+        .join(User, User.id == Registration.user_id)
+        .where(Registration.status == "registered", scope.restrict(User.organization_id))
+        .group_by(Registration.session_id)
+        .subquery("registered")
+    )
+    statuses = [
+        func.count().filter(AttendanceRow.status == status).label(status)
+        for status in ("present", "late", "excused", "absent")
+    ]
+    attended = (
+        db.select(AttendanceRow.session_id, *statuses, func.count().label("rows"))
+        .join(User, User.id == AttendanceRow.user_id)
+        .where(scope.restrict(User.organization_id))
+        .group_by(AttendanceRow.session_id)
+        .subquery("attended")
+    )
+    return registered, attended
+
+
+def _session_filter(
+    scope: Scope, start: date, end: date, camp: Camp | None, registered, attended
+) -> list[ColumnElement]:
+    criteria = [
+        LiveSession.starts_at >= utc_start(start),
+        LiveSession.starts_at < utc_start(end + timedelta(days=1)),
+        LiveSession.status == "scheduled",
+    ]
+    if camp is not None:
+        criteria.append(LiveSession.camp_id == camp.id)
+    if not scope.everyone:  # sessions the organization's staff had to do with
+        criteria.append(or_(registered.c.registered > 0, attended.c.rows > 0))
+    return criteria
+
+
+def _count_columns(registered, attended, total: bool = False) -> list[ColumnElement]:
+    columns = [
+        registered.c.registered,
+        attended.c.present,
+        attended.c.late,
+        attended.c.excused,
+        attended.c.absent,
+    ]
+    if total:
+        return [func.coalesce(func.sum(column), 0) for column in columns]
+    return [func.coalesce(column, 0) for column in columns]
+
+
+def attendance_by_session(
+    scope: Scope, start: date, end: date, camp: Camp | None = None
+) -> list[SessionAttendance]:
+    """Sessions that started between ``start`` and ``end`` (academy days, inclusive), with
+    registered learners and attendance by status. One query."""
+    registered, attended = _attendance_counts(scope)
+    rows = db.session.execute(
+        db.select(LiveSession, *_count_columns(registered, attended))
+        .outerjoin(registered, registered.c.session_id == LiveSession.id)
+        .outerjoin(attended, attended.c.session_id == LiveSession.id)
+        .where(*_session_filter(scope, start, end, camp, registered, attended))
+        .options(joinedload(LiveSession.series))
+        .order_by(LiveSession.starts_at, LiveSession.id)
+    )
+    return [
+        SessionAttendance(*(int(n) for n in counts), session=session) for session, *counts in rows
+    ]
+
+
+def attendance_by_series(
+    scope: Scope, start: date, end: date, camp: Camp | None = None
+) -> list[SeriesAttendance]:
+    """The same, summed per series over its sessions in the period. One query."""
+    registered, attended = _attendance_counts(scope)
+    rows = db.session.execute(
+        db.select(
+            LiveSeries,
+            func.count(LiveSession.id),
+            *_count_columns(registered, attended, total=True),
+        )
+        .join(LiveSession, LiveSession.series_id == LiveSeries.id)
+        .outerjoin(registered, registered.c.session_id == LiveSession.id)
+        .outerjoin(attended, attended.c.session_id == LiveSession.id)
+        .where(*_session_filter(scope, start, end, camp, registered, attended))
+        .group_by(LiveSeries.id)
+        .order_by(LiveSeries.id)
+    )
+    return [
+        SeriesAttendance(*(int(n) for n in counts), series=series, sessions=int(sessions))
+        for series, sessions, *counts in rows
+    ]
+
+
+# -- (c) completion per camp and per course ---------------------------------------------
+
+
+@dataclass
+class Completion:
+    enrolled: int = 0
+    completed: int = 0
+
+    @property
+    def rate(self) -> int | None:
+        return percent(self.completed, self.enrolled)
+
+
+@dataclass
+class CourseCompletion(Completion):
+    course: Course | None = None
+
+
+@dataclass
+class CampCompletion(Completion):
+    camp: Camp | None = None
+    courses: int = 0
+
+
+def _enrollment_counts(scope: Scope, start: date | None, end: date | None):
+    query = (
+        db.select(
+            Enrollment.course_id,
+            func.count().label("enrolled"),
+            func.count().filter(Enrollment.completed_at.is_not(None)).label("completed"),
+        )
+        .join(User, User.id == Enrollment.user_id)
+        .where(Enrollment.status != "withdrawn", scope.restrict(User.organization_id))
+        .group_by(Enrollment.course_id)
+    )
+    if start is not None:
+        query = query.where(Enrollment.enrolled_at >= utc_start(start))
+    if end is not None:
+        query = query.where(Enrollment.enrolled_at < utc_start(end + timedelta(days=1)))
+    return query.subquery("enrolled")
+
+
+def _course_filter(camp: Camp | None, counts) -> list[ColumnElement]:
+    """Published courses, and any other course someone of the scope is enrolled in."""
+    criteria = [
+        or_(
+            and_(Course.status == "published", Course.archived_at.is_(None)),
+            counts.c.enrolled > 0,
+        )
+    ]
+    if camp is not None:
+        criteria.append(Course.camp_id == camp.id)
+    return criteria
+
+
+def completion_by_course(
+    scope: Scope, camp: Camp | None = None, start: date | None = None, end: date | None = None
+) -> list[CourseCompletion]:
+    """Per course: learners of the scope enrolled (not withdrawn) and completed; with a
+    period, only enrollments made in it. One query."""
+    counts = _enrollment_counts(scope, start, end)
+    rows = db.session.execute(
+        db.select(
+            Course,
+            func.coalesce(counts.c.enrolled, 0),
+            func.coalesce(counts.c.completed, 0),
+        )
+        .join(Camp, Camp.id == Course.camp_id)
+        .outerjoin(counts, counts.c.course_id == Course.id)
+        .where(*_course_filter(camp, counts))
+        .options(contains_eager(Course.camp))
+        .order_by(Camp.position, Camp.id, Course.position, Course.id)
+    )
+    return [
+        CourseCompletion(int(enrolled), int(completed), course=course)
+        for course, enrolled, completed in rows
+    ]
+
+
+def completion_by_camp(
+    scope: Scope, camp: Camp | None = None, start: date | None = None, end: date | None = None
+) -> list[CampCompletion]:
+    """The same, summed per camp. One query."""
+    counts = _enrollment_counts(scope, start, end)
+    rows = db.session.execute(
+        db.select(
+            Camp,
+            func.count(Course.id),
+            func.coalesce(func.sum(counts.c.enrolled), 0),
+            func.coalesce(func.sum(counts.c.completed), 0),
+        )
+        .join(Course, Course.camp_id == Camp.id)
+        .outerjoin(counts, counts.c.course_id == Course.id)
+        .where(*_course_filter(camp, counts))
+        .group_by(Camp.id)
+        .order_by(Camp.position, Camp.id)
+    )
+    return [
+        CampCompletion(int(enrolled), int(completed), camp=found, courses=int(courses))
+        for found, courses, enrolled, completed in rows
+    ]
+
+
+# -- (d) overdue assignments ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overdue:
+    user: User
+    organization: str
+    assignment: Assignment
+
+    @property
+    def days(self) -> int:
+        return (plans.today() - self.assignment.due_on).days
+
+
+def _overdue_statuses(
+    scope: Scope, camp: Camp | None, start: date | None, end: date | None
+) -> Subquery:
+    criteria = [Assignment.cancelled_at.is_(None), scope.restrict(Assignment.organization_id)]
+    if camp is not None:
+        in_camp = db.select(Course.id).where(Course.camp_id == camp.id)
+        criteria.append(or_(Assignment.camp_id == camp.id, Assignment.course_id.in_(in_camp)))
+    if start is not None:
+        criteria.append(Assignment.due_on >= start)
+    if end is not None:
+        criteria.append(Assignment.due_on <= end)
+    return plans.statuses(*criteria)
+
+
+def overdue(
+    scope: Scope,
+    camp: Camp | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Overdue]:
+    """Learners late on an assignment (not cancelled, due before today, not done), the
+    longest overdue first. One query."""
+    found = _overdue_statuses(scope, camp, start, end)
+    query = (
+        db.select(User, func.coalesce(Organization.name, ""), Assignment)
+        .join(found, found.c.user_id == User.id)
+        .join(Assignment, Assignment.id == found.c.assignment_id)
+        .outerjoin(Organization, Organization.id == Assignment.organization_id)
+        .where(found.c.status == "late")
+        .options(*plans.subject_loads())
+        .order_by(Assignment.due_on, Organization.name, User.name, User.id, Assignment.id)
+    )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [
+        Overdue(user, organization, assignment)
+        for user, organization, assignment in db.session.execute(query)
+    ]
+
+
+def overdue_count(
+    scope: Scope, camp: Camp | None = None, start: date | None = None, end: date | None = None
+) -> int:
+    found = _overdue_statuses(scope, camp, start, end)
+    return db.session.scalar(
+        db.select(func.count()).select_from(found).where(found.c.status == "late")
+    )
