@@ -121,3 +121,15 @@ def test_a_plugin_returning_something_else_is_reported(make_app):
     app = make_app(EXTRA_PLUGINS={"odd": plugin(lms_plugin_settings, name="odd")})
     assert settings_of(app, "odd") == {}
     assert any("not a Form" in e for e in registry_of(app).plugins["odd"].runtime_errors)
+
+
+def test_the_plugins_page_lists_templates_static_files_and_settings(app, client, organizer):
+    client.login(organizer.email)
+    rows = {row["name"]: row for row in client.get("/admin/camps.json").get_json()}
+    assert rows["xapi"]["settings"] is True and rows["xapi"]["camps"] == []
+    assert rows["entrepreneur"]["settings"] is False
+    assert "camps/entrepreneur/camp.html" in rows["entrepreneur"]["templates"]
+    assert "emblem.svg" in rows["entrepreneur"]["static"]
+    page = client.get("/admin/camps").get_data(as_text=True)
+    assert "/admin/plugins/xapi/settings" in page
+    assert "camps/entrepreneur/camp.html" in page

@@ -11,11 +11,20 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import extract, func
+from sqlalchemy import extract, func, or_
 
 from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
-from lms.models import Attendance, Camp, LiveSession, Organization, TrainingTime, User
+from lms.models import (
+    Attendance,
+    Camp,
+    Course,
+    Enrollment,
+    LiveSession,
+    Organization,
+    TrainingTime,
+    User,
+)
 from lms.models._base import aware, utcnow
 
 ACADEMY_TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -33,6 +42,22 @@ def target_hours(user: User) -> int:
 def camp_target_hours(camp: Camp) -> int | None:
     """A camp's own monthly target, when the organizers set one."""
     return camp.monthly_target_hours
+
+
+MAX_TARGET_HOURS = 744  # 31 days × 24 hours; the database checks the same bound
+
+
+def camp_targets() -> dict[str, int | None]:
+    """Every stored camp's own monthly target by slug (None: no target of its own)."""
+    return dict(db.session.execute(db.select(Camp.slug, Camp.monthly_target_hours)).all())
+
+
+def set_camp_target(camp: Camp, target: int | None) -> None:
+    """Set (or with None clear) a camp's monthly target in hours. Commits."""
+    if target is not None and not 0 <= target <= MAX_TARGET_HOURS:
+        raise ValueError(f"target {target} outside 0..{MAX_TARGET_HOURS}")
+    camp.monthly_target_hours = target
+    db.session.commit()
 
 
 def local_day(moment: datetime, timezone: str | None = None) -> date:
@@ -149,3 +174,63 @@ def monthly(user_id: int, months: int = 12, today: date | None = None) -> list[M
     )
     totals = {(int(y), int(m)): int(total or 0) for y, m, total in rows}
     return [MonthHours(y, m, max(0, totals.get((y, m), 0))) for y, m in keys]
+
+
+@dataclass(frozen=True)
+class CampMonth:
+    """A learner's hours this month in one camp that has its own target."""
+
+    camp: Camp
+    seconds: int
+    target: int
+
+    @property
+    def hours(self) -> float:
+        return round(max(0, self.seconds) / 3600, 1)
+
+    @property
+    def percent(self) -> int:
+        if not self.target:
+            return 100
+        return min(100, round(100 * max(0, self.seconds) / (3600 * self.target)))
+
+
+def month_by_camp(user_id: int, today: date | None = None) -> list[CampMonth]:
+    """This month's time per camp, for the enabled camps with a target that concern the
+    learner (enrolled in one of their courses, or time in them this month).
+
+    One statement: the month's ledger grouped by camp, joined to the camps.
+    """
+    today = today or local_day(utcnow())
+    first = today.replace(day=1)
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    sums = (
+        db.select(TrainingTime.camp_id, func.sum(TrainingTime.seconds).label("seconds"))
+        .where(
+            TrainingTime.user_id == user_id,
+            TrainingTime.day >= first,
+            TrainingTime.day < following,
+            TrainingTime.camp_id.is_not(None),
+        )
+        .group_by(TrainingTime.camp_id)
+        .subquery()
+    )
+    enrolled = (
+        db.select(Enrollment.id)
+        .join(Course, Enrollment.course_id == Course.id)
+        .where(Enrollment.user_id == user_id, Course.camp_id == Camp.id)
+        .exists()
+    )
+    rows = db.session.execute(
+        db.select(Camp, func.coalesce(sums.c.seconds, 0))
+        .outerjoin(sums, sums.c.camp_id == Camp.id)
+        .where(
+            Camp.monthly_target_hours.is_not(None),
+            Camp.enabled.is_(True),
+            or_(sums.c.seconds.is_not(None), enrolled),
+        )
+        .order_by(Camp.position, Camp.id)
+    )
+    return [
+        CampMonth(camp, int(seconds), int(camp.monthly_target_hours or 0)) for camp, seconds in rows
+    ]

@@ -7,12 +7,16 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms import IntegerField
+from wtforms.validators import NumberRange, Optional
 
 from lms.extensions import db
-from lms.models import User
-from lms.services import accounts, camps
+from lms.models import Camp, User
+from lms.services import accounts, camps, hours
 from lms.services.plugin_status import plugin_rows
 from lms.web.forms import ActionForm, UserAdminForm
 
@@ -30,10 +34,59 @@ def organizer_required(view: Any) -> Any:
     return wrapped
 
 
+TARGET_HINT = _l("Enter whole hours from 0 to 744, or leave it empty.")
+
+
+class CampTargetForm(FlaskForm):
+    target = IntegerField(
+        _l("Monthly target (hours)"),
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=hours.MAX_TARGET_HOURS, message=TARGET_HINT),
+        ],
+    )
+
+
 @bp.get("/camps")
 @organizer_required
 def camp_list() -> str:
-    return render_template("admin/camps.html", rows=plugin_rows(), form=ActionForm())
+    return _camp_page()
+
+
+def _camp_page(errors: dict[str, list[str]] | None = None, submitted: dict | None = None) -> str:
+    targets = {**hours.camp_targets(), **(submitted or {})}
+    return render_template(
+        "admin/camps.html",
+        rows=plugin_rows(),
+        form=ActionForm(),
+        targets=targets,
+        target_errors=errors or {},
+    )
+
+
+@bp.post("/camps/<slug>/target")
+@organizer_required
+def camp_target(slug: str) -> Response | tuple[str, int]:
+    """Set or clear a camp's monthly target; a bad value re-shows the page with the error."""
+    camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+    if camp is None:
+        abort(404)
+    form = CampTargetForm()
+    if not form.validate_on_submit():
+        # One hint for any bad value (not a number, out of range), and a CSRF failure's own.
+        errors = [str(TARGET_HINT)] if form.target.errors else []
+        errors += [str(error) for error in form.errors.get("csrf_token", [])]
+        raw = (form.target.raw_data or [""])[0][:10]
+        return _camp_page({slug: errors}, {slug: raw}), 400
+    hours.set_camp_target(camp, form.target.data)
+    if form.target.data is None:
+        flash(_("%(camp)s has no monthly target of its own now.", camp=slug), "success")
+    else:
+        flash(
+            _("%(camp)s: monthly target %(hours)d hours.", camp=slug, hours=form.target.data),
+            "success",
+        )
+    return redirect(url_for(".camp_list"))
 
 
 @bp.get("/camps.json")
