@@ -7,16 +7,25 @@ import secrets
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 
 from lms import create_app
+from lms.config import ConfigurationError
 from lms.services import camps as camp_service
 from lms.services.plugin_status import plugin_rows
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=True)
+def _create_app() -> Flask:
+    """The app for the CLI; an unsafe production configuration is a message, not a traceback."""
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=True)
 def main() -> None:
     """Camp LMS: a learning management system whose camps are plugins."""
 
@@ -86,20 +95,22 @@ def media_import(folder: Path) -> None:
 
 
 @main.command()
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
 @with_appcontext
-def worker() -> None:
+def worker(burst: bool) -> None:
     """Run background jobs from Redis (needs LMS_REDIS_URL)."""
     from rq import Worker
 
-    from lms.services.jobs import queue
+    from lms.services import jobs
 
     url = current_app.config.get("REDIS_URL")
     if not url:
         raise click.ClickException(
             "set LMS_REDIS_URL to use a worker; without it jobs run in-process"
         )
-    jobs = queue(url)
-    Worker([jobs], connection=jobs.connection).work()
+    jobs.use_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    queue = jobs.queue(url)
+    Worker([queue], connection=queue.connection).work(burst=burst)
 
 
 @main.group()
@@ -204,6 +215,55 @@ def camps_new(
         "Next: pip install -e "
         f"{target}, then `lms camps sync {names.slug}`; test it with pytest in {target}."
     )
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive to write (default: instance/backups/lms-backup-<UTC time>.tar.gz).",
+)
+@with_appcontext
+def backup(output: Path | None) -> None:
+    """Back up the SQLite database (a consistent online snapshot) and the media folder."""
+    import sqlite3
+
+    from lms.backup import BackupError, create_backup
+
+    try:
+        path, manifest = create_backup(output)
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        raise click.ClickException(str(exc)) from exc
+    counts = manifest["counts"]
+    click.echo(
+        f"Wrote {path}: {counts.get('users', 0)} users, {counts.get('enrollments', 0)} "
+        f"enrollments, {manifest['media']['files']} media files "
+        f"(schema {', '.join(manifest['alembic_revisions']) or 'without migrations'})."
+    )
+
+
+@main.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that holds data.")
+@with_appcontext
+def restore(archive: Path, force: bool) -> None:
+    """Restore a backup made by `lms backup` into this (empty) instance. Stop the app first."""
+    import sqlite3
+
+    from lms.backup import BackupError, restore_backup
+
+    try:
+        report = restore_backup(archive, force=force)
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        raise click.ClickException(str(exc)) from exc
+    counts = report.manifest["counts"]
+    click.echo(
+        f"Restored {report.database} ({counts.get('users', 0)} users, "
+        f"{counts.get('enrollments', 0)} enrollments) and {report.media_files} media files "
+        f"into {report.media_root}; backup made {report.manifest.get('created_at')}."
+    )
+    for note in report.notes:
+        click.echo(f"Next: {note}")
 
 
 def _echo_sync(reports: dict) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +29,36 @@ DEFAULTS: dict[str, object] = {
     # Training-time target per learner and month (hours), as in the park's companies.
     "MONTHLY_TARGET_HOURS": 12,
     "LOAD_PLUGINS": None,
+    # LMS_ENV=production: refuse unsafe settings, secure cookies, https URLs.
+    "PRODUCTION": False,
+    # Proxies in front of the app whose X-Forwarded-For/-Proto headers are trusted (0: none).
+    "PROXY_FIX": 0,
+    # Seconds a shared (Redis) cache entry lives at most; changes invalidate it at once.
+    "CACHE_TIMEOUT": 300,
+    # Rate limits ("N/period" in the `limits` library's notation); 429 past them.
+    "LOGIN_RATE_LIMIT": "10/5 minutes",  # failed log-ins, per client address and per account
+    "REGISTER_RATE_LIMIT": "30/hour",  # sign-ups (registration, invite links) per address
+    "PASSWORD_RESET_RATE_LIMIT": "5/hour",  # reset requests per e-mail address
+    "PASSWORD_RESET_IP_RATE_LIMIT": "20/hour",  # reset requests per client address
+    # Mail (lms/services/mail.py): SMTP when set, else .eml files in MAIL_DIR (instance/mail/).
+    "SMTP_URL": None,
+    "MAIL_FROM": "Camp LMS <noreply@localhost>",
+    "MAIL_DIR": None,
+    # The address learners use (https://lms.example.org/) for links in mail; else the request's.
+    "BASE_URL": None,
 }
+
+# Secret keys seen in samples and tutorials; refused in production whatever their length.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {"dev", "development", "secret", "secret-key", "changeme", "change-me", "test", "lms"}
+)
+PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "insecure", "default")
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration is unsafe or invalid; the message says what to change."""
+
 
 # Environment variables read by the app, with the config key each one sets.
 ENVIRONMENT = {
@@ -37,6 +68,11 @@ ENVIRONMENT = {
     "LMS_LOAD_PLUGINS": "LOAD_PLUGINS",
     "LMS_REDIS_URL": "REDIS_URL",
     "LMS_MEDIA_ACCEL_REDIRECT": "MEDIA_ACCEL_REDIRECT",
+    "LMS_ENV": "PRODUCTION",
+    "LMS_PROXY_FIX": "PROXY_FIX",
+    "LMS_SMTP_URL": "SMTP_URL",
+    "LMS_MAIL_FROM": "MAIL_FROM",
+    "LMS_BASE_URL": "BASE_URL",
 }
 
 
@@ -51,7 +87,78 @@ def from_environment() -> dict[str, object]:
     for variable, key in ENVIRONMENT.items():
         if variable in os.environ:
             values[key] = os.environ[variable]
+    if "PRODUCTION" in values:
+        kind = str(values["PRODUCTION"]).strip().lower()
+        if kind not in ("production", "development", ""):
+            raise ConfigurationError(
+                f"LMS_ENV must be 'production' or 'development', not {values['PRODUCTION']!r}."
+            )
+        values["PRODUCTION"] = kind == "production"
+    if "PROXY_FIX" in values:
+        values["PROXY_FIX"] = proxy_hops(values["PROXY_FIX"])
     return values
+
+
+def proxy_hops(value: object) -> int:
+    """``LMS_PROXY_FIX``: how many proxies in front of the app set X-Forwarded-* (0 to 5)."""
+    text = str(value).strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return 0
+    if text in ("true", "yes", "on"):
+        return 1
+    if not text.isdigit() or not 0 <= int(text) <= 5:
+        raise ConfigurationError(
+            f"LMS_PROXY_FIX must be the number of proxies in front of the app (0 to 5), "
+            f"not {value!r}."
+        )
+    return int(text)
+
+
+def production_problems(config: Mapping[str, Any]) -> list[str]:
+    """Why this configuration must not serve in production (empty when it may)."""
+    problems = []
+    key = config.get("SECRET_KEY")
+    if not key:
+        problems.append(
+            'SECRET_KEY is not set: set LMS_SECRET_KEY (e.g. `python -c "import secrets; '
+            'print(secrets.token_hex(32))"`) or run `lms init`.'
+        )
+    else:
+        text = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+        lowered = text.strip().lower()
+        if len(text) < MIN_SECRET_KEY_LENGTH:
+            problems.append(
+                f"SECRET_KEY is too short ({len(text)} characters); "
+                f"use at least {MIN_SECRET_KEY_LENGTH} random characters."
+            )
+        elif (
+            lowered in KNOWN_DEFAULT_SECRETS
+            or any(word in lowered for word in PLACEHOLDER_WORDS)
+            or len(set(text)) < 8
+        ):
+            problems.append("SECRET_KEY is a sample or placeholder value; generate a random one.")
+    if config.get("DEBUG"):
+        problems.append("DEBUG is on: the debugger would let anyone run code. Turn it off.")
+    return problems
+
+
+def apply_production(config: MutableMapping[str, Any]) -> None:
+    """In production (``LMS_ENV=production``): refuse unsafe settings, then harden cookies.
+
+    Raises :class:`ConfigurationError` listing every problem. Outside production, nothing.
+    """
+    if not config.get("PRODUCTION"):
+        return
+    problems = production_problems(config)
+    if problems:
+        raise ConfigurationError(
+            "refusing to start in production (LMS_ENV=production):\n"
+            + "\n".join(f"  - {problem}" for problem in problems)
+        )
+    config["SESSION_COOKIE_SECURE"] = True
+    config["REMEMBER_COOKIE_SECURE"] = True
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["PREFERRED_URL_SCHEME"] = "https"
 
 
 def normalise_database_url(url: str) -> str:

@@ -2,29 +2,117 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from flask import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from lms.extensions import db
 
+log = logging.getLogger(__name__)
+
+# Requests with these methods only read: their SQLite transactions start deferred.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def configure_sqlite(engine: Engine) -> None:
-    """WAL, a busy timeout and foreign keys for every SQLite connection."""
+    """WAL, a busy timeout, foreign keys and our own transaction control for SQLite.
+
+    pysqlite's transaction handling is replaced (SQLAlchemy's documented recipe): connections
+    run with ``isolation_level=None`` and we emit the BEGINs.
+
+    * Read-only requests (GET, HEAD, OPTIONS) get a plain deferred ``BEGIN`` at their first
+      statement: one consistent snapshot for the whole page, no lock that blocks anyone.
+    * Everything else (POST/PUT/PATCH/DELETE requests, the CLI, jobs) starts its transaction
+      with ``BEGIN IMMEDIATE`` right before its first write. Reads before it run on their own
+      and see the latest commit (as PostgreSQL's READ COMMITTED would); from the first write
+      to the commit the transaction holds the write lock, so what it reads then is current.
+
+    Why: a deferred transaction that read first cannot take the write lock once another
+    connection has committed (SQLITE_BUSY_SNAPSHOT, "database is locked", which the busy
+    timeout does not retry). ``BEGIN IMMEDIATE`` waits for the write lock under the busy
+    timeout, so concurrent writers queue instead of failing; taking it at the first write
+    rather than the first read keeps slow work before it (checking a password, hashing an
+    upload, probing a video) from holding up every other writer.
+
+    In-memory databases (one connection each) keep pysqlite's defaults.
+    """
     if engine.dialect.name != "sqlite":
         return
+    file_database = engine.url.database not in (None, "", ":memory:")
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        if file_database:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        if engine.url.database not in (None, "", ":memory:"):
+        if file_database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    if not file_database:
+        return
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        if read_only_transaction():
+            connection.exec_driver_sql("BEGIN")
+        # Otherwise nothing yet: BEGIN IMMEDIATE comes before the first write (below).
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _immediate_before_first_write(
+        connection: Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        context: Any,
+        _executemany: bool,
+    ) -> None:
+        dbapi_connection = connection.connection.dbapi_connection
+        if dbapi_connection is None or not is_write(statement, context):
+            return
+        if dbapi_connection.in_transaction:
+            if read_only_transaction():
+                # It may fail with "database is locked" under load: writes belong in POSTs.
+                log.warning("a read-only (GET) request writes: %s", statement.split("\n")[0])
+            return
+        if connection.in_transaction():
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+WRITE_KEYWORDS = frozenset(
+    {"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT"}
+)
+
+
+def is_write(statement: str, context: Any = None) -> bool:
+    """Does this SQL statement write (or open a savepoint)?"""
+    if context is not None and (
+        context.isinsert or context.isupdate or context.isdelete or context.isddl
+    ):
+        return True
+    words = statement[:40].lstrip(" \t\r\n(").split(None, 1)  # text() and driver SQL
+    return bool(words) and words[0].upper() in WRITE_KEYWORDS
+
+
+def read_only_transaction() -> bool:
+    """Does the current unit of work only read? True in GET/HEAD/OPTIONS requests.
+
+    Set by :func:`mark_request_transactions`; the CLI, jobs and anything outside a request
+    (no flag) may write.
+    """
+    return has_app_context() and bool(g.get("lms_read_only", False))
+
+
+def mark_request_transactions(method: str) -> None:
+    """Called first thing in every request: may this request's transactions write?"""
+    g.lms_read_only = method in READ_METHODS
 
 
 def insert_ignoring_conflicts(model: type, conflict_columns: list[str], **values: Any) -> bool:

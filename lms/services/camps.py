@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app
 
+from lms.cache import cached, invalidate
 from lms.camp import Camp as CampSpec
 from lms.extensions import db
 from lms.models import Camp
@@ -17,12 +18,18 @@ def registry() -> PluginRegistry:
 
 
 def disabled_slugs() -> set[str]:
-    """Slugs of disabled camps, read once per request (the flag lives in the database)."""
-    if "lms_disabled_camps" not in g:
-        # Core, not ORM: this runs on every request that calls a hook.
-        query = db.select(Camp.__table__.c.slug).where(Camp.__table__.c.enabled.is_(False))
-        g.lms_disabled_camps = set(db.session.connection().execute(query).scalars())
-    return g.lms_disabled_camps
+    """Slugs of disabled camps, read once per request (the flag lives in the database).
+
+    Shared through Redis when it is configured (see :mod:`lms.cache`): changing a camp's
+    flag invalidates it for every process.
+    """
+    return cached("camps.disabled", _query_disabled_slugs)
+
+
+def _query_disabled_slugs() -> set[str]:
+    # Core, not ORM: this runs on every request that calls a hook.
+    query = db.select(Camp.__table__.c.slug).where(Camp.__table__.c.enabled.is_(False))
+    return set(db.session.connection().execute(query).scalars())
 
 
 def visible_camps() -> list[Camp]:
@@ -83,5 +90,5 @@ def set_enabled(slug: str, enabled: bool) -> Camp:
         camp = ensure_camp(spec, registry().camp_plugin[slug])
     camp.enabled = enabled
     db.session.commit()
-    g.pop("lms_disabled_camps", None)
+    invalidate("camps.disabled")  # the commit did too, unless the flag did not change
     return camp

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlalchemy.orm import contains_eager, selectinload, with_loader_criteria
 
+from lms.cache import cached, shared_cache
 from lms.extensions import db
 from lms.models import Camp, Course, Enrollment, Lesson, LessonProgress, Module, User
 from lms.services.camps import get_visible_camp, registry, visible_camps
@@ -43,7 +44,22 @@ def _published(camp_ids: list[int]):
 
 
 def _lesson_totals(course_ids: list[int]) -> dict[int, tuple[int, int, int]]:
-    """course id -> (lessons, minutes, required lessons) of live (not archived) lessons."""
+    """course id -> (lessons, minutes, required lessons) of live (not archived) lessons.
+
+    With a shared cache (Redis), the totals of every course are cached together (the same for
+    every learner; any change to courses, modules or lessons invalidates them).
+    """
+    if shared_cache() is not None:
+        every = cached("catalog.lesson_totals", lambda: _query_lesson_totals(None))
+        return {course_id: every[course_id] for course_id in course_ids if course_id in every}
+    return _query_lesson_totals(course_ids)
+
+
+def _query_lesson_totals(course_ids: list[int] | None) -> dict[int, tuple[int, int, int]]:
+    """The totals of ``course_ids`` (None: of every course)."""
+    where = [Module.archived_at.is_(None), Lesson.archived_at.is_(None)]
+    if course_ids is not None:
+        where.append(Module.course_id.in_(course_ids))
     rows = db.session.execute(
         db.select(
             Module.course_id,
@@ -52,14 +68,13 @@ def _lesson_totals(course_ids: list[int]) -> dict[int, tuple[int, int, int]]:
             func.count(Lesson.id).filter(Lesson.required.is_(True)),
         )
         .join(Lesson, Lesson.module_id == Module.id)
-        .where(
-            Module.course_id.in_(course_ids),
-            Module.archived_at.is_(None),
-            Lesson.archived_at.is_(None),
-        )
+        .where(*where)
         .group_by(Module.course_id)
     )
-    return {course_id: (count, minutes, required) for course_id, count, minutes, required in rows}
+    return {
+        course_id: (int(count), int(minutes), int(required))
+        for course_id, count, minutes, required in rows
+    }
 
 
 def _completed_required(user: User, course_ids: list[int]) -> dict[int, int]:

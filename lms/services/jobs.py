@@ -55,8 +55,20 @@ def queue(redis_url: str) -> Any:
     return Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
 
 
+def use_app(app: Flask) -> None:
+    """Let RQ jobs run in ``app`` (``lms worker``): the work horses RQ forks for each job
+    inherit it instead of building the app again. The database pool is emptied first, so no
+    connection is shared across the fork."""
+    global _worker_app
+    from lms.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+    _worker_app = app
+
+
 def run_job(path: str, args: tuple) -> None:
-    """The RQ entry point: builds the app once per worker process."""
+    """The RQ entry point: builds the app once per worker process (unless given one)."""
     global _worker_app
     if _worker_app is None:
         from lms import create_app
