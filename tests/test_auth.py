@@ -39,6 +39,8 @@ def test_registering_cannot_choose_a_role(client, app):
     [
         ({"email": "not-an-email"}, "Invalid email address"),
         ({"password": "short", "confirm": "short"}, "at least 10 characters"),
+        ({"password": "1234567890", "confirm": "1234567890"}, "one of the most common"),
+        ({"password": "Liu Yang Li", "confirm": "Liu Yang Li", "name": "liu yang li"}, "or name"),
         ({"confirm": "something else entirely"}, "The passwords differ"),
         ({"name": ""}, "This field is required"),
         ({"locale": "xx"}, "Not a valid choice"),

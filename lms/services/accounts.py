@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.extensions import db
-from lms.models import ROLES, AuthSession, User
+from lms.models import ROLES, AccountToken, AuthSession, User
 from lms.models._base import utcnow
+from lms.services import audit
 
 
 class EmailTaken(ValueError):
@@ -109,6 +110,31 @@ def user_for_session(user_id: str, token: str | None) -> User | None:
     )
 
 
+def verify_password(user: User, password: str) -> bool:
+    """Is ``password`` the user's current password?"""
+    return check_password_hash(user.password_hash, password)
+
+
+def spend_account_tokens(user: User) -> None:
+    """Spend every unused one-time link of ``user`` (reset or setup). No commit."""
+    db.session.execute(
+        db.update(AccountToken)
+        .where(AccountToken.user_id == user.id, AccountToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def set_password(user: User, password: str) -> None:
+    """A new password: every login of the user ends (the caller starts a new one for the
+    browser that asked) and every unused reset or setup link is spent. Commits."""
+    password_hash = hash_password(password)  # slow: before any write lock
+    user.password_hash = password_hash
+    end_all_sessions(user)
+    spend_account_tokens(user)
+    db.session.commit()
+
+
 def set_locale(user: User, locale: str) -> None:
     user.locale = locale
     db.session.commit()
@@ -130,8 +156,12 @@ def set_role(user: User, role: str, *, by: User) -> None:
     if user.id == by.id:
         raise PermissionError("organizers cannot change their own role")
     if user.role != role:
+        fields = {"user": user.id, "by": by.id, "old": user.role, "new": role}
         user.role = role
         end_all_sessions(user)
+        db.session.commit()
+        audit.event("role_changed", **fields)
+        return
     db.session.commit()
 
 
@@ -139,10 +169,13 @@ def set_active(user: User, active: bool, *, by: User) -> None:
     """Disable or re-enable an account; disabling ends its sessions at once. Commits."""
     if user.id == by.id:
         raise PermissionError("organizers cannot disable themselves")
+    changed, ids = user.active != active, {"user": user.id, "by": by.id}
     user.active = active
     if not active:
         end_all_sessions(user)
     db.session.commit()
+    if changed:
+        audit.event("account_enabled" if active else "account_disabled", **ids)
 
 
 def search_users(query: str = "", page: int = 1, per_page: int = 50) -> list[User]:

@@ -1,21 +1,61 @@
-"""Register, log in, log out, choose a language."""
+"""Register, log in, log out, change or reset a password, choose a language.
+
+Rate limits come from the config (``LOGIN_RATE_LIMIT``, ``REGISTER_RATE_LIMIT``,
+``PASSWORD_RESET_RATE_LIMIT``, ``PASSWORD_RESET_IP_RATE_LIMIT``); each refusal is a 429
+with a message, and is logged on ``lms.security`` (:mod:`lms.services.audit`).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from typing import NoReturn
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from lms.services import accounts, ratelimit
-from lms.web.forms import LanguageForm, LoginForm, RegisterForm
+from lms.services import accounts, audit, password_reset, ratelimit
+from lms.web.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LanguageForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
 from lms.web.security import safe_next
 
 bp = Blueprint("auth", __name__)
 
-# Failed log-ins allowed per client address and per account before 429.
-LOGIN_RATE = "10/5 minutes"
 SESSION_TOKEN = "lms_sid"  # noqa: S105 - the session key holding the login token
+
+
+def _rate(name: str) -> str:
+    return str(current_app.config[name])
+
+
+def _login_keys(email: str) -> tuple[str, str]:
+    """Failed log-ins are counted per client address and per account."""
+    return f"ip:{request.remote_addr}", f"email:{accounts.normalise_email(email)}"
+
+
+def check_signup_rate() -> None:
+    """Count one sign-up (registration or invite link) from this address; 429 past
+    ``REGISTER_RATE_LIMIT``."""
+    if not ratelimit.spend("register", f"ip:{request.remote_addr}", _rate("REGISTER_RATE_LIMIT")):
+        audit.event("rate_limited", scope="register")
+        abort(429, _("Too many new accounts from your network. Wait a while and try again."))
 
 
 def _log_in(user: accounts.User) -> None:
@@ -32,6 +72,7 @@ def register() -> str | Response:
         return redirect(url_for("learn.dashboard"))
     form = RegisterForm()
     if form.validate_on_submit():
+        check_signup_rate()
         try:
             user = accounts.create_user(
                 form.email.data, form.name.data, form.password.data, locale=form.locale.data
@@ -40,6 +81,7 @@ def register() -> str | Response:
             form.email.errors.append(_("This e-mail address is already registered."))
         else:
             _log_in(user)
+            audit.event("account_created", user=user)
             flash(_("Welcome, %(name)s!", name=user.name), "success")
             return redirect(url_for("catalog.index"))
     return render_template("auth/register.html", form=form), 400 if form.errors else 200
@@ -51,21 +93,26 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        keys = (f"ip:{request.remote_addr}", f"email:{accounts.normalise_email(form.email.data)}")
-        if not all(ratelimit.allowed("login", key, LOGIN_RATE) for key in keys):
+        keys, rate = _login_keys(form.email.data), _rate("LOGIN_RATE_LIMIT")
+        if not all(ratelimit.allowed("login", key, rate) for key in keys):
+            audit.event("rate_limited", scope="login", email=form.email.data)
             abort(429, _("Too many failed log-ins. Wait a few minutes and try again."))
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
             _log_in(user)
+            audit.event("login", user=user)
             return redirect(safe_next(form.next.data, url_for("learn.dashboard")))
         for key in keys:
-            ratelimit.spend("login", key, LOGIN_RATE)
+            ratelimit.spend("login", key, rate)
+        audit.event("login_failed", email=form.email.data)
         form.password.errors.append(_("Wrong e-mail or password."))
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    if current_user.is_authenticated:
+        audit.event("logout", user=current_user.id)
     accounts.end_session(session.get(SESSION_TOKEN))
     logout_user()
     session.clear()
@@ -84,7 +131,94 @@ def language() -> Response:
     return redirect(safe_next(form.next.data, url_for("catalog.index")))
 
 
+def _account_page(form: ChangePasswordForm, status: int = 200) -> tuple[str, int]:
+    return render_template("auth/account.html", password_form=form), status
+
+
 @bp.get("/account")
 @login_required
-def account() -> str:
-    return render_template("auth/account.html")
+def account() -> tuple[str, int]:
+    return _account_page(ChangePasswordForm(formdata=None))
+
+
+@bp.post("/account/password")
+@login_required
+def change_password() -> Response | tuple[str, int]:
+    """A new password for the logged-in user: the current one first. Every other session
+    of the account ends; this browser gets a fresh one. Wrong current passwords count as
+    failed log-ins (same limit, same keys)."""
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    form = ChangePasswordForm()
+    form.account = user
+    if not form.validate_on_submit():
+        return _account_page(form, 400)
+    keys, rate = _login_keys(user.email), _rate("LOGIN_RATE_LIMIT")
+    if not all(ratelimit.allowed("login", key, rate) for key in keys):
+        audit.event("rate_limited", scope="password_change", user=user)
+        abort(429, _("Too many failed log-ins. Wait a few minutes and try again."))
+    if not accounts.verify_password(user, form.current_password.data):
+        for key in keys:
+            ratelimit.spend("login", key, rate)
+        audit.event("password_change_failed", user=user)
+        form.current_password.errors.append(_("This is not your current password."))
+        return _account_page(form, 400)
+    accounts.set_password(user, form.password.data)
+    _log_in(user)
+    audit.event("password_changed", user=user)
+    flash(_("Your password is changed. Your other devices are logged out."), "success")
+    return redirect(url_for(".account"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password() -> tuple[str, int]:
+    """Ask for a reset link. Known and unknown addresses get the same page, status and
+    work (the account is looked up in the job); requests are limited per address and per
+    e-mail."""
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/forgot.html", form=form), 400 if form.errors else 200
+    email = accounts.normalise_email(form.email.data)
+    limits = (
+        (f"ip:{request.remote_addr}", _rate("PASSWORD_RESET_IP_RATE_LIMIT")),
+        (f"email:{email}", _rate("PASSWORD_RESET_RATE_LIMIT")),
+    )
+    if not all(ratelimit.allowed("reset", key, rate) for key, rate in limits):
+        audit.event("rate_limited", scope="password_reset", email=email)
+        abort(429, _("Too many requests for a new password. Wait an hour and try again."))
+    for key, rate in limits:
+        ratelimit.spend("reset", key, rate)
+    password_reset.request_link(email)
+    audit.event("password_reset_requested", email=email)
+    return render_template("auth/forgot_sent.html"), 200
+
+
+def _invalid_reset_link() -> NoReturn:
+    abort(
+        404,
+        _(
+            "This link does not work: it is unknown, expired or used already. "
+            "Ask for a new one on the log-in page."
+        ),
+    )
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Response:
+    """Choose a new password through a mailed link; every session of the account ends."""
+    found = password_reset.find_link(token)
+    if found is None:
+        _invalid_reset_link()
+    form = ResetPasswordForm()
+    form.account = found.user
+    if form.validate_on_submit():
+        if password_reset.reset(token, form.password.data) is None:
+            _invalid_reset_link()
+        if current_user.is_authenticated:
+            logout_user()
+        session.clear()
+        flash(_("Your password is changed. Log in with the new password."), "success")
+        return redirect(url_for(".login"))
+    page = render_template("auth/reset.html", form=form, email=found.user.email)
+    response = make_response(page, 400 if form.errors else 200)
+    response.headers["Cache-Control"] = "no-store"  # the page's address is the secret
+    return response

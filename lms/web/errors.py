@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from werkzeug.wrappers import Response
 
 from lms.extensions import db
+from lms.services import audit
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,18 @@ def _default_messages() -> dict[int, str]:
     }
 
 
+def _log_refusal(error: HTTPException, code: int | None) -> None:
+    """Refused requests on ``lms.security``: every 403 and every CSRF failure. (404s are
+    not logged: they are the normal answer to a mistyped address and would drown the rest.)
+    """
+    if isinstance(error, CSRFError):
+        audit.event("csrf_refused", status=code, reason=error.description)
+    elif code == 403:
+        audit.event("access_denied", status=code)
+
+
 def render_error(error: HTTPException) -> tuple[Response | str, int]:
+    _log_refusal(error, error.response.status_code if error.response is not None else error.code)
     if error.response is not None:  # a view built its own answer (the JSON API does)
         return error.response, error.response.status_code
     code = error.code or 500
@@ -80,6 +92,6 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response | str, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, audit.clean(audit.request_path()))
         db.session.rollback()
         return render_error(InternalServerError())

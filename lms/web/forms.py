@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -24,7 +27,10 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Regexp,
+    ValidationError,
 )
+
+from lms.services import passwords
 
 LANGUAGE_CHOICES = [SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")]
 
@@ -33,6 +39,41 @@ class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
     next = HiddenField()
+
+
+def _text_of(form: Any, name: str) -> str | None:
+    field = getattr(form, "_fields", {}).get(name)
+    return field.data if field is not None and isinstance(field.data, str) else None
+
+
+class StrongPassword:
+    """The password rules (:mod:`lms.services.passwords`) as a WTForms validator: one
+    for registration, the invite sign-up, set-password links, the password change and
+    the reset. The e-mail address and name the password must differ from are the form's
+    ``email`` and ``name`` fields, else those of the ``account`` the view put on the form.
+    """
+
+    def __call__(self, form: Any, field: Any) -> None:
+        account = getattr(form, "account", None)
+        email = _text_of(form, "email") or getattr(account, "email", None)
+        name = _text_of(form, "name") or getattr(account, "name", None)
+        code = passwords.problem(field.data or "", email=email, name=name)
+        if code == passwords.TOO_SHORT:
+            # The number is MIN_LENGTH; the message keeps its translated wording.
+            raise ValidationError(_("Use at least 10 characters."))
+        if code == passwords.TOO_LONG:
+            raise ValidationError(
+                _("Use at most %(limit)d characters.", limit=passwords.MAX_LENGTH)
+            )
+        if code == passwords.LIKE_ACCOUNT:
+            raise ValidationError(_("Choose a password that is not your e-mail address or name."))
+        if code == passwords.COMMON:
+            raise ValidationError(
+                _(
+                    "This password is one of the most common ones, which attackers try "
+                    "first. Choose another: several unrelated words are easy to remember."
+                )
+            )
 
 
 class RegisterForm(FlaskForm):
@@ -44,18 +85,42 @@ class RegisterForm(FlaskForm):
         _l("E-mail"),
         validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
     )
-    password = PasswordField(
-        _l("Password"),
-        validators=[
-            DataRequired(),
-            Length(min=10, max=256, message=_l("Use at least 10 characters.")),
-        ],
-    )
+    password = PasswordField(_l("Password"), validators=[DataRequired(), StrongPassword()])
     confirm = PasswordField(
         _l("Repeat password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="zh_CN")
+
+
+class ChangePasswordForm(FlaskForm):
+    """The account page's password change; the view sets ``account`` (the user)."""
+
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=passwords.MAX_LENGTH)]
+    )
+    password = PasswordField(_l("New password"), validators=[DataRequired(), StrongPassword()])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail"),
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    """A new password through a reset link; the view sets ``account`` (the link's user)."""
+
+    password = PasswordField(_l("New password"), validators=[DataRequired(), StrongPassword()])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
 
 
 class LanguageForm(FlaskForm):
