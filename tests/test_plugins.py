@@ -347,6 +347,28 @@ def test_a_third_party_camp_brings_its_courses_template_and_static_files(
     assert client.get("/camps-static/studio/emblem.svg").get_data(as_text=True) == "<svg/>"
 
 
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "{% extends 'camp.html' %}{% block camp_intro %}{% if %}{% endblock %}",  # syntax
+        "{% extends 'camp.html' %}{% block camp_intro %}{{ 1 // 0 }}{% endblock %}",  # runtime
+        "{% include 'camps/studio/missing.html' %}",  # a missing include
+    ],
+)
+def test_a_broken_camp_template_is_reported_and_the_core_page_shown(
+    make_app, client_for, camp_package, broken
+):
+    folder = camp_package("studio", {"camps/studio/camp.html": broken})
+    app = make_app(EXTRA_PLUGINS={"studio": camp_plugin(folder, "studio")})
+    client = client_for(app)
+    response = client.get("/camps/studio/")
+    assert response.status_code == 200
+    assert "First Steps" in response.get_data(as_text=True)
+    errors = registry_of(app).plugins["studio"].runtime_errors
+    assert any("template camps/studio/camp.html" in error for error in errors)
+    assert client.get("/").status_code == 200
+
+
 # -- hooks that add pages, commands and events -----------------------------------------
 
 

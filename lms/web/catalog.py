@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_login.utils import login_url
+from jinja2 import TemplateNotFound
 
 from lms.models import Course
 from lms.services import catalog, completion, enrollment
@@ -44,8 +45,30 @@ def camp(slug: str) -> str:
     section = catalog.camp_section(slug, current_user)
     if section is None:
         abort(404)
-    templates = [f"camps/{section.camp.slug}/camp.html", "camp.html"]
-    return render_template(templates, section=section, camp=section.camp)
+    return render_camp_page(section)
+
+
+def render_camp_page(section: catalog.CampSection) -> str:
+    """The camp's own page template if it ships one, else the core's.
+
+    A plugin template that fails (a syntax error, an exception while rendering) is recorded
+    against its plugin and the core's page is shown: a broken camp never breaks its page.
+    """
+    slug = section.camp.slug
+    own = f"camps/{slug}/camp.html"
+    try:
+        return render_template(own, section=section, camp=section.camp)
+    except TemplateNotFound as missing:
+        if missing.name != own:
+            _template_failed(slug, own, missing)
+    except Exception as exc:  # the plugin's template, whatever went wrong in it
+        _template_failed(slug, own, exc)
+    return render_template("camp.html", section=section, camp=section.camp)
+
+
+def _template_failed(slug: str, name: str, exc: Exception) -> None:
+    plugin = registry().camp_plugin.get(slug, slug)
+    registry().record_failure(plugin, f"template {name}: {type(exc).__name__}: {exc}")
 
 
 @bp.get("/camps/<camp_slug>/<course_slug>/")
