@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
 POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# pytest-xdist: one worker per CPU; a module's tests stay on one worker (shared fixtures).
+PYTEST_WORKERS ?= -n auto --dist loadfile
 PLUGIN_PACKAGES := $(patsubst %/__init__.py,%,$(wildcard plugins/*/__init__.py))
 EXTRACT = $(BIN)/pybabel -q extract -k _l -k lazy_gettext --project "Camp LMS" --version 0.1.0
 UPDATE = $(BIN)/pybabel -q update -l zh_CN --init-missing --no-fuzzy-matching --ignore-pot-creation-date
@@ -41,11 +43,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 
 test-sqlite: $(VENV)/.installed-test translations
-	env -u LMS_DATABASE_URL $(BIN)/pytest
+	env -u LMS_DATABASE_URL $(BIN)/pytest $(PYTEST_WORKERS)
 
 test-postgres: $(VENV)/.installed-test translations
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(POSTGRES_URL)', connect_timeout=3).close()" 2>/dev/null; then \
-		LMS_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -m "not browser"; \
+		LMS_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -m "not browser" $(PYTEST_WORKERS); \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL is not reachable at $(POSTGRES_URL); CI needs it." >&2; exit 1; \
 	else \
@@ -63,7 +65,8 @@ messages: $(VENV)/.installed-test
 		$(UPDATE) -i $$plugin/translations/messages.pot -d $$plugin/translations || exit 1; \
 	done
 
-## make bench: throughput figures against baselines measured in the same run (wrk, nginx)
+## make bench: throughput figures against baselines measured in the same run (wrk, nginx),
+## and report timings over 1,000,000 ledger rows (`python -m bench records` for those alone)
 bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		{ [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk nginx-light >/dev/null; } || \

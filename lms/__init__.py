@@ -14,6 +14,7 @@ from typing import Any
 import pluggy
 from flask import Flask, abort, has_request_context, request, send_from_directory, session
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from lms.camp import Camp, EnrollmentDecision
@@ -42,10 +43,11 @@ log = logging.getLogger(__name__)
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config, extensions, plugins, blueprints. Nothing runs at import time."""
-    from lms import config
+    from lms import cache, config
     from lms.database import configure_sqlite
     from lms.extensions import babel, csrf, db, migrate
     from lms.plugins import PluginRegistry
+    from lms.services import audit
     from lms.services import camps as camp_service
     from lms.web import register_blueprints
 
@@ -69,9 +71,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
+    config.apply_production(app.config)  # raises ConfigurationError when unsafe
     if not app.config.get("SECRET_KEY"):
         log.warning("no SECRET_KEY configured; run `lms init`. Using a temporary key.")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
+    hops = config.proxy_hops(app.config.get("PROXY_FIX") or 0)
+    if hops:
+        # Only behind proxies we run (nginx): the client's address and scheme come from their
+        # X-Forwarded-For/-Proto, so rate limits see learners, not the proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     registry = PluginRegistry(
         strict=bool(app.config["PLUGINS_STRICT"]),
@@ -90,10 +98,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
+    _init_transactions(app)
+    cache.init_app(app)
+    _init_static_versions(app)
     migrate.init_app(
         app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
     )
     csrf.init_app(app)
+    audit.init_app(app)  # the lms.security log (logins, refusals…) is written
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: None)
     _init_login(app)
     _init_templates(app, registry)
@@ -132,6 +144,44 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def _init_transactions(app: Flask) -> None:
+    """Tell the SQLite ``begin`` event whether this request's transactions may write."""
+    from lms.database import mark_request_transactions
+
+    def _mark() -> None:
+        mark_request_transactions(request.method)
+
+    def _unmark(_exc: BaseException | None) -> None:
+        from flask import g
+
+        g.pop("lms_read_only", None)
+
+    # First of all before_request functions: they may already query the database.
+    app.before_request_funcs.setdefault(None, []).insert(0, _mark)
+    app.teardown_request(_unmark)
+
+
+def _init_static_versions(app: Flask) -> None:
+    """``url_for('static', …)`` adds ``?v=<content hash>``, so nginx may cache for good."""
+    import hashlib
+
+    hashes: dict[tuple[str, int], str] = {}
+    folder = Path(app.static_folder or "")
+
+    @app.url_defaults
+    def _static_version(endpoint: str, values: dict[str, Any]) -> None:
+        if endpoint != "static" or "v" in values or "filename" not in values:
+            return
+        path = folder / values["filename"]
+        try:
+            key = (str(path), path.stat().st_mtime_ns)
+            if key not in hashes:
+                hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        except OSError:  # no such file: the URL stays as it is
+            return
+        values["v"] = hashes[key]
 
 
 class DatabaseId(IntegerConverter):

@@ -17,7 +17,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from lms.models import Lesson, MediaAsset
-from lms.services import catalog, completion, hours, lessons, media
+from lms.services import catalog, completion, hours, lessons, media, plans
 from lms.web.catalog import course_or_404
 from lms.web.forms import ActionForm
 
@@ -35,6 +35,8 @@ def dashboard() -> str:
         months=months,
         target=target,
         chart_top=max([target, *(m.hours for m in months)]),
+        camp_months=hours.month_by_camp(current_user.id),
+        assignments=plans.for_learner(current_user),
     )
 
 
