@@ -54,8 +54,10 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
 
 
 @contextmanager
-def serve(command: list[str], port: int, env: dict[str, str]):
+def serve(command: list[str], port: int, env: dict[str, str], started: list | None = None):
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    if started is not None:
+        started.append(process)
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
@@ -106,6 +108,66 @@ def bench_progress(data: setup_data.BenchData, env: dict, seconds: int, tag: str
     report(f"upsert_baseline_{tag}", base["rps"], "req/s")
     report(f"progress_vs_upsert_{tag}", lms["rps"] / base["rps"], "ratio")
     report(f"progress_errors_{tag}", lms["errors"] + lms["socket_errors"], "count")
+
+
+def worker_rss_mib(master: subprocess.Popen) -> float:
+    """The largest resident size among the gunicorn master's worker processes, in MiB."""
+    largest = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(master.pid):
+            largest = max(largest, int(fields.get("VmRSS", "0 kB").split()[0]))
+    return largest / 1024
+
+
+def bench_pages(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -> None:
+    """Catalog, course and lesson pages for a logged-in learner against a bare "hello"."""
+    app_port, base_port = free_port(), free_port()
+    script = data.folder / "pages.lua"
+    course = data.lesson_path.split("/lessons/")[0] + "/"
+    setup_data.write_pages_script(script, ["/", course, data.lesson_path], data.cookie_header)
+    masters: list = []
+    with serve(
+        [*GUNICORN, "--bind", f"127.0.0.1:{app_port}", "lms:create_app()"], app_port, env, masters
+    ) as url:
+        pages = wrk(url, script, seconds, connections=32)
+        rss = worker_rss_mib(masters[0])
+    base_env = {**env, "BENCH_DATABASE_URL": data.database_url}
+    with serve(
+        [*GUNICORN, "--bind", f"127.0.0.1:{base_port}", "bench.baseline:app"], base_port, base_env
+    ) as url:
+        hello = wrk(url + "/hello", None, seconds, connections=32)
+    report(f"pages_learner_{tag}", pages["rps"], "req/s")
+    report(f"hello_baseline_{tag}", hello["rps"], "req/s")
+    report(f"pages_vs_hello_{tag}", pages["rps"] / hello["rps"], "ratio")
+    report(f"pages_p99_{tag}", pages["p99_ms"], "ms")
+    report(f"pages_errors_{tag}", pages["errors"] + pages["socket_errors"], "count")
+    report(f"worker_rss_after_load_{tag}", rss, "MiB")
+
+
+def bench_startup(env: dict) -> None:
+    """Seconds to import the package and build the app with the four camps (best of 3)."""
+    code = "import time; t = time.perf_counter(); from lms import create_app; create_app(); "
+    code += "print(time.perf_counter() - t)"
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()[-1]
+        )
+        for _ in range(3)
+    ]
+    report("app_startup", min(runs), "s")
 
 
 NGINX_CONF = """
@@ -272,7 +334,9 @@ def main() -> int:
             env = setup_data.app_environment(data)
             try:
                 bench_progress(data, env, args.seconds, tag)
+                bench_pages(data, env, args.seconds, tag)
                 if tag == "sqlite":
+                    bench_startup(env)
                     bench_range(data, env, args.seconds)
             finally:
                 setup_data.drop(data)

@@ -27,6 +27,11 @@ insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.in
 app = Flask(__name__)
 
 
+@app.get("/hello")
+def hello():
+    return "hello"
+
+
 @app.post("/upsert")
 def upsert():
     body = request.get_json()

@@ -25,6 +25,7 @@ class BenchData:
     media_root: Path
     learners: list[str] = field(default_factory=list)
     lesson_id: int = 0  # a video lesson with a real, probed demo video (progress)
+    lesson_path: str = ""  # that lesson's page
     range_lesson_id: int = 0
     video_key: str = ""
     video_size: int = 0
@@ -97,6 +98,7 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
         lessons[1].media = big
         db.session.commit()
         data.lesson_id, data.range_lesson_id = lessons[0].id, lessons[1].id
+        data.lesson_path = f"/camps/{course.camp.slug}/{course.slug}/lessons/{lessons[0].slug}"
         data.video_key, data.video_size = f"{blob_key[:2]}/{blob_key}", RANGE_FILE_BYTES
         for number in range(learners):
             user = accounts.create_user(f"bench{number}@example.com", f"Bench {number}", PASSWORD)
@@ -193,6 +195,21 @@ request = function()
   local body = string.format('{"seq": %d, "position": %d, "intervals": [[0, %d]]}', seq, p, p)
   return wrk.format("POST", u.path, {["Cookie"] = u.cookie, ["X-CSRFToken"] = u.csrf,
     ["Content-Type"] = "application/json"}, body)
+end
+"""
+    )
+
+
+def write_pages_script(path: Path, paths: list[str], cookie: str) -> None:
+    """GET the given pages in turn as one logged-in learner."""
+    listed = ", ".join(f'"{p}"' for p in paths)
+    path.write_text(
+        f'local paths, cookie = {{{listed}}}, "{cookie}"\n'
+        """
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i], {["Cookie"] = cookie})
 end
 """
     )

@@ -266,6 +266,19 @@ def restore(archive: Path, force: bool) -> None:
         click.echo(f"Next: {note}")
 
 
+@main.command()
+@with_appcontext
+def check() -> None:
+    """Check the database: the engine's integrity checks and the records' invariants."""
+    from lms.services.integrity import run_checks
+
+    results = run_checks()
+    for result in results:
+        click.echo(result.line())
+    if not all(result.ok for result in results):
+        raise SystemExit(1)
+
+
 def _echo_sync(reports: dict) -> None:
     for slug, report in reports.items():
         line = (

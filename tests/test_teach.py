@@ -622,3 +622,16 @@ def own_course_of(app: Flask, course_id: int) -> Course:
         course.camp  # noqa: B018 - load the camp before leaving the session
         db.session.expunge_all()
         return course
+
+
+def test_another_trainers_draft_answers_like_an_unknown_id(app, ids, trainer):
+    """A published course is public (403: not yours); a draft is not (404, as if absent)."""
+    with app.app_context():
+        draft = db.session.get(Course, ids[0])
+        draft.status = "draft"
+        db.session.commit()
+    client = client_for(app, trainer.email)
+    for kind, number in zip(("courses", "modules", "lessons"), ids, strict=True):
+        mine_not = client.get(f"/teach/{kind}/{number}")
+        unknown = client.get(f"/teach/{kind}/2000000000")
+        assert mine_not.status_code == unknown.status_code == 404, kind

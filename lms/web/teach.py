@@ -58,7 +58,9 @@ def _editable(course: Course | None) -> Course:
     if course is None or course.archived_at is not None:
         abort(404)
     if not authoring.can_edit(current_user, course):
-        abort(403)
+        # A published course is public: refusing says nothing new. A draft is not: it answers
+        # like an id that does not exist, so its existence cannot be probed.
+        abort(403 if course.status == "published" else 404)
     return course
 
 
