@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -103,6 +104,7 @@ def bench_progress(data: setup_data.BenchData, env: dict, seconds: int, tag: str
         [*GUNICORN, "--bind", f"127.0.0.1:{base_port}", "bench.baseline:app"], base_port, base_env
     ) as url:
         setup_data.write_upsert_script(data.folder / "upsert.lua", len(data.learners))
+        warm_up(url, ["/hello"])  # the LMS's workers were warmed by opening the sessions
         base = wrk(url + "/upsert", data.folder / "upsert.lua", seconds, len(data.learners))
     report(f"progress_reports_{tag}", lms["rps"], "req/s")
     report(f"upsert_baseline_{tag}", base["rps"], "req/s")
@@ -125,22 +127,35 @@ def worker_rss_mib(master: subprocess.Popen) -> float:
     return largest / 1024
 
 
+def warm_up(base: str, paths: list[str], cookie: str = "", rounds: int = 20) -> None:
+    """Request each page a few times first: every worker has booted and loaded its app, so
+    the measurement does not include start-up."""
+    for _ in range(rounds):
+        for path in paths:
+            request = urllib.request.Request(base + path, headers={"Cookie": cookie})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                response.read()
+
+
 def bench_pages(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -> None:
     """Catalog, course and lesson pages for a logged-in learner against a bare "hello"."""
     app_port, base_port = free_port(), free_port()
     script = data.folder / "pages.lua"
     course = data.lesson_path.split("/lessons/")[0] + "/"
-    setup_data.write_pages_script(script, ["/", course, data.lesson_path], data.cookie_header)
+    paths = ["/", course, data.lesson_path]
+    setup_data.write_pages_script(script, paths, data.cookie_header)
     masters: list = []
     with serve(
         [*GUNICORN, "--bind", f"127.0.0.1:{app_port}", "lms:create_app()"], app_port, env, masters
     ) as url:
+        warm_up(url, paths, data.cookie_header)
         pages = wrk(url, script, seconds, connections=32)
         rss = worker_rss_mib(masters[0])
     base_env = {**env, "BENCH_DATABASE_URL": data.database_url}
     with serve(
         [*GUNICORN, "--bind", f"127.0.0.1:{base_port}", "bench.baseline:app"], base_port, base_env
     ) as url:
+        warm_up(url, ["/hello"])
         hello = wrk(url + "/hello", None, seconds, connections=32)
     report(f"pages_learner_{tag}", pages["rps"], "req/s")
     report(f"hello_baseline_{tag}", hello["rps"], "req/s")
