@@ -29,10 +29,10 @@ from lms.models import Organization, StaffGroup
 from lms.models._base import aware
 from lms.services import accounts, staff_import
 from lms.services import organizations as service
-from lms.services.csv_safe import write_csv
 from lms.services.organizations import NotFound, OrganizationError
 from lms.web.admin import organizer_required
 from lms.web.auth import _log_in, check_signup_rate
+from lms.web.downloads import csv_response
 from lms.web.forms import ActionForm, RegisterForm
 from lms.web.organization_forms import (
     GroupForm,
@@ -561,13 +561,11 @@ def import_links(org_id: int) -> Response:
         abort(400, _("This list expired. The links were shown once after the import."))
     if not isinstance(payload, dict) or payload.get("org") != organization.id:
         abort(404)
-    body = write_csv(
-        payload["links"], [_("E-mail"), _("Name"), _("Set-password link"), _("Expires")]
+    return csv_response(
+        payload["links"],
+        [_("E-mail"), _("Name"), _("Set-password link"), _("Expires")],
+        "set-password-links",
     )
-    response = Response("\ufeff" + body, mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = 'attachment; filename="set-password-links.csv"'
-    return response
 
 
 # -- one-time set-password links -------------------------------------------------------

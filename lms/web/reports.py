@@ -7,7 +7,6 @@ which, an organization the viewer may not see is the same 404 as an unknown one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -19,8 +18,8 @@ from flask_login import current_user, login_required
 from lms.extensions import db
 from lms.models import Camp, Organization
 from lms.services import people, plans, reports
-from lms.services.csv_safe import write_csv
 from lms.services.live import local
+from lms.web.downloads import csv_response
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -165,16 +164,6 @@ def _page_options(selected: Filters) -> dict[str, Any]:
     )
     camps = list(db.session.scalars(db.select(Camp).order_by(Camp.position, Camp.id)))
     return {"filters": selected, "organizations": organizations, "camps": camps}
-
-
-def csv_response(rows: Iterable[Sequence[object]], header: Sequence[str], name: str) -> Response:
-    """A CSV download: UTF-8 with a byte-order mark (so Excel reads Chinese), every cell
-    neutralized against formulas, and a file name made of safe characters only."""
-    body = "\ufeff" + write_csv(rows, header)
-    filename = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:100] or "report"
-    response = Response(body.encode("utf-8"), content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    return response
 
 
 def _name(*parts: str) -> str:
