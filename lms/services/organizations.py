@@ -238,17 +238,24 @@ def add_member(organization: Organization, email: str) -> tuple[User, bool]:
         return person, False
     if person.organization_id is not None:
         raise Conflict(_("This account belongs to another organization."))
+    _join(organization, person.id, _("This account belongs to another organization."))
+    db.session.commit()
+    return person, True
+
+
+def _join(organization: Organization, user_id: int, refusal: str) -> None:
+    """Put an account that has no organization into ``organization``. A conditional UPDATE,
+    so an account that joined another one meanwhile is refused (rollback, ``Conflict``).
+    No commit."""
     joined = db.session.execute(
         db.update(User)
-        .where(User.id == person.id, User.organization_id.is_(None))
+        .where(User.id == user_id, User.organization_id.is_(None))
         .values(organization_id=organization.id)
         .execution_options(synchronize_session=False)
     )
     if joined.rowcount != 1:
         db.session.rollback()
-        raise Conflict(_("This account belongs to another organization."))
-    db.session.commit()
-    return person, True
+        raise Conflict(refusal)
 
 
 def set_manager(organization: Organization, user_id: int, manager: bool) -> User:
@@ -541,15 +548,7 @@ def accept_invite(token: str, user: User) -> tuple[Organization, bool]:
     if user.organization_id is not None:
         raise Conflict(_("Your account belongs to another organization."))
     _use(invite)
-    joined = db.session.execute(
-        db.update(User)
-        .where(User.id == user.id, User.organization_id.is_(None))
-        .values(organization_id=organization.id)
-        .execution_options(synchronize_session=False)
-    )
-    if joined.rowcount != 1:
-        db.session.rollback()
-        raise Conflict(_("Your account belongs to another organization."))
+    _join(organization, user.id, _("Your account belongs to another organization."))
     _join_group(group_id, user.id)
     db.session.commit()
     return organization, True
