@@ -83,6 +83,23 @@ control_socket_disable = True
 preload_app = os.environ.get("LMS_PRELOAD", "") not in ("", "0")
 
 
+def on_starting(server):
+    """Refuse an unsafe production configuration once, in the master, before any fork.
+
+    Without this every worker would fail on its own and gunicorn, reaping several failed
+    workers at once, may print its own traceback and exit 1 instead of 4.
+    """
+    import sys
+
+    from lms.config import ConfigurationError, check
+
+    try:
+        check()
+    except ConfigurationError as exc:
+        print(f"Error: {exc}\nApp failed to load.", file=sys.stderr, flush=True)
+        raise SystemExit(4) from None  # gunicorn's APP_LOAD_ERROR
+
+
 def post_fork(server, worker):
     """With preload_app, give each worker its own database connections."""
     if not preload_app:

@@ -59,19 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(config.ROOT / "templates"),
         static_folder=str(config.ROOT / "static"),
     )
-    app.config.from_mapping(config.DEFAULTS)
-    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'lms.sqlite3'}"
-    app.config["MEDIA_ROOT"] = str(instance / "media")
-    app.config["PASSWORD_HASH_METHOD"] = "scrypt"  # noqa: S105 - a method name
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-    app.config.from_mapping(config.from_environment())
-    if test_config is not None:
-        app.config.from_mapping(test_config)
-    app.config["SQLALCHEMY_DATABASE_URI"] = config.normalise_database_url(
-        app.config["SQLALCHEMY_DATABASE_URI"]
-    )
-    config.apply_production(app.config)  # raises ConfigurationError when unsafe
+    config.load(app.config, test_config)  # raises ConfigurationError when unsafe
     if not app.config.get("SECRET_KEY"):
         log.warning("no SECRET_KEY configured; run `lms init`. Using a temporary key.")
         app.config["SECRET_KEY"] = secrets.token_hex(32)

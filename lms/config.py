@@ -7,6 +7,8 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from flask.config import Config as FlaskConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, object] = {
@@ -159,6 +161,31 @@ def apply_production(config: MutableMapping[str, Any]) -> None:
     config["REMEMBER_COOKIE_SECURE"] = True
     config["REMEMBER_COOKIE_HTTPONLY"] = True
     config["PREFERRED_URL_SCHEME"] = "https"
+
+
+def load(config: FlaskConfig, test_config: Mapping[str, Any] | None = None) -> None:
+    """Fill an app's config: defaults, ``instance/config.py``, ``LMS_*``, then checks.
+
+    ``test_config`` replaces the instance file. Raises :class:`ConfigurationError` when the
+    result must not serve in production.
+    """
+    instance = Path(config.root_path)
+    config.from_mapping(DEFAULTS)
+    config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'lms.sqlite3'}"
+    config["MEDIA_ROOT"] = str(instance / "media")
+    config["PASSWORD_HASH_METHOD"] = "scrypt"  # noqa: S105 - a method name
+    if test_config is None:
+        config.from_pyfile("config.py", silent=True)
+    config.from_mapping(from_environment())
+    if test_config is not None:
+        config.from_mapping(test_config)
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    apply_production(config)
+
+
+def check() -> None:
+    """Load the configuration as the app would, without building it (gunicorn's master)."""
+    load(FlaskConfig(str(instance_path())))
 
 
 def normalise_database_url(url: str) -> str:
