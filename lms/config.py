@@ -17,6 +17,9 @@ DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024 * 1024,
     # Form fields other than files are kept in memory; this bounds them.
     "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+    # Video each trainer may keep in the media store, in MiB (0: no limit); organizers and
+    # `lms media import` are not counted against it.
+    "UPLOAD_QUOTA_MB": 20 * 1024,
     "REDIS_URL": None,
     "JOBS_INLINE": False,
     "MEDIA_ACCEL_REDIRECT": None,
@@ -75,6 +78,7 @@ ENVIRONMENT = {
     "LMS_SMTP_URL": "SMTP_URL",
     "LMS_MAIL_FROM": "MAIL_FROM",
     "LMS_BASE_URL": "BASE_URL",
+    "LMS_UPLOAD_QUOTA_MB": "UPLOAD_QUOTA_MB",
 }
 
 
@@ -98,6 +102,13 @@ def from_environment() -> dict[str, object]:
         values["PRODUCTION"] = kind == "production"
     if "PROXY_FIX" in values:
         values["PROXY_FIX"] = proxy_hops(values["PROXY_FIX"])
+    if "UPLOAD_QUOTA_MB" in values:
+        text = str(values["UPLOAD_QUOTA_MB"]).strip()
+        if not text.isdigit():
+            raise ConfigurationError(
+                f"LMS_UPLOAD_QUOTA_MB must be a whole number of MiB (0: no limit), not {text!r}."
+            )
+        values["UPLOAD_QUOTA_MB"] = int(text)
     return values
 
 

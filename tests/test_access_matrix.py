@@ -181,6 +181,7 @@ EXPECTED: dict[str, Rule] = {
     "teach.upload_video": Rule(post=ORG),
     "teach.arrange": Rule(post=ORG),
     "teach.library": Rule(get=TRAINERS, post=TRAINERS),
+    "teach.download_media": Rule(get=TRAINERS),
 }
 
 
@@ -284,6 +285,7 @@ def _build(app: Flask, demo_video) -> World:
             "assignment_id": str(assignment.id),
             "session_id": str(session.id),
             "lesson_id": str(lesson.id),
+            "asset_id": str(asset.id),
             "course_id": str(course.id),
             "module_id": str(module_id),
             "item_id": str(lesson.id),

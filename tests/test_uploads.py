@@ -542,3 +542,130 @@ def test_with_redis_a_worker_processes_the_upload(
     assert asset.status == "ready"
     assert asset.duration_seconds == pytest.approx(3.0, abs=0.1)
     assert asset.poster_key
+
+
+# -- storage quota -----------------------------------------------------------------------
+
+
+def use_up(app: Flask, user_id: int, size: int) -> None:
+    """Record ``size`` bytes of earlier uploads by ``user_id``."""
+    with app.app_context():
+        db.session.add(
+            MediaAsset(
+                storage_key=f"{size:032x}.webm", sha256=f"{size:064x}", original_name="old.webm",
+                mime_type="video/webm", size_bytes=size, uploaded_by_id=user_id,
+            )
+        )  # fmt: skip
+        db.session.commit()
+
+
+@pytest.fixture
+def small_quota(make_app, course, trainer) -> Flask:
+    """A 1 MiB quota per trainer; the trainer teaches the course."""
+    app = make_app(sync=False, JOBS_INLINE=True, UPLOAD_QUOTA_MB=1)
+    with app.app_context():
+        db.session.add(CourseTrainer(course_id=course.id, user_id=trainer.id))
+        db.session.commit()
+    return app
+
+
+@pytest.mark.parametrize("declared_too_big", [True, False], ids=["declared", "streamed"])
+def test_an_upload_past_the_quota_is_413_and_keeps_nothing(
+    small_quota, trainer, lesson_id, video_bytes, declared_too_big
+):
+    # Refused from the request's length alone, or while the file streams to the store.
+    missing = 100_000 if declared_too_big else 10
+    use_up(small_quota, trainer.id, 1024 * 1024 - len(video_bytes) + missing)
+    client = logged_in(small_quota, trainer.email)
+    response = upload(client, lesson_id, video_bytes, "lecture.webm")
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "does not fit in your storage quota" in page
+    assert "of 1.0 MiB" in page
+    assert asset_count(small_quota) == 1  # the earlier upload only
+    assert stored_files(small_quota) == []
+    assert lesson_and_asset(small_quota, lesson_id)[1] is None
+
+
+def test_an_upload_that_fits_the_quota_is_kept(small_quota, trainer, lesson_id, video_bytes):
+    use_up(small_quota, trainer.id, 1024 * 1024 - len(video_bytes))
+    client = logged_in(small_quota, trainer.email)
+    assert upload(client, lesson_id, video_bytes, "lecture.webm").status_code == 302
+    assert lesson_and_asset(small_quota, lesson_id)[1].status == "ready"
+
+
+def test_organizers_have_no_quota(small_quota, organizer, lesson_id, video_bytes):
+    use_up(small_quota, organizer.id, 50 * 1024 * 1024)
+    client = logged_in(small_quota, organizer.email)
+    assert upload(client, lesson_id, video_bytes, "lecture.webm").status_code == 302
+
+
+def test_a_quota_of_zero_means_no_limit(make_app, course, trainer, lesson_id, video_bytes):
+    app = make_app(sync=False, JOBS_INLINE=True, UPLOAD_QUOTA_MB=0)
+    use_up(app, trainer.id, 10**12)
+    with app.app_context():
+        db.session.add(CourseTrainer(course_id=course.id, user_id=trainer.id))
+        db.session.commit()
+    client = logged_in(app, trainer.email)
+    assert upload(client, lesson_id, video_bytes, "lecture.webm").status_code == 302
+    assert "Your storage" not in client.get("/teach/media").get_data(as_text=True)
+
+
+def test_the_library_shows_what_the_trainer_uses(small_quota, trainer):
+    use_up(small_quota, trainer.id, 512 * 1024)
+    page = logged_in(small_quota, trainer.email).get("/teach/media").get_data(as_text=True)
+    assert "You use 512.0 KiB of 1.0 MiB." in page
+    assert 'value="50"' in page  # the bar
+
+
+def test_the_quota_setting_must_be_a_number(monkeypatch, app_config):
+    from lms import create_app
+    from lms.config import ConfigurationError
+
+    monkeypatch.setenv("LMS_UPLOAD_QUOTA_MB", "lots")
+    with pytest.raises(ConfigurationError, match="LMS_UPLOAD_QUOTA_MB"):
+        create_app(app_config)
+
+
+# -- downloads from the library ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "ascii_name", "full_name"),
+    [
+        ("lecture.webm", "lecture.webm", "lecture.webm"),
+        ("第1讲 战略工具.webm", "1.webm", "第1讲 战略工具.webm"),
+        ('a"b;c\r\nSet-Cookie: x=1.webm', "a_b_c_Set-Cookie_-x-1.webm", "a_b_c_Set-Cookie_ x=1.webm"),
+        ("<script>alert(1)</script>.webm", "script_alert-1-_script.webm", "script_alert(1)_script.webm"),
+        ("..\\..\\evil.webm", "evil.webm", "evil.webm"),
+        ("名字", "download", "名字"),
+        ("Ünïcödé.webm", "Unicode.webm", "Ünïcödé.webm"),
+    ],
+)  # fmt: skip
+def test_a_library_video_downloads_under_a_safe_name(
+    app, editor, demo_video, name, ascii_name, full_name
+):
+    from urllib.parse import unquote
+
+    with app.app_context():
+        asset, _ = media.import_file(demo_video)
+        asset.original_name = name
+        db.session.commit()
+        asset_id = asset.id
+    response = editor.get(f"/teach/media/{asset_id}/download")
+    assert response.status_code == 200
+    assert response.get_data() == demo_video.read_bytes()
+    assert response.headers["Content-Type"] == "video/webm"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    disposition = response.headers["Content-Disposition"]
+    disposition.encode("ascii")
+    assert "\r" not in disposition and "\n" not in disposition
+    assert disposition.startswith(f'attachment; filename="{ascii_name}"; ')
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == full_name
+
+
+def test_only_trainers_download_library_videos(app, student, demo_video):
+    with app.app_context():
+        asset, _ = media.import_file(demo_video)
+        asset_id = asset.id
+    assert student.get(f"/teach/media/{asset_id}/download").status_code == 403

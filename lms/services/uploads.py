@@ -12,8 +12,8 @@ import secrets
 from typing import BinaryIO
 
 from lms.extensions import db
-from lms.models import Caption, Lesson, MediaAsset
-from lms.services import jobs, media
+from lms.models import Caption, Lesson, MediaAsset, User
+from lms.services import jobs, media, quota
 
 CUE_TIMING = re.compile(
     r"^(?:\d{2,}:)?[0-5]\d:[0-5]\d\.\d{3} --> (?:\d{2,}:)?[0-5]\d:[0-5]\d\.\d{3}(?: .*)?$"
@@ -25,10 +25,15 @@ class UploadError(ValueError):
     """The upload is refused; the message says why (shown to the trainer)."""
 
 
-def store_upload(stream: BinaryIO, filename: str, uploaded_by: int | None) -> MediaAsset:
-    """Save an uploaded video and queue its probing; the same content is stored once."""
+def store_upload(stream: BinaryIO, filename: str, uploader: User) -> MediaAsset:
+    """Save an uploaded video and queue its probing; the same content is stored once.
+
+    Raises :class:`~lms.services.quota.QuotaExceeded` (nothing kept) when the video does not
+    fit in the uploader's quota, :class:`UploadError` when it is not a video we accept.
+    """
+    limited = quota.LimitedStream(stream, quota.usage_of(uploader))
     try:
-        asset, created = media.store_stream(stream, filename, uploaded_by)
+        asset, created = media.store_stream(limited, filename, uploader.id)
     except media.MediaError as exc:
         raise UploadError(str(exc)) from exc
     if created:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -16,11 +15,9 @@ from flask_login import current_user, login_required
 
 from lms.models import User
 from lms.services import archive, archive_pdf, people
+from lms.web.downloads import UNSAFE_IN_FILENAME, attachment
 
 bp = Blueprint("archive", __name__)
-
-# Characters that do not belong in a file name (path separators, quotes, controls…).
-UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f"*/:<>?\\|]+')
 
 
 def _person_or_404(user_id: int) -> User:
@@ -71,5 +68,4 @@ def content_disposition(person: User) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower()[:60]
     fallback = f"archive-{slug or person.id}.pdf"
     name = UNSAFE_IN_FILENAME.sub("_", person.name).strip(" ._") or str(person.id)
-    full = f"{name} - {_('Training archive')}.pdf"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(full, safe='')}"
+    return attachment(f"{name} - {_('Training archive')}.pdf", ascii_name=fallback)

@@ -5,16 +5,27 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from jinja2.filters import do_filesizeformat
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from lms.extensions import db
 from lms.models import Camp, Course, Lesson, MediaAsset, Module, User
-from lms.services import authoring, uploads
+from lms.services import authoring, media, quota, uploads
 from lms.services.camps import visible_camps
+from lms.web.downloads import attachment
 from lms.web.forms import (
     ActionForm,
     AttachMediaForm,
@@ -291,18 +302,52 @@ def _lesson_page(lesson: Lesson, **forms: Any) -> str:
 @trainer_required
 def upload_video(lesson_id: int) -> Response | tuple[str, int]:
     lesson = lesson_or_404(lesson_id)
+    form, asset, status = _receive_video()
+    if asset is not None:
+        authoring.attach_media(current_user, lesson, asset)
+        flash(_("Video uploaded. It is being processed."), "success")
+        return redirect(url_for(".lesson", lesson_id=lesson.id))
+    return _lesson_page(lesson, upload_form=form), status
+
+
+# What a multipart body adds to the file itself (boundaries, headers, the CSRF field).
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _receive_video() -> tuple[VideoUploadForm, MediaAsset | None, int]:
+    """Store the posted video for the current user: (form, asset or None, status).
+
+    A body that cannot fit in the uploader's quota is refused with 413 before it is read;
+    otherwise the quota is enforced while the file streams to the store.
+    """
+    usage = quota.usage_of(current_user)
+    declared = request.content_length or 0
+    if usage.remaining is not None and declared > usage.remaining + MULTIPART_OVERHEAD:
+        form = VideoUploadForm(formdata=None)
+        form.video.errors = [_quota_message(usage)]
+        return form, None, 413
     form = VideoUploadForm()
-    if form.validate_on_submit():
-        upload = form.video.data
-        try:
-            asset = uploads.store_upload(upload.stream, upload.filename or "", current_user.id)
-        except uploads.UploadError as exc:
-            form.video.errors.append(str(exc))
-        else:
-            authoring.attach_media(current_user, lesson, asset)
-            flash(_("Video uploaded. It is being processed."), "success")
-            return redirect(url_for(".lesson", lesson_id=lesson.id))
-    return _lesson_page(lesson, upload_form=form), 400
+    if not form.validate_on_submit():
+        return form, None, 400
+    upload = form.video.data
+    try:
+        asset = uploads.store_upload(upload.stream, upload.filename or "", current_user)
+    except quota.QuotaExceeded as exc:
+        form.video.errors.append(_quota_message(exc.usage))
+        return form, None, 413
+    except uploads.UploadError as exc:
+        form.video.errors.append(str(exc))
+        return form, None, 400
+    return form, asset, 200
+
+
+def _quota_message(usage: quota.Usage) -> str:
+    return _(
+        "This video does not fit in your storage quota: you use %(used)s of %(limit)s. "
+        "Remove videos you no longer need or ask an organizer for more space.",
+        used=do_filesizeformat(usage.used, binary=True),
+        limit=do_filesizeformat(usage.limit or 0, binary=True),
+    )
 
 
 def _media_choices() -> list[SelectChoice]:
@@ -361,18 +406,30 @@ def add_captions(lesson_id: int) -> Response | tuple[str, int]:
 @trainer_required
 def library() -> str | Response | tuple[str, int]:
     """The courseware library: downloaded and purchased videos, shared by all trainers."""
-    form = VideoUploadForm()
-    status = 200
+    form, status = VideoUploadForm(formdata=None), 200
     if request.method == "POST":
-        if form.validate_on_submit():
-            upload = form.video.data
-            try:
-                uploads.store_upload(upload.stream, upload.filename or "", current_user.id)
-            except uploads.UploadError as exc:
-                form.video.errors.append(str(exc))
-            else:
-                flash(_("Video uploaded. It is being processed."), "success")
-                return redirect(url_for(".library"))
-        status = 400
+        form, asset, status = _receive_video()
+        if asset is not None:
+            flash(_("Video uploaded. It is being processed."), "success")
+            return redirect(url_for(".library"))
     assets = db.session.scalars(db.select(MediaAsset).order_by(MediaAsset.created_at.desc()))
-    return render_template("teach/library.html", assets=list(assets), form=form), status
+    page = render_template(
+        "teach/library.html", assets=list(assets), form=form, usage=quota.usage_of(current_user)
+    )
+    return page, status
+
+
+@bp.get("/media/<int:asset_id>/download")
+@trainer_required
+def download_media(asset_id: int) -> Response:
+    """A library video as a download, under the name it was uploaded with."""
+    asset = db.session.get(MediaAsset, asset_id)
+    if asset is None:
+        abort(404)
+    path = media.storage_path(asset)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=asset.mime_type, conditional=True, max_age=0)
+    response.headers["Content-Disposition"] = attachment(asset.original_name)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
