@@ -1,12 +1,17 @@
 """``python -m bench``: throughput of the progress API and of video Range requests.
 
 Each figure is measured side by side with its baseline in the same run, on this machine,
-under the same gunicorn configuration, with wrk as the load generator on 127.0.0.1:
+under the production gunicorn configuration, with wrk as the load generator on 127.0.0.1,
+on the catalog at park scale (4 camps, 200 courses, 5,000 lessons, 10,000 learners;
+``bench/catalog_data.py``):
 
 * progress reports (POST /api/playback/<id>/progress, logged-in learners, CSRF, real
   crediting) against a minimal Flask endpoint doing one upsert on the same database;
 * 1 MiB Range requests for a lesson video through the app, and through nginx with
   ``X-Accel-Redirect`` after the app authorized them, against nginx serving the file;
+* catalog, course and lesson pages for a logged-in learner against a bare Flask "hello";
+* a minute of 200 simulated learners browsing and reporting progress every 10 s: errors,
+  and acknowledged reports missing from the database afterwards (must both be 0);
 * the monthly hours report (``lms.services.reports.monthly_hours``) over 10,000 learners in
   50 organizations and 1,000,000 training-time entries (``bench/records_data.py``), for all
   organizations and for the largest one, on SQLite and PostgreSQL (target: under 1 s).
@@ -31,11 +36,14 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import records_data, setup_data
+from bench import mixed_load, records_data, setup_data
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread",
-            "--threads", "4", "--log-level", "warning"]  # fmt: skip
+# The production gunicorn configuration (deploy/gunicorn.conf.py: gthread, a worker per core,
+# at least two, four threads each), without the access log and without recycling workers
+# every LMS_MAX_REQUESTS requests, which at these rates would restart them every few seconds.
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
+GUNICORN_ENV = {"LMS_ACCESS_LOG": "", "LMS_LOG_LEVEL": "warning", "LMS_MAX_REQUESTS": "0"}
 
 
 def free_port() -> int:
@@ -56,7 +64,7 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
 
 @contextmanager
 def serve(command: list[str], port: int, env: dict[str, str], started: list | None = None):
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **GUNICORN_ENV, **env})
     if started is not None:
         started.append(process)
     try:
@@ -163,6 +171,24 @@ def bench_pages(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -
     report(f"pages_p99_{tag}", pages["p99_ms"], "ms")
     report(f"pages_errors_{tag}", pages["errors"] + pages["socket_errors"], "count")
     report(f"worker_rss_after_load_{tag}", rss, "MiB")
+
+
+def bench_mixed(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -> None:
+    """200 learners browsing and watching for a minute; every acknowledged report kept."""
+    port = free_port()
+    with serve([*GUNICORN, "--bind", f"127.0.0.1:{port}", "lms:create_app()"], port, env) as url:
+        learners = mixed_load.sign_in(url, data, data.crowd)
+        outcome = mixed_load.run(url, data, learners, seconds, interval=10)
+    # The server has stopped (SIGTERM, graceful): what it acknowledged must be stored.
+    lost = mixed_load.lost_reports(data.database_url, learners)
+    for sample in outcome.error_samples:
+        print(f"bench: mixed load error: {sample}", file=sys.stderr)
+    report(f"mixed_learners_{tag}", len(learners), "learners")
+    report(f"mixed_requests_{tag}", outcome.requests, "requests")
+    report(f"mixed_reports_acknowledged_{tag}", outcome.reports, "reports")
+    report(f"mixed_errors_{tag}", outcome.errors, "count")
+    report(f"mixed_reports_lost_{tag}", lost, "count")
+    report(f"mixed_p99_{tag}", outcome.p99_ms(), "ms")
 
 
 def bench_startup(env: dict) -> None:
@@ -321,6 +347,7 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--learners", type=int, default=16)
+    parser.add_argument("--mixed-seconds", type=int, default=60)
     parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -347,9 +374,13 @@ def main() -> int:
         for tag, url in databases.items():
             data = setup_data.build(Path(folder) / tag, url, learners=args.learners)
             env = setup_data.app_environment(data)
+            report(f"dataset_courses_{tag}", data.courses, "courses")
+            report(f"dataset_lessons_{tag}", data.lessons, "lessons")
+            report(f"dataset_learners_{tag}", setup_data.learner_count(data), "learners")
             try:
                 bench_progress(data, env, args.seconds, tag)
                 bench_pages(data, env, args.seconds, tag)
+                bench_mixed(data, env, args.mixed_seconds, tag)
                 if tag == "sqlite":
                     bench_startup(env)
                     bench_range(data, env, args.seconds)

@@ -12,9 +12,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import catalog_data
+
 PASSWORD = "bench password 1"  # noqa: S105 - accounts of a throwaway bench database
 VIDEO_SECONDS = 60
 RANGE_FILE_BYTES = 64 << 20
+CROWD = 200  # simulated learners of the mixed load
 
 
 @dataclass
@@ -30,6 +33,9 @@ class BenchData:
     video_key: str = ""
     video_size: int = 0
     cookie_header: str = ""
+    courses: int = 0
+    lessons: int = 0
+    crowd: list[str] = field(default_factory=list)  # learners of the mixed load
 
 
 def postgres_reachable(url: str) -> bool:
@@ -61,13 +67,14 @@ def app_environment(data: BenchData) -> dict[str, str]:
 
 
 def build(folder: Path, database_url: str, learners: int) -> BenchData:
-    """Schema, the four camps, a real demo video on one lesson, a large file on another."""
+    """Schema, the four camps, a real demo video on one lesson, a large file on another,
+    and the catalog at park scale (:mod:`bench.catalog_data`)."""
     folder.mkdir(parents=True)
     data = BenchData(folder, database_url, secrets.token_hex(16), folder / "media")
     os.environ.update(app_environment(data))
     from lms import create_app
     from lms.extensions import db
-    from lms.models import Course, Lesson, MediaAsset, Module
+    from lms.models import Course, Enrollment, Lesson, MediaAsset, Module, User
     from lms.services import accounts, camps, media
     from lms.services.enrollment import enroll
 
@@ -104,9 +111,29 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
             user = accounts.create_user(f"bench{number}@example.com", f"Bench {number}", PASSWORD)
             enroll(user, course)
             data.learners.append(user.email)
+        scale = catalog_data.populate(PASSWORD, asset.id)
+        data.courses, data.lessons = scale.courses, scale.lessons
+        # The simulated learners of the mixed load watch the demo video's course.
+        data.crowd = scale.learners[:CROWD]
+        crowd_ids = db.session.scalars(db.select(User.id).where(User.email.in_(data.crowd)))
+        db.session.execute(
+            db.insert(Enrollment), [{"user_id": i, "course_id": course.id} for i in crowd_ids]
+        )
+        db.session.commit()
         db.session.remove()
         db.engine.dispose()
     return data
+
+
+def learner_count(data: BenchData) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(data.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM users WHERE role = 'learner'"))
+        value = count.scalar_one()
+    engine.dispose()
+    return value
 
 
 def drop(data: BenchData) -> None:
