@@ -178,3 +178,48 @@ def test_enroll_service_reports_a_new_enrollment_once(app, learner, course):
         second = enrollment.enroll(user, target)
     assert (first[1], second[1]) == (True, False)
     assert first[0].id == second[0].id
+
+
+def add_courses(app, camp_id: int, count: int, status: str = "published") -> None:
+    with app.app_context():
+        db.session.execute(
+            db.insert(Course),
+            [
+                {"camp_id": camp_id, "slug": f"{status}-{n:03d}", "position": 1000 + n,
+                 "status": status, "title_zh": f"附加 {n:03d}", "title_en": f"Extra {n:03d}"}
+                for n in range(count)
+            ],
+        )  # fmt: skip
+        db.session.commit()
+
+
+def published_in(app, camp_id: int) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            db.select(db.func.count(Course.id)).filter_by(camp_id=camp_id, status="published")
+        )
+
+
+def test_the_catalog_shows_the_first_courses_of_a_large_camp_and_links_to_all(client, app, course):
+    add_courses(app, course.camp_id, 30)
+    add_courses(app, course.camp_id, 5, status="draft")
+    total = published_in(app, course.camp_id)
+    page = client.get("/").get_data(as_text=True)
+    section = page.split(f'id="camp-{course.camp.slug}"')[1].split("</section>")[0]
+    assert section.count('<article class="card') == 6
+    assert "Extra 029" not in section  # the first ones by position, not the last
+    assert f"All {total} courses" in section
+    other = page.split('id="camp-practitioner"')[1].split("</section>")[0]
+    assert "All " not in other  # a camp whose courses all fit has no link
+
+
+@pytest.mark.parametrize(("page", "shown"), [("1", 1), ("2", 2), ("99", 2), ("-3", 1), ("x", 1)])
+def test_a_camp_page_lists_its_courses_page_by_page(client, app, course, page, shown):
+    add_courses(app, course.camp_id, 30)
+    total = published_in(app, course.camp_id)
+    html = client.get(f"/camps/{course.camp.slug}/?page={page}").get_data(as_text=True)
+    assert f"Page {shown} of 2" in html
+    cards = html.count('<article class="card')
+    assert cards == (24 if shown == 1 else total - 24)
+    assert ('rel="next"' in html) == (shown == 1)
+    assert ('rel="prev"' in html) == (shown == 2)

@@ -29,6 +29,19 @@ class CourseCard:
 class CampSection:
     camp: Camp
     cards: list[CourseCard] = field(default_factory=list)
+    total: int = 0  # published courses in the camp (the cards may be a page of them)
+    page: int = 1
+    per_page: int = 0
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page)) if self.per_page else 1
+
+
+# The catalog shows the first courses of each camp; the camp's page lists them all.
+CARDS_PER_CAMP = 6
+# Courses per page on a camp's page.
+COURSES_PER_PAGE = 24
 
 
 def _published(camp_ids: list[int]):
@@ -117,22 +130,45 @@ def _cards(courses: list[Course], user: User | None) -> list[CourseCard]:
     return cards
 
 
-def catalog(user: User | None) -> list[CampSection]:
-    """Every visible camp with its published courses."""
+def catalog(user: User | None, per_camp: int = CARDS_PER_CAMP) -> list[CampSection]:
+    """Every visible camp with its first ``per_camp`` published courses and their number."""
     camps = visible_camps()
     sections = {camp.id: CampSection(camp) for camp in camps}
-    courses = list(db.session.scalars(_published(list(sections)))) if sections else []
-    for card in _cards(courses, user):
+    if not sections:
+        return []
+    published = _published(list(sections)).subquery()
+    ranked = db.select(
+        published.c.id,
+        func.row_number()
+        .over(partition_by=published.c.camp_id, order_by=(published.c.position, published.c.id))
+        .label("rank"),
+        func.count().over(partition_by=published.c.camp_id).label("total"),
+    ).subquery()
+    rows = db.session.execute(
+        db.select(Course, ranked.c.total)
+        .join(ranked, ranked.c.id == Course.id)
+        .where(ranked.c.rank <= per_camp)
+        .order_by(Course.camp_id, Course.position, Course.id)
+    ).all()
+    for course, total in rows:
+        sections[course.camp_id].total = total
+    for card in _cards([course for course, _total in rows], user):
         sections[card.course.camp_id].cards.append(card)
     return list(sections.values())
 
 
-def camp_section(slug: str, user: User | None) -> CampSection | None:
+def camp_section(
+    slug: str, user: User | None, page: int = 1, per_page: int = COURSES_PER_PAGE
+) -> CampSection | None:
+    """A visible camp with one page of its published courses (None: no such camp)."""
     camp = get_visible_camp(slug)
     if camp is None:
         return None
-    courses = list(db.session.scalars(_published([camp.id])))
-    return CampSection(camp, _cards(courses, user))
+    query = _published([camp.id])
+    total = db.session.scalar(db.select(func.count()).select_from(query.subquery()))
+    page = min(max(1, page), max(1, -(-total // per_page)))
+    courses = list(db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
+    return CampSection(camp, _cards(courses, user), total=total, page=page, per_page=per_page)
 
 
 def find_course(camp_slug: str, course_slug: str, user: User | None) -> Course | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_login.utils import login_url
@@ -42,7 +42,7 @@ def index() -> str:
 
 @bp.get("/camps/<slug>/")
 def camp(slug: str) -> str:
-    section = catalog.camp_section(slug, current_user)
+    section = catalog.camp_section(slug, current_user, page=request.args.get("page", 1, type=int))
     if section is None:
         abort(404)
     return render_camp_page(section)
