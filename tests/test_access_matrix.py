@@ -83,6 +83,9 @@ EXPECTED: dict[str, Rule] = {
     "learn.lesson_video": Rule(get=LEARNERS_OF_COURSE, idor=True),
     "learn.lesson_caption": Rule(get=LEARNERS_OF_COURSE, idor=True),
     "learn.lesson_poster": Rule(get=LEARNERS_OF_COURSE, idor=True),
+    # nginx's question (deploy/nginx-media.conf): 404 unless the app runs behind nginx; its
+    # answers there are in tests/test_media.py and tests/test_nginx_media.py.
+    "learn.authorize_video": Rule(get=NOBODY),
     "auth.login": Rule(get=ALL, post=ALL),
     "auth.logout": Rule(post=ALL),
     "auth.register": Rule(get=ALL, post=ALL),

@@ -167,3 +167,39 @@ def test_behind_nginx_the_app_only_authorizes(make_app, make_user, demo_video):
     assert response.data == b""
     refused = stranger.get(url)
     assert refused.status_code == 404 and "X-Accel-Redirect" not in refused.headers
+
+
+def test_nginx_asks_the_app_who_may_watch(make_app, make_user, demo_video):
+    from tests.conftest import Client
+
+    app = make_app(MEDIA_ACCEL_REDIRECT="/protected-media/")
+    with app.app_context():
+        course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
+        lesson = db.session.scalars(
+            db.select(Lesson)
+            .join(Module)
+            .where(Module.course_id == course.id, Lesson.kind == "video")
+        ).first()
+        asset, _ = media.import_file(demo_video)
+        lesson.media = asset
+        db.session.commit()
+        url, key = f"/media/lessons/{lesson.id}/authorize", asset.storage_key
+        course_path = f"/camps/startup-growth/{course.slug}/"
+    make_user("viewer@example.com")
+    make_user("stranger@example.com")
+    viewer, stranger = Client(app.test_client()), Client(app.test_client())
+    viewer.login("viewer@example.com")
+    viewer.post(course_path + "enroll")
+    stranger.login("stranger@example.com")
+    answer = viewer.get(url)
+    assert answer.status_code == 200 and answer.data == b""
+    assert answer.headers["X-Media-File"] == f"{key[:2]}/{key}"
+    # auth_request knows 2xx, 401 and 403 only: a refusal is never a 404 or a redirect.
+    assert Client(app.test_client()).get(url).status_code == 401
+    for refused in (stranger.get(url), viewer.get("/media/lessons/999999/authorize")):
+        assert refused.status_code == 403 and "X-Media-File" not in refused.headers
+
+
+def test_without_nginx_there_is_nobody_to_answer(client, learner):
+    client.login(learner.email)
+    assert client.get("/media/lessons/1/authorize").status_code == 404

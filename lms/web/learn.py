@@ -93,6 +93,32 @@ def lesson_video(lesson_id: int) -> Response:
     return _send_media(lesson.media)
 
 
+@bp.get("/media/lessons/<int:lesson_id>/authorize")
+def authorize_video(lesson_id: int) -> Response:
+    """For nginx's ``auth_request`` (deploy/nginx-media.conf): may this visitor fetch the video?
+
+    200 with ``X-Media-File`` (the file under the media store) lets nginx send the bytes
+    itself and cache the decision for a few seconds; 401 without a log-in, 403 otherwise
+    (unknown lessons too: auth_request knows no 404). Answers 404 unless the app runs behind
+    nginx (``LMS_MEDIA_ACCEL_REDIRECT``); nginx never forwards this URL from browsers.
+    """
+    if not current_app.config.get("MEDIA_ACCEL_REDIRECT"):
+        abort(404)
+    if not current_user.is_authenticated:
+        abort(401)
+    access = catalog.lesson_access(lesson_id, current_user)
+    asset = access.lesson.media if access is not None else None
+    allowed = access is not None and (
+        access.enrolled or catalog.can_edit(current_user, access.course)
+    )
+    if not allowed or asset is None or asset.status != "ready":
+        abort(403)
+    response = Response(status=200)
+    response.headers["X-Media-File"] = f"{asset.storage_key[:2]}/{asset.storage_key}"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def _media_of_lesson(lesson_id: int) -> Lesson:
     """A lesson whose files the current user may fetch; others get the same 404 as no lesson."""
     access = catalog.lesson_access(lesson_id, current_user)
