@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from lms.services import audit
     from lms.services import camps as camp_service
     from lms.web import register_blueprints
+    from lms.web.request import Request
 
     instance = config.instance_path()
     app = Flask(
@@ -59,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(config.ROOT / "templates"),
         static_folder=str(config.ROOT / "static"),
     )
+    app.request_class = Request
     config.load(app.config, test_config)  # raises ConfigurationError when unsafe
     if not app.config.get("SECRET_KEY"):
         log.warning("no SECRET_KEY configured; run `lms init`. Using a temporary key.")

@@ -330,3 +330,19 @@ def test_lookup_name_is_babels_name_for_the_locale():
     assert lookup_name("zh_CN") == "zh_Hans_CN"
     assert lookup_name("en") == "en"
     assert lookup_name("not-a-locale") == "not-a-locale"
+
+
+def test_wtforms_messages_are_translated_from_a_catalog_read_once(app, client, learner):
+    from lms.web.request import wtforms_catalog
+
+    client.login(learner.email)
+    wtforms_catalog.cache_clear()
+    for _ in range(3):
+        page = client.post("/account/password", {}, headers={"Accept-Language": "zh-CN"}).get_data(
+            as_text=True
+        )
+        assert "该字段是必填字段。" in page  # WTForms' own "This field is required."
+    english = client.post("/account/password", {}, headers={"Accept-Language": "en"})
+    assert "This field is required." in english.get_data(as_text=True)
+    info = wtforms_catalog.cache_info()
+    assert info.misses == 2 and info.hits >= 2  # one load per locale, not per request

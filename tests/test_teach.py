@@ -150,6 +150,7 @@ GENERAL_REQUESTS = [
     ("POST", "/teach/courses/new", lambda: {"camp": CAMP, **course_fields()}, False),
     ("GET", "/teach/media", None, False),
     ("POST", "/teach/media", None, True),  # data filled in by send()
+    ("GET", "/teach/media/1/download", None, False),
 ]
 
 
