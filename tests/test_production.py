@@ -3,10 +3,8 @@ app processes sharing one database (and Redis)."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,8 +23,11 @@ from lms.models import Camp, Lesson, Module
 from lms.services import camps as camp_service
 from lms.services import catalog
 from tests.conftest import Client, course_url
+from tests.servers import ROOT
+from tests.servers import environment as _environment
+from tests.servers import free_port as _free_port
+from tests.servers import gunicorn as _gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/15"
 GOOD_KEY = secrets.token_hex(32)
 
@@ -89,22 +90,6 @@ def test_lms_env_from_the_environment(monkeypatch):
         from_environment()
 
 
-def _environment(tmp_path: Path, **values: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("LMS_", "FLASK_", "PYTEST_"))
-    }
-    env.update(
-        LMS_INSTANCE_PATH=str(tmp_path / "instance"),
-        LMS_DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
-        LMS_MEDIA_ROOT=str(tmp_path / "media"),
-        LMS_LOAD_PLUGINS="",
-        **values,
-    )
-    return env
-
-
 def test_the_cli_says_why_without_a_traceback(tmp_path, monkeypatch):
     for key, value in _environment(tmp_path, LMS_ENV="production").items():
         monkeypatch.setenv(key, value)
@@ -133,23 +118,6 @@ def test_the_wsgi_module_exits_with_the_message(tmp_path):
 
 
 # -- gunicorn with deploy/gunicorn.conf.py --------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _gunicorn(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:

@@ -133,8 +133,12 @@ def store_stream(
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(temporary, 0o644)  # nginx serves media (X-Accel-Redirect) as another user
         os.replace(temporary, target)
-        db.session.add(asset)
-        db.session.commit()
+        try:
+            db.session.add(asset)
+            db.session.commit()
+        except BaseException:
+            target.unlink(missing_ok=True)  # no row (a full database…), so no file either
+            raise
         return asset, True
     finally:
         Path(temporary).unlink(missing_ok=True)

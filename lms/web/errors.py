@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -15,6 +17,27 @@ from lms.extensions import db
 from lms.services import audit
 
 log = logging.getLogger(__name__)
+
+# "No space left on device" and "disk quota exceeded" (the media store, temporary files).
+STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
+POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def storage_full(error: BaseException) -> bool:
+    """Did ``error`` happen because a disk (the media store's or the database's) is full?"""
+    if isinstance(error, OSError):
+        return error.errno in STORAGE_FULL_ERRNOS
+    orig = getattr(error, "orig", None)
+    return (
+        getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+        or "database or disk is full" in str(orig)
+        or getattr(orig, "sqlstate", None) == POSTGRES_DISK_FULL
+    )
+
+
+def _storage_full_message() -> str:
+    return _("The server has run out of storage space. Nothing was saved; try again later.")
 
 
 def _wants_json() -> bool:
@@ -65,7 +88,7 @@ def _log_refusal(error: HTTPException, code: int | None) -> None:
         audit.event("access_denied", status=code)
 
 
-def render_error(error: HTTPException) -> tuple[Response | str, int]:
+def render_error(error: HTTPException) -> ResponseReturnValue:
     _log_refusal(error, error.response.status_code if error.response is not None else error.code)
     if error.response is not None:  # a view built its own answer (the JSON API does)
         return error.response, error.response.status_code
@@ -76,9 +99,22 @@ def render_error(error: HTTPException) -> tuple[Response | str, int]:
         message = _default_messages().get(code, message)
     if isinstance(error, CSRFError):
         message = _("The form expired or came from elsewhere. Reload the page and try again.")
+    # The error's own headers: Allow on a 405, Retry-After on a 429, Content-Range on a 416.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if _wants_json():
-        return jsonify({"error": title, "message": str(message), "status": code}), code
-    return render_template("error.html", code=code, title=title, message=message), code
+        return jsonify({"error": title, "message": str(message), "status": code}), code, headers
+    return render_template("error.html", code=code, title=title, message=message), code, headers
+
+
+def out_of_space(error: BaseException) -> ResponseReturnValue:
+    """A full disk: 503 saying nothing was saved (the caller rolled back), logged as an error."""
+    log.error(
+        "out of storage space on %s %s: %s",
+        request.method,
+        audit.clean(audit.request_path()),
+        getattr(error, "orig", None) or error,
+    )
+    return render_error(ServiceUnavailable(_storage_full_message()))
 
 
 def register(app: Flask) -> None:
@@ -86,8 +122,13 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> tuple[Response | str, int]:
-        log.error("database error: %s", error.orig)
         db.session.rollback()
+        if storage_full(error):
+            return out_of_space(error)
+        log.error("database error: %s", error.orig)
+        # Answer as to a visitor: the language, the page's menu and the response headers would
+        # ask the database about the logged-in user again. The session cookie stays as it is.
+        current_app.login_manager._update_request_context_with_user()
         return render_error(ServiceUnavailable(_("The database is not reachable right now.")))
 
     @app.errorhandler(Exception)
@@ -95,3 +136,10 @@ def register(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, audit.clean(audit.request_path()))
         db.session.rollback()
         return render_error(InternalServerError())
+
+    @app.errorhandler(OSError)
+    def storage_error(error: OSError) -> ResponseReturnValue:
+        if not storage_full(error):
+            return unexpected(error)
+        db.session.rollback()
+        return out_of_space(error)
