@@ -11,6 +11,7 @@ out-of-order reports change nothing. Completion is decided here, never by the cl
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from lms.services.completion import after_lesson_completed
 from lms.services.lessons import completion_threshold
 
 MAX_INTERVALS = 500
+SESSION_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16)
 # Players report positions a little past the probed duration (container rounding).
 DURATION_TOLERANCE = 0.5
 
@@ -120,7 +122,9 @@ def open_session(user: User, lesson: Lesson) -> tuple[PlaybackSession, ProgressS
 
 
 def find_session(session_id: str, user: User) -> PlaybackSession | None:
-    if not (isinstance(session_id, str) and len(session_id) == 32):
+    # Only what open_session hands out: other strings (a NUL byte, which PostgreSQL refuses in
+    # a query) never reach the database.
+    if not (isinstance(session_id, str) and SESSION_ID.fullmatch(session_id)):
         return None
     session = db.session.get(PlaybackSession, session_id)
     return session if session is not None and session.user_id == user.id else None
@@ -168,10 +172,12 @@ def report(
     duration = lesson_duration(lesson)
     reported = validate_intervals(played, duration)
     resume_at = validate_position(position, duration)
-    now = now or utcnow()
 
     clock = _watch_clock(user, aware(session.started_at))  # serializes this learner's reports
     db.session.refresh(session)  # what a report that held the lock before us wrote
+    # The time is read once the lock is ours: a report that waited for it must not stamp the
+    # session with an earlier time than the reports credited before it.
+    now = now or utcnow()
     row = _progress_row(user, lesson)
     coverage = iv.merge(tuple(pair) for pair in (row.watched or []))
     new = iv.subtract(reported, coverage)

@@ -12,11 +12,29 @@ _ERROR = {
     "type": "object",
     "required": ["error", "status"],
     "properties": {
-        "error": {"type": "string"},
-        "status": {"type": "integer"},
-        "details": {},
+        "error": {"type": "string", "description": "What went wrong, in a few words."},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "message": {"type": "string", "description": "What to do about it (generic errors)."},
+        "details": {
+            "description": "For an invalid body: one entry per invalid field.",
+            "anyOf": [
+                {"type": "null"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            ],
+        },
     },
 }
+_SESSION_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 _STATE = {
     "type": "object",
     "required": ["position", "covered_seconds", "covered_fraction", "duration", "completed"],
@@ -33,18 +51,23 @@ _STATE = {
 }
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "Invalid body or values; nothing was written.",
-        401: "Not logged in.",
-        403: "Not enrolled in the course.",
-        404: "No such lesson or session for this user.",
-        409: "The video is not ready.",
-        413: "Body too large.",
-    }
+_ERROR_TEXT = {
+    400: "Missing or invalid CSRF token; nothing was written.",
+    401: "Not logged in.",
+    403: "Not enrolled in the course.",
+    404: "No such video lesson or playback session for this user.",
+    409: "The video is not ready.",
+    413: "Body too large.",
+    415: "The body is not application/json.",
+    503: "The database is unreachable or out of space; nothing was saved. Try again later.",
+}
+
+
+def _errors(*codes: int, described: dict[int, str] | None = None) -> dict[str, Any]:
+    """Error responses, with the standard description unless ``described`` has another."""
     return {
         str(code): {
-            "description": text[code],
+            "description": (described or {}).get(code, _ERROR_TEXT[code]),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
         for code in codes
@@ -54,11 +77,14 @@ def _errors(*codes: int) -> dict[str, Any]:
 def _ok(description: str, schema: str) -> dict[str, Any]:
     return {
         "description": description,
+        "headers": {"Cache-Control": {"$ref": "#/components/headers/NoStore"}},
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
     }
 
 
-def openapi_document(report_model: type[BaseModel]) -> dict[str, Any]:
+def openapi_document(
+    report_model: type[BaseModel], session_cookie: str = "session"
+) -> dict[str, Any]:
     report_schema = report_model.model_json_schema(ref_template="#/components/schemas/{model}")
     lesson_id = {
         "name": "lesson_id",
@@ -81,36 +107,41 @@ def openapi_document(report_model: type[BaseModel]) -> dict[str, Any]:
             "description": "Playback sessions and verified watch time. Authenticated by the "
             "session cookie; state changes need the X-CSRFToken header.",
         },
+        "security": [{"session": []}],
         "paths": {
             "/api/lessons/{lesson_id}/playback": {
                 "post": {
+                    "operationId": "openPlayback",
                     "summary": "Open a playback session for a video lesson",
                     "parameters": [lesson_id, csrf],
                     "responses": {
                         "201": _ok("The session and the learner's progress", "Playback"),
-                        **_errors(401, 403, 404, 409),
+                        **_errors(400, 401, 403, 404, 409, 413, 503),
                     },
                 }
             },
             "/api/lessons/{lesson_id}/progress": {
                 "get": {
+                    "operationId": "lessonProgress",
                     "summary": "The learner's progress in a video lesson",
                     "parameters": [lesson_id],
                     "responses": {
                         "200": _ok("Progress", "ProgressState"),
-                        **_errors(401, 403, 404, 409),
+                        **_errors(401, 403, 404, 409, 503),
                     },
                 }
             },
             "/api/playback/{session_id}/progress": {
                 "post": {
+                    "operationId": "reportProgress",
                     "summary": "Report played intervals; the server credits verified time",
                     "parameters": [
                         {
                             "name": "session_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string"},
+                            "schema": _SESSION_ID,
+                            "description": "The session_id answered when the session was opened.",
                         },
                         csrf,
                     ],
@@ -124,7 +155,13 @@ def openapi_document(report_model: type[BaseModel]) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _ok("Progress after crediting", "ProgressState"),
-                        **_errors(400, 401, 403, 404, 409, 413),
+                        **_errors(
+                            *(400, 401, 403, 404, 409, 413, 415, 503),
+                            described={
+                                400: "Missing or invalid CSRF token, or an invalid body or "
+                                "values (see details); nothing was written."
+                            },
+                        ),
                     },
                 }
             },
@@ -139,11 +176,26 @@ def openapi_document(report_model: type[BaseModel]) -> dict[str, Any]:
                         {
                             "type": "object",
                             "required": ["session_id"],
-                            "properties": {"session_id": {"type": "string"}},
+                            "properties": {"session_id": _SESSION_ID},
                         },
                     ]
                 },
                 "Error": _ERROR,
-            }
+            },
+            "headers": {
+                "NoStore": {
+                    "description": "Answers for a logged-in learner are never cached.",
+                    "required": True,
+                    "schema": {"type": "string", "const": "no-store"},
+                }
+            },
+            "securitySchemes": {
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": session_cookie,
+                    "description": "The session cookie set by logging in at /login.",
+                }
+            },
         },
     }
