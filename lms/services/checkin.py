@@ -15,9 +15,16 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 
-from lms.database import insert_ignoring_conflicts
+from lms.database import insert_ignoring_conflicts, lock_row
 from lms.extensions import db
-from lms.models import ATTENDANCE_STATUSES, Attendance, AttendanceCorrection, LiveSession, User
+from lms.models import (
+    ATTENDANCE_STATUSES,
+    Attendance,
+    AttendanceCorrection,
+    LiveSession,
+    Registration,
+    User,
+)
 from lms.models._base import utcnow
 from lms.services import hours
 from lms.services.camps import registry
@@ -130,6 +137,8 @@ def _check_substitute(user: User, session: LiveSession, absent: User) -> None:
     registration = registration_of(absent, session)
     if registration is None or registration.status != "registered":
         raise CheckinError(_("The colleague you replace is not registered for this session."))
+    # Colleagues racing to replace the same learner queue here, so only the first gets in.
+    lock_row(Registration, registration.id)
     taken = db.session.scalar(
         db.select(Attendance.id).where(
             Attendance.session_id == session.id,
@@ -188,8 +197,6 @@ def correct(
 
 def roster(session: LiveSession) -> list[dict]:
     """Registered and waitlisted learners, with attendance and who substituted for whom."""
-    from lms.models import Registration
-
     registrations = db.session.scalars(
         db.select(Registration)
         .where(Registration.session_id == session.id, Registration.status != "cancelled")
