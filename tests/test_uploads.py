@@ -635,8 +635,10 @@ def test_the_quota_setting_must_be_a_number(monkeypatch, app_config):
     [
         ("lecture.webm", "lecture.webm", "lecture.webm"),
         ("第1讲 战略工具.webm", "1.webm", "第1讲 战略工具.webm"),
-        ('a"b;c\r\nSet-Cookie: x=1.webm', "a_b_c_Set-Cookie_-x-1.webm", "a_b_c_Set-Cookie_ x=1.webm"),
-        ("<script>alert(1)</script>.webm", "script_alert-1-_script.webm", "script_alert(1)_script.webm"),
+        ('a"b;c\r\nSet-Cookie: x=1.webm',
+         "a_b_c_Set-Cookie_-x-1.webm", "a_b_c_Set-Cookie_ x=1.webm"),
+        ("<script>alert(1)</script>.webm",
+         "script_alert-1-_script.webm", "script_alert(1)_script.webm"),
         ("..\\..\\evil.webm", "evil.webm", "evil.webm"),
         ("名字", "download", "名字"),
         ("Ünïcödé.webm", "Unicode.webm", "Ünïcödé.webm"),
