@@ -6,10 +6,11 @@ progress endpoint's throughput can be read as a ratio against it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from flask import Flask, jsonify, request
-from sqlalchemy import Column, Float, Integer, MetaData, Table, create_engine
+from sqlalchemy import Column, Float, Integer, MetaData, Table, create_engine, exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_pre_ping=True)
@@ -21,7 +22,8 @@ positions = Table(
     Column("lesson_id", Integer, primary_key=True),
     Column("position", Float, nullable=False),
 )
-metadata.create_all(engine)
+with contextlib.suppress(exc.DBAPIError):  # another worker created it at the same moment
+    metadata.create_all(engine)
 insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 app = Flask(__name__)
