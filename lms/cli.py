@@ -75,6 +75,8 @@ def media() -> None:
 @with_appcontext
 def media_import(folder: Path) -> None:
     """Register every MP4/WebM video under FOLDER (probed; the same content only once)."""
+    from flask_babel import force_locale
+
     from lms.extensions import db
     from lms.services.media import MediaError, import_file
 
@@ -86,7 +88,8 @@ def media_import(folder: Path) -> None:
             _asset, new = import_file(path)
         except MediaError as exc:
             failed += 1
-            click.echo(f"skipped {path.name}: {exc}", err=True)
+            with force_locale("en"):  # the command speaks English throughout
+                click.echo(f"skipped {path.name}: {exc}", err=True)
             continue
         db.session.commit()
         created, reused = created + int(new), reused + int(not new)

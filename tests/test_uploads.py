@@ -671,3 +671,15 @@ def test_only_trainers_download_library_videos(app, student, demo_video):
         asset, _ = media.import_file(demo_video)
         asset_id = asset.id
     assert student.get(f"/teach/media/{asset_id}/download").status_code == 403
+
+
+def test_refusals_speak_the_trainers_language(app, editor, lesson_id):
+    html = b"<!doctype html><title>x</title>" + b" " * 100
+    zh = editor.post(
+        f"/teach/lessons/{lesson_id}/video",
+        {"video": (io.BytesIO(html), "lecture.mp4")},
+        headers={"Accept-Language": "zh-CN"},
+        **MULTIPART,
+    )
+    assert zh.status_code == 400
+    assert "文件内容与其扩展名所示的视频类型不符" in zh.get_data(as_text=True)

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 import av
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from lms.extensions import db
 from lms.models import Lesson, MediaAsset
@@ -86,12 +87,12 @@ def storage_path(asset: MediaAsset) -> Path:
 def sniff_video(head: bytes, extension: str) -> str:
     """The MIME type if the first bytes match the extension's container, else raise."""
     if extension not in VIDEO_EXTENSIONS:
-        raise MediaError("only .mp4 and .webm videos are accepted")
+        raise MediaError(_l("only .mp4 and .webm videos are accepted"))
     if extension == ".webm" and head.startswith(EBML_MAGIC):
         return "video/webm"
     if extension == ".mp4" and len(head) >= 12 and head[4:8] == b"ftyp":
         return "video/mp4"
-    raise MediaError("the file's content is not a video of the type its name says")
+    raise MediaError(_l("the file's content is not a video of the type its name says"))
 
 
 def store_stream(

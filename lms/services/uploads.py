@@ -11,6 +11,8 @@ import re
 import secrets
 from typing import BinaryIO
 
+from flask_babel import lazy_gettext as _l
+
 from lms.extensions import db
 from lms.models import Caption, Lesson, MediaAsset, User
 from lms.services import jobs, media, quota
@@ -44,20 +46,20 @@ def store_upload(stream: BinaryIO, filename: str, uploader: User) -> MediaAsset:
 def validate_webvtt(data: bytes) -> str:
     """Return the caption text if it is a well-formed WebVTT file, else raise."""
     if len(data) > MAX_CAPTION_BYTES:
-        raise UploadError("caption files are limited to 2 MB")
+        raise UploadError(_l("caption files are limited to 2 MB"))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UploadError("captions must be UTF-8 text") from exc
+        raise UploadError(_l("captions must be UTF-8 text")) from exc
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not re.match(r"^WEBVTT(?:[ \t].*)?$", lines[0]):
-        raise UploadError("a WebVTT file starts with the line WEBVTT")
+        raise UploadError(_l("a WebVTT file starts with the line WEBVTT"))
     cues = [line for line in lines if "-->" in line]
     if not cues:
-        raise UploadError("the caption file has no cues")
+        raise UploadError(_l("the caption file has no cues"))
     for line in cues:
         if not CUE_TIMING.match(line.strip()):
-            raise UploadError(f"bad cue timing: {line.strip()[:60]}")
+            raise UploadError(_l("bad cue timing: %(line)s", line=line.strip()[:60]))
     return "\n".join(lines)
 
 
