@@ -1,11 +1,13 @@
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from lms.extensions import db
 from lms.models import Course, Lesson, MediaAsset, Module
 from lms.services import media
-from tests.conftest import course_url, without_csrf
+from tests.conftest import Client, course_url, without_csrf
 
 
 def test_probe_reads_the_facts_from_the_file(demo_video):
@@ -139,10 +141,9 @@ def test_conditional_requests_answer_304(client, learner, course, video_lesson):
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
 
 
-def test_behind_nginx_the_app_only_authorizes(make_app, make_user, demo_video):
-    from tests.conftest import Client
-
-    app = make_app(MEDIA_ACCEL_REDIRECT="/protected-media/")
+def attach_demo_video(app, demo_video: Path) -> tuple[int, str]:
+    """The demo video on the first video lesson of the Strategy Toolkit course: (lesson id,
+    the video's storage key)."""
     with app.app_context():
         course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
         lesson = db.session.scalars(
@@ -153,50 +154,50 @@ def test_behind_nginx_the_app_only_authorizes(make_app, make_user, demo_video):
         asset, _ = media.import_file(demo_video)
         lesson.media = asset
         db.session.commit()
-        url, key = f"/media/lessons/{lesson.id}", asset.storage_key
-        course_path = f"/camps/startup-growth/{course.slug}/"
+        return lesson.id, asset.storage_key
+
+
+@dataclass
+class BehindNginx:
+    app: Flask
+    lesson_id: int
+    key: str
+    viewer: Client  # enrolled in the course
+    stranger: Client
+
+
+@pytest.fixture
+def behind_nginx(make_app, make_user, demo_video) -> BehindNginx:
+    """An app configured for nginx (X-Accel-Redirect), an enrolled viewer and a stranger."""
+    app = make_app(MEDIA_ACCEL_REDIRECT="/protected-media/")
+    lesson_id, key = attach_demo_video(app, demo_video)
     make_user("viewer@example.com")
     make_user("stranger@example.com")
     viewer, stranger = Client(app.test_client()), Client(app.test_client())
     viewer.login("viewer@example.com")
-    viewer.post(course_path + "enroll")
+    viewer.post("/camps/startup-growth/strategy-toolkit/enroll")
     stranger.login("stranger@example.com")
-    response = viewer.get(url)
+    return BehindNginx(app, lesson_id, key, viewer, stranger)
+
+
+def test_behind_nginx_the_app_only_authorizes(behind_nginx):
+    site, url = behind_nginx, f"/media/lessons/{behind_nginx.lesson_id}"
+    response = site.viewer.get(url)
     assert response.status_code == 200
-    assert response.headers["X-Accel-Redirect"] == f"/protected-media/{key[:2]}/{key}"
+    assert response.headers["X-Accel-Redirect"] == f"/protected-media/{site.key[:2]}/{site.key}"
     assert response.data == b""
-    refused = stranger.get(url)
+    refused = site.stranger.get(url)
     assert refused.status_code == 404 and "X-Accel-Redirect" not in refused.headers
 
 
-def test_nginx_asks_the_app_who_may_watch(make_app, make_user, demo_video):
-    from tests.conftest import Client
-
-    app = make_app(MEDIA_ACCEL_REDIRECT="/protected-media/")
-    with app.app_context():
-        course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
-        lesson = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-        ).first()
-        asset, _ = media.import_file(demo_video)
-        lesson.media = asset
-        db.session.commit()
-        url, key = f"/media/lessons/{lesson.id}/authorize", asset.storage_key
-        course_path = f"/camps/startup-growth/{course.slug}/"
-    make_user("viewer@example.com")
-    make_user("stranger@example.com")
-    viewer, stranger = Client(app.test_client()), Client(app.test_client())
-    viewer.login("viewer@example.com")
-    viewer.post(course_path + "enroll")
-    stranger.login("stranger@example.com")
-    answer = viewer.get(url)
+def test_nginx_asks_the_app_who_may_watch(behind_nginx):
+    site, url = behind_nginx, f"/media/lessons/{behind_nginx.lesson_id}/authorize"
+    answer = site.viewer.get(url)
     assert answer.status_code == 200 and answer.data == b""
-    assert answer.headers["X-Media-File"] == f"{key[:2]}/{key}"
+    assert answer.headers["X-Media-File"] == f"{site.key[:2]}/{site.key}"
     # auth_request knows 2xx, 401 and 403 only: a refusal is never a 404 or a redirect.
-    assert Client(app.test_client()).get(url).status_code == 401
-    for refused in (stranger.get(url), viewer.get("/media/lessons/999999/authorize")):
+    assert Client(site.app.test_client()).get(url).status_code == 401
+    for refused in (site.stranger.get(url), site.viewer.get("/media/lessons/999999/authorize")):
         assert refused.status_code == 403 and "X-Media-File" not in refused.headers
 
 

@@ -25,10 +25,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from lms.extensions import db
-from lms.models import Course, Enrollment, Lesson, Module
-from lms.services import media
+from lms.models import Enrollment
 from tests.conftest import PASSWORD
 from tests.servers import ROOT, free_port
+from tests.test_media import attach_demo_video
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 if not Path(NGINX).exists():
@@ -80,17 +80,7 @@ def site(make_app, make_user, demo_video, tmp_path) -> Iterator[Site]:
     os.chmod(tmp_path, 0o755)  # noqa: S103 - nginx's workers may run as another user
     media_root = tmp_path / "media"
     app = make_app(MEDIA_ACCEL_REDIRECT="/protected-media/", MEDIA_ROOT=str(media_root))
-    with app.app_context():
-        course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
-        lesson = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-        ).first()
-        asset, _ = media.import_file(demo_video)
-        lesson.media = asset
-        db.session.commit()
-        lesson_id, key = lesson.id, asset.storage_key
+    lesson_id, key = attach_demo_video(app, demo_video)
     make_user("viewer@example.com")
     make_user("stranger@example.com")
     for folder in (media_root, *media_root.rglob("*")):
