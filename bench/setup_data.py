@@ -128,7 +128,9 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
 def learner_count(data: BenchData) -> int:
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(data.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    from lms.config import normalise_database_url
+
+    engine = create_engine(normalise_database_url(data.database_url))
     with engine.connect() as connection:
         count = connection.execute(text("SELECT count(*) FROM users WHERE role = 'learner'"))
         value = count.scalar_one()

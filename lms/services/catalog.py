@@ -166,9 +166,11 @@ def camp_section(
         return None
     query = _published([camp.id])
     total = db.session.scalar(db.select(func.count()).select_from(query.subquery()))
-    page = min(max(1, page), max(1, -(-total // per_page)))
-    courses = list(db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
-    return CampSection(camp, _cards(courses, user), total=total, page=page, per_page=per_page)
+    section = CampSection(camp, total=total, per_page=per_page)
+    section.page = min(max(1, page), section.pages)
+    courses = db.session.scalars(query.offset((section.page - 1) * per_page).limit(per_page))
+    section.cards = _cards(list(courses), user)
+    return section
 
 
 def find_course(camp_slug: str, course_slug: str, user: User | None) -> Course | None:
