@@ -1,7 +1,11 @@
 """``lms camps new``: a camp package that installs, passes its own tests and joins the catalog.
 
-The generated package is really installed, with pip, into a folder of its own that a
-subprocess puts on its ``PYTHONPATH``: the project's virtualenv is left as it is.
+The generated package is really installed the way its README says, ``pip install -e``: pip
+makes an editable install of it into a throwaway virtualenv (``python -m venv
+--without-pip``) whose ``.pth`` file adds the project's virtualenv, so Camp LMS, Flask and
+setuptools come from there and nothing is downloaded. ``lms camps list``, the generated
+tests and the catalog then run with that virtualenv's Python and its ``lms`` script, and find
+the camp through its ``lms.plugins`` entry point: the project's virtualenv is left as it is.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import tomllib
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, distribution, entry_points, version
 from pathlib import Path
 
 import pytest
@@ -26,7 +31,6 @@ from lms.cli import main
 from lms.scaffold import camp_names
 from lms.services.curriculum import load_curriculum
 
-BIN = Path(sys.executable).parent
 NAME = "Design Thinking and User Research"
 SLUG = "design-thinking-and-user-research"
 PACKAGE = "lms_camp_design_thinking_and_user_research"
@@ -202,41 +206,112 @@ def builds_offline() -> bool:
     )
 
 
+def python_path(python: Path, name: str) -> Path:
+    """A ``sysconfig`` path (``purelib``, ``scripts``) of the interpreter ``python``."""
+    result = run(
+        python,
+        *("-c", f"import sysconfig; print(sysconfig.get_path({name!r}))"),
+        env={**os.environ},
+        cwd=python.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip())
+
+
 @pytest.fixture(scope="module")
-def site(package, tmp_path_factory) -> Path:
-    """The package installed (not editable) into a folder of its own."""
-    target = tmp_path_factory.mktemp("site")
+def venv_bin(package, tmp_path_factory) -> Path:
+    """A throwaway virtualenv holding an editable install of the package: its ``bin`` folder.
+
+    It has no pip and no packages of its own: a ``.pth`` file adds the project's
+    virtualenv (with ``site.addsitedir``, so that Camp LMS's own editable install works in
+    it too), and the project's pip installs into it with ``--python``. An ``lms`` script is
+    written the way pip writes console scripts, from Camp LMS's ``console_scripts`` entry
+    point, with this virtualenv's Python in its ``#!`` line.
+    """
+    folder = tmp_path_factory.mktemp("venv") / "venv"
+    made = run(
+        sys.executable, "-m", "venv", "--without-pip", folder, env={**os.environ}, cwd=package
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    python = folder / "bin" / "python"
+    site_packages = python_path(python, "purelib")
+    project = dict.fromkeys(sysconfig.get_path(name) for name in ("purelib", "platlib"))
+    (site_packages / "_camp_lms_project.pth").write_text(
+        "".join(f"import site; site.addsitedir({path!r})\n" for path in project)
+    )
     offline = ["--no-build-isolation", "--no-index"] if builds_offline() else []
     result = run(
         sys.executable,
-        *("-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"),
-        *offline,
-        *("--target", target, package),
+        *("-m", "pip", "--python", python, "install", "--quiet", "--disable-pip-version-check"),
+        *("--no-deps", *offline, "--editable", package),
         env={**os.environ},
         cwd=package.parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (target / PACKAGE / "templates" / "camps" / SLUG / "camp.html").is_file()
-    assert (target / PACKAGE / "translations/zh_Hans_CN/LC_MESSAGES/messages.mo").is_file()
-    return target
+    assert not (site_packages / PACKAGE).exists(), "an editable install copies no package"
+    (script,) = entry_points(group="console_scripts", name="lms")
+    lms = python_path(python, "scripts") / "lms"
+    lms.write_text(
+        f"#!{python}\nimport sys\nfrom {script.module} import {script.attr}\n"
+        f"sys.exit({script.attr}())\n"
+    )
+    lms.chmod(0o755)
+    return lms.parent
 
 
 @pytest.fixture
-def env(site, tmp_path) -> dict[str, str]:
-    """A process environment with the package importable and a private instance folder."""
-    environment = {k: v for k, v in os.environ.items() if k not in config.ENVIRONMENT}
-    environment["PYTHONPATH"] = str(site)
+def env(venv_bin, tmp_path) -> dict[str, str]:
+    """A process environment in the virtualenv, with a private instance folder."""
+    hidden = {*config.ENVIRONMENT, "PYTHONPATH", "PYTHONHOME"}
+    environment = {k: v for k, v in os.environ.items() if k not in hidden}
+    environment["VIRTUAL_ENV"] = str(venv_bin.parent)
+    environment["PATH"] = os.pathsep.join([str(venv_bin), environment.get("PATH", "")])
     environment["LMS_INSTANCE_PATH"] = str(tmp_path / "instance")
     return environment
 
 
+EDITABLE_SCRIPT = """
+import importlib.metadata, json, pathlib, sys
+
+package, plugin, name = sys.argv[1:]
+camp = __import__(package)
+(point,) = importlib.metadata.entry_points(group="lms.plugins", name=plugin)
+print(json.dumps({
+    "file": str(pathlib.Path(camp.__file__).resolve()),
+    "prefix": sys.prefix,
+    "entry point": [point.value, point.dist.name],
+    "direct_url": json.loads(importlib.metadata.distribution(name).read_text("direct_url.json")),
+}))
+"""
+
+
 @once
-def test_lms_lists_the_installed_camp_and_syncs_it(env, tmp_path):
-    init = run(BIN / "lms", "init", env=env, cwd=tmp_path)
+def test_the_package_is_an_editable_install(venv_bin, env, package, tmp_path):
+    """The camp is imported from the generated folder itself, through the editable install's
+    metadata; the project's virtualenv knows nothing of it."""
+    distribution_name = f"lms-camp-{SLUG}"
+    result = run(
+        *(venv_bin / "python", "-c", EDITABLE_SCRIPT, PACKAGE, PLUGIN, distribution_name),
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["file"] == str((package / PACKAGE / "__init__.py").resolve())
+    assert Path(seen["prefix"]) == venv_bin.parent
+    assert seen["entry point"] == [PACKAGE, distribution_name]
+    assert seen["direct_url"] == {"dir_info": {"editable": True}, "url": package.as_uri()}
+    with pytest.raises(PackageNotFoundError):
+        distribution(distribution_name)
+
+
+@once
+def test_lms_lists_the_installed_camp_and_syncs_it(venv_bin, env, tmp_path):
+    init = run(venv_bin / "lms", "init", env=env, cwd=tmp_path)
     assert init.returncode == 0, init.stdout + init.stderr
     assert re.search(rf"^{SLUG}: [1-9]\d* created, 0 updated, 0 archived$", init.stdout, re.M)
 
-    listed = run(BIN / "lms", "camps", "list", "--json", env=env, cwd=tmp_path)
+    listed = run(venv_bin / "lms", "camps", "list", "--json", env=env, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     (row,) = [row for row in json.loads(listed.stdout) if row["name"] == PLUGIN]
     assert (row["status"], row["error"], row["runtime_errors"]) == ("loaded", None, [])
@@ -246,19 +321,19 @@ def test_lms_lists_the_installed_camp_and_syncs_it(env, tmp_path):
         (SLUG, TITLE_ZH, True)
     ]
 
-    disabled = run(BIN / "lms", "camps", "disable", SLUG, env=env, cwd=tmp_path)
+    disabled = run(venv_bin / "lms", "camps", "disable", SLUG, env=env, cwd=tmp_path)
     assert disabled.stdout == f"{SLUG}: disabled\n", disabled.stderr
-    listed = run(BIN / "lms", "camps", "list", env=env, cwd=tmp_path)
+    listed = run(venv_bin / "lms", "camps", "list", env=env, cwd=tmp_path)
     assert f"camp {SLUG}: {TITLE_EN} (disabled)" in listed.stdout
 
 
 @once
-def test_the_generated_tests_pass_against_the_installed_package(env, package, tmp_path):
+def test_the_generated_tests_pass_against_the_installed_package(venv_bin, env, package, tmp_path):
     result = run(
-        *(sys.executable, "-m", "pytest", package / "tests", "-q", "-p", "no:cacheprovider"),
+        *(venv_bin / "python", "-m", "pytest", package / "tests", "-q", "-p", "no:cacheprovider"),
         *("-W", "error::DeprecationWarning"),
         env=env,
-        cwd=tmp_path,  # not the package's folder: the installed copy is the one imported
+        cwd=tmp_path,  # not the package's folder: the camp is imported through its install
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^11 passed in [\d.]+s", result.stdout, re.M), result.stdout
@@ -302,9 +377,9 @@ print(json.dumps(seen))
 
 
 @once
-def test_its_course_joins_the_catalog_and_leaves_it_on_the_next_request(env, tmp_path):
+def test_its_course_joins_the_catalog_and_leaves_it_on_the_next_request(venv_bin, env, tmp_path):
     database = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
-    result = run(sys.executable, "-c", CATALOG_SCRIPT, SLUG, database, env=env, cwd=tmp_path)
+    result = run(venv_bin / "python", "-c", CATALOG_SCRIPT, SLUG, database, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     shown = {"in catalog": True, "camp page": 200, "translated": True}
     assert json.loads(result.stdout) == {

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -56,6 +58,45 @@ def test_enrolling_sends_a_registered_statement_to_the_file(make_app, xapi_file,
     [parent] = sent["context"]["contextActivities"]["parent"]
     assert parent["id"] == "urn:camp-lms:camp/startup-growth"
     assert sent["version"] == "1.0.3"
+    [row] = outbox_rows(app)
+    assert row.sent_at is not None and row.id == sent["id"]
+
+
+@pytest.fixture
+def xapi_instance(tmp_path: Path, monkeypatch) -> Path:
+    """Switched on with neither an LRS endpoint nor a file: the app's instance folder."""
+    monkeypatch.setenv("LMS_PLUGIN_XAPI_ENABLED", "y")
+    monkeypatch.delenv("LMS_PLUGIN_XAPI_ENDPOINT", raising=False)
+    monkeypatch.delenv("LMS_PLUGIN_XAPI_FILE", raising=False)
+    monkeypatch.setenv("LMS_INSTANCE_PATH", str(tmp_path / "instance"))
+    return tmp_path / "instance"
+
+
+def test_without_an_lrs_or_a_file_statements_go_to_the_instance_folder(
+    make_app, xapi_instance, learner, course
+):
+    """The documented default: ``instance/xapi/statements.jsonl``, one statement per line."""
+    app = make_app(JOBS_INLINE=True)
+    assert Path(app.instance_path) == xapi_instance.resolve()
+    client = Client(app.test_client())
+    client.login(learner.email)
+    assert client.post(course_url(course) + "enroll").status_code == 302
+    default = xapi_instance / "xapi" / "statements.jsonl"
+    text = default.read_text(encoding="utf-8")
+    assert text.endswith("\n") and text.count("\n") == 1
+    [sent] = lines(default)
+    assert uuid.UUID(sent["id"]).version == 5
+    assert sent["version"] == "1.0.3"
+    assert sent["actor"]["objectType"] == "Agent"
+    assert sent["actor"]["account"] == {"homePage": "http://localhost/", "name": str(learner.id)}
+    assert sent["verb"] == {
+        "id": "http://adlnet.gov/expapi/verbs/registered",
+        "display": statements.VERBS["registered"],
+    }
+    assert sent["object"]["objectType"] == "Activity"
+    assert sent["object"]["id"] == "urn:camp-lms:course/startup-growth/strategy-toolkit"
+    assert sent["object"]["definition"]["type"] == statements.ACTIVITY_TYPES["course"]
+    assert datetime.fromisoformat(sent["timestamp"]).tzinfo is not None
     [row] = outbox_rows(app)
     assert row.sent_at is not None and row.id == sent["id"]
 
@@ -226,10 +267,9 @@ def test_the_outbox_is_a_migration_branch_of_its_own(app_config):
     next(schema)
     app = create_app(app_config)
     registry = app.extensions["lms.plugins"]
-    assert any(
-        folder.parts[-3:] == ("xapi", "migrations", "versions")
-        for folder in registry.migration_folders()
-    )
+    versions = Path(statements.__file__).parent / "migrations" / "versions"
+    assert ("xapi", versions) in registry.collect("lms_migrations")  # the plugin's hookimpl
+    assert versions in registry.migration_folders()
     with app.app_context():
         flask_migrate.upgrade(revision="heads")
         assert "xapi_statements" in inspect(db.engine).get_table_names()
