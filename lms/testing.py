@@ -43,6 +43,7 @@ from typing import Any
 
 import click
 import pytest
+import wtforms
 from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, url_for
 from markupsafe import escape
@@ -303,6 +304,25 @@ class CampConformance:
         response = lms_client.get(lms_client.url("learn.dashboard"))
         assert response.status_code == 200, f"dashboard: {response.status_code}"
 
+    def test_the_pages_of_its_blueprints_answer(
+        self, lms_app: Flask, lms_plugin: str, lms_client: LmsClient, lms_learner: User
+    ) -> None:
+        """Every GET page of the plugin's blueprints that needs no argument answers, for a
+        visitor and for a learner, without an error (strict mode raises any exception)."""
+        blueprints = call_own(lms_app, lms_plugin, "lms_blueprints")
+        names = set() if blueprints in (None, NOT_IMPLEMENTED) else {b.name for b in blueprints}
+        pages = [
+            rule.rule
+            for rule in lms_app.url_map.iter_rules()
+            if rule.endpoint.split(".")[0] in names and "GET" in rule.methods and not rule.arguments
+        ]
+        for visitor in ("visitor", "learner"):
+            if visitor == "learner":
+                lms_client.login(lms_learner)
+            for page in pages:
+                status = lms_client.get(page).status_code
+                assert status < 500, f"{page} for a {visitor}: {status}"
+
     def test_a_plain_learner_is_enrolled_or_clearly_refused(
         self, lms_app: Flask, lms_plugin: str, lms_client: LmsClient
     ) -> None:
@@ -366,6 +386,20 @@ class CampConformance:
         commands = own("lms_cli_commands")
         if commands is not NOT_IMPLEMENTED:
             assert all(isinstance(c, click.Command) for c in commands or []), commands
+        folders = own("lms_migrations")
+        if folders not in (None, NOT_IMPLEMENTED):
+            for folder in folders:
+                assert Path(folder).is_dir() and any(Path(folder).glob("*.py")), (
+                    f"lms_migrations: {folder} is not a folder of Alembic revisions"
+                )
+        with lms_app.test_request_context():
+            form_class = own("lms_plugin_settings")
+            if form_class not in (None, NOT_IMPLEMENTED):
+                assert isinstance(form_class, type) and issubclass(form_class, wtforms.Form), (
+                    f"lms_plugin_settings returned {form_class!r}, not a wtforms.Form class"
+                )
+                form = form_class()
+                assert form.validate(), f"the settings' defaults do not validate: {form.errors}"
         with lms_app.test_request_context(headers={"Accept-Language": "en"}):
             user = db.session.get(User, lms_learner.id)
             for camp in camps_of(lms_app, lms_plugin):

@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import wtforms
+from flask import Blueprint
+from wtforms.validators import InputRequired as Required
 
 import plugins.entrepreneur
 from lms import Camp, EnrollmentDecision, hookimpl
@@ -88,6 +91,10 @@ def rule_breaker(hook: str, implementation: Callable) -> types.ModuleType:
     return module
 
 
+BROKEN_BOARD = Blueprint("rule_breaker_board", __name__, url_prefix="/rule-breaker/board")
+BROKEN_BOARD.add_url_rule("/", "index", lambda: ("the board is broken", 500))
+
+
 @pytest.mark.parametrize(
     ("hook", "implementation", "check", "message"),
     [
@@ -102,6 +109,26 @@ def rule_breaker(hook: str, implementation: Callable) -> types.ModuleType:
             lambda user, course: EnrollmentDecision.deny(""),
             "test_a_plain_learner_is_enrolled_or_clearly_refused",
             "a refusal must give its reason",
+        ),
+        (
+            "lms_plugin_settings",
+            lambda: type(
+                "Settings", (wtforms.Form,), {"room": wtforms.StringField(validators=[Required()])}
+            ),
+            "test_its_hooks_answer_what_the_core_expects",
+            "the settings' defaults do not validate",
+        ),
+        (
+            "lms_migrations",
+            lambda: [Path(plugins.entrepreneur.__file__).parent / "templates"],
+            "test_its_hooks_answer_what_the_core_expects",
+            "is not a folder of Alembic revisions",
+        ),
+        (
+            "lms_blueprints",
+            lambda: [BROKEN_BOARD],
+            "test_the_pages_of_its_blueprints_answer",
+            "/rule-breaker/board/ for a visitor: 500",
         ),
     ],
 )

@@ -26,11 +26,13 @@ import pytest
 from click.testing import CliRunner
 from packaging.version import Version
 
-from lms import config
+from lms import config, scaffold
 from lms.cli import main
 from lms.scaffold import camp_names
 from lms.services.curriculum import load_curriculum
+from lms.testing import CampConformance
 
+SCAFFOLD = Path(scaffold.__file__).parent / "files"
 NAME = "Design Thinking and User Research"
 SLUG = "design-thinking-and-user-research"
 PACKAGE = "lms_camp_design_thinking_and_user_research"
@@ -336,7 +338,11 @@ def test_the_generated_tests_pass_against_the_installed_package(venv_bin, env, p
         cwd=tmp_path,  # not the package's folder: the camp is imported through its install
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"^11 passed in [\d.]+s", result.stdout, re.M), result.stdout
+    # The kit's checks plus the package's own tests, none skipped.
+    kit = sum(1 for name in dir(CampConformance) if name.startswith("test_"))
+    template = (SCAFFOLD / "tests" / "test_camp.py.tmpl").read_text(encoding="utf-8")
+    own = len(re.findall(r"^def test_", template, re.M))
+    assert re.search(rf"^{kit + own} passed in [\d.]+s", result.stdout, re.M), result.stdout
     assert "warning" not in result.stdout
 
 
