@@ -47,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from lms.database import configure_sqlite
     from lms.extensions import babel, csrf, db, migrate
     from lms.plugins import PluginRegistry
-    from lms.services import audit
+    from lms.services import audit, plugin_states
     from lms.services import camps as camp_service
     from lms.web import register_blueprints
     from lms.web.request import Request
@@ -76,6 +76,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         only=config.parse_plugin_list(app.config["LOAD_PLUGINS"]),
     )
     registry.disabled_camps = camp_service.disabled_slugs
+    registry.disabled_plugins = plugin_states.disabled_plugins
+    registry.on_failure = plugin_states.note_failure
     registry.load_entry_points()
     for name, plugin in app.config.get("EXTRA_PLUGINS", {}).items():
         registry.register(name, plugin)
@@ -85,6 +87,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         [str(Path(__file__).parent / "translations")]
         + [str(p) for p in registry.translation_folders()]
     )
+    plugin_states.init_app(app)  # before db: its teardown must run after the session's
     db.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
@@ -115,7 +118,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.get("/plugins-static/<name>/<path:filename>")
     def plugin_static(name: str, filename: str) -> Any:
         folder = registry.plugin_static_folder(name)
-        if folder is None:
+        if folder is None or not registry.is_active(name):
             abort(404)
         return send_from_directory(folder, filename)
 

@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 # Cached names and the tables they are built from.
 DEPENDENCIES: dict[str, frozenset[str]] = {
-    "camps.disabled": frozenset({"camps"}),
+    "plugins.switched_off": frozenset({"camps", "plugin_states"}),
     "catalog.lesson_totals": frozenset({"courses", "modules", "lessons"}),
 }
 WATCHED_TABLES = frozenset().union(*DEPENDENCIES.values())

@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 from lms import create_app
 from lms.config import ConfigurationError
 from lms.services import camps as camp_service
-from lms.services.plugin_status import plugin_rows
+from lms.services.plugin_status import plugin_rows, switch
 
 
 def _create_app() -> Flask:
@@ -139,34 +139,35 @@ def camps_list(as_json: bool) -> None:
         if row["hooks"]:
             click.echo(f"    hooks: {', '.join(row['hooks'])}")
         if row["error"]:
-            click.echo(f"    error: {row['error']}")
+            since = f" (since {row['failed_at']})" if row["failed_at"] else ""
+            click.echo(f"    error{since}: {row['error']}")
         for error in row["runtime_errors"]:
             click.echo(f"    runtime error: {error}")
 
 
-def _set(slugs: tuple[str, ...], enabled: bool) -> None:
-    for slug in slugs:
+def _set(names: tuple[str, ...], enabled: bool) -> None:
+    for name in names:
         try:
-            camp_service.set_enabled(slug, enabled)
+            switch(name, enabled)
         except LookupError as exc:
             raise click.ClickException(str(exc)) from exc
-        click.echo(f"{slug}: {'enabled' if enabled else 'disabled'}")
+        click.echo(f"{name}: {'enabled' if enabled else 'disabled'}")
 
 
 @camps.command("enable")
-@click.argument("slugs", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True)
 @with_appcontext
-def camps_enable(slugs: tuple[str, ...]) -> None:
-    """Enable camps (takes effect on the next request)."""
-    _set(slugs, True)
+def camps_enable(names: tuple[str, ...]) -> None:
+    """Enable camps (by slug) or other plugins (by name), from the next request on."""
+    _set(names, True)
 
 
 @camps.command("disable")
-@click.argument("slugs", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True)
 @with_appcontext
-def camps_disable(slugs: tuple[str, ...]) -> None:
-    """Disable camps: their pages answer 404 and their hooks are not called."""
-    _set(slugs, False)
+def camps_disable(names: tuple[str, ...]) -> None:
+    """Disable camps or other plugins: their pages answer 404, their hooks are not called."""
+    _set(names, False)
 
 
 @camps.command("sync")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -79,8 +79,11 @@ class PluginRegistry:
         self.curricula: dict[str, Any] = {}
         self.blueprint_plugin: dict[str, str] = {}
         self._settings_forms: dict[str, type] | None = None
-        # Set by the app: the camp slugs disabled right now (a database flag).
-        self.disabled_camps: Callable[[], set[str]] = set
+        # Set by the app: the camp slugs and the other plugins disabled right now (database
+        # flags), and where to report an error a plugin raised at run time.
+        self.disabled_camps: Callable[[], Set[str]] = frozenset
+        self.disabled_plugins: Callable[[], Set[str]] = frozenset
+        self.on_failure: Callable[[str, str], None] = lambda _name, _message: None
 
     # -- loading ---------------------------------------------------------------------
 
@@ -161,12 +164,12 @@ class PluginRegistry:
     # -- calling ---------------------------------------------------------------------
 
     def is_active(self, plugin_name: str) -> bool:
-        """A plugin is active unless it provides camps and all of them are disabled."""
+        """A loaded plugin is active unless an organizer disabled it, or all of its camps."""
         info = self.plugins.get(plugin_name)
         if info is None or info.status != "loaded":
             return False
         if not info.camps:
-            return True
+            return plugin_name not in self.disabled_plugins()
         disabled = self.disabled_camps()
         return any(slug not in disabled for slug in info.camps)
 
@@ -181,6 +184,7 @@ class PluginRegistry:
         """Log and note a plugin's error at run time (shown by ``lms camps list``)."""
         log.error("plugin %s: %s", plugin_name, message)
         self._note(plugin_name, message)
+        self.on_failure(plugin_name, message)
         if self.strict:
             raise PluginLoadError(f"{plugin_name}: {message}")
 
@@ -196,7 +200,9 @@ class PluginRegistry:
             if self.strict:
                 raise
             log.exception("plugin %s failed in %s", impl.plugin_name, impl.function.__name__)
-            self._note(impl.plugin_name, f"{impl.function.__name__}: {type(exc).__name__}: {exc}")
+            message = f"{impl.function.__name__}: {type(exc).__name__}: {exc}"
+            self._note(impl.plugin_name, message)
+            self.on_failure(impl.plugin_name, message)
             return False, None
 
     def call_first(self, hook_name: str, **kwargs: Any) -> Any:

@@ -231,10 +231,139 @@ def test_a_hook_that_raises_leaves_enrolling_working_and_is_reported(
         )
 
     info = registry_of(app).plugins["flaky"]
-    assert info.status == "loaded"
     assert "lms_enrollment_policy: RuntimeError: policy service is down" in info.runtime_errors
     listing = run(app, "camps", "list").output
+    assert "flaky  [failed]" in listing
     assert "runtime error: lms_enrollment_policy: RuntimeError: policy service is down" in listing
+
+
+def plugin_row(client: Client, name: str) -> dict:
+    rows = client.get("/admin/camps.json").get_json()
+    return next(row for row in rows if row["name"] == name)
+
+
+def test_a_plugin_that_raised_is_shown_failed_by_every_process_until_cleared(
+    make_app, client_for, make_user, organizer, course
+):
+    def lms_enrollment_policy(user, course):
+        raise RuntimeError("policy service is down")
+
+    flaky = plugin(lms_enrollment_policy)
+    first = make_app(EXTRA_PLUGINS={"flaky": flaky})
+    second = make_app(sync=False, EXTRA_PLUGINS={"flaky": flaky})  # another process
+    admin = client_for(second)
+    admin.login(organizer.email)
+    assert plugin_row(admin, "flaky")["status"] == "loaded"
+
+    learner = client_for(first)
+    learner.login(make_user("flaky@example.com").email)
+    assert learner.post(course_url(course) + "enroll").status_code == 302  # the site goes on
+
+    row = plugin_row(admin, "flaky")  # the error was raised in the other process
+    assert row["status"] == "failed"
+    assert row["error"] == "lms_enrollment_policy: RuntimeError: policy service is down"
+    assert row["failed_at"]
+    page = admin.get("/admin/camps").get_data(as_text=True)
+    assert "lms_enrollment_policy: RuntimeError: policy service is down" in page
+    assert "/admin/plugins/flaky/clear" in page
+
+    assert admin.post("/admin/plugins/flaky/clear").status_code == 302
+    assert plugin_row(admin, "flaky")["status"] == "loaded"
+    assert plugin_row(client_for(first, login=organizer.email), "flaky")["status"] == "loaded"
+
+
+def test_the_same_error_again_and_again_is_written_once_a_minute(
+    make_app, client_for, make_user, course, monkeypatch
+):
+    from lms.services import plugin_states
+
+    def lms_enrollment_policy(user, course):
+        raise RuntimeError("policy service is down")
+
+    app = make_app(EXTRA_PLUGINS={"flaky": plugin(lms_enrollment_policy)})
+    client = client_for(app)
+    client.login(make_user("again@example.com").email)
+    with app.app_context():
+        before = db.session.get(plugin_states.PluginState, "flaky")
+    assert before is None
+    for _ in range(3):
+        assert client.get(course_url(course)).status_code == 200
+    with app.app_context():
+        first = db.session.get(plugin_states.PluginState, "flaky").failed_at
+    assert client.get(course_url(course)).status_code == 200
+    with app.app_context():
+        assert db.session.get(plugin_states.PluginState, "flaky").failed_at == first
+    monkeypatch.setattr(plugin_states, "REWRITE_AFTER_SECONDS", 0.0)
+    assert client.get(course_url(course)).status_code == 200
+    with app.app_context():
+        assert db.session.get(plugin_states.PluginState, "flaky").failed_at > first
+
+
+# -- plugins that are not camps are switched on and off by organizers ------------------
+
+
+def test_an_organizer_switches_off_a_plugin_that_is_not_a_camp_on_the_next_request(
+    make_app, client_for, make_user, organizer, course
+):
+    calls = []
+    board = Blueprint("spy_board", __name__, url_prefix="/spy")
+
+    @board.get("/")
+    def index():
+        return "the spy board"
+
+    def lms_enrolled(enrollment):
+        calls.append(enrollment.user_id)
+
+    def lms_blueprints():
+        return [board]
+
+    app = make_app(EXTRA_PLUGINS={"spy": plugin(lms_enrolled, lms_blueprints)})
+    other = make_app(sync=False, EXTRA_PLUGINS={"spy": plugin(lms_enrolled, lms_blueprints)})
+    admin = client_for(app)
+    admin.login(organizer.email)
+    visitor = client_for(other)
+    assert visitor.get("/spy/").get_data(as_text=True) == "the spy board"
+
+    assert admin.post("/admin/plugins/spy/disable").status_code == 302
+    row = plugin_row(admin, "spy")
+    assert (row["status"], row["enabled"]) == ("disabled", False)
+    assert "/admin/plugins/spy/enable" in admin.get("/admin/camps").get_data(as_text=True)
+    assert visitor.get("/spy/").status_code == 404  # the other process, no restart
+    learner = make_user("spied@example.com")
+    visitor.login(learner.email)
+    assert visitor.post(course_url(course) + "enroll").status_code == 302
+    assert calls == []
+
+    assert run(app, "camps", "enable", "spy").exit_code == 0
+    assert visitor.get("/spy/").status_code == 200
+    assert plugin_row(admin, "spy")["status"] == "loaded"
+
+
+@pytest.mark.parametrize(
+    ("name", "action"),
+    [("startup_growth", "disable"), ("nobody", "disable"), ("spy", "restart")],
+)
+def test_camps_and_unknown_plugins_are_not_switched_here(
+    make_app, client_for, organizer, name, action
+):
+    def lms_enrolled(enrollment):
+        pass
+
+    app = make_app(EXTRA_PLUGINS={"spy": plugin(lms_enrolled)})
+    admin = client_for(app, login=organizer.email)
+    assert admin.post(f"/admin/plugins/{name}/{action}").status_code == 404
+    assert plugin_row(admin, "startup_growth")["status"] == "loaded"
+
+
+def test_the_cli_switches_plugins_and_refuses_what_it_does_not_know(make_app):
+    app = make_app()
+    assert run(app, "camps", "disable", "xapi").exit_code == 0
+    assert "xapi  [disabled]" in run(app, "camps", "list").output
+    result = run(app, "camps", "disable", "nobody")
+    assert result.exit_code != 0 and "no camp or plugin 'nobody'" in result.output
+    assert run(app, "camps", "enable", "xapi").exit_code == 0
+    assert "xapi  [loaded]" in run(app, "camps", "list").output
 
 
 # -- what a plugin brings is checked when it loads -------------------------------------
@@ -367,6 +496,9 @@ def test_a_broken_camp_template_is_reported_and_the_core_page_shown(
     errors = registry_of(app).plugins["studio"].runtime_errors
     assert any("template camps/studio/camp.html" in error for error in errors)
     assert client.get("/").status_code == 200
+    listed = {row["name"]: row for row in json.loads(run(app, "camps", "list", "--json").output)}
+    assert listed["studio"]["status"] == "failed"
+    assert listed["studio"]["error"].startswith("template camps/studio/camp.html")
 
 
 # -- hooks that add pages, commands and events -----------------------------------------
@@ -573,5 +705,13 @@ def test_camp_static_paths_cannot_leave_the_static_folder(client, path):
 
 @pytest.fixture
 def client_for():
-    """A test client for an app built inside the test (with extra plugins)."""
-    return lambda app: Client(app.test_client())
+    """A test client for an app built inside the test (with extra plugins), logged in as
+    ``login`` when given."""
+
+    def build(app, login: str | None = None) -> Client:
+        client = Client(app.test_client())
+        if login is not None:
+            assert client.login(login).status_code == 302
+        return client
+
+    return build

@@ -21,7 +21,7 @@ from lms.config import ConfigurationError, from_environment
 from lms.extensions import db
 from lms.models import Camp, Lesson, Module
 from lms.services import camps as camp_service
-from lms.services import catalog
+from lms.services import catalog, plugin_states
 from tests.conftest import Client, course_url
 from tests.servers import ROOT
 from tests.servers import environment as _environment
@@ -279,10 +279,8 @@ def test_disabling_a_camp_in_one_process_is_seen_by_another_at_once(
 ):
     first, second = make_app(REDIS_URL=redis_url), make_app(sync=False, REDIS_URL=redis_url)
     reads = []
-    original = camp_service._query_disabled_slugs
-    monkeypatch.setattr(
-        camp_service, "_query_disabled_slugs", lambda: reads.append(1) or original()
-    )
+    original = plugin_states._query_switched_off
+    monkeypatch.setattr(plugin_states, "_query_switched_off", lambda: reads.append(1) or original())
     visitor = second.test_client()
     url, emblem = course_url(course), f"/camps-static/{course.camp.slug}/emblem.svg"
     assert visitor.get(emblem).status_code == 200
@@ -344,7 +342,7 @@ def test_redis_down_means_the_database_answers(make_app, course, caplog):
     assert client.get("/").status_code == 200
     with app.app_context():
         camp_service.set_enabled(course.camp.slug, False)  # invalidation fails, logged
-    assert "cache: could not invalidate camps.disabled in Redis" in caplog.text
+    assert "cache: could not invalidate plugins.switched_off in Redis" in caplog.text
     assert client.get(emblem).status_code == 404
     app.extensions["lms.cache"].down_until = 0  # the back-off is over: Redis is tried again
     assert client.get(emblem).status_code == 404
@@ -355,10 +353,8 @@ def test_without_redis_there_is_no_shared_cache(app, course, monkeypatch):
     from lms.cache import shared_cache
 
     reads = []
-    original = camp_service._query_disabled_slugs
-    monkeypatch.setattr(
-        camp_service, "_query_disabled_slugs", lambda: reads.append(1) or original()
-    )
+    original = plugin_states._query_switched_off
+    monkeypatch.setattr(plugin_states, "_query_switched_off", lambda: reads.append(1) or original())
     client = app.test_client()
     emblem = f"/camps-static/{course.camp.slug}/emblem.svg"
     assert client.get(emblem).status_code == 200

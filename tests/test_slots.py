@@ -192,6 +192,20 @@ def test_a_plugin_that_is_not_a_camp_has_templates_and_static_files(
     assert client.get("/plugins-static/startup_growth/emblem.svg").status_code == 404
 
 
+def test_a_disabled_plugin_adds_nothing_and_serves_no_files(make_app, tmp_path, monkeypatch):
+    from lms.services import plugin_states
+
+    app = make_app(EXTRA_PLUGINS={"notice": notice_package(tmp_path, monkeypatch)})
+    with app.app_context():
+        plugin_states.set_enabled("notice", False)
+    assert '<p class="notice">' not in page(app, "/")
+    assert app.test_client().get("/plugins-static/notice/notice.css").status_code == 404
+    with app.app_context():
+        plugin_states.set_enabled("notice", True)
+    assert '<p class="notice">' in page(app, "/")
+    assert app.test_client().get("/plugins-static/notice/notice.css").status_code == 200
+
+
 def test_a_plugins_templates_must_stay_in_its_namespace(make_app, tmp_path, monkeypatch):
     module = notice_package(tmp_path, monkeypatch, template_path="base.html")
     app = make_app(EXTRA_PLUGINS={"notice": module})

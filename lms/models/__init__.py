@@ -45,7 +45,7 @@ from lms.models.live import (
     TopicComment,
 )
 from lms.models.records import Assignment, TrainingTime
-from lms.models.settings import PluginSetting
+from lms.models.settings import PluginSetting, PluginState
 
 __all__ = [
     "ATTENDANCE_STATUSES",
@@ -79,6 +79,7 @@ __all__ = [
     "Organization",
     "PlaybackSession",
     "PluginSetting",
+    "PluginState",
     "Registration",
     "SalonCase",
     "StaffGroup",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.extensions import db
@@ -20,3 +20,20 @@ class PluginSetting(db.Model):
     values: Mapped[dict] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class PluginState(db.Model):
+    """What organizers decided about a plugin, and the last error it raised at run time.
+
+    Camps are switched through their own flag (:class:`lms.models.Camp`); this row switches
+    plugins that are not camps. Every app process reads it, so a plugin disabled or failing
+    in one process is shown the same way by all.
+    """
+
+    __tablename__ = "plugin_states"
+
+    plugin: Mapped[str] = mapped_column(String(100), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import current_app
 
-from lms.cache import cached, invalidate
+from lms.cache import invalidate
 from lms.camp import Camp as CampSpec
 from lms.extensions import db
 from lms.models import Camp
 from lms.plugins import PluginRegistry
+from lms.services import plugin_states
 from lms.services.curriculum import SyncReport, sync_camp
 
 
@@ -17,19 +18,13 @@ def registry() -> PluginRegistry:
     return current_app.extensions["lms.plugins"]
 
 
-def disabled_slugs() -> set[str]:
+def disabled_slugs() -> frozenset[str]:
     """Slugs of disabled camps, read once per request (the flag lives in the database).
 
-    Shared through Redis when it is configured (see :mod:`lms.cache`): changing a camp's
-    flag invalidates it for every process.
+    Read together with the disabled plugins (:func:`lms.services.plugin_states.switched_off`),
+    shared through Redis when it is configured: changing a flag invalidates it everywhere.
     """
-    return cached("camps.disabled", _query_disabled_slugs)
-
-
-def _query_disabled_slugs() -> set[str]:
-    # Core, not ORM: this runs on every request that calls a hook.
-    query = db.select(Camp.__table__.c.slug).where(Camp.__table__.c.enabled.is_(False))
-    return set(db.session.connection().execute(query).scalars())
+    return plugin_states.switched_off().camps
 
 
 def visible_camps() -> list[Camp]:
@@ -90,5 +85,5 @@ def set_enabled(slug: str, enabled: bool) -> Camp:
         camp = ensure_camp(spec, registry().camp_plugin[slug])
     camp.enabled = enabled
     db.session.commit()
-    invalidate("camps.disabled")  # the commit did too, unless the flag did not change
+    invalidate(plugin_states.CACHE_NAME)  # the commit did too, unless the flag did not change
     return camp

@@ -7,6 +7,8 @@ from typing import Any
 
 from lms.extensions import db
 from lms.models import Camp
+from lms.services import camps as camp_service
+from lms.services import plugin_states
 from lms.services.camps import registry
 
 
@@ -19,13 +21,29 @@ def _files(folder: Path | None) -> list[str]:
 
 def plugin_rows() -> list[dict[str, Any]]:
     """Each plugin with its distribution, version, hooks, status, error, the templates and
-    static files it ships, whether it has settings, and its camps' state."""
+    static files it ships, whether it has settings, and its camps' state.
+
+    ``status`` is ``failed`` when the plugin could not be loaded (``error`` says why) or when
+    one of its hooks raised since an organizer last cleared it (``error`` and ``failed_at``,
+    recorded by any app process); ``disabled`` when an organizer switched off a plugin that is
+    not a camp (camps are switched one by one); ``loaded`` otherwise.
+    """
     reg = registry()
     stored = {camp.slug: camp for camp in db.session.scalars(db.select(Camp))}
+    states = plugin_states.states()
     settings = reg.settings_forms()
     rows = []
     for info in sorted(reg.plugins.values(), key=lambda i: i.name):
         row = info.as_dict()
+        state = states.get(info.name)
+        row["loaded"] = info.status == "loaded"
+        row["enabled"] = state is None or state.enabled
+        row["failed_at"] = None
+        if info.status == "loaded" and state is not None and state.failed_at is not None:
+            row["status"], row["error"] = "failed", state.error
+            row["failed_at"] = state.failed_at.isoformat()
+        elif info.status == "loaded" and not row["enabled"] and not info.camps:
+            row["status"] = "disabled"
         package = info.package_dir if info.status == "loaded" else None
         row["templates"] = _files(package / "templates" if package else None)
         row["static"] = _files(package / "static" if package else None)
@@ -46,3 +64,17 @@ def plugin_rows() -> list[dict[str, Any]]:
         ]
         rows.append(row)
     return rows
+
+
+def switch(name: str, enabled: bool) -> None:
+    """Enable or disable a camp (by slug) or a plugin that is not a camp (by name)."""
+    reg = registry()
+    if name in reg.camps:
+        camp_service.set_enabled(name, enabled)
+        return
+    info = reg.plugins.get(name)
+    if info is None:
+        raise LookupError(f"no camp or plugin {name!r}")
+    if info.camps:
+        raise LookupError(f"{name!r} provides camps: switch them ({', '.join(info.camps)})")
+    plugin_states.set_enabled(name, enabled)

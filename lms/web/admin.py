@@ -16,7 +16,7 @@ from wtforms.validators import NumberRange, Optional
 
 from lms.extensions import db
 from lms.models import Camp, User
-from lms.services import accounts, camps, hours
+from lms.services import accounts, camps, hours, plugin_states
 from lms.services.plugin_status import plugin_rows
 from lms.web.forms import ActionForm, UserAdminForm
 
@@ -120,6 +120,27 @@ def camp_action(slug: str, action: str) -> Response:
             flash(_("%(camp)s is enabled.", camp=slug), "success")
         else:
             flash(_("%(camp)s is disabled.", camp=slug), "success")
+    return redirect(url_for(".camp_list"))
+
+
+@bp.post("/plugins/<name>/<action>")
+@organizer_required
+def plugin_action(name: str, action: str) -> Response:
+    """Switch a plugin that is not a camp on or off, or clear its recorded run-time error."""
+    info = camps.registry().plugins.get(name)
+    if action not in ("enable", "disable", "clear") or info is None:
+        abort(404)
+    if action == "clear":
+        plugin_states.clear_failure(name)
+        flash(_("%(plugin)s: the error is cleared.", plugin=name), "success")
+        return redirect(url_for(".camp_list"))
+    if info.camps:
+        abort(404)  # camps are switched one by one (camp_action)
+    plugin_states.set_enabled(name, action == "enable")
+    if action == "enable":
+        flash(_("%(plugin)s is enabled.", plugin=name), "success")
+    else:
+        flash(_("%(plugin)s is disabled.", plugin=name), "success")
     return redirect(url_for(".camp_list"))
 
 
