@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, event
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
 
 from lms.extensions import db
 from lms.models._base import utcnow
@@ -15,11 +15,16 @@ from lms.models.catalog import Camp, Course
 HOURS_SOURCES = ("video", "live", "correction")
 
 
+class LedgerIsAppendOnly(RuntimeError):
+    """Raised when code tries to change or delete a training-time entry through the ORM."""
+
+
 class TrainingTime(db.Model):
     """One entry of verified training time; never updated or deleted.
 
     ``source_key`` makes writing idempotent: a retried write with the same key adds nothing.
-    A correction is a new entry (possibly negative), never an edit.
+    A correction is a new entry (possibly negative), never an edit. The ORM refuses to update
+    or delete an entry (:class:`LedgerIsAppendOnly`, see the events below).
     """
 
     __tablename__ = "training_time"
@@ -43,6 +48,40 @@ class TrainingTime(db.Model):
     )
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _refuse(action: str, entry: TrainingTime | None = None) -> None:
+    which = f" {entry.id} ({entry.source_key})" if entry is not None else "s"
+    raise LedgerIsAppendOnly(
+        f"training_time is append-only: refusing to {action} entry{which}; "
+        "record a correction as a new entry instead (lms.services.hours.add)"
+    )
+
+
+@event.listens_for(TrainingTime, "before_update")
+def _refuse_update(_mapper, _connection, entry: TrainingTime) -> None:
+    # Called for every "dirty" entry of a flush; refuse only real changes to its columns.
+    session = Session.object_session(entry)
+    if session is None or session.is_modified(entry, include_collections=False):
+        _refuse("update", entry)
+
+
+@event.listens_for(TrainingTime, "before_delete")
+def _refuse_delete(_mapper, _connection, entry: TrainingTime) -> None:
+    _refuse("delete", entry)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_changes(state: ORMExecuteState) -> None:
+    """Bulk statements — ``session.execute(update(TrainingTime)…)`` or ``delete(…)``, on the
+    class or its table, ``Query.update()`` / ``Query.delete()`` — skip the flush events
+    above: refuse them here. (SQL text, statements run on a connection outside the session
+    and the database's own ``ON DELETE`` actions are not the ORM's business.)"""
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)  # annotated when made from the class
+    if table is not None and table._deannotate() is TrainingTime.__table__:
+        _refuse("update" if state.is_update else "delete")
 
 
 class Assignment(db.Model):
