@@ -411,3 +411,53 @@ def test_archive_is_computed_for_a_given_day(app, people):
         totals = archive.build(db.session.get(User, learner_id), today=date(2027, 5, 20)).totals
     assert (totals.seconds_all, totals.seconds_year, totals.seconds_month) == (5400, 3600, 0)
     assert totals.month_percent == 0
+
+
+# -- printing --------------------------------------------------------------------------
+
+
+def media_block(css: str, query: str) -> str:
+    """The body of the ``@media <query> { … }`` block of a stylesheet (braces balanced)."""
+    start = css.index("{", css.index(f"@media {query}")) + 1
+    depth, end = 1, start
+    while depth:
+        depth += {"{": 1, "}": -1}.get(css[end], 0)
+        end += 1
+    return css[start : end - 1]
+
+
+def hidden_selectors(block: str) -> set[str]:
+    """The selectors the block's rules hide with ``display: none``."""
+    hidden = set()
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", block):
+        if re.search(r"display:\s*none", body):
+            hidden |= {selector.strip() for selector in selectors.split(",")}
+    return hidden
+
+
+def test_the_archive_page_prints_without_the_navigation(client, people):
+    client.login(people["self"].email)
+    page = client.get(f"/people/{people['self'].id}/archive").get_data(as_text=True)
+    # the print control: a button the print script shows (hidden without scripts), inside
+    # the actions that are not printed, next to the PDF download
+    button = re.search(r'<div class="actions no-print">(.*?)</div>', page, re.S)
+    assert button and re.search(r"<button[^>]*\bdata-print\b[^>]*\bhidden\b[^>]*>Print</button>",
+                                button.group(1))  # fmt: skip
+    assert 'data-test="archive-pdf"' in button.group(1)
+    script = re.search(r'<script src="(/static/js/print\.js)[^"]*"', page)
+    assert script, "the page loads the print script"
+    code = client.get(script.group(1)).get_data(as_text=True)
+    assert "[data-print]" in code and "window.print()" in code and "hidden = false" in code
+    # the navigation sits in the top bar, the page's content in <main>
+    header = page[page.index('<header class="topbar">') : page.index("</header>")]
+    assert '<nav class="nav"' in header
+    assert page.index("</header>") < page.index('<article class="archive">')
+    # the stylesheet the page links hides the top bar, the footer and the controls in print
+    sheets = re.findall(r'<link rel="stylesheet" href="(/static/[^"]+\.css)[^"]*"', page)
+    assert sheets == ["/static/css/app.css"]
+    response = client.get(sheets[0])
+    assert response.status_code == 200
+    printed = media_block(response.get_data(as_text=True), "print")
+    assert {".topbar", ".footer", ".no-print", "button"} <= hidden_selectors(printed)
+    assert not {".archive", "main", "main.wrap", ".archive-section"} & hidden_selectors(printed)
+    assert "[data-print][hidden]" in hidden_selectors(response.get_data(as_text=True))

@@ -4,6 +4,7 @@ see what (every route in a permission matrix, tampered ids included)."""
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -397,6 +398,64 @@ def test_the_staff_page_runs_a_fixed_number_of_queries(app, make_user, world):
         page = client.get(url)
     assert page.status_code == 200 and "more11@example.com" in page.get_data(as_text=True)
     assert len(statements) == few
+
+
+def staff_chart(page: str) -> list[str]:
+    """The bar values of the staff page's chart, in the order of the buckets."""
+    start = page.index('aria-labelledby="staff-hours-chart-title"')
+    svg = page[start : page.index("</svg>", start)]
+    return re.findall(r'class="value">([0-9]+)</text>', svg)
+
+
+def test_the_staff_page_charts_the_staff_against_the_target(app, make_user, world):
+    """Acme (the academy's 12 h): the staff member 12 h this month (met), the newcomer 4 h
+    (a third), the manager none; Beta's staff and last month's time do not count."""
+    today = hours.local_day(hours.utcnow())
+    last_month = service.month_bounds(today)[0] - timedelta(days=1)
+    with app.app_context():
+        hours.add(key="a1", user_id=world.staff_a.id, source="live", seconds=12 * 3600, day=today)
+        hours.add(key="n1", user_id=world.newcomer_a.id, source="video", seconds=4 * 3600,
+                  day=today)  # fmt: skip
+        hours.add(key="n0", user_id=world.newcomer_a.id, source="video", seconds=40 * 3600,
+                  day=last_month)  # fmt: skip
+        hours.add(key="b1", user_id=world.staff_b.id, source="live", seconds=12 * 3600, day=today)
+        db.session.commit()
+    client = as_viewer(app, world.manager_a.email)
+    url = f"/organizations/{world.org_a}/"
+    client.get(url)
+    with count_queries(app) as statements:
+        page = client.get(url).get_data(as_text=True)
+    few = len(statements)
+    assert "Staff by share of this month's target reached" in page
+    # none, 0–25%, 25–50%, 50–75%, 75–100%, met
+    assert staff_chart(page) == ["1", "0", "1", "0", "0", "1"]
+    assert page.count('class="bar met"') == 1
+    assert "1 of 3 met the target this month." in page
+    assert f'href="/reports/hours?organization={world.org_a}"' in page
+    # Beta's manager sees their own: the staff member met the target, the manager did not
+    beta = as_viewer(app, world.manager_b.email).get(f"/organizations/{world.org_b}/")
+    assert staff_chart(beta.get_data(as_text=True)) == ["1", "0", "0", "0", "0", "1"]
+    # more staff, more hours: the same number of queries, the chart counts them all
+    for number in range(10):
+        person = make_user(f"more{number}@example.com", organization="Acme")
+        with app.app_context():
+            hours.add(key=f"m{number}", user_id=person.id, source="live",
+                      seconds=(number + 1) * 3600, day=today)  # fmt: skip
+            db.session.commit()
+    with count_queries(app) as statements:
+        page = client.get(url).get_data(as_text=True)
+    assert len(statements) == few
+    # 1–2 h under 25%; 3–5 h under 50%; 6–8 h under 75%; 9–11 h under 100%; 12+ h met
+    assert staff_chart(page) == ["1", "2", "4", "3", "2", "1"]  # with the 4 h and 12 h above
+    assert "1 of 13 met the target this month." in page
+
+
+def test_an_empty_staff_page_has_no_chart(app, organizer):
+    with app.app_context():
+        organization = service.create_organization("Empty", None)
+        org = organization.id
+    page = as_viewer(app, organizer.email).get(f"/organizations/{org}/").get_data(as_text=True)
+    assert "Nobody is on the staff yet." in page and "staff-hours-chart" not in page
 
 
 def test_removing_from_the_organization_keeps_the_account_and_records(app, world):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,6 +14,7 @@ from lms.extensions import db
 from lms.models import (
     Attendance,
     Camp,
+    Course,
     Enrollment,
     LiveSeries,
     LiveSession,
@@ -145,6 +147,84 @@ def test_the_hours_page_shows_the_month_and_a_chart(app, world, month_hours):
     assert "met" in page and "not met" in page
 
 
+@pytest.fixture
+def unattached(app, make_user, month_hours) -> dict[str, User]:
+    """People of no organization: a learner with 6 h in March (3 h in the growth camp), a
+    learner with none, a trainer with 2 h; the organizer has no time."""
+    people_ = {
+        "free": make_user("free@example.com"),
+        "idle": make_user("idle@example.com"),
+        "trainer": make_user("trainer@example.com", role="trainer"),
+        "organizer": make_user("organizer@example.com", role="organizer"),
+    }
+    ledger(app, people_["free"].id, date(2027, 3, 2), 3, "f1", month_hours)
+    ledger(app, people_["free"].id, date(2027, 3, 3), 3, "f2")
+    ledger(app, people_["trainer"].id, date(2027, 3, 4), 2, "t1")
+    return people_
+
+
+def test_organizers_see_learners_of_no_organization(app, world, unattached):
+    default = app.config["MONTHLY_TARGET_HOURS"]
+    with app.app_context():
+        everyone = people.Scope(None, everyone=True)
+        rows = reports.monthly_hours(everyone, MARCH)
+        summary = reports.hours_summary(everyone, MARCH)
+        free_target = hours.target_hours(db.session.get(User, unattached["free"].id))
+    found = [(r.organization, r.email, r.hours, r.target) for r in rows]
+    # named organizations first, then the people of none (by name)
+    assert [r.organization for r in rows] == ["Acme"] * 4 + ["Beta"] * 2 + [""] * 3
+    assert found[-3:] == [
+        ("", "free@example.com", 6.0, default),
+        ("", "idle@example.com", 0.0, default),
+        ("", "trainer@example.com", 2.0, default),  # no organization, but time this month
+    ]
+    assert free_target == default  # the same target the learner's own pages use
+    assert "organizer@example.com" not in {r.email for r in rows}  # no time, not a learner
+    assert (summary.learners, summary.met, summary.hours) == (9, 2, 38.0)
+    assert summary.buckets == {"none": 3, "under_25": 2, "under_50": 0, "under_75": 2,
+                               "under_100": 0, "met": 2}  # fmt: skip
+
+
+def test_a_camps_target_applies_to_learners_of_no_organization(app, world, unattached):
+    growth = camp_id(app, "startup-growth")
+    rows, _ = hours_rows(app, camp=growth)
+    assert rows["free@example.com"] == (3.0, app.config["MONTHLY_TARGET_HOURS"], False)
+    assert rows["ann@acme.example"] == (8.0, 10, False)  # Acme's own target, not the default
+    with app.app_context():
+        db.session.get(Camp, growth).monthly_target_hours = 3
+        db.session.commit()
+    rows, _ = hours_rows(app, camp=growth)
+    assert rows["free@example.com"] == (3.0, 3, True)
+
+
+def test_learners_of_no_organization_stay_out_of_organization_reports(app, world, unattached):
+    for organization in (world.org_a, world.org_b):
+        rows, _summary = hours_rows(app, organization)
+        assert not {"free@example.com", "idle@example.com", "trainer@example.com"} & set(rows)
+    client = login(app, world.manager_a.email)
+    for url in ("/reports/hours?month=2027-03", "/reports/hours.csv?month=2027-03"):
+        assert "free@example.com" not in client.get(url).get_data(as_text=True)
+    client = login(app, unattached["organizer"].email)
+    for url in ("/reports/hours", "/reports/hours.csv"):
+        body = client.get(f"{url}?month=2027-03&organization={world.org_a}").get_data(as_text=True)
+        assert "ann@acme.example" in body and "free@example.com" not in body
+
+
+def test_the_hours_page_and_csv_list_learners_of_no_organization(app, world, unattached):
+    client = login(app, unattached["organizer"].email)
+    page = client.get("/reports/hours?month=2027-03").get_data(as_text=True)
+    row = page[page.index("free@example.com") :]
+    assert row.index("<td>—</td>") < row.index("</tr>")  # no organization: a dash
+    rows = read_csv(client.get("/reports/hours.csv?month=2027-03"))
+    assert len(rows) == 1 + 9
+    assert rows[-3:] == [
+        ["", "free", "free@example.com", "6.0", "12", "no"],
+        ["", "idle", "idle@example.com", "0.0", "12", "no"],
+        ["", "trainer", "trainer@example.com", "2.0", "12", "no"],
+    ]
+    assert [row[0] for row in rows[1:7]] == ["Acme"] * 4 + ["Beta"] * 2
+
+
 # -- (b) attendance ---------------------------------------------------------------------
 
 
@@ -239,6 +319,59 @@ def test_completion_per_course_and_camp(app, world, course):
     assert (by_camp[course.camp_id].enrolled, by_camp[course.camp_id].completed) == (3, 2)
     assert (acme[course.id].enrolled, acme[course.id].completed, acme[course.id].rate) == (2, 1, 50)
     assert all(r.enrolled == 0 and r.rate is None for r in future)
+
+
+def chart(page: str, chart_id: str) -> str:
+    """The SVG of one chart of a page."""
+    start = page.index(f'aria-labelledby="{chart_id}-title"')
+    return page[start : page.index("</svg>", start)]
+
+
+def test_the_completion_page_charts_the_rate_per_course(app, world, course):
+    with app.app_context():
+        other = db.session.scalar(
+            db.select(Course)
+            .where(Course.status == "published", Course.camp_id != course.camp_id)
+            .order_by(Course.id)
+        )
+        other_title, other_slug = other.title_en, other.camp.slug
+    enroll(app, world.ann.id, course.id, completed=True)
+    enroll(app, world.al.id, course.id)
+    enroll(app, world.evil.id, course.id, status="withdrawn")
+    enroll(app, world.al.id, other.id, completed=True)
+    enroll(app, world.bob.id, other.id)  # Beta: not the manager's
+    page = login(app, world.manager_a.email).get("/reports/completion").get_data(as_text=True)
+    svg = chart(page, "completion-chart")
+    assert "Completion rate per course" in svg
+    bars = re.findall(
+        r'<title>([^<]*)</title>\s*<text[^>]*>[^<]*</text>\s*<rect[^>]*class="track">'
+        r'</rect>\s*<rect[^>]*width="([0-9.]+)"[^>]*class="bar ([^"]*)"></rect>\s*'
+        r"<text[^>]*>([^<]*)</text>",
+        svg,
+    )
+    # one bar per course with learners of the scope (withdrawn and Beta's left out), no other
+    assert sorted(bars) == sorted([
+        (f"{course.title_en}: 1 of 2 completed", "170.0", f"camp-{course.camp.slug}", "50%"),
+        (f"{other_title}: 1 of 1 completed", "340.0", f"camp-{other_slug}", "100%"),
+    ])  # fmt: skip
+    assert svg.count("<g>") == 2
+
+
+# -- the reports' front page ------------------------------------------------------------
+
+
+def test_the_reports_page_charts_this_months_hours(app, world, month_hours, organizer):
+    page = login(app, organizer.email).get("/reports/?month=2027-03").get_data(as_text=True)
+    svg = chart(page, "index-hours-chart")
+    values = re.findall(r'class="value">([0-9]+)</text>', svg)
+    # the same distribution as the hours report's (test_hours_per_learner_against_the_target)
+    assert values == ["2", "1", "0", "1", "0", "2"]
+    assert svg.count('class="bar met"') == 1
+    assert 'href="/reports/hours?month=2027-03"' in page
+    mine = login(app, world.manager_b.email).get("/reports/?month=2027-03").get_data(as_text=True)
+    assert re.findall(r'class="value">([0-9]+)</text>', chart(mine, "index-hours-chart")) == [
+        "1", "0", "0", "0", "0", "1"
+    ]  # fmt: skip
 
 
 # -- (d) overdue ------------------------------------------------------------------------

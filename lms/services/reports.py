@@ -107,7 +107,13 @@ def _target(camp: Camp | None) -> ColumnElement:
 
 
 def _hours_query(scope: Scope, month: date, camp: Camp | None) -> Select:
-    """Per learner of the scope: id, name, email, organization, target, seconds."""
+    """Per learner of the scope: id, name, email, organization, target, seconds.
+
+    A manager's (or one organization's) scope is that organization's staff. The whole
+    academy's (``scope.everyone``) adds the learners of no organization — their organization
+    is ``""`` and their target the camp's or the academy's default — and anyone else of no
+    organization with time in the month (a trainer who took a course, say).
+    """
     sums = (
         db.select(TrainingTime.user_id, func.sum(TrainingTime.seconds).label("seconds"))
         .where(TrainingTime.day >= month, TrainingTime.day < next_month(month))
@@ -118,18 +124,26 @@ def _hours_query(scope: Scope, month: date, camp: Camp | None) -> Select:
     if not scope.everyone:
         sums = sums.where(TrainingTime.user_id.in_(_staff_ids(scope)))
     totals = sums.subquery("totals")
+    if scope.everyone:
+        counted = or_(
+            User.organization_id.is_not(None),
+            User.role == "learner",
+            totals.c.seconds.is_not(None),
+        )
+    else:
+        counted = scope.restrict(User.organization_id)
     return (
         db.select(
             User.id.label("user_id"),
             User.name,
             User.email,
-            Organization.name.label("organization"),
+            func.coalesce(Organization.name, "").label("organization"),
             _target(camp).label("target"),
             func.coalesce(totals.c.seconds, 0).label("seconds"),
         )
-        .join(Organization, Organization.id == User.organization_id)
+        .outerjoin(Organization, Organization.id == User.organization_id)
         .outerjoin(totals, totals.c.user_id == User.id)
-        .where(scope.restrict(User.organization_id))
+        .where(counted)
     )
 
 
@@ -142,8 +156,11 @@ def monthly_hours(
     offset: int = 0,
 ) -> list[HoursRow]:
     """Each learner's verified time in the month (``month`` is its first day) against their
-    target, by organization and name. One query."""
-    query = _hours_query(scope, month, camp).order_by(Organization.name, User.name, User.id)
+    target, by organization and name — learners of no organization after the others. One
+    query."""
+    query = _hours_query(scope, month, camp).order_by(
+        User.organization_id.is_(None), Organization.name, User.name, User.id
+    )
     if limit is not None:
         query = query.limit(limit).offset(offset)
     return [

@@ -26,8 +26,8 @@ from wtforms.fields.choices import SelectChoice
 
 from lms.extensions import db
 from lms.models import Organization, StaffGroup
-from lms.models._base import aware
-from lms.services import accounts, staff_import
+from lms.models._base import aware, utcnow
+from lms.services import accounts, hours, people, reports, staff_import
 from lms.services import organizations as service
 from lms.services.organizations import NotFound, OrganizationError
 from lms.web.admin import organizer_required
@@ -47,6 +47,7 @@ from lms.web.organization_forms import (
     SetPasswordForm,
     TargetForm,
 )
+from lms.web.reports import hours_bars
 
 bp = Blueprint("organizations", __name__)
 
@@ -211,11 +212,17 @@ def admin_manager(org_id: int, user_id: int, action: str) -> Response:
 @login_required
 def staff(org_id: int) -> str:
     organization = _organization(org_id)
+    today = hours.local_day(utcnow())
+    # The chart: the staff by share of this month's target reached, counted by the
+    # database in one query (the hours report's own summary, for this organization).
+    summary = reports.hours_summary(people.Scope(organization.id), today.replace(day=1))
     return render_template(
         "organizations/staff.html",
         organization=organization,
-        rows=service.staff_rows(organization),
+        rows=service.staff_rows(organization, today),
         target=service.target_of(organization),
+        summary=summary,
+        chart=hours_bars(summary),
         action=ActionForm(),
         archive_url=archive_url,
     )

@@ -238,7 +238,13 @@ def completion_bars(rows: list[reports.CourseCompletion]) -> list[Bar]:
 @login_required
 def index() -> str:
     selected = filters()
-    return render_template("reports/index.html", **_page_options(selected))
+    summary = reports.hours_summary(selected.scope, selected.month, selected.camp)
+    return render_template(
+        "reports/index.html",
+        summary=summary,
+        chart=hours_bars(summary),
+        **_page_options(selected),
+    )
 
 
 @bp.get("/hours")
