@@ -114,8 +114,14 @@ def bench_progress(data: setup_data.BenchData, env: dict, seconds: int, tag: str
     with serve(
         [*GUNICORN, "--bind", f"127.0.0.1:{app_port}", "lms:create_app()"], app_port, env
     ) as url:
-        setup_data.write_progress_script(script, setup_data.open_sessions(url, data))
+        sessions = setup_data.open_sessions(url, data)
+        setup_data.write_progress_script(script, sessions)
         lms = measured(url, script, seconds, connections=len(data.learners))
+        # The floor: the same calls for playback sessions that do not exist. Each is logged in,
+        # CSRF-checked and answered 404 after one primary-key lookup — the app's fixed cost.
+        floor_script = data.folder / "progress-floor.lua"
+        setup_data.write_progress_script(floor_script, setup_data.unknown_sessions(sessions))
+        floor = measured(url, floor_script, seconds, connections=len(data.learners))
     base_env = {**env, "BENCH_DATABASE_URL": data.database_url}
     with serve(
         [*GUNICORN, "--bind", f"127.0.0.1:{base_port}", "bench.baseline:app"], base_port, base_env
@@ -127,6 +133,8 @@ def bench_progress(data: setup_data.BenchData, env: dict, seconds: int, tag: str
     report(f"upsert_baseline_{tag}", base["rps"], "req/s")
     report(f"progress_vs_upsert_{tag}", lms["rps"] / base["rps"], "ratio")
     report(f"progress_errors_{tag}", lms["errors"] + lms["socket_errors"], "count")
+    report(f"progress_floor_{tag}", floor["rps"], "req/s")
+    report(f"progress_floor_vs_upsert_{tag}", floor["rps"] / base["rps"], "ratio")
 
 
 def worker_rss_mib(master: subprocess.Popen) -> float:
@@ -168,6 +176,10 @@ def bench_pages(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -
         warm_up(url, paths, data.cookie_header)
         pages = measured(url, script, seconds, connections=32)
         rss = worker_rss_mib(masters[0])
+        # The floor: the same learner asking /healthz (one SELECT 1, a small JSON answer).
+        floor_script = data.folder / "pages-floor.lua"
+        setup_data.write_pages_script(floor_script, ["/healthz"], data.cookie_header)
+        floor = measured(url, floor_script, seconds, connections=32)
     base_env = {**env, "BENCH_DATABASE_URL": data.database_url}
     with serve(
         [*GUNICORN, "--bind", f"127.0.0.1:{base_port}", "bench.baseline:app"], base_port, base_env
@@ -179,6 +191,8 @@ def bench_pages(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -
     report(f"pages_vs_hello_{tag}", pages["rps"] / hello["rps"], "ratio")
     report(f"pages_p99_{tag}", pages["p99_ms"], "ms")
     report(f"pages_errors_{tag}", pages["errors"] + pages["socket_errors"], "count")
+    report(f"pages_floor_{tag}", floor["rps"], "req/s")
+    report(f"pages_floor_vs_hello_{tag}", floor["rps"] / hello["rps"], "ratio")
     report(f"worker_rss_after_load_{tag}", rss, "MiB")
 
 

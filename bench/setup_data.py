@@ -201,6 +201,15 @@ def open_sessions(base: str, data: BenchData) -> list[dict[str, str]]:
     return sessions
 
 
+def unknown_sessions(sessions: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The same learners, cookies and tokens, reporting to playback sessions that do not
+    exist (well-formed ids): every call is authenticated, CSRF-checked and answered 404."""
+    return [
+        {**session, "path": f"/api/playback/{secrets.token_hex(16)}/progress"}
+        for session in sessions
+    ]
+
+
 def _lua_table(rows: list[dict[str, str]]) -> str:
     return (
         "{\n"

@@ -203,8 +203,8 @@ def test_camps_sync_reports_what_changed(app):
     ("args", "message"),
     [
         (("camps", "sync", "unknown"), "Error: no loaded camp 'unknown'"),
-        (("camps", "disable", "unknown"), "Error: no camp 'unknown'"),
-        (("camps", "enable", "unknown"), "Error: no camp 'unknown'"),
+        (("camps", "disable", "unknown"), "Error: no camp or plugin 'unknown'"),
+        (("camps", "enable", "unknown"), "Error: no camp or plugin 'unknown'"),
     ],
 )
 def test_unknown_camps_exit_non_zero_with_a_clear_message(app, args, message):

@@ -501,6 +501,23 @@ def test_a_broken_camp_template_is_reported_and_the_core_page_shown(
     assert listed["studio"]["error"].startswith("template camps/studio/camp.html")
 
 
+def test_enabling_a_camp_never_synced_brings_its_courses_at_once(
+    make_app, client_for, camp_package, organizer
+):
+    folder = camp_package("studio")
+    app = make_app(sync=False, EXTRA_PLUGINS={"studio": camp_plugin(folder, "studio")})
+    admin = client_for(app, login=organizer.email)
+    [camp] = plugin_row(admin, "studio")["camps"]
+    assert (camp["enabled"], camp["synced_at"]) == (None, None)  # just installed
+    assert "First Steps" not in admin.get("/").get_data(as_text=True)
+
+    assert admin.post("/admin/camps/studio/enable").status_code == 302
+    [camp] = plugin_row(admin, "studio")["camps"]
+    assert camp["enabled"] is True and camp["synced_at"]
+    assert "First Steps" in admin.get("/").get_data(as_text=True)
+    assert admin.get("/camps/studio/first-steps/").status_code == 200
+
+
 # -- hooks that add pages, commands and events -----------------------------------------
 
 

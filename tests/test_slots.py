@@ -59,7 +59,7 @@ def test_a_plain_string_is_escaped_and_markup_is_kept(make_app, course):
     assert '<p class="mine">ok</p>' in html
 
 
-def test_a_failing_slot_is_left_out_and_reported(make_app, course):
+def test_a_failing_slot_is_left_out_and_reported(make_app, course, caplog):
     def explode(context):
         raise RuntimeError("the sidebar broke")
 
@@ -75,6 +75,9 @@ def test_a_failing_slot_is_left_out_and_reported(make_app, course):
     errors = registry_of(app).plugins["broken"].runtime_errors
     assert any("the sidebar broke" in e for e in errors)
     assert any("returned int" in e for e in registry_of(app).plugins["weird"].runtime_errors)
+    logged = [r for r in caplog.records if r.name == "lms.plugins" and r.levelname == "ERROR"]
+    assert any("broken" in r.getMessage() and r.exc_info for r in logged)  # with its traceback
+    assert any("weird" in r.getMessage() and "returned int" in r.getMessage() for r in logged)
 
 
 def test_a_slot_whose_template_fails_leaves_the_page_working(make_app, course):

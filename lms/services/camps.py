@@ -76,13 +76,20 @@ def sync(slugs: list[str] | None = None) -> dict[str, SyncReport]:
 
 
 def set_enabled(slug: str, enabled: bool) -> Camp:
-    """Enable or disable a camp; takes effect on the next request, no restart."""
+    """Enable or disable a camp; takes effect on the next request, no restart.
+
+    Enabling a camp whose curriculum was never synced (a camp just installed) syncs it first,
+    so its courses are in the catalog right away.
+    """
     camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
-    if camp is None:
-        spec = registry().camps.get(slug)
-        if spec is None:
+    if camp is None or (enabled and camp.synced_at is None):
+        if slug not in registry().camps:
             raise LookupError(f"no camp {slug!r}")
-        camp = ensure_camp(spec, registry().camp_plugin[slug])
+        if enabled:
+            sync([slug])
+        camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+        if camp is None:
+            camp = ensure_camp(registry().camps[slug], registry().camp_plugin[slug])
     camp.enabled = enabled
     db.session.commit()
     invalidate(plugin_states.CACHE_NAME)  # the commit did too, unless the flag did not change
