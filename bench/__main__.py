@@ -16,6 +16,10 @@ on the catalog at park scale (4 camps, 200 courses, 5,000 lessons, 10,000 learne
   50 organizations and 1,000,000 training-time entries (``bench/records_data.py``), for all
   organizations and for the largest one, on SQLite and PostgreSQL (target: under 1 s).
 
+Two *floors* bound what the app can reach here: the progress calls to playback sessions that
+do not exist (logged in, CSRF-checked, answered 404 after one lookup) against the upsert, and
+``/healthz`` for the logged-in learner against "hello" (docs/benchmarks.md reads them).
+
 Prints one line per figure: ``BENCH <name> <value> <unit>``. ``python -m bench records``
 runs only the report figures (no wrk or nginx needed).
 """
