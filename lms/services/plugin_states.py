@@ -121,7 +121,8 @@ def write_noted_failures(_exc: BaseException | None = None) -> None:
     due = {
         name: message
         for name, message in failures.items()
-        if written.get(name, ("", -REWRITE_AFTER_SECONDS))[0] != message
+        if name not in written
+        or written[name][0] != message
         or clock - written[name][1] >= REWRITE_AFTER_SECONDS
     }
     if not due:
