@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import g, has_app_context
@@ -115,13 +116,17 @@ def mark_request_transactions(method: str) -> None:
     g.lms_read_only = method in READ_METHODS
 
 
+def dialect_insert(dialect_name: str) -> Callable[..., Any]:
+    """The ``insert()`` with ``ON CONFLICT`` clauses for this engine (PostgreSQL or SQLite)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
 def insert_ignoring_conflicts(model: type, conflict_columns: list[str], **values: Any) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING``; True when a row was inserted.
 
     Concurrent callers racing for the same unique key all succeed and exactly one inserts.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(db.session.get_bind().dialect.name)
     # RETURNING, not rowcount: psycopg reports rowcount -1 for the implicit RETURNING insert.
     table = model.__table__
     statement = (
@@ -139,8 +144,7 @@ def upsert_returning(model: type, key_columns: list[str], **values: Any) -> Any:
     ``INSERT … ON CONFLICT DO UPDATE … RETURNING``: one statement that takes the row's
     write lock on PostgreSQL (and the database's on SQLite) whether the row existed or not.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(db.session.get_bind().dialect.name)
     statement = insert(model).values(**values)
     touch = {key_columns[0]: getattr(statement.excluded, key_columns[0])}
     statement = statement.on_conflict_do_update(index_elements=key_columns, set_=touch).returning(

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import false, literal, union_all
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from lms.cache import cached, invalidate
+from lms.database import dialect_insert
 from lms.extensions import db
 from lms.models import Camp, PluginState
 from lms.models._base import utcnow
@@ -130,7 +130,7 @@ def write_noted_failures(_exc: BaseException | None = None) -> None:
     table = PluginState.__table__
     try:
         with db.engine.begin() as connection:
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            insert = dialect_insert(connection.dialect.name)
             for name, message in sorted(due.items()):
                 values = {"error": message, "failed_at": now, "updated_at": now}
                 statement = insert(table).values(plugin=name, enabled=True, **values)
