@@ -71,10 +71,20 @@ def switch(name: str, enabled: bool) -> None:
     reg = registry()
     if name in reg.camps:
         camp_service.set_enabled(name, enabled)
-        return
-    info = reg.plugins.get(name)
-    if info is None:
+    elif name in reg.plugins:
+        switch_plugin(name, enabled)
+    else:
         raise LookupError(f"no camp or plugin {name!r}")
+
+
+def switch_plugin(name: str, enabled: bool) -> None:
+    """Enable or disable a plugin that is not a camp (camps are switched one by one).
+
+    Raises :class:`LookupError` for an unknown plugin and for one that provides camps.
+    """
+    info = registry().plugins.get(name)
+    if info is None:
+        raise LookupError(f"no plugin {name!r}")
     if info.camps:
         raise LookupError(f"{name!r} provides camps: switch them ({', '.join(info.camps)})")
     plugin_states.set_enabled(name, enabled)

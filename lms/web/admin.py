@@ -17,7 +17,7 @@ from wtforms.validators import NumberRange, Optional
 from lms.extensions import db
 from lms.models import Camp, User
 from lms.services import accounts, camps, hours, plugin_states
-from lms.services.plugin_status import plugin_rows
+from lms.services.plugin_status import plugin_rows, switch_plugin
 from lms.web.forms import ActionForm, UserAdminForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -116,31 +116,32 @@ def camp_action(slug: str, action: str) -> Response:
         )
     else:
         camps.set_enabled(slug, action == "enable")
-        if action == "enable":
-            flash(_("%(camp)s is enabled.", camp=slug), "success")
-        else:
-            flash(_("%(camp)s is disabled.", camp=slug), "success")
+        _flash_switched(slug, action == "enable")
     return redirect(url_for(".camp_list"))
+
+
+def _flash_switched(name: str, enabled: bool) -> None:
+    if enabled:
+        flash(_("%(name)s is enabled.", name=name), "success")
+    else:
+        flash(_("%(name)s is disabled.", name=name), "success")
 
 
 @bp.post("/plugins/<name>/<action>")
 @organizer_required
 def plugin_action(name: str, action: str) -> Response:
     """Switch a plugin that is not a camp on or off, or clear its recorded run-time error."""
-    info = camps.registry().plugins.get(name)
-    if action not in ("enable", "disable", "clear") or info is None:
+    if action not in ("enable", "disable", "clear") or name not in camps.registry().plugins:
         abort(404)
     if action == "clear":
         plugin_states.clear_failure(name)
         flash(_("%(plugin)s: the error is cleared.", plugin=name), "success")
         return redirect(url_for(".camp_list"))
-    if info.camps:
-        abort(404)  # camps are switched one by one (camp_action)
-    plugin_states.set_enabled(name, action == "enable")
-    if action == "enable":
-        flash(_("%(plugin)s is enabled.", plugin=name), "success")
-    else:
-        flash(_("%(plugin)s is disabled.", plugin=name), "success")
+    try:
+        switch_plugin(name, action == "enable")
+    except LookupError:
+        abort(404)  # a camp plugin: its camps are switched one by one (camp_action)
+    _flash_switched(name, action == "enable")
     return redirect(url_for(".camp_list"))
 
 
