@@ -163,9 +163,7 @@ def users() -> str:
 @bp.post("/users/<int:user_id>")
 @organizer_required
 def update_user(user_id: int) -> Response:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
+    user = db.get_or_404(User, user_id)
     form = UserAdminForm()
     if not form.validate_on_submit():
         abort(400, _("Choose a role."))

@@ -21,10 +21,7 @@ def organization_or_404(org_id: int) -> Organization:
     """The organization whose plan the current user may manage; anything else is 404."""
     if people.scope_for(current_user, org_id) is None:
         abort(404)
-    organization = db.session.get(Organization, org_id)
-    if organization is None:
-        abort(404)
-    return organization
+    return db.get_or_404(Organization, org_id)
 
 
 def assignment_or_404(organization: Organization, assignment_id: int) -> Assignment:

@@ -129,9 +129,7 @@ def filters(default_period: bool = False) -> Filters:
         abort(404)
     organization = None
     if scope.organization_id is not None:
-        organization = db.session.get(Organization, scope.organization_id)
-        if organization is None:
-            abort(404)
+        organization = db.get_or_404(Organization, scope.organization_id)
     camp = None
     camp_id = _id("camp")
     if camp_id is not None:

@@ -423,9 +423,7 @@ def library() -> str | Response | tuple[str, int]:
 @trainer_required
 def download_media(asset_id: int) -> Response:
     """A library video as a download, under the name it was uploaded with."""
-    asset = db.session.get(MediaAsset, asset_id)
-    if asset is None:
-        abort(404)
+    asset = db.get_or_404(MediaAsset, asset_id)
     path = media.storage_path(asset)
     if not path.is_file():
         abort(404)
