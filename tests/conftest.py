@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from lms import create_app
 from lms.config import normalise_database_url
 from lms.extensions import db
-from lms.models import Course, Organization, User
+from lms.models import Course, Lesson, Module, Organization, User
 from lms.services import accounts
 from lms.services import camps as camp_service
 
@@ -199,6 +199,16 @@ def trainer(make_user) -> User:
 @pytest.fixture
 def organizer(make_user) -> User:
     return make_user("organizer@example.com", role="organizer")
+
+
+def video_lessons_of(course_id: int) -> list[Lesson]:
+    """The course's video lessons in course order (module, then lesson). In an app context."""
+    return db.session.scalars(
+        db.select(Lesson)
+        .join(Module)
+        .where(Module.course_id == course_id, Lesson.kind == "video")
+        .order_by(Module.position, Lesson.position)
+    ).all()
 
 
 def course_url(course: Course) -> str:

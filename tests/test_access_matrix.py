@@ -27,9 +27,7 @@ from lms.models import (
     Caption,
     Certificate,
     Course,
-    Lesson,
     LiveSession,
-    Module,
     Organization,
     User,
 )
@@ -37,7 +35,7 @@ from lms.services import accounts, community, enrollment, feeds, live, media, pr
 from lms.services import camps as camp_service
 from lms.services import organizations as org_service
 from lms.services.completion import new_code
-from tests.conftest import CSRF, PASSWORD, Client, _postgres_schema, database_url
+from tests.conftest import CSRF, PASSWORD, Client, _postgres_schema, database_url, video_lessons_of
 
 ANON, LEARNER, STRANGER, TRAINER = "anonymous", "learner", "stranger", "other trainer"
 MANAGER_B, MANAGER_A, ORGANIZER = "other manager", "own manager", "organizer"
@@ -220,12 +218,7 @@ def _build(app: Flask, demo_video) -> World:
         course = db.session.scalar(
             db.select(Course).where(Course.status == "published", Course.slug == "strategy-toolkit")
         )
-        lesson = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-            .order_by(Module.position, Lesson.position)
-        ).first()
+        lesson = video_lessons_of(course.id)[0]
         asset, _ = media.import_file(demo_video)
         media.process_asset(asset.id)
         lesson.media = asset

@@ -17,9 +17,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from lms.extensions import db
-from lms.models import Course, Lesson, LessonProgress, Module
+from lms.models import Course, LessonProgress
 from lms.services import media
-from tests.conftest import PASSWORD, course_url
+from tests.conftest import PASSWORD, course_url, video_lessons_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -71,11 +71,7 @@ def live_server(app: Flask, course: Course, browser_video: Path) -> Iterator[str
     """The app served on a free local port, with the demo video on the course's video lessons."""
     with app.app_context():
         asset, _created = media.import_file(browser_video)
-        lessons = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-        ).all()
+        lessons = video_lessons_of(course.id)
         assert lessons, "the course has no video lessons"
         for lesson in lessons:
             lesson.media = asset

@@ -16,11 +16,9 @@ from lms.models import (
     Camp,
     Course,
     Enrollment,
-    Lesson,
     LessonProgress,
     LiveSession,
     MediaAsset,
-    Module,
     PlaybackSession,
     Registration,
     TrainingTime,
@@ -29,7 +27,7 @@ from lms.models import (
 from lms.models._base import aware
 from lms.services import checkin, hours, live
 from lms.services import intervals as iv
-from tests.conftest import CSRF, Client, course_url
+from tests.conftest import CSRF, Client, course_url, video_lessons_of
 
 
 def test_twenty_concurrent_enrollments_give_one_row_and_no_error(app, client, learner, course):
@@ -580,12 +578,7 @@ def ten_minute_lesson(app, course) -> int:
     """A video lesson of the course whose video is ten minutes long (only its facts are used:
     the server never plays it)."""
     with app.app_context():
-        lesson = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-            .order_by(Module.position, Lesson.position)
-        ).first()
+        lesson = video_lessons_of(course.id)[0]
         lesson.media = MediaAsset(
             storage_key="ten-minutes.webm", sha256="0" * 64, original_name="ten-minutes.webm",
             mime_type="video/webm", size_bytes=1, status="ready", duration_seconds=VIDEO_SECONDS,

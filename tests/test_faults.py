@@ -42,7 +42,6 @@ from lms.models import (
     Lesson,
     LessonProgress,
     MediaAsset,
-    Module,
     PlaybackSession,
     TrainingTime,
     WatchClock,
@@ -51,7 +50,7 @@ from lms.services import accounts, media
 from lms.services import intervals as iv
 from lms.services.integrity import run_checks
 from lms.services.lessons import completion_threshold
-from tests.conftest import CSRF, PASSWORD, Client, course_url, database_url
+from tests.conftest import CSRF, PASSWORD, Client, course_url, database_url, video_lessons_of
 from tests.servers import environment, free_port, gunicorn
 
 GOOD_KEY = secrets.token_hex(32)
@@ -294,13 +293,7 @@ def deployment(tmp_path, database, long_video, monkeypatch) -> Iterator[Deployme
     with app.app_context():
         course = db.session.scalar(db.select(Course).filter_by(slug=COURSE_SLUG))
         asset, _ = media.import_file(long_video)
-        lessons = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-            .order_by(Module.position, Lesson.position)
-            .limit(2)
-        ).all()
+        lessons = video_lessons_of(course.id)[:2]
         assert len(lessons) == 2
         for lesson in lessons:
             lesson.media = asset
@@ -681,12 +674,7 @@ def video_bytes(demo_video: Path) -> bytes:
 @pytest.fixture
 def lesson_id(app: Flask, course) -> int:
     with app.app_context():
-        return db.session.scalars(
-            db.select(Lesson.id)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-            .order_by(Module.position, Lesson.position)
-        ).first()
+        return video_lessons_of(course.id)[0].id
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import pytest
 from flask import Flask
 
 from lms.extensions import db
-from lms.models import Course, Lesson, MediaAsset, Module
+from lms.models import Course, MediaAsset
 from lms.services import media
-from tests.conftest import Client, course_url, without_csrf
+from tests.conftest import Client, course_url, video_lessons_of, without_csrf
 
 
 def test_probe_reads_the_facts_from_the_file(demo_video):
@@ -39,12 +39,7 @@ def test_import_stores_under_a_generated_name_once(app_ctx, demo_video):
 @pytest.fixture
 def video_lesson(app, course, demo_video):
     with app.app_context():
-        lesson = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-            .order_by(Module.position, Lesson.position)
-        ).first()
+        lesson = video_lessons_of(course.id)[0]
         asset, _ = media.import_file(demo_video)
         lesson.media = asset
         db.session.commit()
@@ -146,11 +141,7 @@ def attach_demo_video(app, demo_video: Path) -> tuple[int, str]:
     the video's storage key)."""
     with app.app_context():
         course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
-        lesson = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-        ).first()
+        lesson = video_lessons_of(course.id)[0]
         asset, _ = media.import_file(demo_video)
         lesson.media = asset
         db.session.commit()

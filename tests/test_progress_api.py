@@ -18,7 +18,7 @@ from lms.models import (
     WatchClock,
 )
 from lms.services import media
-from tests.conftest import CSRF, Client, course_url
+from tests.conftest import CSRF, Client, course_url, video_lessons_of
 
 DURATION = 3.0  # the demo video
 
@@ -28,12 +28,7 @@ def video_lessons(app, course, demo_video):
     """Every video lesson of the course plays the 3-second demo video."""
     with app.app_context():
         asset, _ = media.import_file(demo_video)
-        lessons = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-            .order_by(Module.position, Lesson.position)
-        ).all()
+        lessons = video_lessons_of(course.id)
         for lesson in lessons:
             lesson.media = asset
         db.session.commit()

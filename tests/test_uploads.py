@@ -17,7 +17,7 @@ from lms.cli import main
 from lms.extensions import db
 from lms.models import Caption, CourseTrainer, Lesson, MediaAsset, Module
 from lms.services import jobs, media
-from tests.conftest import Client, course_url
+from tests.conftest import Client, course_url, video_lessons_of
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 VTT = (
@@ -43,12 +43,7 @@ def video_bytes(demo_video: Path) -> bytes:
 def lesson_id(app: Flask, course) -> int:
     """The first video lesson of the course; it has no video yet."""
     with app.app_context():
-        lesson = db.session.scalars(
-            db.select(Lesson)
-            .join(Module)
-            .where(Module.course_id == course.id, Lesson.kind == "video")
-            .order_by(Module.position, Lesson.position)
-        ).first()
+        lesson = video_lessons_of(course.id)[0]
         assert lesson.media_id is None
         return lesson.id
 
