@@ -168,6 +168,20 @@ class MediaAsset(Timestamped, db.Model):
     height: Mapped[int | None] = mapped_column(Integer)
     video_codec: Mapped[str | None] = mapped_column(String(40))
     audio_codec: Mapped[str | None] = mapped_column(String(40))
+    # The web versions made by the ingest pipeline (lms.services.transcode), in the folder
+    # ``streams/<stream_dir>/`` of the media store: progressive MP4 renditions, an HLS package
+    # and a seek-preview thumbnail track. ``renditions`` lists them, lowest first:
+    # [{"height", "width", "bandwidth", "codecs", "file", "playlist"}, ...].
+    stream_dir: Mapped[str | None] = mapped_column(String(64))
+    renditions: Mapped[list | None] = mapped_column(JSON)
+    has_thumbnails: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    pipeline_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Processing: fraction done and seconds left (shown to trainers), the worker's last sign
+    # of life (a claim older than the lease is taken up again) and how many tries so far.
+    progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    eta_seconds: Mapped[float | None] = mapped_column(Float)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Caption(Timestamped, db.Model):

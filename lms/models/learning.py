@@ -73,7 +73,13 @@ class PlaybackSession(db.Model):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_report_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_seq: Mapped[int] = mapped_column(Integer, default=-1)
+    # Video coverage credited in this session (seconds of the video).
     credited_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Training time: the wall-clock seconds the player said it played (acknowledged, a running
+    # total), the seconds credited for them, and the whole seconds of those in the ledger.
+    played_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    training_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    ledger_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class WatchClock(db.Model):
