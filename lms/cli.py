@@ -116,6 +116,16 @@ def worker(burst: bool) -> None:
     Worker([queue], connection=queue.connection).work(burst=burst)
 
 
+@main.command()
+@with_appcontext
+def cron() -> None:
+    """Run the scheduled tasks that are due (from a system timer, every few minutes)."""
+    from lms.services import schedule
+
+    for name in schedule.run_due():
+        click.echo(f"ran {name}")
+
+
 @main.group()
 def camps() -> None:
     """List, enable, disable and sync camp plugins."""

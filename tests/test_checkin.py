@@ -203,6 +203,21 @@ def test_trainer_corrections_are_kept_and_adjust_the_hours(
     assert "left at once" in page and "excused" in page
 
 
+def test_corrections_credit_only_learners_on_the_roster(
+    app, client, learner, other_learner, organizer, open_session
+):
+    client.login(organizer.email)
+    for someone in (other_learner.id, organizer.id):  # not registered; the trainer themself
+        response = client.post(
+            f"/live/{open_session}/attendance",
+            {"learner": someone, "status": "present", "reason": "trust me"},
+        )
+        assert response.status_code == 400
+        assert ledger(app, someone) == []
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(AttendanceCorrection.id))) == 0
+
+
 def test_ledger_writes_are_idempotent(app, learner, open_session):
     with app.test_request_context():
         session = db.session.get(LiveSession, open_session)

@@ -89,6 +89,26 @@ def test_personal_feed_lists_exactly_my_sessions(app, client, learner, sessions)
     assert int(found["moved"]["sequence"]) == 1 and int(found["mine"]["sequence"]) == 0
 
 
+def test_every_change_raises_the_sequence_and_moves_last_modified(app, client, learner, sessions):
+    client.login(learner.email)
+    url = new_link(client)
+    with app.app_context():  # the first move was a day ago
+        db.session.get(LiveSession, sessions["moved"]).updated_at = datetime.now(UTC) - timedelta(1)
+        db.session.commit()
+    first = events(client, url)["moved"]
+    with app.test_request_context():
+        moved = db.session.get(LiveSession, sessions["moved"])
+        live.move(moved, live.aware(moved.starts_at) + timedelta(hours=1))
+    second = events(client, url)["moved"]
+    with app.test_request_context():
+        live.cancel(db.session.get(LiveSession, sessions["moved"]))
+        live.cancel(db.session.get(LiveSession, sessions["moved"]))  # no change: no new sequence
+    third = events(client, url)["moved"]
+    assert [int(e["sequence"]) for e in (first, second, third)] == [1, 2, 3]
+    assert first["last-modified"].dt < second["last-modified"].dt <= third["last-modified"].dt
+    assert str(third["status"]) == "CANCELLED"
+
+
 def test_disabled_camps_leave_the_feeds(app, client, learner, organizer, sessions):
     client.login(learner.email)
     url = new_link(client)

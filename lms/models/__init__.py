@@ -45,6 +45,7 @@ from lms.models.live import (
     TopicComment,
 )
 from lms.models.records import Assignment, TrainingTime
+from lms.models.schedule import ScheduledTask
 from lms.models.settings import PluginSetting, PluginState
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "PluginState",
     "Registration",
     "SalonCase",
+    "ScheduledTask",
     "StaffGroup",
     "StaffGroupMember",
     "TopicComment",

@@ -85,6 +85,9 @@ class LiveSession(Bilingual, Timestamped, db.Model):
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
     moved: Mapped[bool] = mapped_column(Boolean, default=False)
     checkin_secret: Mapped[str] = mapped_column(String(64))
+    # iCalendar: SEQUENCE rises and LAST-MODIFIED moves with every change calendars must see.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     series: Mapped[LiveSeries | None] = relationship()
     camp: Mapped[Camp | None] = relationship()

@@ -157,9 +157,15 @@ def correct(
     reason: str,
     now: datetime | None = None,
 ) -> AttendanceCorrection:
-    """A trainer sets a learner's attendance; the change is kept with who and when. Commits."""
+    """A trainer sets a learner's attendance; the change is kept with who and when. Commits.
+
+    Only people on the session's roster (registered, waitlisted, or with an attendance row)
+    can be corrected, and never by themselves: a correction cannot credit hours to anyone.
+    """
     if status not in ATTENDANCE_STATUSES:
         raise CheckinError(_("Unknown attendance status."))
+    if learner.id == trainer.id or not on_roster(session, learner):
+        raise CheckinError(_("Only learners on this session's roster can be corrected."))
     now = now or utcnow()
     insert_ignoring_conflicts(
         Attendance,
@@ -193,6 +199,19 @@ def correct(
     if status in ATTENDED and correction.old_status not in ATTENDED:
         registry().call_all("lms_attended", attendance=attendance)
     return correction
+
+
+def on_roster(session: LiveSession, user: User) -> bool:
+    """Is ``user`` registered or waitlisted for ``session``, or recorded as attending it?"""
+    registration = registration_of(user, session)
+    if registration is not None and registration.status != "cancelled":
+        return True
+    return (
+        db.session.scalar(
+            db.select(Attendance.id).filter_by(session_id=session.id, user_id=user.id)
+        )
+        is not None
+    )
 
 
 def roster(session: LiveSession) -> list[dict]:

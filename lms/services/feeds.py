@@ -143,8 +143,9 @@ def to_ics(
             event.add("status", "CANCELLED")
         else:  # a learner still on the waitlist may not get a seat
             event.add("status", "TENTATIVE" if session.id in tentative else "CONFIRMED")
-        event.add("sequence", 1 if session.moved else 0)
-        event.add("last-modified", aware(session.created_at) if session.created_at else stamp)
+        event.add("sequence", session.sequence or 0)
+        modified = session.updated_at or session.created_at
+        event.add("last-modified", aware(modified) if modified else stamp)
         event.add("url", url_for_session(session))  # type: ignore[operator]
         lines = []
         if session.lecturer is not None:

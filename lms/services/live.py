@@ -29,6 +29,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import aware, utcnow
+from lms.services import schedule
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 ACTIVITY_DAY_RULE = "FREQ=MONTHLY;BYMONTHDAY=25"
@@ -48,10 +49,20 @@ ALLOWED_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 # NAME=VALUE parts joined by ";" — no DTSTART, no line breaks, nothing else.
 RULE_SHAPE = re.compile(r"[A-Z]+=[A-Z0-9,+\-]+(;[A-Z]+=[A-Z0-9,+\-]+)*")
 MAX_OCCURRENCES = 500
+# Sessions and calendar pages stay within these years (far from datetime's limits).
+FIRST_YEAR, LAST_YEAR = 1970, 2199
 
 
 class LiveError(ValueError):
     """A request the live-teaching rules refuse; the message is shown."""
+
+
+def check_year(year: int) -> None:
+    """Refuse a date outside the years sessions and calendars may use."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise LiveError(
+            _("Choose a date between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
+        )
 
 
 def zone(name: str) -> ZoneInfo:
@@ -147,6 +158,7 @@ def validate_segments(plan: list[dict]) -> list[dict]:
 def create_session(values: SessionValues, starts_at: datetime, plan: list[dict]) -> LiveSession:
     """A single session (no series). ``starts_at`` is zone-aware. Commits."""
     validate_segments(plan)
+    check_year(starts_at.year)
     session = LiveSession(checkin_secret=secrets.token_hex(16))
     _apply(session, values)
     session.starts_at = starts_at.astimezone(UTC).replace(second=0, microsecond=0)
@@ -164,6 +176,7 @@ def create_series(
 ) -> LiveSeries:
     """A recurring series and its occurrences for the coming months. Commits."""
     validate_segments(plan)
+    check_year(starts_local.year)
     parse_rule(rule, starts_local, values.timezone)
     series = LiveSeries(
         **{name: getattr(values, name) for name in SERIES_FIELDS},
@@ -190,8 +203,12 @@ def activity_day_values(
 def materialize(
     series: LiveSeries, values: SessionValues | None = None, now: datetime | None = None
 ) -> int:
-    """Create the sessions of ``series`` up to the horizon; existing ones are left alone."""
+    """Create the sessions of ``series`` up to the horizon; existing ones are left alone.
+
+    The series row is locked first, so two callers never create the same occurrence.
+    """
     now = now or utcnow()
+    lock_row(LiveSeries, series.id)
     existing = set(
         aware(moment)
         for moment in db.session.scalars(
@@ -230,8 +247,12 @@ def materialize(
     return created
 
 
+@schedule.register("extend live series", every=timedelta(hours=6))
 def extend_series(now: datetime | None = None) -> int:
-    """Keep every series materialized a horizon ahead as time passes (cheap when nothing to do)."""
+    """Keep every series materialized a horizon ahead as time passes (cheap when nothing to do).
+
+    A scheduled task (``lms cron``); running it twice creates nothing the second time.
+    """
     now = now or utcnow()
     soon = now + timedelta(days=HORIZON_DAYS - 60)
     stale = db.session.scalars(
@@ -248,6 +269,7 @@ def extend_series(now: datetime | None = None) -> int:
 
 def move(session: LiveSession, starts_at: datetime) -> None:
     """Move one session (an occurrence keeps its place in the series). Commits."""
+    check_year(starts_at.year)
     starts_at = starts_at.astimezone(UTC)
     shift = starts_at - aware(session.starts_at)
     session.starts_at = starts_at
@@ -256,17 +278,28 @@ def move(session: LiveSession, starts_at: datetime) -> None:
         segment.starts_at = aware(segment.starts_at) + shift
         segment.ends_at = aware(segment.ends_at) + shift
     session.moved = True
+    changed(session)
     db.session.commit()
 
 
 def cancel(session: LiveSession) -> None:
-    session.status = "cancelled"
+    if session.status != "cancelled":
+        session.status = "cancelled"
+        changed(session)
     db.session.commit()
 
 
 def reinstate(session: LiveSession) -> None:
-    session.status = "scheduled"
+    if session.status != "scheduled":
+        session.status = "scheduled"
+        changed(session)
     db.session.commit()
+
+
+def changed(session: LiveSession, now: datetime | None = None) -> None:
+    """A change calendars must see: iCalendar's SEQUENCE rises, LAST-MODIFIED moves."""
+    session.sequence = LiveSession.sequence + 1
+    session.updated_at = now or utcnow()
 
 
 def upcoming(

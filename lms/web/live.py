@@ -52,7 +52,6 @@ def runnable_or_404(session_id: int) -> LiveSession:
 
 @bp.get("/")
 def index() -> str:
-    live.extend_series()
     camps = visible_camps()
     sessions = live.upcoming([camp.id for camp in camps])
     registrations = {}
@@ -77,8 +76,9 @@ def calendar_page() -> str:
     try:
         year = int(request.args.get("year", today.year))
         month = int(request.args.get("month", today.month))
+        live.check_year(year)
         first = date(year, month, 1)
-    except ValueError:
+    except (ValueError, OverflowError):
         abort(400, _("Unknown month."))
     start = datetime(
         first.year, first.month, 1, tzinfo=live.zone(live.DEFAULT_TIMEZONE)
@@ -259,7 +259,10 @@ def correct(session_id: int) -> Response:
     learner = db.session.get(User, form.learner.data) if form.validate_on_submit() else None
     if learner is None:
         abort(400, _("Choose a learner and a status."))
-    checkin.correct(current_user, found, learner, form.status.data, form.reason.data or "")
+    try:
+        checkin.correct(current_user, found, learner, form.status.data, form.reason.data or "")
+    except checkin.CheckinError as exc:
+        abort(400, str(exc))
     flash(_("Attendance corrected."), "success")
     return redirect(url_for(".roster", session_id=found.id))
 
@@ -396,9 +399,13 @@ def manage(session_id: int) -> str | Response | tuple[str, int]:
         moment = datetime.combine(form.date.data, form.start.data).replace(
             tzinfo=live.zone(found.timezone)
         )
-        live.move(found, moment)
-        flash(_("The session was moved."), "success")
-        return redirect(url_for(".session", session_id=found.id))
+        try:
+            live.move(found, moment)
+        except live.LiveError as exc:
+            form.date.errors.append(str(exc))
+        else:
+            flash(_("The session was moved."), "success")
+            return redirect(url_for(".session", session_id=found.id))
     if request.method == "GET":
         start = live.local(found.starts_at, found.timezone)
         form.date.data, form.start.data = start.date(), start.time()
