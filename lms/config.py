@@ -33,6 +33,12 @@ DEFAULTS: dict[str, object] = {
     "PLUGINS_STRICT": False,
     # Training-time target per learner and month (hours), as in the park's companies.
     "MONTHLY_TARGET_HOURS": 12,
+    # Verified watch time (docs/video.md): the player reports every WATCH_REPORT_EVERY seconds;
+    # a report earns at most the wall-clock time since the session's previous report, capped
+    # at WATCH_WINDOW seconds (a little longer than the interval), plus WATCH_SLACK seconds.
+    "WATCH_REPORT_EVERY": 10,
+    "WATCH_WINDOW": 15.0,
+    "WATCH_SLACK": 2.0,
     "LOAD_PLUGINS": None,
     # LMS_ENV=production: refuse unsafe settings, secure cookies, https URLs.
     "PRODUCTION": False,

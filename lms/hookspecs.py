@@ -74,6 +74,22 @@ def lms_lesson_completion_threshold(lesson: Lesson) -> float | None:
 
 
 @hookspec(firstresult=True)
+def lms_max_playback_rate(lesson: Lesson) -> float | None:
+    """The fastest playback that still counts in full for a video lesson (first result wins).
+
+    A number in [1, 4]: a learner playing faster covers the video no faster than this. The
+    core default is 2.0; a value outside [1, 4] is ignored.
+
+    Example::
+
+        @hookimpl
+        def lms_max_playback_rate(lesson):
+            if lesson.module.course.camp.slug == "practitioner":
+                return 1.5
+    """
+
+
+@hookspec(firstresult=True)
 def lms_course_completion(enrollment: Enrollment) -> bool | None:
     """Decide whether an enrollment's course is complete (first result wins).
 

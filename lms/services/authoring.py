@@ -6,6 +6,7 @@ Who may edit is :func:`lms.services.catalog.can_edit`. Rows created here have no
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,6 +87,8 @@ def update(user: User, course: Course, obj: Any, values: dict[str, Any]) -> None
         if taken is not None:
             raise SlugTaken
     _apply(obj, values)
+    if isinstance(obj, Lesson):
+        _minutes_from_video(obj)  # not a hand-typed number while a probed video is attached
     _commit_unique()
 
 
@@ -154,11 +157,22 @@ def archive(user: User, course: Course, item: Module | Lesson) -> None:
     db.session.commit()
 
 
+def listed_minutes(duration_seconds: float) -> int:
+    """A video's length as a lesson lists it: whole minutes, halves rounded up, at least 1."""
+    return max(1, math.floor(duration_seconds / 60 + 0.5))
+
+
+def _minutes_from_video(lesson: Lesson) -> None:
+    asset = lesson.media
+    if asset is not None and asset.status == "ready" and asset.duration_seconds:
+        lesson.minutes = listed_minutes(asset.duration_seconds)
+
+
 def attach_media(user: User, lesson: Lesson, asset: MediaAsset | None) -> None:
+    """Attach a library video (or none) to a lesson; a probed video sets its minutes."""
     check(user, lesson.module.course)
     lesson.media = asset
-    if asset is not None and asset.duration_seconds:
-        lesson.minutes = max(1, round(asset.duration_seconds / 60))
+    _minutes_from_video(lesson)
     db.session.commit()
 
 

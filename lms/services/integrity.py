@@ -4,7 +4,8 @@ On SQLite the engine's own checks run first (``PRAGMA integrity_check``,
 ``PRAGMA foreign_key_check``); on every engine the invariants are checked with SQL:
 
 * no lesson progress covers more than its video lasts;
-* no playback session was credited more than its wall clock (last report minus start);
+* no playback session was credited more training time than its wall clock (last report minus
+  start) allows, nor more coverage than the highest playback rate a camp may set;
 * the training-time ledger never sums below zero for a learner and a live session;
 * every completed enrollment has its certificate;
 * the database's Alembic revisions are the heads of the installed code and plugins.
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from lms.extensions import db
+from lms.services.progress import MAX_RATE_RANGE
 
 # Seconds of slack for float sums and timestamp rounding (julianday on SQLite).
 TOLERANCE = 1.0
@@ -96,16 +98,22 @@ def _wall_clock(connection: Connection) -> CheckResult:
         elapsed = "(julianday(last_report_at) - julianday(started_at)) * 86400.0"
     else:
         elapsed = "EXTRACT(EPOCH FROM (last_report_at - started_at))"
+    # Training time at most the wall clock plus one slack; coverage at most the highest rate
+    # a camp may allow times that.
     rows = _rows(
         connection,
         f"""
-        SELECT id, user_id, credited_seconds, {elapsed} AS elapsed
+        SELECT id, user_id, credited_seconds, {elapsed} AS elapsed, training_seconds
         FROM playback_sessions
-        WHERE credited_seconds > 0
-          AND (last_report_at IS NULL OR credited_seconds > {elapsed} + :tolerance)
+        WHERE (credited_seconds > 0 OR training_seconds > 0)
+          AND (last_report_at IS NULL
+               OR credited_seconds > :rate * ({elapsed} + :slack) + :tolerance
+               OR training_seconds > {elapsed} + :slack + :tolerance)
         ORDER BY id
         """,  # noqa: S608 - the only interpolation is one of two constant expressions
         tolerance=TOLERANCE,
+        rate=MAX_RATE_RANGE[1],
+        slack=float(current_app.config["WATCH_SLACK"]),
     )
     return _from_rows(
         "playback credit within the wall clock",
@@ -113,6 +121,7 @@ def _wall_clock(connection: Connection) -> CheckResult:
         lambda r: (
             f"playback_session {r[0]} (user {r[1]}) credited {r[2]:g} s "
             + (f"in {float(r[3]):.1f} s" if r[3] is not None else "without any report")
+            + f" (training time {r[4]:g} s)"
         ),
     )
 

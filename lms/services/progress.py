@@ -1,11 +1,18 @@
 """Verified watch time.
 
-The browser opens a *playback session* (the server notes when), then reports the
-intervals it really played. The server validates them, merges them into the learner's
-coverage of the lesson, and credits only seconds not credited before — never more than
-the wall-clock time elapsed in that session, nor more than the wall-clock time since the
-learner's last credit in any session (two tabs at once earn no double credit). Replayed or
-out-of-order reports change nothing. Completion is decided here, never by the client.
+The browser opens a *playback session* (the server notes when), then reports every few
+seconds the intervals of the video it played in that session and the wall-clock seconds it
+spent playing. The server is the only judge of what counts:
+
+* each report is credited for at most ``min(wall-clock time since the session's previous
+  report, or since it opened; the window) + slack`` — idle or paused time earns nothing;
+* *training time* (the hours ledger) is at most that, at most the growth of the player's
+  ``played_seconds``, and never counted twice for two sessions of one learner at once: a
+  per-learner cursor (``watch_clocks``) may run at most one slack ahead of the wall clock;
+* *coverage* (completion) grows by at most the lesson's maximum rate times that time.
+
+Replayed or out-of-order reports change nothing. Completion is decided here, never by the
+client. See docs/video.md, "Verified watch time".
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+from flask import current_app
 
 from lms.database import insert_ignoring_conflicts, upsert_returning
 from lms.extensions import db
@@ -28,6 +37,7 @@ from lms.models import (
 from lms.models._base import aware, utcnow
 from lms.services import hours
 from lms.services import intervals as iv
+from lms.services.camps import registry
 from lms.services.completion import after_lesson_completed
 from lms.services.lessons import completion_threshold
 
@@ -35,10 +45,30 @@ MAX_INTERVALS = 500
 SESSION_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16)
 # Players report positions a little past the probed duration (container rounding).
 DURATION_TOLERANCE = 0.5
+DEFAULT_MAX_RATE = 2.0
+MAX_RATE_RANGE = (1.0, 4.0)  # what lms_max_playback_rate may set
+# A playback session's played_seconds above this (a week) is not a number a player sends.
+MAX_PLAYED_SECONDS = 7 * 24 * 3600
 
 
 class ProgressError(ValueError):
     """The report is invalid; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Credit:
+    """What one report earned, and its playback session's totals after it."""
+
+    training_seconds: float = 0.0  # wall-clock seconds credited for this report
+    session_training_seconds: float = 0.0
+    recorded_seconds: int = 0  # whole seconds of the session in the ledger
+
+    def as_dict(self) -> dict:
+        return {
+            "training_seconds": round(self.training_seconds, 3),
+            "session_training_seconds": round(self.session_training_seconds, 3),
+            "recorded_seconds": self.recorded_seconds,
+        }
 
 
 @dataclass(frozen=True)
@@ -50,13 +80,14 @@ class ProgressState:
     completed: bool
     credited: float = 0.0
     course_completed: bool = False
+    credit: Credit | None = None  # set on the answer to a report
 
     @property
     def fraction(self) -> float:
         return min(1.0, self.covered_seconds / self.duration) if self.duration else 0.0
 
     def as_dict(self) -> dict:
-        return {
+        answer = {
             "position": round(self.position, 3),
             "covered_seconds": round(self.covered_seconds, 3),
             "covered_fraction": round(self.fraction, 4),
@@ -66,6 +97,41 @@ class ProgressState:
             "credited": round(self.credited, 3),
             "course_completed": self.course_completed,
         }
+        if self.credit is not None:
+            answer.update(self.credit.as_dict())
+        return answer
+
+
+@dataclass(frozen=True)
+class WatchRules:
+    """The crediting rule's numbers for one lesson (seconds; rate in video s per wall s)."""
+
+    max_rate: float
+    window: float
+    slack: float
+
+
+def max_playback_rate(lesson: Lesson) -> float:
+    """The fastest playback that counts in full: a camp's hook, else the core default (2×)."""
+    value = registry().call_first("lms_max_playback_rate", lesson=lesson)
+    low, high = MAX_RATE_RANGE
+    if _is_number(value) and low <= value <= high:
+        return float(value)
+    return DEFAULT_MAX_RATE
+
+
+def report_every() -> int:
+    """Seconds between a playing player's reports."""
+    return int(current_app.config["WATCH_REPORT_EVERY"])
+
+
+def watch_rules(lesson: Lesson) -> WatchRules:
+    config = current_app.config
+    return WatchRules(
+        max_rate=max_playback_rate(lesson),
+        window=float(config["WATCH_WINDOW"]),
+        slack=float(config["WATCH_SLACK"]),
+    )
 
 
 def lesson_duration(lesson: Lesson) -> float:
@@ -112,10 +178,14 @@ def state(user: User, lesson: Lesson) -> ProgressState:
     )
 
 
-def open_session(user: User, lesson: Lesson) -> tuple[PlaybackSession, ProgressState]:
-    """Start a playback session; the wall clock for its credit starts now."""
+def open_session(
+    user: User, lesson: Lesson, now: datetime | None = None
+) -> tuple[PlaybackSession, ProgressState]:
+    """Start a playback session; the wall clock for its first report starts now."""
     current = state(user, lesson)
-    session = PlaybackSession(id=secrets.token_hex(16), user_id=user.id, lesson_id=lesson.id)
+    session = PlaybackSession(
+        id=secrets.token_hex(16), user_id=user.id, lesson_id=lesson.id, started_at=now or utcnow()
+    )
     db.session.add(session)
     db.session.commit()
     return session, current
@@ -158,6 +228,15 @@ def validate_position(position: object, duration: float) -> float:
     return min(float(position), duration)
 
 
+def validate_played_seconds(played_seconds: object) -> float | None:
+    """The player's running total of wall-clock seconds spent playing; None if not sent."""
+    if played_seconds is None:
+        return None
+    if not _is_number(played_seconds) or not 0 <= played_seconds <= MAX_PLAYED_SECONDS:
+        raise ProgressError(f"played_seconds must be a number from 0 to {MAX_PLAYED_SECONDS}")
+    return float(played_seconds)
+
+
 def report(
     session: PlaybackSession,
     user: User,
@@ -166,12 +245,21 @@ def report(
     seq: int,
     position: object,
     played: object,
+    played_seconds: object = None,
     now: datetime | None = None,
 ) -> ProgressState:
-    """Credit a report of ``session``. Validates everything before writing anything."""
+    """Credit a report of ``session``. Validates everything before writing anything.
+
+    ``played`` is the session's played intervals of the video and ``played_seconds`` the
+    wall-clock seconds the session spent playing (None from players that do not send it).
+    A report whose ``seq`` is not above the last one acknowledged (a retry, or one overtaken
+    by a later report, which carries the same session totals) earns nothing.
+    """
     duration = lesson_duration(lesson)
     reported = validate_intervals(played, duration)
     resume_at = validate_position(position, duration)
+    claimed = validate_played_seconds(played_seconds)
+    rules = watch_rules(lesson)
 
     clock = _watch_clock(user, aware(session.started_at))  # serializes this learner's reports
     db.session.refresh(session)  # what a report that held the lock before us wrote
@@ -179,29 +267,13 @@ def report(
     # session with an earlier time than the reports credited before it.
     now = now or utcnow()
     row = _progress_row(user, lesson)
-    coverage = iv.merge(tuple(pair) for pair in (row.watched or []))
-    new = iv.subtract(reported, coverage)
-    started = aware(session.started_at)
-    session_budget = (now - started).total_seconds() - session.credited_seconds
-    user_budget = (now - max(aware(clock.credited_until), started)).total_seconds()
-    budget = max(0.0, min(session_budget, user_budget))
-    credited_parts = iv.take(new, budget)
-    credited = iv.measure(credited_parts)
-
-    if credited > 0:
-        coverage = iv.merge([*coverage, *credited_parts])
-        row.watched = [[start, end] for start, end in coverage]  # exact: replays stay no-ops
-        row.covered_seconds = min(duration, iv.measure(coverage))
-        before = int(session.credited_seconds // 60)
-        session.credited_seconds += credited
-        clock.credited_until = max(aware(clock.credited_until), started) + timedelta(
-            seconds=credited
-        )
-        _ledger_minutes(session, lesson, before, now)
+    credited = trained = 0.0
     if seq > session.last_seq:
+        credited, trained = _credit(session, clock, row, reported, claimed, rules, now, duration)
+        _record(session, lesson, seq, now)
         session.last_seq = seq
+        session.last_report_at = now
         row.position_seconds = resume_at
-    session.last_report_at = now
     row.updated_at = now
 
     threshold = completion_threshold(lesson)
@@ -215,12 +287,54 @@ def report(
         threshold=threshold,
         completed=row.completed_at is not None,
         credited=credited,
+        credit=Credit(trained, session.training_seconds, session.ledger_seconds),
     )
     db.session.commit()
 
     if newly_completed and after_lesson_completed(user, lesson, row):
         return replace(result, course_completed=True)
     return result
+
+
+def _credit(
+    session: PlaybackSession,
+    clock: WatchClock,
+    row: LessonProgress,
+    reported: list[iv.Interval],
+    claimed: float | None,
+    rules: WatchRules,
+    now: datetime,
+    duration: float,
+) -> tuple[float, float]:
+    """Credit one fresh report: (new coverage in video seconds, training seconds).
+
+    The report may use the wall-clock time since the session's previous report (or its
+    opening), at most the window — but only time the learner's cursor has not given to
+    another report yet; the cursor may run one slack ahead of ``now``, never more, so slack
+    does not add up over reports or sessions.
+    """
+    anchor = aware(session.last_report_at or session.started_at)
+    open_for = min(max(0.0, (now - anchor).total_seconds()), rules.window)
+    cursor = max(aware(clock.credited_until), now - timedelta(seconds=open_for))
+    budget = max(0.0, rules.slack + (now - cursor).total_seconds())
+    gained = budget if claimed is None else max(0.0, claimed - session.played_seconds)
+    trained = min(budget, gained)
+    coverage = iv.merge(tuple(pair) for pair in (row.watched or []))
+    allowed = rules.max_rate * min(budget, trained + rules.slack)
+    parts = iv.take(iv.subtract(reported, coverage), allowed)
+    credited = iv.measure(parts)
+    used = max(trained, credited / rules.max_rate)
+    if used > 0:
+        clock.credited_until = cursor + timedelta(seconds=used)
+    if credited > 0:
+        coverage = iv.merge([*coverage, *parts])
+        row.watched = [[start, end] for start, end in coverage]  # exact: replays stay no-ops
+        row.covered_seconds = min(duration, iv.measure(coverage))
+        session.credited_seconds += credited
+    if claimed is not None:
+        session.played_seconds = max(session.played_seconds, claimed)
+    session.training_seconds += trained
+    return credited, trained
 
 
 def _watch_clock(user: User, started: datetime) -> WatchClock:
@@ -232,21 +346,24 @@ def _watch_clock(user: User, started: datetime) -> WatchClock:
     return upsert_returning(WatchClock, ["user_id"], user_id=user.id, credited_until=started)
 
 
-def _ledger_minutes(session: PlaybackSession, lesson: Lesson, before: int, now: datetime) -> None:
-    """Whole verified minutes of a playback session go to the training-time ledger.
+def _record(session: PlaybackSession, lesson: Lesson, seq: int, now: datetime) -> None:
+    """The session's new whole seconds of training time go to the ledger.
 
-    The key holds the session's running total, so a retried report writes nothing twice and
-    a session adds at most one entry per minute watched.
+    One entry per report that completes a second, keyed by the session and the report's
+    ``seq`` (each seq is credited once): the ledger holds ``floor(training_seconds)`` of
+    every session, so a session loses less than a second and nothing is rounded to minutes.
     """
-    after = int(session.credited_seconds // 60)
-    if after > before:
-        course = lesson.module.course
-        hours.add(
-            key=f"video:{session.id}:{after}",
-            user_id=session.user_id,
-            source="video",
-            seconds=60 * (after - before),
-            day=hours.local_day(now),
-            camp_id=course.camp_id,
-            course_id=course.id,
-        )
+    whole = math.floor(session.training_seconds) - session.ledger_seconds
+    if whole <= 0:
+        return
+    course = lesson.module.course
+    hours.add(
+        key=f"video:{session.id}:{seq}",
+        user_id=session.user_id,
+        source="video",
+        seconds=whole,
+        day=hours.local_day(now),
+        camp_id=course.camp_id,
+        course_id=course.id,
+    )
+    session.ledger_seconds += whole

@@ -36,7 +36,14 @@ class ProgressReport(BaseModel):
     position: float = Field(ge=0, description="Current playhead, seconds (used to resume).")
     intervals: list[tuple[float, float]] = Field(
         max_length=progress.MAX_INTERVALS,
-        description="Played [start, end] ranges in seconds since the session started.",
+        description="Played [start, end] ranges of the video in this session, in seconds.",
+    )
+    played_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        le=progress.MAX_PLAYED_SECONDS,
+        description="Wall-clock seconds this session has spent playing, a running total "
+        "(training time). Players that leave it out are credited the capped wall-clock window.",
     )
 
 
@@ -94,7 +101,9 @@ def openapi() -> Response:
 def open_playback(lesson_id: int) -> tuple[Response, int]:
     lesson = _lesson_for_learner(lesson_id)
     session, state = progress.open_session(current_user, lesson)
-    return jsonify({"session_id": session.id, **state.as_dict()}), 201
+    answer = {"session_id": session.id, **state.as_dict()}
+    answer.update(max_rate=progress.max_playback_rate(lesson), report_every=progress.report_every())
+    return jsonify(answer), 201
 
 
 @bp.get("/lessons/<int:lesson_id>/progress")
@@ -118,6 +127,7 @@ def report_progress(session_id: str) -> Response:
             seq=body.seq,
             position=body.position,
             played=[list(pair) for pair in body.intervals],
+            played_seconds=body.played_seconds,
         )
     except progress.ProgressError as exc:
         raise _error(400, str(exc)) from None

@@ -49,6 +49,45 @@ _STATE = {
         "course_completed": {"type": "boolean"},
     },
 }
+_CREDIT = {
+    "type": "object",
+    "required": ["training_seconds", "session_training_seconds", "recorded_seconds"],
+    "properties": {
+        "training_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "description": "Wall-clock seconds of training time credited for this report.",
+        },
+        "session_training_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "description": "Training time credited to the playback session so far.",
+        },
+        "recorded_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Whole seconds of the session in the training-time ledger.",
+        },
+    },
+}
+_TERMS = {
+    "type": "object",
+    "required": ["session_id", "max_rate", "report_every"],
+    "properties": {
+        "session_id": _SESSION_ID,
+        "max_rate": {
+            "type": "number",
+            "minimum": 1,
+            "maximum": 4,
+            "description": "The fastest playback rate that counts in full for this lesson.",
+        },
+        "report_every": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Seconds between reports while the video plays.",
+        },
+    },
+}
 
 
 _ERROR_TEXT = {
@@ -154,7 +193,7 @@ def openapi_document(
                         },
                     },
                     "responses": {
-                        "200": _ok("Progress after crediting", "ProgressState"),
+                        "200": _ok("Progress after crediting", "ReportAnswer"),
                         **_errors(
                             *(400, 401, 403, 404, 409, 413, 415, 503),
                             described={
@@ -170,15 +209,9 @@ def openapi_document(
             "schemas": {
                 "ProgressReport": report_schema,
                 "ProgressState": _STATE,
-                "Playback": {
-                    "allOf": [
-                        {"$ref": "#/components/schemas/ProgressState"},
-                        {
-                            "type": "object",
-                            "required": ["session_id"],
-                            "properties": {"session_id": _SESSION_ID},
-                        },
-                    ]
+                "Playback": {"allOf": [{"$ref": "#/components/schemas/ProgressState"}, _TERMS]},
+                "ReportAnswer": {
+                    "allOf": [{"$ref": "#/components/schemas/ProgressState"}, _CREDIT]
                 },
                 "Error": _ERROR,
             },
