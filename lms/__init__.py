@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from lms.services import audit, plugin_states
     from lms.services import camps as camp_service
     from lms.web import register_blueprints
+    from lms.web import request as request_limits
     from lms.web.request import Request
 
     instance = config.instance_path()
@@ -61,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(config.ROOT / "static"),
     )
     app.request_class = Request
+    request_limits.init_app(app)  # body limits: 1 MiB, more for the upload endpoints
     config.load(app.config, test_config)  # raises ConfigurationError when unsafe
     if not app.config.get("SECRET_KEY"):
         log.warning("no SECRET_KEY configured; run `lms init`. Using a temporary key.")
@@ -213,18 +215,14 @@ def _init_login(app: Flask) -> None:
     from flask_babel import lazy_gettext
 
     from lms.extensions import login_manager
-    from lms.services import accounts
-    from lms.web.auth import SESSION_TOKEN
+    from lms.web.auth import load_user
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = lazy_gettext("Please log in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-
-    @login_manager.user_loader
-    def load_user(user_id: str) -> Any:
-        return accounts.user_for_session(user_id, session.get(SESSION_TOKEN))
+    login_manager.user_loader(load_user)  # live logins only: revoked, idle, too old are out
 
 
 def _init_templates(app: Flask, registry: Any) -> None:

@@ -13,8 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, object] = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-    # The largest request, so the largest video upload: 2 GiB (413 above it).
-    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024 * 1024,
+    # The largest request body (413 above it), for every endpoint but the uploads below.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # Video uploads (a lesson's video, the courseware library): 2 GiB per request.
+    "MAX_VIDEO_UPLOAD_LENGTH": 2 * 1024 * 1024 * 1024,
+    # Caption files (2 MiB) and staff CSV imports (1 MiB), with room for the form around them.
+    "MAX_FILE_UPLOAD_LENGTH": 4 * 1024 * 1024,
     # Form fields other than files are kept in memory; this bounds them.
     "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
     # Video each trainer may keep in the media store, in MiB (0: no limit); organizers and
@@ -28,7 +32,11 @@ DEFAULTS: dict[str, object] = {
     "LANGUAGES": ["zh_CN", "en"],
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
+    # Logins (docs/security.md#sessions), in seconds: they end after SESSION_IDLE_LIFETIME
+    # without a request, and SESSION_ABSOLUTE_LIFETIME after the log-in however active. The
+    # cookie (PERMANENT_SESSION_LIFETIME, set from the idle lifetime) is renewed by each request.
+    "SESSION_IDLE_LIFETIME": 14 * 24 * 3600,
+    "SESSION_ABSOLUTE_LIFETIME": 30 * 24 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,
     "PLUGINS_STRICT": False,
     # Training-time target per learner and month (hours), as in the park's companies.
@@ -197,6 +205,7 @@ def load(config: FlaskConfig, test_config: Mapping[str, Any] | None = None) -> N
     if test_config is not None:
         config.from_mapping(test_config)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    config["PERMANENT_SESSION_LIFETIME"] = config["SESSION_IDLE_LIFETIME"]
     apply_production(config)
 
 

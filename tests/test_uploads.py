@@ -276,7 +276,7 @@ def test_a_path_in_the_filename_never_leaves_the_store(
 
 
 def test_an_oversize_upload_is_413(make_app, app, editor, trainer, lesson_id):
-    small = make_app(sync=False, MAX_CONTENT_LENGTH=100_000)
+    small = make_app(sync=False, MAX_VIDEO_UPLOAD_LENGTH=100_000)
     client = logged_in(small, trainer.email)
     response = upload(client, lesson_id, ebml_garbage(150_000), "big.webm")
     assert response.status_code == 413

@@ -1,9 +1,17 @@
-"""Accounts: registration, password checks and server-side login sessions."""
+"""Accounts: registration, password checks and server-side login sessions.
+
+A login is an ``auth_sessions`` row; the browser's signed cookie holds its random token and
+the time it was last used. A login ends when it is revoked (log-out, a new log-in in the same
+browser, a password, role or account change), after ``SESSION_IDLE_LIFETIME`` without a
+request, and ``SESSION_ABSOLUTE_LIFETIME`` after the log-in however active it is. Rows that
+can no longer be used are deleted by the scheduled task ``prune login sessions``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -11,8 +19,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.extensions import db
 from lms.models import ROLES, AccountToken, AuthSession, User
-from lms.models._base import utcnow
-from lms.services import audit
+from lms.models._base import aware, utcnow
+from lms.services import audit, schedule
 
 
 class EmailTaken(ValueError):
@@ -76,27 +84,65 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, user_agent: str = "") -> str:
-    """Record a new login and return its secret token (kept in the signed session cookie)."""
+def lifetime(key: str) -> timedelta:
+    """A session lifetime setting (seconds, or a timedelta) as a timedelta."""
+    value = current_app.config[key]
+    return value if isinstance(value, timedelta) else timedelta(seconds=int(value))
+
+
+def start_session(user: User, user_agent: str = "", replacing: str | None = None) -> str:
+    """Record a new login and return its secret token (kept in the signed session cookie).
+
+    ``replacing``: the token this browser held before, revoked in the same transaction (a
+    log-in over another never leaves the old one usable). The user's logins that can no
+    longer be used are deleted at the same time.
+    """
+    now = utcnow()
+    if replacing:
+        _revoke(replacing)
+    _prune(now, AuthSession.user_id == user.id)
     token = secrets.token_urlsafe(32)
-    db.session.add(AuthSession(token_hash=_digest(token), user=user, user_agent=user_agent[:200]))
+    row = AuthSession(
+        token_hash=_digest(token), user=user, created_at=now, user_agent=user_agent[:200]
+    )
+    db.session.add(row)
     db.session.commit()
     return token
+
+
+def _revoke(token: str) -> None:
+    db.session.execute(
+        db.update(AuthSession)
+        .where(AuthSession.token_hash == _digest(token), AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def end_session(token: str | None) -> None:
     """Revoke one login: any copy of its cookie stops working."""
     if not token:
         return
-    row = db.session.scalar(db.select(AuthSession).filter_by(token_hash=_digest(token)))
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = utcnow()
-        db.session.commit()
+    _revoke(token)
+    db.session.commit()
 
 
-def user_for_session(user_id: str, token: str | None) -> User | None:
-    """The user of a live login session, or None if it was revoked or the user disabled."""
-    if not token or not user_id.isdigit():
+def idle_expired(last_seen: float | None, now: datetime | None = None) -> bool:
+    """Has a login last used at ``last_seen`` (a Unix time) been idle too long?"""
+    if last_seen is None:
+        return True
+    now = now or utcnow()
+    return now.timestamp() - last_seen > lifetime("SESSION_IDLE_LIFETIME").total_seconds()
+
+
+def user_for_session(
+    user_id: str, token: str | None, last_seen: float | None, now: datetime | None = None
+) -> User | None:
+    """The user of a live login, or None: revoked, idle since ``last_seen`` (Unix time) for
+    longer than ``SESSION_IDLE_LIFETIME``, older than ``SESSION_ABSOLUTE_LIFETIME``, or the
+    user disabled."""
+    now = now or utcnow()
+    if not token or not user_id.isdigit() or idle_expired(last_seen, now):
         return None
     return db.session.scalar(
         db.select(User)
@@ -106,8 +152,28 @@ def user_for_session(user_id: str, token: str | None) -> User | None:
             User.active.is_(True),
             AuthSession.token_hash == _digest(token),
             AuthSession.revoked_at.is_(None),
+            AuthSession.created_at > now - lifetime("SESSION_ABSOLUTE_LIFETIME"),
         )
     )
+
+
+def _prune(now: datetime, *where: object) -> int:
+    """Delete logins that can never be used again: revoked, or past the absolute lifetime."""
+    dead = (AuthSession.revoked_at.is_not(None)) | (
+        AuthSession.created_at <= now - lifetime("SESSION_ABSOLUTE_LIFETIME")
+    )
+    result = db.session.execute(
+        db.delete(AuthSession).where(dead, *where).execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+@schedule.register("prune login sessions", every=timedelta(hours=1))
+def prune_sessions(now: datetime) -> int:
+    """The scheduled task: delete every login that can no longer be used; how many."""
+    count = _prune(aware(now))
+    db.session.commit()
+    return count
 
 
 def verify_password(user: User, password: str) -> bool:

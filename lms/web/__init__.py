@@ -18,6 +18,7 @@ from lms.web import (
     plans,
     plugin_admin,
     reports,
+    security,
     teach,
 )
 
@@ -42,3 +43,4 @@ def register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(module.bp)
     errors.register(app)
+    security.init_app(app)

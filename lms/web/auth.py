@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from lms.models._base import utcnow
 from lms.services import accounts, audit, password_reset, ratelimit
 from lms.web.forms import (
     ChangePasswordForm,
@@ -39,6 +40,10 @@ from lms.web.security import safe_next
 bp = Blueprint("auth", __name__)
 
 SESSION_TOKEN = "lms_sid"  # noqa: S105 - the session key holding the login token
+SESSION_SEEN = "lms_seen"  # the Unix time of the login's last request (idle expiry)
+# Flask-Login's keys, dropped when a login has expired. The token stays in the session, so
+# that the next log-in in this browser revokes it (a GET never writes to revoke it at once).
+LOGIN_KEYS = ("_user_id", "_fresh", "_id")
 
 
 def _rate(name: str) -> str:
@@ -58,10 +63,27 @@ def check_signup_rate() -> None:
         abort(429, _("Too many new accounts from your network. Wait a while and try again."))
 
 
+def load_user(user_id: str) -> accounts.User | None:
+    """Flask-Login's user loader: the user of this browser's live login, or None (and the
+    browser is no longer logged in). Each request marks the login as used now."""
+    now = utcnow()
+    user = accounts.user_for_session(
+        user_id, session.get(SESSION_TOKEN), session.get(SESSION_SEEN), now
+    )
+    if user is None:
+        for key in LOGIN_KEYS:
+            session.pop(key, None)
+        return None
+    session[SESSION_SEEN] = int(now.timestamp())
+    return user
+
+
 def _log_in(user: accounts.User) -> None:
+    replacing = session.get(SESSION_TOKEN)
     session.clear()  # a fresh session at every login: no fixation
-    token = accounts.start_session(user, request.user_agent.string)
+    token = accounts.start_session(user, request.user_agent.string, replacing=replacing)
     session[SESSION_TOKEN] = token
+    session[SESSION_SEEN] = int(utcnow().timestamp())
     session.permanent = True
     login_user(user)
 
@@ -215,10 +237,9 @@ def reset_password(token: str) -> Response:
             _invalid_reset_link()
         if current_user.is_authenticated:
             logout_user()
+        accounts.end_session(session.get(SESSION_TOKEN))  # another account's login, maybe
         session.clear()
         flash(_("Your password is changed. Log in with the new password."), "success")
         return redirect(url_for(".login"))
     page = render_template("auth/reset.html", form=form, email=found.user.email)
-    response = make_response(page, 400 if form.errors else 200)
-    response.headers["Cache-Control"] = "no-store"  # the page's address is the secret
-    return response
+    return make_response(page, 400 if form.errors else 200)  # no-store: lms.web.security

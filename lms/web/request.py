@@ -1,5 +1,10 @@
-"""The app's request class: the WTForms message catalog loaded once per locale.
+"""The app's request class and the request body limits.
 
+**Body limits**: ``MAX_CONTENT_LENGTH`` is small (1 MiB); the endpoints in
+:data:`BODY_ALLOWANCES` (video, caption and CSV uploads) raise it for themselves through
+Flask's ``request.max_content_length``. A larger body is a 413 before it is read.
+
+**The WTForms message catalog, loaded once per locale**.
 Flask-WTF translates WTForms' own messages ("This field is required.") with a catalog it
 reads from disk on every request that uses a form (it keeps it on the request only). The
 catalogs never change while the app runs, so this request class hands Flask-WTF one loaded
@@ -11,8 +16,10 @@ from __future__ import annotations
 from functools import cache
 
 from babel import support
+from flask import Flask, current_app, request
 from flask import Request as FlaskRequest
 from flask_babel import get_locale
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from wtforms.i18n import messages_path
 
@@ -28,3 +35,38 @@ class Request(FlaskRequest):
     def wtforms_translations(self) -> support.Translations | support.NullTranslations:
         """Read by ``flask_wtf.i18n`` before it would load the catalog itself."""
         return wtforms_catalog(str(get_locale()))
+
+
+# Endpoints whose requests may be larger than ``MAX_CONTENT_LENGTH``, with the config key of
+# their own limit. Everything else (forms, the JSON API, log-in) gets the small global limit,
+# so no anonymous request can make the app spool a large body to disk.
+BODY_ALLOWANCES: dict[str, str] = {
+    "teach.upload_video": "MAX_VIDEO_UPLOAD_LENGTH",
+    "teach.library": "MAX_VIDEO_UPLOAD_LENGTH",
+    "teach.add_captions": "MAX_FILE_UPLOAD_LENGTH",
+    "organizations.import_staff": "MAX_FILE_UPLOAD_LENGTH",
+    "organizations.confirm_import": "MAX_FILE_UPLOAD_LENGTH",
+    "organizations.import_links": "MAX_FILE_UPLOAD_LENGTH",
+}
+
+
+def body_limit(endpoint: str | None) -> int | None:
+    """The most bytes a request to ``endpoint`` may send: its allowance, else the global
+    ``MAX_CONTENT_LENGTH`` (None: no limit)."""
+    key = BODY_ALLOWANCES.get(endpoint or "")
+    return current_app.config[key] if key else current_app.config["MAX_CONTENT_LENGTH"]
+
+
+def limit_body() -> None:
+    """Before anything reads the body: apply this endpoint's limit, and refuse a declared
+    ``Content-Length`` above it with 413 at once. A chunked body without a length is cut by
+    Werkzeug when it passes the limit (413 too)."""
+    limit = body_limit(request.endpoint)
+    request.max_content_length = limit
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+
+
+def init_app(app: Flask) -> None:
+    """Run :func:`limit_body` first of all ``before_request`` functions (CSRF reads the form)."""
+    app.before_request_funcs.setdefault(None, []).insert(0, limit_body)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask import Flask, Response, request
+
 
 def safe_next(target: str | None, default: str) -> str:
     """``target`` if it is a path on this site, else ``default`` (no open redirects)."""
@@ -16,3 +18,20 @@ def safe_next(target: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+# URL arguments that are secrets: a page whose address holds one is never stored by a cache.
+SECRET_URL_ARGUMENTS = frozenset({"token"})
+
+
+def no_store_for_secret_urls(response: Response) -> Response:
+    """``Cache-Control: no-store`` on every answer to an address carrying a token (reset,
+    set-password and invite links, calendar feeds), whatever its status: no browser or proxy
+    cache keeps the page, so nobody finds the link in one later."""
+    if request.view_args and SECRET_URL_ARGUMENTS.intersection(request.view_args):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(no_store_for_secret_urls)
