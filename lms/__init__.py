@@ -19,6 +19,7 @@ from werkzeug.routing import IntegerConverter
 
 from lms.camp import Camp, EnrollmentDecision
 from lms.services.plugin_settings import plugin_settings
+from lms.services.text import protect_names
 from lms.slots import Fragment, render_fragment
 
 __version__ = "0.1.0"
@@ -91,6 +92,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     plugin_states.init_app(app)  # before db: its teardown must run after the session's
     db.init_app(app)
+    protect_names(db.Model)  # no bidi or invisible characters in stored names
     with app.app_context():
         configure_sqlite(db.engine)
     _init_transactions(app)

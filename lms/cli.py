@@ -79,6 +79,7 @@ def media_import(folder: Path) -> None:
 
     from lms.extensions import db
     from lms.services.media import MediaError, import_file
+    from lms.services.text import clean_name  # stored names are cleaned as they are set
 
     created = reused = failed = 0
     for path in sorted(folder.rglob("*")):
@@ -89,11 +90,11 @@ def media_import(folder: Path) -> None:
         except MediaError as exc:
             failed += 1
             with force_locale("en"):  # the command speaks English throughout
-                click.echo(f"skipped {path.name}: {exc}", err=True)
+                click.echo(f"skipped {clean_name(path.name)}: {exc}", err=True)
             continue
         db.session.commit()
         created, reused = created + int(new), reused + int(not new)
-        click.echo(f"{'added' if new else 'known'} {path.name}")
+        click.echo(f"{'added' if new else 'known'} {clean_name(path.name)}")
     click.echo(f"{created} added, {reused} already in the library, {failed} skipped")
 
 

@@ -37,6 +37,7 @@ from lms.models import (
 from lms.models._base import utcnow
 from lms.services import accounts, audit, hours
 from lms.services.people import scope_for
+from lms.services.text import clean_name
 
 MAX_TARGET_HOURS = 744  # every hour of a 31-day month
 ORGANIZATION_NAME_LENGTH = 200
@@ -80,7 +81,7 @@ def _digest(token: str) -> str:
 
 
 def _clean_name(name: str, limit: int) -> str:
-    name = (name or "").strip()
+    name = clean_name(name or "")  # no bidi or invisible characters: "Acme" is taken
     if not name:
         raise OrganizationError(_("Enter a name."))
     if len(name) > limit:

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from lms.extensions import db
 from lms.models import Caption, Lesson, MediaAsset, User
 from lms.services import jobs, media, quota
+from lms.services.text import clean_name
 
 CUE_TIMING = re.compile(
     r"^(?:\d{2,}:)?[0-5]\d:[0-5]\d\.\d{3} --> (?:\d{2,}:)?[0-5]\d:[0-5]\d\.\d{3}(?: .*)?$"
@@ -35,7 +36,7 @@ def store_upload(stream: BinaryIO, filename: str, uploader: User) -> MediaAsset:
     """
     limited = quota.LimitedStream(stream, quota.usage_of(uploader))
     try:
-        asset, created = media.store_stream(limited, filename, uploader.id)
+        asset, created = media.store_stream(limited, clean_name(filename), uploader.id)
     except media.MediaError as exc:
         raise UploadError(str(exc)) from exc
     if created:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from flask import Response
 
 from lms.services.csv_safe import write_csv
+from lms.services.text import clean_name
 
 
 def csv_response(rows: Iterable[Sequence[object]], header: Sequence[str], name: str) -> Response:
@@ -31,10 +32,11 @@ def attachment(filename: str, ascii_name: str | None = None) -> str:
 
     ``filename`` keeps the name as people wrote it (Chinese included) in RFC 6266's
     ``filename*`` (UTF-8, percent-encoded); the plain ``filename`` is ``ascii_name`` or an
-    ASCII version of it, for old clients. Path separators, quotes, semicolons and control
-    characters never reach the header: a name cannot add a header, a parameter or a path.
+    ASCII version of it, for old clients. Path separators, quotes, semicolons, control,
+    bidi and invisible characters never reach the header: a name cannot add a header, a
+    parameter or a path, nor show another extension than its own.
     """
-    cleaned = UNSAFE_IN_FILENAME.sub("_", filename).strip(" ._")[:200]
+    cleaned = UNSAFE_IN_FILENAME.sub("_", clean_name(filename)).strip(" ._")[:200]
     stem, _dot, extension = cleaned.rpartition(".") if "." in cleaned else (cleaned, "", "")
     extension = re.sub(r"[^A-Za-z0-9]", "", extension)[:10]
     suffix = f".{extension}" if extension else ""
