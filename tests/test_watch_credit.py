@@ -15,7 +15,7 @@ import pytest
 
 from lms.extensions import db
 from lms.models import Lesson, LessonProgress, MediaAsset, PlaybackSession, TrainingTime, User
-from lms.services import accounts, authoring, progress
+from lms.services import accounts, authoring, hours, progress
 from tests.conftest import PASSWORD, Client, course_url, video_lessons_of
 from tests.test_plugins import plugin
 
@@ -401,3 +401,25 @@ def test_attaching_a_ready_video_lists_its_probed_minutes(app, trainer, course):
 )
 def test_listed_minutes(seconds, minutes):
     assert authoring.listed_minutes(seconds) == minutes
+
+
+# -- hours are shown with one decimal ---------------------------------------------------------
+
+
+def test_training_hours_are_shown_with_one_decimal(app, client, learner, organizer, watcher):
+    """A 40-second lesson and six minutes of video: 0.1 h on the dashboard, the archive and
+    the hours report, not 0 and not 0.10000000000000001."""
+    today = hours.local_day(datetime.now(UTC))
+    with app.app_context():
+        for key, seconds in (("forty", 40), ("six-minutes", 320)):
+            hours.add(key=key, user_id=learner.id, source="video", seconds=seconds, day=today)
+        db.session.commit()
+    client.login(learner.email)
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert '<p class="stat-value">0.1 <span class="muted small">/ 12 h</span></p>' in dashboard
+    archive = client.get("/archive", follow_redirects=True).get_data(as_text=True)
+    assert '<span class="stat-value">0.1 <span class="muted small">/ 12 h</span>' in archive
+    client.logout()
+    client.login(organizer.email)
+    report = client.get(f"/reports/hours?month={today:%Y-%m}").get_data(as_text=True)
+    assert "<td>0.1</td>" in report

@@ -281,7 +281,7 @@ class StaffRow:
 
     @property
     def hours(self) -> float:
-        return round(self.seconds / 3600, 1)
+        return round(max(0, self.seconds) / 3600, 1)  # one decimal, never "-0.0", as elsewhere
 
 
 def month_bounds(today: date) -> tuple[date, date]:
