@@ -20,9 +20,15 @@ from lms.services.plugin_status import plugin_rows, switch
 def _create_app() -> Flask:
     """The app for the CLI; an unsafe production configuration is a message, not a traceback."""
     try:
-        return create_app()
+        app = create_app()
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
+    context = click.get_current_context(silent=True)
+    if context is not None and context.command.name == "run":  # the development server
+        from lms.services.ingest import resume_on_start
+
+        resume_on_start(app)
+    return app
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=True)
@@ -74,16 +80,17 @@ def media() -> None:
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @with_appcontext
 def media_import(folder: Path) -> None:
-    """Register every MP4/WebM video under FOLDER (probed; the same content only once)."""
+    """Register every video under FOLDER and make its web versions (MP4, MOV, M4V, WebM, MKV,
+    AVI; checked by content; the same content only once)."""
     from flask_babel import force_locale
 
     from lms.extensions import db
-    from lms.services.media import MediaError, import_file
+    from lms.services.media import VIDEO_EXTENSIONS, MediaError, import_file
     from lms.services.text import clean_name  # stored names are cleaned as they are set
 
     created = reused = failed = 0
     for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in (".mp4", ".webm"):
+        if not path.is_file() or path.suffix.lower() not in VIDEO_EXTENSIONS:
             continue
         try:
             _asset, new = import_file(path)
@@ -96,6 +103,49 @@ def media_import(folder: Path) -> None:
         created, reused = created + int(new), reused + int(not new)
         click.echo(f"{'added' if new else 'known'} {clean_name(path.name)}")
     click.echo(f"{created} added, {reused} already in the library, {failed} skipped")
+
+
+@media.command("reprocess")
+@click.argument("asset_ids", nargs=-1, type=int)
+@click.option("--all", "every", is_flag=True, help="Every video of the library.")
+@click.option("--outdated", is_flag=True, help="Videos made by an older pipeline version.")
+@with_appcontext
+def media_reprocess(asset_ids: tuple[int, ...], every: bool, outdated: bool) -> None:
+    """Make the web versions of videos again from their originals, one after the other.
+
+    A ready video keeps playing its current versions until the new ones are complete.
+    """
+    from lms.extensions import db
+    from lms.models import MediaAsset
+    from lms.services import ingest, transcode
+
+    if not (asset_ids or every or outdated):
+        raise click.UsageError("name video ids, or use --all or --outdated")
+    query = db.select(MediaAsset).order_by(MediaAsset.id)
+    if asset_ids:
+        query = query.where(MediaAsset.id.in_(asset_ids))
+    elif outdated:
+        query = query.where(MediaAsset.pipeline_version < transcode.PIPELINE_VERSION)
+    assets = list(db.session.scalars(query))
+    missing = set(asset_ids) - {asset.id for asset in assets}
+    if missing:
+        raise click.ClickException(f"no video with id {', '.join(map(str, sorted(missing)))}")
+    failed = 0
+    for asset in assets:
+        click.echo(f"{asset.id} {asset.original_name} … ", nl=False)
+        try:
+            ingest.reprocess(asset)
+        except (transcode.TranscodeError, OSError) as exc:
+            failed += 1
+            click.echo(f"failed: {exc}")
+            continue
+        db.session.refresh(asset)
+        qualities = " / ".join(f"{r['height']}p" for r in asset.renditions or ())
+        click.echo(f"{asset.status} ({qualities})" if asset.status == "ready" else asset.error)
+        failed += asset.status != "ready"
+    click.echo(f"{len(assets) - failed} reprocessed, {failed} failed")
+    if failed:
+        raise SystemExit(1)
 
 
 @main.command()
@@ -112,7 +162,12 @@ def worker(burst: bool) -> None:
         raise click.ClickException(
             "set LMS_REDIS_URL to use a worker; without it jobs run in-process"
         )
+    from lms.services import ingest
+
     jobs.use_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    resumed = ingest.resume_interrupted()  # what a killed worker left (queued again)
+    if resumed:
+        click.echo(f"Queued the interrupted processing of videos {resumed} again.")
     queue = jobs.queue(url)
     Worker([queue], connection=queue.connection).work(burst=burst)
 
@@ -285,9 +340,10 @@ def restore(archive: Path, force: bool) -> None:
 @with_appcontext
 def check() -> None:
     """Check the database: the engine's integrity checks and the records' invariants."""
+    from lms.services.ingest import check_stuck
     from lms.services.integrity import run_checks
 
-    results = run_checks()
+    results = [*run_checks(), check_stuck()]
     for result in results:
         click.echo(result.line())
     if not all(result.ok for result in results):

@@ -12,6 +12,7 @@ import sys
 
 from lms import create_app
 from lms.config import ConfigurationError
+from lms.services.ingest import resume_on_start
 
 # gunicorn's exit status for an application that cannot load (Arbiter.APP_LOAD_ERROR).
 APP_LOAD_ERROR = 4
@@ -21,3 +22,7 @@ try:
 except ConfigurationError as exc:
     print(f"Error: {exc}", file=sys.stderr, flush=True)
     raise SystemExit(APP_LOAD_ERROR) from None
+
+# Video processing a killed or recycled worker left unfinished is taken up again (with
+# Redis, the queued job goes to `lms worker`); a claim keeps two workers off the same file.
+resume_on_start(app)

@@ -27,12 +27,12 @@ from werkzeug.serving import make_server
 from lms.extensions import db
 from lms.models import Enrollment
 from tests.conftest import PASSWORD
-from tests.servers import ROOT, free_port
+from tests.servers import ROOT, free_port, unavailable
 from tests.test_media import attach_demo_video
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 if not Path(NGINX).exists():
-    pytest.skip("no nginx (apt-get install nginx-light)", allow_module_level=True)
+    unavailable("no nginx (apt-get install nginx-light)", module=True)
 
 SNIPPET = ROOT / "deploy" / "nginx-media.conf"
 CACHE_SECONDS = 1  # the shipped 10 s, shortened so the test can wait it out
@@ -71,7 +71,7 @@ class Site:
     url: str
     lesson_id: int
     video: bytes
-    storage_key: str
+    storage_key: str  # the file the lesson's URL plays, under the media store
     authorizations: list[str]  # the paths of the app's authorize answers, in order
 
 
@@ -122,8 +122,9 @@ def site(make_app, make_user, demo_video, tmp_path) -> Iterator[Site]:
     try:
         _wait_for(port, nginx)
         yield Site(
-            f"http://127.0.0.1:{port}", lesson_id, demo_video.read_bytes(), key, authorizations
-        )
+            f"http://127.0.0.1:{port}", lesson_id, (media_root / key).read_bytes(), key,
+            authorizations,
+        )  # fmt: skip
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
@@ -184,7 +185,7 @@ def test_an_enrolled_learner_gets_ranges_sent_by_nginx(site):
     assert status == 206
     assert body == site.video[100:1100]
     assert headers["Content-Range"] == f"bytes 100-1099/{len(site.video)}"
-    assert headers["Content-Type"] == "video/webm"
+    assert headers["Content-Type"] == "video/mp4"
     assert headers["Cache-Control"] == "private, no-store"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert site.storage_key not in str(headers)  # the file's name stays on the server
@@ -232,5 +233,49 @@ def test_browsers_cannot_reach_the_question_or_the_files(site):
     browser = viewer(site)
     assert browser.get(f"/media/lessons/{site.lesson_id}/authorize")[0] == 404
     key = site.storage_key
-    assert browser.get(f"/protected-media/{key[:2]}/{key}")[0] == 404
-    assert browser.get(f"/{key[:2]}/{key}")[0] == 404
+    assert browser.get(f"/protected-media/{key}")[0] == 404
+    assert browser.get(f"/{key}")[0] == 404
+    folder = key.rpartition("/")[0]
+    assert browser.get(f"/protected-media/{folder}/hls/master.m3u8")[0] == 404
+    for name in ("hls/../../../etc/passwd", "hls/180p/../../x.mp4", "hls/x.m3u8", "mp4/x.mp4"):
+        assert browser.get(f"/media/lessons/{site.lesson_id}/{name}")[0] == 404
+
+
+def test_hls_playlists_segments_and_previews_are_sent_by_nginx_after_one_question(site):
+    """Every file of the HLS package, the MP4 rendition and the sprites: one authorization
+    for all of them (cached per session and lesson), and the bytes of the stored files."""
+    browser = viewer(site)
+    base = f"/media/lessons/{site.lesson_id}"
+    folder = Path(site.storage_key).parent
+    status, headers, master = browser.get(f"{base}/hls/master.m3u8")
+    assert status == 200 and headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    variant = next(line for line in master.decode().splitlines() if line.endswith(".m3u8"))
+    status, _headers, playlist = browser.get(f"{base}/hls/{variant}")
+    assert status == 200
+    rendition = variant.split("/")[0]
+    names = ["init.mp4", *re.findall(r"seg_\d{5}\.m4s", playlist.decode())]
+    assert len(names) >= 2
+    for name in names:
+        status, headers, body = browser.get(f"{base}/hls/{rendition}/{name}")
+        assert status == 200 and headers["Cache-Control"] == "private, no-store"
+        assert headers["Content-Type"] == (
+            "video/mp4" if name == "init.mp4" else "video/iso.segment"
+        )
+        assert len(body) > 0
+    height = rendition.removesuffix("p")
+    status, headers, body = browser.get(f"{base}/mp4/{height}.mp4", Range="bytes=0-99")
+    assert status == 206 and body == site.video[:100]
+    status, headers, _body = browser.get(f"{base}/thumbs/thumbs_000.jpg")
+    assert status == 200 and headers["Content-Type"] == "image/jpeg"
+    assert len(site.authorizations) == 1
+    assert folder.name not in master.decode() + playlist.decode()  # stays on the server
+
+
+def test_strangers_get_no_segment_from_nginx(site):
+    viewer(site).get(f"/media/lessons/{site.lesson_id}/hls/master.m3u8")  # a cached yes
+    stranger = Browser(site.url)
+    stranger.login("stranger@example.com")
+    base = f"/media/lessons/{site.lesson_id}"
+    for url in (f"{base}/hls/master.m3u8", f"{base}/mp4/180.mp4", f"{base}/thumbs/thumbs_000.jpg"):
+        assert stranger.get(url)[0] == 403
+        assert Browser(site.url).get(url)[0] == 401

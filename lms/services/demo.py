@@ -26,7 +26,10 @@ DEMO_ACCOUNTS = (
 )
 # The demo organization's staff group and its members.
 DEMO_GROUP = ("核心人才 Key talent", ("learner@demo.camp", "staff@demo.camp"))
-DEMO_LENGTHS = (40, 60, 90)
+# Each camp's demo videos, as courseware arrives: (seconds, file type, width, height). They
+# go through the ingest pipeline like any upload: the WebM is transcoded, the 720p MP4 is
+# copied at 720p and scaled to 360p, the 360p MP4 is only remuxed.
+DEMO_VIDEOS = ((40, ".webm", 480, 270), (60, ".mp4", 1280, 720), (90, ".mp4", 640, 360))
 
 
 @dataclass
@@ -177,14 +180,16 @@ def _attach_videos(result: DemoResult) -> None:
         if not wanted:
             continue
         assets = []
-        for seconds in DEMO_LENGTHS:
+        for seconds, extension, width, height in DEMO_VIDEOS:
+            name = f"{slug}-demo-{seconds}s{extension}"
             with tempfile.TemporaryDirectory() as folder:
                 path = media.generate_demo_video(
-                    Path(folder) / f"{slug}-{seconds}s.webm",
+                    Path(folder) / name,
                     seconds=seconds,
                     color=reg.camps[slug].color,
+                    size=(width, height),
                 )
-                asset, created = media.import_file(path, f"{slug}-demo-{seconds}s.webm")
+                asset, created = media.import_file(path, name)
             result.videos_created += int(created)
             assets.append(asset)
         for index, lesson in enumerate(wanted):

@@ -1,17 +1,21 @@
-"""Video files: probing with PyAV, storing under generated names, and demo videos.
+"""Video files: checking and probing with PyAV, storing under generated names, demo videos.
 
-Facts about a file (duration, size, codecs) always come from the file itself.
+Facts about a file (duration, size, codecs) always come from the file itself. Trainers bring
+MP4, MOV, M4V, WebM, MKV and AVI files; the ingest pipeline (:mod:`lms.services.ingest`)
+turns each into web versions that play everywhere.
 """
 
 from __future__ import annotations
 
 import array
+import functools
 import hashlib
 import math
 import os
 import re
 import secrets
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain
@@ -23,11 +27,29 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from lms.extensions import db
-from lms.models import Lesson, MediaAsset
+from lms.models import MediaAsset
 
-MIME_BY_CONTAINER = {"webm": "video/webm", "mp4": "video/mp4"}
-VIDEO_EXTENSIONS = {".mp4": "video/mp4", ".webm": "video/webm"}
+# Accepted file names, the MIME type of the original, and the container family FFmpeg must
+# find inside (checked by content: first the magic bytes, then PyAV).
+VIDEO_EXTENSIONS = {
+    ".mp4": ("video/mp4", "mov"),
+    ".m4v": ("video/x-m4v", "mov"),
+    ".mov": ("video/quicktime", "mov"),
+    ".webm": ("video/webm", "matroska"),
+    ".mkv": ("video/x-matroska", "matroska"),
+    ".avi": ("video/x-msvideo", "avi"),
+}
+FAMILY_OF_FORMAT = {
+    "mov": "mov",
+    "mp4": "mov",
+    "matroska": "matroska",
+    "webm": "matroska",
+    "avi": "avi",
+}
+MIME_BY_FAMILY = {"mov": "video/mp4", "matroska": "video/webm", "avi": "video/x-msvideo"}
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+# The top-level boxes a QuickTime/MP4 file may start with.
+MOV_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 CHUNK = 1 << 20
 
 
@@ -37,7 +59,7 @@ class MediaError(ValueError):
 
 @dataclass(frozen=True)
 class Probe:
-    container: str
+    container: str  # the family: "mov", "matroska" or "avi"
     mime_type: str
     duration_seconds: float
     width: int | None
@@ -47,31 +69,44 @@ class Probe:
 
 
 def probe(path: Path) -> Probe:
-    """Open ``path`` with FFmpeg (PyAV) and read what it really is."""
+    """Open ``path`` with FFmpeg (PyAV) and read what it really is.
+
+    The file must hold a video stream whose first frame decodes; raises :class:`MediaError`
+    (with a message for the trainer) otherwise.
+    """
     try:
         with av.open(str(path)) as container:
-            names = set(container.format.name.split(","))
-            kind = next((k for k in ("webm", "mp4") if k in names), None)
-            if kind is None:
-                raise MediaError(f"unsupported container {container.format.name}")
+            names = container.format.name.split(",")
+            family = next((FAMILY_OF_FORMAT[n] for n in names if n in FAMILY_OF_FORMAT), None)
+            if family is None:
+                raise MediaError(_l("This kind of file is not a video we accept."))
             video = next(iter(container.streams.video), None)
             audio = next(iter(container.streams.audio), None)
             if video is None:
-                raise MediaError("the file has no video stream")
+                raise MediaError(_l("The file has no video in it."))
             duration = (container.duration or 0) / av.time_base
             if not duration and video.duration and video.time_base:
                 duration = float(video.duration * video.time_base)
+            facts = (
+                video.codec_context.name,
+                video.codec_context.width,
+                video.codec_context.height,
+            )
+            try:
+                next(container.decode(video=0))
+            except (av.error.FFmpegError, StopIteration) as exc:
+                raise MediaError(_l("The video in this file cannot be decoded.")) from exc
     except av.error.FFmpegError as exc:
-        raise MediaError(f"not a readable video: {exc}") from exc
+        raise MediaError(_l("The file is not a readable video.")) from exc
     if not math.isfinite(duration) or duration <= 0:
-        raise MediaError("the video has no duration")
+        raise MediaError(_l("The video has no duration."))
     return Probe(
-        container=kind,
-        mime_type=MIME_BY_CONTAINER[kind],
+        container=family,
+        mime_type=MIME_BY_FAMILY[family],
         duration_seconds=round(float(duration), 3),
-        width=video.codec_context.width or None,
-        height=video.codec_context.height or None,
-        video_codec=video.codec_context.name,
+        width=facts[1] or None,
+        height=facts[2] or None,
+        video_codec=facts[0],
         audio_codec=audio.codec_context.name if audio is not None else None,
     )
 
@@ -87,12 +122,16 @@ def storage_path(asset: MediaAsset) -> Path:
 def sniff_video(head: bytes, extension: str) -> str:
     """The MIME type if the first bytes match the extension's container, else raise."""
     if extension not in VIDEO_EXTENSIONS:
-        raise MediaError(_l("only .mp4 and .webm videos are accepted"))
-    if extension == ".webm" and head.startswith(EBML_MAGIC):
-        return "video/webm"
-    if extension == ".mp4" and len(head) >= 12 and head[4:8] == b"ftyp":
-        return "video/mp4"
-    raise MediaError(_l("the file's content is not a video of the type its name says"))
+        raise MediaError(_l("Only MP4, MOV, M4V, WebM, MKV and AVI videos are accepted."))
+    mime_type, family = VIDEO_EXTENSIONS[extension]
+    matches = {
+        "mov": len(head) >= 12 and head[4:8] in MOV_FIRST_BOXES,
+        "matroska": head.startswith(EBML_MAGIC),
+        "avi": head[:4] == b"RIFF" and head[8:12] == b"AVI ",
+    }[family]
+    if not matches:
+        raise MediaError(_l("The file's content is not a video of the type its name says."))
+    return mime_type
 
 
 def store_stream(
@@ -102,7 +141,9 @@ def store_stream(
 
     The first bytes must match the extension; the file goes to a temporary file beside
     the store (never whole in memory) and is hashed on the way: the same content is stored
-    once. Returns the asset (``processing`` when new) and whether it is new.
+    once. Before anything is kept, PyAV must find a decodable video stream in the container
+    the name says (:class:`MediaError` otherwise). Returns the asset (``processing`` when new,
+    for the ingest pipeline) and whether it is new.
     """
     extension = Path(filename or "").suffix.lower()
     root = media_root()
@@ -121,6 +162,8 @@ def store_stream(
         existing = db.session.scalar(db.select(MediaAsset).filter_by(sha256=digest.hexdigest()))
         if existing is not None:
             return existing, False
+        if probe(Path(temporary)).container != VIDEO_EXTENSIONS[extension][1]:
+            raise MediaError(_l("The file's content is not a video of the type its name says."))
         asset = MediaAsset(
             storage_key=f"{secrets.token_hex(16)}{extension}",
             sha256=digest.hexdigest(),
@@ -146,48 +189,28 @@ def store_stream(
 
 
 def import_file(path: Path, original_name: str | None = None) -> tuple[MediaAsset, bool]:
-    """Register an existing video file now (courseware import, demo videos). Commits.
+    """Register an existing video file and process it now (courseware import, the demo).
 
-    Raises :class:`MediaError` when the file is not a video we accept.
+    Commits. Raises :class:`MediaError` when the file is not a video we accept or its web
+    versions cannot be made.
     """
+    from lms.services import ingest
+
     with path.open("rb") as handle:
         asset, created = store_stream(handle, original_name or path.name)
-    if asset.status != "ready":
-        process_asset(asset.id)
+    if asset.status == "processing":
+        ingest.process(asset.id)
+        db.session.refresh(asset)
     if asset.status == "failed":
         raise MediaError(asset.error or "the video could not be processed")
     return asset, created
 
 
 def process_asset(asset_id: int) -> None:
-    """Probe a stored video and make its poster; marks it ready or failed (a job)."""
-    asset = db.session.get(MediaAsset, asset_id)
-    if asset is None or asset.status == "ready":
-        return
-    path = storage_path(asset)
-    try:
-        facts = probe(path)
-        if facts.mime_type != asset.mime_type:
-            raise MediaError(f"the file is {facts.mime_type}, not {asset.mime_type}")
-    except MediaError as exc:
-        asset.status, asset.error = "failed", str(exc)[:500]
-        db.session.commit()
-        return
-    asset.duration_seconds = facts.duration_seconds
-    asset.width, asset.height = facts.width, facts.height
-    asset.video_codec, asset.audio_codec = facts.video_codec, facts.audio_codec
-    asset.poster_key = make_poster(path, facts.duration_seconds)
-    if asset.poster_key is None:
-        asset.status, asset.error = "failed", "no frame of the video could be decoded"
-        db.session.commit()
-        return
-    asset.status, asset.error = "ready", None
-    db.session.execute(
-        db.update(Lesson)
-        .where(Lesson.media_id == asset.id, Lesson.minutes == 0)
-        .values(minutes=max(1, round(facts.duration_seconds / 60)))
-    )
-    db.session.commit()
+    """Run the ingest pipeline on a stored video (see :func:`lms.services.ingest.process`)."""
+    from lms.services import ingest
+
+    ingest.process(asset_id)
 
 
 def make_poster(video: Path, duration: float) -> str | None:
@@ -212,52 +235,146 @@ def make_poster(video: Path, duration: float) -> str | None:
     return key
 
 
+# The demo generator's codecs by file type: what a downloaded course file typically holds.
+DEMO_CODECS = {".webm": ("webm", "libvpx", "libopus"), ".mp4": ("mp4", "libx264", "aac")}
+SPEECH_RATE = 48_000
+
+
 def generate_demo_video(
-    path: Path, *, seconds: int, color: str, fps: int = 10, size: tuple[int, int] = (320, 180)
+    path: Path,
+    *,
+    seconds: int,
+    color: str,
+    fps: int = 10,
+    size: tuple[int, int] = (320, 180),
+    interleave: bool = True,
 ) -> Path:
-    """Encode a small WebM (VP8 + Opus): a camp-coloured card, a moving progress bar, a tone."""
+    """Encode a demo lecture: a camp-coloured card with a moving progress bar, and speech.
+
+    The sound is speech-like (syllables on a voice's pitch, words and pauses), and audio and
+    video are muxed in time order, as a real recording is (``interleave=False`` writes all
+    the video first, like the broken files the ingest pipeline must repair). ``.webm`` gives
+    VP8 + Opus, ``.mp4`` H.264 + AAC.
+    """
     width, height = size
+    container_format, video_codec, audio_codec = DEMO_CODECS[path.suffix.lower()]
+    speech = _speech_samples(seconds, seed=color)
     background = bytes.fromhex(color.lstrip("#"))
     white = b"\xff\xff\xff"
-    with av.open(str(path), "w", format="webm") as output:
-        video = output.add_stream("libvpx", rate=fps)
+    box, bar = max(8, height // 5), max(4, height // 15)
+    with av.open(str(path), "w", format=container_format) as output:
+        video = output.add_stream(video_codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.bit_rate = 120_000
-        audio = output.add_stream("libopus", rate=48_000)
+        video.bit_rate = max(120_000, width * height * fps // 8)
+        video.codec_context.gop_size = 4 * fps  # a keyframe every 4 s, as cameras and editors do
+        video.options = (
+            {"preset": "ultrafast"}
+            if video_codec == "libx264"
+            else {"deadline": "realtime", "cpu-used": "8"}
+        )
+        audio = output.add_stream(audio_codec, rate=SPEECH_RATE)
         audio.layout = "mono"
+        track = _AudioTrack(audio, speech)
+        pending_video: list = []
         frames = seconds * fps
         for index in range(frames):
             image = bytearray(background * (width * height))
             filled = width * (index + 1) // frames
-            for row in range(height - 24, height - 12):
+            for row in range(height - 2 * bar, height - bar):
                 start = row * width * 3
                 image[start : start + filled * 3] = white * filled
             pulse = (index // fps) % 2
-            for row in range(20, 60):
-                start = (row * width + 20 + pulse * 40) * 3
-                image[start : start + 40 * 3] = white * 40
+            left = box // 2 + pulse * box
+            for row in range(box // 2, box // 2 + box):
+                start = (row * width + left) * 3
+                image[start : start + box * 3] = white * box
             frame = av.VideoFrame(width, height, "rgb24")
             frame.planes[0].update(bytes(image))
             frame.pts = index
-            output.mux(video.encode(frame))
+            packets = video.encode(frame)
+            if interleave:
+                until = (index + 1) / fps
+                packets += track.until(until)
+            if interleave:
+                output.mux(packets)
+            else:
+                pending_video.append(packets)
+        if not interleave:  # all the video, then all the audio
+            for packets in pending_video:
+                output.mux(packets)
         output.mux(video.encode(None))
-        _encode_tone(output, audio, seconds)
+        output.mux(track.until(float("inf")))
     return path
 
 
-def _encode_tone(
-    output: av.container.OutputContainer, stream: av.AudioStream, seconds: int
-) -> None:
-    """A quiet 300 Hz tone: one 20 ms chunk holds exactly six periods, so it repeats cleanly."""
-    rate, chunk = 48_000, 960
-    samples = array.array(
-        "f", (0.1 * math.sin(2 * math.pi * 300 * k / rate) for k in range(chunk))
-    ).tobytes()
-    for start in range(0, seconds * rate, chunk):
-        frame = av.AudioFrame(format="flt", layout="mono", samples=chunk)
-        frame.planes[0].update(samples)
-        frame.sample_rate = rate
-        frame.pts = start
-        frame.time_base = Fraction(1, rate)
-        output.mux(stream.encode(frame))
-    output.mux(stream.encode(None))
+def _audio_packets(stream: av.AudioStream, samples: bytes) -> Iterator[tuple[float, list]]:
+    """Encode mono float samples frame by frame, yielding (end time, packets)."""
+    size = stream.codec_context.frame_size or 960
+    step = 4 * size
+    for offset in range(0, len(samples), step):
+        chunk = samples[offset : offset + step].ljust(step, b"\0")
+        frame = av.AudioFrame(format="flt", layout="mono", samples=size)
+        frame.planes[0].update(chunk)
+        frame.sample_rate = SPEECH_RATE
+        frame.pts = offset // 4
+        frame.time_base = Fraction(1, SPEECH_RATE)
+        yield (offset // 4 + size) / SPEECH_RATE, stream.encode(frame)
+    yield float("inf"), stream.encode(None)
+
+
+class _AudioTrack:
+    """Encoded audio handed out in time order, so it can be muxed beside the video."""
+
+    def __init__(self, stream: av.AudioStream, samples: bytes) -> None:
+        self._packets = _audio_packets(stream, samples)
+        self._next = next(self._packets, None)
+
+    def until(self, moment: float) -> list:
+        """The packets of the audio that ends by ``moment`` (everything left for ``inf``)."""
+        taken: list = []
+        while self._next is not None and self._next[0] <= moment:
+            taken += self._next[1]
+            self._next = next(self._packets, None)
+        return taken
+
+
+@functools.cache
+def _syllables() -> tuple[bytes, ...]:
+    """Eight voiced syllables (a pitch glide with two formants), 48 kHz mono float32."""
+    result = []
+    for index in range(8):
+        length = int(SPEECH_RATE * (0.16 + 0.02 * (index % 4)))
+        pitch = 105 + 12 * index
+        formants = (450 + 60 * index, 1100 + 130 * (7 - index))
+        harmonics = [
+            (k, sum(math.exp(-(((k * pitch - f) / 180) ** 2)) for f in formants) + 0.15 / k)
+            for k in range(1, 16)
+        ]
+        phase = 0.0
+        samples = array.array("f")
+        for n in range(length):
+            t = n / length
+            f0 = pitch * (1.1 - 0.2 * t)
+            phase += 2 * math.pi * f0 / SPEECH_RATE
+            envelope = math.sin(math.pi * t) ** 0.6
+            value = sum(weight * math.sin(k * phase) for k, weight in harmonics)
+            samples.append(0.08 * envelope * value)
+        result.append(samples.tobytes())
+    return tuple(result)
+
+
+def _speech_samples(seconds: int, seed: str) -> bytes:
+    """Sentences of words of syllables with pauses between them, ``seconds`` long."""
+    import random
+
+    rng = random.Random(seed)  # noqa: S311 — a repeatable demo, not a secret
+    syllables = _syllables()
+    total = seconds * SPEECH_RATE * 4
+    out = bytearray()
+    while len(out) < total:
+        for _word in range(rng.randint(4, 8)):
+            for _syllable in range(rng.randint(1, 3)):
+                out += rng.choice(syllables)
+            out += bytes(4 * int(SPEECH_RATE * rng.uniform(0.05, 0.12)))
+        out += bytes(4 * int(SPEECH_RATE * rng.uniform(0.35, 0.7)))
+    return bytes(out[:total])

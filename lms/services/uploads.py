@@ -40,7 +40,7 @@ def store_upload(stream: BinaryIO, filename: str, uploader: User) -> MediaAsset:
     except media.MediaError as exc:
         raise UploadError(str(exc)) from exc
     if created:
-        jobs.enqueue("lms.services.media.process_asset", asset.id)
+        jobs.enqueue("lms.services.ingest.process", asset.id)
     return asset
 
 

@@ -26,6 +26,7 @@ from wtforms.validators import (
     InputRequired,
     Length,
     NumberRange,
+    Optional,
     Regexp,
     ValidationError,
 )
@@ -190,9 +191,21 @@ class LessonForm(BilingualText, FlaskForm):
 
 class VideoUploadForm(FlaskForm):
     video = FileField(
-        _l("Video file (MP4 or WebM)"),
-        validators=[FileRequired(), FileAllowed(["mp4", "webm"], _l("Only MP4 or WebM videos."))],
+        _l("Video file (MP4, MOV, M4V, WebM, MKV or AVI)"),
+        validators=[
+            FileRequired(),
+            FileAllowed(
+                ["mp4", "mov", "m4v", "webm", "mkv", "avi"],
+                _l("Only MP4, MOV, M4V, WebM, MKV and AVI videos are accepted."),
+            ),
+        ],
     )
+
+
+class RetryMediaForm(FlaskForm):
+    """Retry a failed video; from a lesson's page, back to that page."""
+
+    lesson_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
 
 
 class CaptionForm(FlaskForm):

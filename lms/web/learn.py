@@ -17,7 +17,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from lms.models import Lesson, MediaAsset
-from lms.services import catalog, completion, hours, lessons, media, plans
+from lms.services import catalog, completion, hours, ingest, lessons, media, plans, streams
 from lms.web.catalog import course_or_404
 from lms.web.forms import ActionForm
 
@@ -86,21 +86,75 @@ def mark_read(camp_slug: str, course_slug: str, lesson_slug: str) -> Response:
 @bp.get("/media/lessons/<int:lesson_id>")
 @login_required
 def lesson_video(lesson_id: int) -> Response:
-    """The lesson's video, to enrolled learners and the course's editors only (Range aware)."""
-    lesson = _media_of_lesson(lesson_id)
-    if lesson.media is None or lesson.media.status != "ready":
+    """The lesson's video — its best web rendition — to enrolled learners and the course's
+    editors only (Range aware). Before the pipeline made renditions: the original."""
+    asset = _ready_asset(_media_of_lesson(lesson_id))
+    if asset.renditions:
+        top = asset.renditions[-1]
+        return _send_stream(asset, top["file"], "video/mp4")
+    return _send_media(asset)
+
+
+@bp.get("/media/lessons/<int:lesson_id>/mp4/<int:height>.mp4")
+@login_required
+def lesson_rendition(lesson_id: int, height: int) -> Response:
+    """One progressive MP4 rendition (``360``, ``720``…), for players without HLS."""
+    asset = _ready_asset(_media_of_lesson(lesson_id))
+    rendition = streams.rendition(asset, height)
+    if rendition is None:
         abort(404)
-    return _send_media(lesson.media)
+    return _send_stream(asset, rendition["file"], "video/mp4")
+
+
+@bp.get("/media/lessons/<int:lesson_id>/hls/<path:name>")
+@login_required
+def lesson_stream(lesson_id: int, name: str) -> Response:
+    """The HLS package: ``master.m3u8``, and each variant's playlist, init and segments."""
+    asset = _ready_asset(_media_of_lesson(lesson_id))
+    mimetype = streams.hls_mimetype(name)
+    if mimetype is None or not asset.renditions:
+        abort(404)
+    return _send_stream(asset, f"hls/{name}", mimetype)
+
+
+@bp.get("/media/lessons/<int:lesson_id>/thumbs.vtt")
+@login_required
+def lesson_thumbnails(lesson_id: int) -> Response:
+    """The seek-preview track: WebVTT cues pointing at sprite images (``#xywh=``)."""
+    asset = _ready_asset(_media_of_lesson(lesson_id))
+    if not asset.has_thumbnails:
+        abort(404)
+    try:
+        track = streams.thumbnail_track(
+            asset, lambda name: url_for(".lesson_thumbnail_image", lesson_id=lesson_id, name=name)
+        )
+    except FileNotFoundError:
+        abort(404)
+    response = Response(track, mimetype="text/vtt")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/media/lessons/<int:lesson_id>/thumbs/<name>")
+@login_required
+def lesson_thumbnail_image(lesson_id: int, name: str) -> Response:
+    asset = _ready_asset(_media_of_lesson(lesson_id))
+    if not (asset.has_thumbnails and streams.THUMBNAIL_SPRITE.fullmatch(name)):
+        abort(404)
+    return _send_stream(asset, name, "image/jpeg")
 
 
 @bp.get("/media/lessons/<int:lesson_id>/authorize")
 def authorize_video(lesson_id: int) -> Response:
     """For nginx's ``auth_request`` (deploy/nginx-media.conf): may this visitor fetch the video?
 
-    200 with ``X-Media-File`` (the file under the media store) lets nginx send the bytes
-    itself and cache the decision for a few seconds; 401 without a log-in, 403 otherwise
-    (unknown lessons too: auth_request knows no 404). Answers 404 unless the app runs behind
-    nginx (``LMS_MEDIA_ACCEL_REDIRECT``); nginx never forwards this URL from browsers.
+    200 with ``X-Media-File`` (the file under the media store a plain ``<video src>`` plays)
+    lets nginx send the bytes itself and cache the decision for a few seconds; 401 without a
+    log-in, 403 otherwise (unknown lessons too: auth_request knows no 404). ``X-Media-Streams``
+    names the folder of the web versions (HLS, renditions, thumbnails): one decision covers
+    every file of the lesson, so nginx caches it per session and lesson. Answers 404 unless
+    the app runs behind nginx (``LMS_MEDIA_ACCEL_REDIRECT``); nginx never forwards this URL
+    from browsers.
     """
     if not current_app.config.get("MEDIA_ACCEL_REDIRECT"):
         abort(404)
@@ -114,9 +168,17 @@ def authorize_video(lesson_id: int) -> Response:
     if not allowed or asset is None or asset.status != "ready":
         abort(403)
     response = Response(status=200)
-    response.headers["X-Media-File"] = f"{asset.storage_key[:2]}/{asset.storage_key}"
+    response.headers["X-Media-File"] = streams.playable_file(asset)
+    if asset.stream_dir:
+        response.headers["X-Media-Streams"] = f"streams/{asset.stream_dir}"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _ready_asset(lesson: Lesson) -> MediaAsset:
+    if lesson.media is None or lesson.media.status != "ready":
+        abort(404)
+    return lesson.media
 
 
 def _media_of_lesson(lesson_id: int) -> Lesson:
@@ -158,6 +220,24 @@ def _send_media(asset: MediaAsset) -> Response:
         response = _private_file(media.storage_path(asset), asset.mime_type)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+def _send_stream(asset: MediaAsset, relative: str, mimetype: str) -> Response:
+    """A file of the asset's web versions; behind nginx, an X-Accel-Redirect to it."""
+    accel_prefix = current_app.config.get("MEDIA_ACCEL_REDIRECT")
+    if accel_prefix:
+        response = Response(mimetype=mimetype)
+        response.headers["X-Accel-Redirect"] = (
+            f"{accel_prefix.rstrip('/')}/streams/{asset.stream_dir}/{relative}"
+        )
+    else:
+        try:
+            path = ingest.stream_path(asset, relative)
+        except FileNotFoundError:
+            abort(404)
+        response = _private_file(path, mimetype)
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -23,7 +24,7 @@ from wtforms.fields.choices import SelectChoice
 
 from lms.extensions import db
 from lms.models import Camp, Course, Lesson, MediaAsset, Module, User
-from lms.services import authoring, media, quota, uploads
+from lms.services import authoring, ingest, media, quota, uploads
 from lms.services.camps import visible_camps
 from lms.web.downloads import attachment
 from lms.web.forms import (
@@ -34,6 +35,7 @@ from lms.web.forms import (
     LessonForm,
     ModuleForm,
     NewCourseForm,
+    RetryMediaForm,
     TrainerForm,
     VideoUploadForm,
 )
@@ -103,6 +105,7 @@ def _saved(form: Any, action: Any) -> bool:
         action()
     except authoring.SlugTaken:
         form.slug.errors.append(_("This address name is already used here."))
+        form.slug_taken = True  # the status says so in every language, not the message
         return False
     return True
 
@@ -110,8 +113,7 @@ def _saved(form: Any, action: Any) -> bool:
 def _status(form: Any) -> int:
     if not form.errors:
         return 200
-    slug_errors = getattr(getattr(form, "slug", None), "errors", [])
-    return 409 if any("already used" in str(e) for e in slug_errors) else 400
+    return 409 if getattr(form, "slug_taken", False) else 400
 
 
 @bp.get("/")
@@ -414,9 +416,37 @@ def library() -> str | Response | tuple[str, int]:
             return redirect(url_for(".library"))
     assets = db.session.scalars(db.select(MediaAsset).order_by(MediaAsset.created_at.desc()))
     page = render_template(
-        "teach/library.html", assets=list(assets), form=form, usage=quota.usage_of(current_user)
+        "teach/library.html",
+        assets=list(assets),
+        form=form,
+        usage=quota.usage_of(current_user),
+        retry_form=ActionForm(),
     )
     return page, status
+
+
+@bp.get("/media/<int:asset_id>/status")
+@trainer_required
+def media_status(asset_id: int) -> Response:
+    """Processing progress of a library video, for the trainers' live progress bars."""
+    return jsonify(ingest.status_of(db.get_or_404(MediaAsset, asset_id)))
+
+
+@bp.post("/media/<int:asset_id>/retry")
+@trainer_required
+def retry_media(asset_id: int) -> Response:
+    """Process a failed video again (409 when it is not failed)."""
+    asset = db.get_or_404(MediaAsset, asset_id)
+    form = RetryMediaForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if not ingest.retry(asset):
+        abort(409, _("Only a video whose processing failed can be retried."))
+    flash(_("The video is being processed again."), "success")
+    if form.lesson_id.data:
+        lesson = lesson_or_404(form.lesson_id.data)
+        return redirect(url_for(".lesson", lesson_id=lesson.id))
+    return redirect(url_for(".library"))
 
 
 @bp.get("/media/<int:asset_id>/download")
