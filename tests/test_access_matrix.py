@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -330,8 +332,20 @@ def _build(app: Flask, demo_video) -> World:
     return world
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory, demo_video) -> World:
+# The suite speaks English to read messages; the default (Chinese) must give the same answers:
+# a status chosen by matching a message would differ here.
+LANGUAGES = ("en", "zh-CN,zh;q=0.9")
+
+
+@pytest.fixture(scope="module", params=LANGUAGES, ids=("en", "zh_CN"))
+def world(request, tmp_path_factory, demo_video) -> Iterator[World]:
+    with built_world(tmp_path_factory, demo_video, request.param) as found:
+        yield found
+
+
+@contextmanager
+def built_world(tmp_path_factory, demo_video, language: str) -> Iterator[World]:
+    """The world on a fresh database, its clients asking for ``language``."""
     tmp = tmp_path_factory.mktemp("access")
     config = {
         "TESTING": True,
@@ -351,7 +365,10 @@ def world(tmp_path_factory, demo_video) -> World:
         with app.app_context():
             db.create_all()
             camp_service.sync()
-        yield _build(app, demo_video)
+        found = _build(app, demo_video)
+        for client in found.clients.values():
+            client.raw.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        yield found
     finally:
         if previous is None:
             os.environ.pop("LMS_PLUGIN_XAPI_ENABLED", None)

@@ -1,8 +1,8 @@
 """Every GET route of the URL map, for every kind of visitor: no 5xx on any input, no writes.
 
-The world of ``tests/test_access_matrix.py`` (built once for the module) gives each rule its
-path values; rules it does not know get ``1`` for their arguments, so routes added later are
-walked too. Two guards run over every request:
+The world of ``tests/test_access_matrix.py`` (built once for the module, its visitors asking
+for Chinese, the default) gives each rule its path values; rules it does not know get ``1``
+for their arguments, so routes added later are walked too. Two guards run over every request:
 
 * **GETs never write.** A SQLAlchemy ``before_cursor_execute`` listener records any INSERT,
   UPDATE or DELETE issued while a GET or HEAD request is handled; a test fails if one did.
@@ -33,7 +33,7 @@ from lms.database import is_write
 from lms.extensions import db
 from lms.models import LiveSession, User
 from lms.services import live
-from tests.test_access_matrix import ROLES, World, _substitute, world  # noqa: F401 (the fixture)
+from tests.test_access_matrix import ROLES, World, _substitute, built_world
 
 READS_EVERYTHING = "*"
 
@@ -86,9 +86,13 @@ class RecordingArgs(ImmutableMultiDict):
 
 
 @pytest.fixture(scope="module")
-def sweep(request: pytest.FixtureRequest) -> Any:
-    """The access matrix's world, a stale series, the recording request class, the guard."""
-    scene: World = request.getfixturevalue("world")
+def sweep(tmp_path_factory: pytest.TempPathFactory, demo_video: Any) -> Any:
+    """The access matrix's world in Chinese (the default), a stale series, the guard."""
+    with built_world(tmp_path_factory, demo_video, "zh-CN,zh;q=0.9") as scene:
+        yield from _guarded(scene)
+
+
+def _guarded(scene: World) -> Any:
     app = scene.app
     with app.test_request_context():
         organizer = db.session.scalar(db.select(User).filter_by(role="organizer"))
