@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from lms.extensions import db
-from lms.models import Camp, Course, Lesson, LessonProgress, Module
+from lms.models import Camp, Course, Lesson, LessonProgress, Module, User
 from lms.models._base import utcnow
 from lms.services import camps as camp_service
 from lms.services.curriculum import (
@@ -302,6 +302,20 @@ def test_a_lesson_that_returns_is_unarchived_with_its_progress(
     page = client.get(COURSE_PAGE).get_data(as_text=True)
     assert title in page
     assert "Completed" in page
+
+
+def test_a_sync_keeps_what_a_trainer_archived(app, organizer, tmp_path):
+    from lms.services import authoring
+
+    with app.app_context():
+        lesson = the_lesson()
+        authoring.archive(db.session.get(User, organizer.id), lesson.module.course, lesson)
+        lesson_id = lesson.id
+    report = resync(app, tmp_path)
+    assert report.kept_local_edits == [f"{COURSE}/{LESSON}.archived"]
+    assert (report.created, report.updated, report.archived) == (0, 0, 0)
+    with app.app_context():
+        assert db.session.get(Lesson, lesson_id).archived_at is not None
 
 
 def test_a_removed_course_is_archived_and_hidden(app, client, learner, learner_progress, tmp_path):

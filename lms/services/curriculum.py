@@ -124,6 +124,9 @@ class SyncReport:
         return bool(self.created or self.updated or self.archived)
 
 
+ARCHIVED_BY_SYNC = "_archived_by_sync"  # a key of ``synced``, never a column
+
+
 def _merge(obj: Any, values: dict[str, Any], report: SyncReport, label: str) -> None:
     """Apply curriculum ``values`` to ``obj`` unless a trainer changed the field locally."""
     previous = obj.synced or {}
@@ -138,8 +141,11 @@ def _merge(obj: Any, values: dict[str, Any], report: SyncReport, label: str) -> 
         elif current != new:
             report.kept_local_edits.append(f"{label}.{key}")
     if obj.archived_at is not None:
-        obj.archived_at = None
-        changed = True
+        if previous.get(ARCHIVED_BY_SYNC):  # it left the curriculum and came back
+            obj.archived_at = None
+            changed = True
+        else:  # a trainer archived it: that is a local edit too
+            report.kept_local_edits.append(f"{label}.archived")
     if previous != values:
         obj.synced = values
     if is_new:
@@ -153,10 +159,15 @@ def _texts(prefix: str, text: Text | OptionalText) -> dict[str, str]:
 
 
 def _archive(items: Any, report: SyncReport) -> None:
-    """Archive what left the curriculum; what trainers created in the app is theirs."""
+    """Archive what left the curriculum; what trainers created in the app is theirs.
+
+    The archive is marked in ``synced``, so only what a sync archived comes back with the
+    curriculum; what a trainer archived stays archived.
+    """
     for item in items:
         if item.archived_at is None and item.synced is not None:
             item.archived_at = utcnow()
+            item.synced = {**item.synced, ARCHIVED_BY_SYNC: True}
             report.archived += 1
 
 
