@@ -84,10 +84,13 @@ preload_app = os.environ.get("LMS_PRELOAD", "") not in ("", "0")
 
 
 def on_starting(server):
-    """Refuse an unsafe production configuration once, in the master, before any fork.
+    """Refuse an unsafe production configuration once, in the master, before any fork: a
+    missing or sample secret key, debug on, no LMS_BASE_URL or LMS_TRUSTED_HOSTS, or a Redis
+    that the configuration names and that does not answer.
 
     Without this every worker would fail on its own and gunicorn, reaping several failed
-    workers at once, may print its own traceback and exit 1 instead of 4.
+    workers at once, may print its own traceback and exit 1 instead of 4. (Redis is checked
+    here only: a worker restarted during a short Redis outage must not stop the server.)
     """
     import sys
 

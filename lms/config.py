@@ -6,8 +6,10 @@ import os
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask.config import Config as FlaskConfig
+from werkzeug.sansio.utils import host_is_trusted
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +67,9 @@ DEFAULTS: dict[str, object] = {
     "MAIL_DIR": None,
     # The address learners use (https://lms.example.org/) for links in mail; else the request's.
     "BASE_URL": None,
+    # Host names the app answers to (Flask; 400 for any other Host header); None: any.
+    # Required in production (LMS_TRUSTED_HOSTS=lms.example.org), with BASE_URL's among them.
+    "TRUSTED_HOSTS": None,
 }
 
 # Secret keys seen in samples and tutorials; refused in production whatever their length.
@@ -93,6 +98,7 @@ ENVIRONMENT = {
     "LMS_MAIL_FROM": "MAIL_FROM",
     "LMS_BASE_URL": "BASE_URL",
     "LMS_UPLOAD_QUOTA_MB": "UPLOAD_QUOTA_MB",
+    "LMS_TRUSTED_HOSTS": "TRUSTED_HOSTS",
 }
 
 
@@ -123,6 +129,10 @@ def from_environment() -> dict[str, object]:
                 f"LMS_UPLOAD_QUOTA_MB must be a whole number of MiB (0: no limit), not {text!r}."
             )
         values["UPLOAD_QUOTA_MB"] = int(text)
+    if "TRUSTED_HOSTS" in values:
+        values["TRUSTED_HOSTS"] = [
+            name.strip() for name in str(values["TRUSTED_HOSTS"]).split(",") if name.strip()
+        ]
     return values
 
 
@@ -166,7 +176,73 @@ def production_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append("SECRET_KEY is a sample or placeholder value; generate a random one.")
     if config.get("DEBUG"):
         problems.append("DEBUG is on: the debugger would let anyone run code. Turn it off.")
+    problems.extend(_address_problems(config))
     return problems
+
+
+def _address_problems(config: Mapping[str, Any]) -> list[str]:
+    """BASE_URL and TRUSTED_HOSTS: without them, links in mail would follow the Host header."""
+    problems = []
+    base = str(config.get("BASE_URL") or "").strip()
+    parts = urlsplit(base)
+    if not base:
+        problems.append(
+            "BASE_URL is not set: set LMS_BASE_URL to the address learners use "
+            "(https://lms.example.org/), or links in mail follow the request's Host header."
+        )
+    elif parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        problems.append(
+            f"BASE_URL must be the site's https:// address, like https://lms.example.org/, "
+            f"not {base!r} (production cookies are sent over https only)."
+        )
+    hosts = config.get("TRUSTED_HOSTS")
+    if isinstance(hosts, str):
+        hosts = [hosts]
+    if not hosts:
+        problems.append(
+            "TRUSTED_HOSTS is not set: set LMS_TRUSTED_HOSTS to the host names the site "
+            "answers to (lms.example.org; several separated by commas); other Host headers "
+            "then get a 400."
+        )
+    elif parts.hostname and not host_is_trusted(parts.hostname, list(hosts)):
+        problems.append(
+            f"BASE_URL's host {parts.hostname!r} is not among TRUSTED_HOSTS {list(hosts)!r}: "
+            "add it to LMS_TRUSTED_HOSTS."
+        )
+    return problems
+
+
+def service_problems(config: Mapping[str, Any]) -> list[str]:
+    """The Redis servers the configuration names that do not answer (a ping, 3 s at most).
+
+    Jobs, rate limits and the cache would otherwise fail or fall back quietly per process.
+    """
+    import redis
+
+    urls = {
+        config.get(key)
+        for key in ("REDIS_URL", "CACHE_REDIS_URL", "RATELIMIT_STORAGE_URI")
+        if str(config.get(key) or "").startswith(("redis://", "rediss://", "unix://"))
+    }
+    problems = []
+    for url in sorted(urls):
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        except (redis.RedisError, OSError, ValueError) as exc:
+            problems.append(f"Redis at {_without_password(url)} does not answer: {exc}")
+    return problems
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def apply_production(config: MutableMapping[str, Any]) -> None:
@@ -210,8 +286,19 @@ def load(config: FlaskConfig, test_config: Mapping[str, Any] | None = None) -> N
 
 
 def check() -> None:
-    """Load the configuration as the app would, without building it (gunicorn's master)."""
-    load(FlaskConfig(str(instance_path())))
+    """Load the configuration as the app would, without building it (gunicorn's master),
+    and in production check that the services it names answer. Raises
+    :class:`ConfigurationError` listing every problem."""
+    config = FlaskConfig(str(instance_path()))
+    load(config)
+    if not config.get("PRODUCTION"):
+        return
+    problems = service_problems(config)
+    if problems:
+        raise ConfigurationError(
+            "refusing to start in production (LMS_ENV=production):\n"
+            + "\n".join(f"  - {problem}" for problem in problems)
+        )
 
 
 def normalise_database_url(url: str) -> str:

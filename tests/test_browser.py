@@ -20,10 +20,11 @@ from lms.extensions import db
 from lms.models import Course, LessonProgress
 from lms.services import media
 from tests.conftest import PASSWORD, course_url, video_lessons_of
+from tests.servers import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
-    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+    unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)", module=True)
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package is not installed (pip install .[test])"
 )

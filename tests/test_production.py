@@ -3,6 +3,8 @@ app processes sharing one database (and Redis)."""
 
 from __future__ import annotations
 
+import ast
+import re
 import secrets
 import signal
 import subprocess
@@ -23,7 +25,7 @@ from lms.models import Camp, Lesson, Module
 from lms.services import camps as camp_service
 from lms.services import catalog, plugin_states
 from tests.conftest import Client, course_url
-from tests.servers import ROOT
+from tests.servers import ROOT, unavailable
 from tests.servers import environment as _environment
 from tests.servers import free_port as _free_port
 from tests.servers import gunicorn as _gunicorn
@@ -32,8 +34,11 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 GOOD_KEY = secrets.token_hex(32)
 
 
+SITE = {"BASE_URL": "https://lms.example.org/", "TRUSTED_HOSTS": ["lms.example.org"]}
+
+
 def production(app_config: dict, **overrides: object) -> dict:
-    return {**app_config, "PRODUCTION": True, "SECRET_KEY": GOOD_KEY, **overrides}
+    return {**app_config, "PRODUCTION": True, "SECRET_KEY": GOOD_KEY, **SITE, **overrides}
 
 
 # -- refusing unsafe production starts -------------------------------------------------------
@@ -48,6 +53,14 @@ def production(app_config: dict, **overrides: object) -> dict:
         ({"SECRET_KEY": "change-me-change-me-change-me-change-me"}, "sample or placeholder"),
         ({"SECRET_KEY": "x" * 40}, "sample or placeholder"),
         ({"DEBUG": True}, "DEBUG is on"),
+        ({"BASE_URL": None}, "BASE_URL is not set"),
+        ({"BASE_URL": " "}, "BASE_URL is not set"),
+        ({"BASE_URL": "http://lms.example.org/"}, "BASE_URL must be the site's https://"),
+        ({"BASE_URL": "lms.example.org"}, "BASE_URL must be the site's https://"),
+        ({"BASE_URL": "https:///path"}, "BASE_URL must be the site's https://"),
+        ({"TRUSTED_HOSTS": None}, "TRUSTED_HOSTS is not set"),
+        ({"TRUSTED_HOSTS": []}, "TRUSTED_HOSTS is not set"),
+        ({"TRUSTED_HOSTS": ["other.example.org"]}, "'lms.example.org' is not among"),
     ],
 )
 def test_production_refuses_unsafe_settings(app_config, overrides, message):
@@ -63,13 +76,48 @@ def test_every_problem_is_listed_at_once(app_config):
     assert "too short" in str(error.value) and "DEBUG is on" in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "hosts", [["lms.example.org"], ["www.example.org", "lms.example.org"], [".example.org"]]
+)
+def test_the_base_urls_host_may_be_trusted_in_any_form(app_config, hosts):
+    create_app(production(app_config, TRUSTED_HOSTS=hosts))
+
+
+def test_trusted_hosts_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LMS_TRUSTED_HOSTS", " lms.example.org, .example.org ,")
+    assert from_environment()["TRUSTED_HOSTS"] == ["lms.example.org", ".example.org"]
+
+
+def test_production_answers_400_to_other_host_names(app_config, learner):
+    app = create_app(production(app_config))
+    client = app.test_client()
+    assert client.get("/", base_url="https://lms.example.org").status_code == 200
+    for host in ("evil.example", "lms.example.org.evil.example", "127.0.0.1"):
+        answer = client.get("/", base_url=f"https://{host}")
+        assert answer.status_code == 400, host
+        assert b"Traceback" not in answer.data
+
+
+def test_reset_links_use_the_base_url_whatever_the_host(make_app, learner, monkeypatch):
+    """Even outside production, a configured BASE_URL decides the address in mail."""
+    from lms.services import jobs
+
+    app = make_app(BASE_URL="https://lms.example.org/")
+    queued = []
+    monkeypatch.setattr(jobs, "enqueue", lambda path, *args: queued.append(args))
+    client = Client(app.test_client())
+    client.raw.environ_base["HTTP_HOST"] = "evil.example"
+    assert client.post("/password/forgot", {"email": learner.email}).status_code == 200
+    assert queued == [(learner.email, "https://lms.example.org/")]
+
+
 def test_production_hardens_cookies_and_urls(app_config):
     app = create_app(production(app_config))
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
     assert app.config["PREFERRED_URL_SCHEME"] == "https"
-    with app.test_request_context("/"):
-        assert url_for("catalog.index", _external=True).startswith("https://")
+    with app.test_request_context("/", headers={"Host": "lms.example.org"}):
+        assert url_for("catalog.index", _external=True).startswith("https://lms.example.org/")
 
 
 def test_outside_production_nothing_changes(app_config, caplog):
@@ -180,6 +228,65 @@ def test_gunicorn_refuses_an_unsafe_production_config_with_one_message(tmp_path)
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [("LMS_BASE_URL", "BASE_URL is not set"), ("LMS_TRUSTED_HOSTS", "TRUSTED_HOSTS is not set")],
+)
+def test_gunicorn_refuses_to_start_without_the_sites_address(tmp_path, missing, message):
+    env = _environment(
+        tmp_path,
+        LMS_ENV="production",
+        LMS_SECRET_KEY=GOOD_KEY,
+        LMS_BIND=f"127.0.0.1:{_free_port()}",
+        LMS_WORKERS="1",
+    )
+    del env[missing]
+    returncode, err = _refused(env)
+    assert returncode == 4 and message in err and "Traceback" not in err
+
+
+def test_gunicorn_refuses_to_start_when_the_named_redis_does_not_answer(tmp_path):
+    env = _environment(
+        tmp_path,
+        LMS_ENV="production",
+        LMS_SECRET_KEY=GOOD_KEY,
+        LMS_BIND=f"127.0.0.1:{_free_port()}",
+        LMS_WORKERS="1",
+        LMS_REDIS_URL=f"redis://:hunter2-secret@127.0.0.1:{_free_port()}/0",
+    )
+    returncode, err = _refused(env)
+    assert returncode == 4
+    assert "Error: refusing to start in production" in err
+    assert "Redis at redis://:***@127.0.0.1:" in err and "does not answer" in err
+    assert "hunter2" not in err and "Traceback" not in err
+
+
+def _refused(env: dict[str, str]) -> tuple[int, str]:
+    server = _gunicorn(env)
+    try:
+        _out, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    return server.returncode, err
+
+
+def test_the_start_check_passes_when_the_named_redis_answers(tmp_path, monkeypatch, redis_url):
+    from lms.config import check
+
+    for key, value in _environment(
+        tmp_path, LMS_ENV="production", LMS_SECRET_KEY=GOOD_KEY, LMS_REDIS_URL=redis_url
+    ).items():
+        monkeypatch.setenv(key, value)
+    check()
+    monkeypatch.setenv("LMS_REDIS_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(ConfigurationError, match=r"Redis at redis://127\.0\.0\.1:1/0"):
+        check()
+    monkeypatch.setenv("LMS_ENV", "development")
+    check()  # outside production nothing is pinged
+
+
 # -- behind a proxy --------------------------------------------------------------------------
 
 
@@ -270,7 +377,7 @@ def redis_url() -> str:
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
     except redis.RedisError:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+        unavailable(f"Redis is not reachable at {REDIS_URL}")
     return REDIS_URL
 
 
@@ -395,3 +502,50 @@ def test_lms_worker_needs_redis(app):
     result = app.test_cli_runner().invoke(main, ["worker", "--burst"])
     assert result.exit_code == 1
     assert "set LMS_REDIS_URL" in result.output
+
+
+# -- CI: no test skips for a missing service --------------------------------------------------
+
+MISSING_SERVICE = re.compile(r"reachable|not running|is down|no nginx|no chromium", re.IGNORECASE)
+
+
+def _skip_reasons(path: Path) -> list[tuple[int, str]]:
+    """(line, reason text) of every ``pytest.skip(…)`` call in a test module."""
+    reasons = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "skip"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "pytest"
+        ):
+            reasons.append((node.lineno, ast.unparse(node.args[0]) if node.args else ""))
+    return reasons
+
+
+def test_no_test_skips_for_a_missing_service_but_through_unavailable():
+    """A missing Redis, PostgreSQL, nginx or Chromium is said with tests.servers.unavailable,
+    which fails the test under CI (.ci/run sets CI=true and starts them all) instead of
+    skipping it quietly."""
+    offenders = [
+        f"{path.name}:{line}: {reason}"
+        for path in sorted((ROOT / "tests").glob("*.py"))
+        for line, reason in _skip_reasons(path)
+        if MISSING_SERVICE.search(reason)
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_missing_service_skips_locally_and_fails_under_ci(monkeypatch, ci):
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(expected, match="Redis is not reachable"):
+        unavailable("Redis is not reachable at 127.0.0.1:6379")
+
+
+def test_ci_starts_redis_like_postgresql():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "pg_isready" in script and "redis-server --bind 127.0.0.1" in script
+    assert "export CI=true" in script

@@ -83,7 +83,12 @@ def assert_shows_exactly(page: str, value: str, where: str = "") -> None:
 
 
 def test_the_session_cookie_is_secure_httponly_and_lax_in_production(make_app, learner):
-    app = make_app(PRODUCTION=True, SECRET_KEY=secrets.token_hex(32))
+    app = make_app(
+        PRODUCTION=True,
+        SECRET_KEY=secrets.token_hex(32),
+        BASE_URL="https://localhost/",
+        TRUSTED_HOSTS=["localhost"],
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     client = Client(app.test_client())  # https, as PREFERRED_URL_SCHEME says
     response = client.login(learner.email, headers={"Referer": "https://localhost/login"})

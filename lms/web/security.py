@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import SecurityError
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -33,5 +34,12 @@ def no_store_for_secret_urls(response: Response) -> Response:
     return response
 
 
+def untrusted_host(_error: SecurityError) -> Response:
+    """A Host header outside ``TRUSTED_HOSTS``: a plain 400. No page is rendered, since no
+    URL can be built for a host the app does not serve."""
+    return Response("Bad request: unknown host name.\n", 400, mimetype="text/plain")
+
+
 def init_app(app: Flask) -> None:
     app.after_request(no_store_for_secret_urls)
+    app.register_error_handler(SecurityError, untrusted_host)
