@@ -133,7 +133,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; media-src 'self'; "
+            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
             "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
         )
         if request.endpoint not in PUBLIC_ASSETS and current_user and current_user.is_authenticated:

@@ -270,6 +270,21 @@ def test_a_full_silicon_valley_cohort_refuses_with_the_reason(app, client, make_
         assert db.session.scalar(db.select(db.func.count(Enrollment.id))) == 3
 
 
+def test_a_withdrawn_learner_frees_a_silicon_valley_seat(app, client, make_user, monkeypatch):
+    monkeypatch.setattr(plugins.silicon_valley, "COHORT_SEATS", 1)
+    course_page = "/camps/silicon-valley/global-market-entry/"
+    make_user("first@example.com")
+    client.login("first@example.com")
+    assert client.post(course_page + "enroll").status_code == 302
+    client.logout()
+    with app.app_context():
+        db.session.scalars(db.select(Enrollment)).one().status = "withdrawn"
+        db.session.commit()
+    make_user("second@example.com")
+    client.login("second@example.com")
+    assert client.post(course_page + "enroll").status_code == 302
+
+
 def test_the_practitioner_camp_needs_an_organization(app, client, make_user):
     course_page = "/camps/practitioner/new-employee-onboarding/"
     make_user("freelancer@example.com")

@@ -316,6 +316,22 @@ def test_more_learners_than_seats_registering_at_once_fill_exactly_the_seats(app
         assert sorted(live.waitlist_position(row) for row in waiting) == list(range(1, 11))
 
 
+def test_more_learners_than_cohort_seats_enrolling_at_once_fill_exactly_the_seats(
+    app, make_user, monkeypatch
+):
+    import plugins.silicon_valley
+
+    monkeypatch.setattr(plugins.silicon_valley, "COHORT_SEATS", 3)
+    url = "/camps/silicon-valley/global-market-entry/enroll"
+    calls = []
+    for n in range(10):
+        browser, token = logged_in(app, make_user(f"cohort{n}@example.com").email)
+        calls.append(partial(post_form, browser, url, {"csrf_token": token}))
+    assert sorted(at_once(*calls)) == [302] * 3 + [403] * 7
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Enrollment.id))) == 3
+
+
 def test_one_learner_registering_from_ten_threads_gets_one_registration(app, learner):
     session_id = new_live_session(app, capacity=5)
     browser, token = logged_in(app, learner.email)

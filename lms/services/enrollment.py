@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from lms.camp import EnrollmentDecision
-from lms.database import insert_ignoring_conflicts
+from lms.database import insert_ignoring_conflicts, lock_row
 from lms.extensions import db
 from lms.models import Course, Enrollment, User
 from lms.models._base import utcnow
@@ -35,13 +35,17 @@ def enroll(user: User, course: Course) -> tuple[Enrollment, bool]:
     """Enroll ``user``; returns the enrollment and whether it is new.
 
     Safe under concurrency: the unique (user, course) key and an insert that ignores
-    conflicts make parallel requests end with one row and no error.
+    conflicts make parallel requests end with one row and no error. The course row is
+    locked before the policies decide, so a policy that counts enrollments (cohort seats)
+    sees every enrollment committed before and none can be oversold.
     """
     existing = enrollment_of(user, course)
     if existing is not None:
         return existing, False
+    lock_row(Course, course.id)
     decision = decide(user, course)
     if not decision.allowed:
+        db.session.commit()  # nothing written: only the lock ends
         raise EnrollmentRefused(decision.reason)
     created = insert_ignoring_conflicts(
         Enrollment,

@@ -1,7 +1,9 @@
 """Silicon Valley Camp (和达·硅谷训练营): the international innovation programme.
 
 Own behaviour: each course runs as a cohort with a fixed number of seats
-(``COHORT_SEATS``); once the seats are taken, enrollment closes with a clear reason.
+(``COHORT_SEATS``); once the seats are taken, enrollment closes with a clear reason. A
+learner who withdrew frees their seat. The core locks the course while policies decide
+(:func:`lms.services.enrollment.enroll`), so parallel enrollments never oversell.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ def lms_enrollment_policy(user, course) -> EnrollmentDecision | None:
     if course.camp.slug != SLUG:
         return None
     taken = db.session.scalar(
-        select(func.count(Enrollment.id)).where(Enrollment.course_id == course.id)
+        select(func.count(Enrollment.id)).where(
+            Enrollment.course_id == course.id, Enrollment.status != "withdrawn"
+        )
     )
     if taken >= COHORT_SEATS:
         return EnrollmentDecision.deny(
