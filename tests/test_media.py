@@ -71,7 +71,9 @@ def test_lesson_page_plays_the_video(client, learner, course, video_lesson):
     client.login(learner.email)
     client.post(course_url(course) + "enroll")
     page = client.get(course_url(course) + f"lessons/{video_lesson.slug}").get_data(as_text=True)
-    assert f'src="/media/lessons/{video_lesson.id}"' in page
+    # The player picks HLS or the MP4 renditions (static/js/player.js): both are on the page.
+    assert f'data-hls="/media/lessons/{video_lesson.id}/hls/master.m3u8"' in page
+    assert f'"src": "/media/lessons/{video_lesson.id}/mp4/' in page
     assert "0:03" in page  # the probed duration, not a typed-in one
     assert "80%" in page  # Startup Growth's own completion threshold
 

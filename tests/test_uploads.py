@@ -152,7 +152,7 @@ def test_an_uploaded_video_is_stored_probed_and_played(
     assert poster.mimetype == "image/jpeg"
     assert poster.data.startswith(b"\xff\xd8")
     page = lesson_page(student, course, lesson_id, app)
-    assert f'src="/media/lessons/{lesson_id}"' in page
+    assert f'data-hls="/media/lessons/{lesson_id}/hls/master.m3u8"' in page
     assert f'poster="/media/lessons/{lesson_id}/poster.jpg"' in page
     assert "0:03" in page
     teach_page = editor.get(f"/teach/lessons/{lesson_id}").get_data(as_text=True)
