@@ -426,6 +426,16 @@ class CampConformance:
                                     and 0 < threshold <= 1
                                 )
                             ), f"lms_lesson_completion_threshold returned {threshold!r}"
+                            rate = own("lms_max_playback_rate", lesson=lesson)
+                            assert (
+                                rate is None
+                                or rate is NOT_IMPLEMENTED
+                                or (
+                                    isinstance(rate, int | float)
+                                    and not isinstance(rate, bool)
+                                    and 1 <= rate <= 4
+                                )
+                            ), f"lms_max_playback_rate returned {rate!r}"
                     if enrollment.decide(user, course).allowed:
                         row, _created = enrollment.enroll(user, course)
                         done = own("lms_course_completion", enrollment=row)

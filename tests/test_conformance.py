@@ -105,6 +105,12 @@ BROKEN_BOARD.add_url_rule("/", "index", lambda: ("the board is broken", 500))
             "lms_lesson_completion_threshold returned 1.5",
         ),
         (
+            "lms_max_playback_rate",
+            lambda lesson: 16,
+            "test_its_hooks_answer_what_the_core_expects",
+            "lms_max_playback_rate returned 16",
+        ),
+        (
             "lms_enrollment_policy",
             lambda user, course: EnrollmentDecision.deny(""),
             "test_a_plain_learner_is_enrolled_or_clearly_refused",
