@@ -231,6 +231,7 @@ def _init_templates(app: Flask, registry: Any) -> None:
     from flask_babel import get_locale
     from jinja2 import ChoiceLoader, FileSystemLoader
 
+    from lms.models._base import academy_timezone
     from lms.services.catalog import can_edit
     from lms.services.live import local as local_time
     from lms.slots import render_slot
@@ -252,6 +253,7 @@ def _init_templates(app: Flask, registry: Any) -> None:
             "language_form": LanguageForm(formdata=None),
             "can_edit": lambda course: can_edit(current_user, course),
             "local": local_time,
+            "academy_timezone": academy_timezone(),
         }
 
 

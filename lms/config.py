@@ -30,7 +30,8 @@ DEFAULTS: dict[str, object] = {
     "JOBS_INLINE": False,
     "MEDIA_ACCEL_REDIRECT": None,
     "BABEL_DEFAULT_LOCALE": "zh_CN",
-    "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    # The academy's time zone (an IANA name): its days, months, calendar pages and feeds.
+    "TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": ["zh_CN", "en"],
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -102,6 +103,7 @@ ENVIRONMENT = {
 }
 
 
+    "LMS_TIMEZONE": "TIMEZONE",
 def instance_path() -> Path:
     """The instance folder: ``LMS_INSTANCE_PATH`` or ``instance/`` beside the package."""
     return Path(os.environ.get("LMS_INSTANCE_PATH", ROOT / "instance")).resolve()
@@ -285,6 +287,7 @@ def load(config: FlaskConfig, test_config: Mapping[str, Any] | None = None) -> N
     apply_production(config)
 
 
+    config["BABEL_DEFAULT_TIMEZONE"] = check_timezone(config["TIMEZONE"])
 def check() -> None:
     """Load the configuration as the app would, without building it (gunicorn's master),
     and in production check that the services it names answer. Raises
@@ -304,6 +307,19 @@ def check() -> None:
 def normalise_database_url(url: str) -> str:
     """Let ``postgresql://`` URLs use psycopg 3, the driver we install."""
     if url.startswith("postgres://"):
+def check_timezone(name: object) -> str:
+    """``TIMEZONE`` must name a zone of the zone database (``Asia/Shanghai``, ``UTC``…)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(
+            f"TIMEZONE (LMS_TIMEZONE) must be a time zone such as Asia/Shanghai, not {name!r}."
+        ) from exc
+    return str(name)
+
+
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]

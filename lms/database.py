@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import g, has_app_context
 from sqlalchemy import event
@@ -50,6 +52,7 @@ def configure_sqlite(engine: Engine) -> None:
         if file_database:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
+        dbapi_connection.create_function("lms_local_date", 2, local_date, deterministic=True)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         if file_database:
@@ -85,6 +88,16 @@ def configure_sqlite(engine: Engine) -> None:
             return
         if connection.in_transaction():
             dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+def local_date(stored: str | None, timezone: str) -> str | None:
+    """SQLite's ``lms_local_date(timestamp, zone)``: the day a stored UTC time falls on in a
+    time zone (daylight-saving time included), as ``YYYY-MM-DD``."""
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(timezone)).date().isoformat()
 
 
 WRITE_KEYWORDS = frozenset(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import current_app, has_app_context
 from flask_babel import get_locale
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
+
+from lms.config import DEFAULTS
 
 
 def utcnow() -> datetime:
@@ -16,6 +19,13 @@ def utcnow() -> datetime:
 def aware(moment: datetime) -> datetime:
     """SQLite gives naive datetimes back; every time we store is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def academy_timezone() -> str:
+    """The name of the academy's time zone: the ``TIMEZONE`` setting (``LMS_TIMEZONE``)."""
+    if has_app_context():
+        return str(current_app.config["TIMEZONE"])
+    return str(DEFAULTS["TIMEZONE"])
 
 
 def current_language() -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.extensions import db
-from lms.models._base import Bilingual, Timestamped, utcnow
+from lms.models._base import Bilingual, Timestamped, academy_timezone, utcnow
 from lms.models.accounts import Organization, User
 from lms.models.catalog import Camp, Course, Lesson
 
@@ -40,7 +40,7 @@ class LiveSeries(Bilingual, Timestamped, db.Model):
     course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="SET NULL"))
     rrule: Mapped[str] = mapped_column(String(500))
     starts_local: Mapped[datetime] = mapped_column(DateTime)  # naive, in ``timezone``
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(String(64), default=academy_timezone)
     location: Mapped[str] = mapped_column(String(200))
     capacity: Mapped[int] = mapped_column(Integer, default=60)
     # The segments of each occurrence: [{"kind", "title_zh", "title_en", "offset", "minutes"}]
@@ -72,7 +72,7 @@ class LiveSession(Bilingual, Timestamped, db.Model):
     course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="SET NULL"))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(String(64), default=academy_timezone)
     location: Mapped[str] = mapped_column(String(200))
     lecturer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     guest_name: Mapped[str] = mapped_column(String(100), default="")

@@ -34,7 +34,6 @@ from lms.services import hours
 ATTENDED = ("present", "late")
 # Among events at the same moment, the later step of a story comes first (newest first).
 KIND_ORDER = {"enrolled": 0, "attendance": 1, "correction": 2, "completed": 3, "certificate": 4}
-ACADEMY_ZONE = str(hours.ACADEMY_TIMEZONE)
 
 
 def _hours(seconds: int) -> float:
@@ -117,7 +116,7 @@ class Event:
     title_en: str
     camp_zh: str = ""
     camp_en: str = ""
-    timezone: str = ACADEMY_ZONE
+    timezone: str = ""  # empty: the academy's
     status: str = ""  # attendance: its status; correction: the new status
     old_status: str | None = None  # correction: the status before
     seconds: int = 0  # attendance: the time credited for the session
@@ -140,7 +139,7 @@ class Event:
         try:
             zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            zone = hours.ACADEMY_TIMEZONE
+            zone = hours.academy_zone()
         return self.at.astimezone(zone)
 
     @property

@@ -13,6 +13,7 @@ from lms.extensions import db
 from lms.models import Camp, Course, Lesson, Module, Organization, User
 from lms.services import accounts, media
 from lms.services.camps import registry
+from lms.services.hours import academy_timezone
 
 DEMO_ORGANIZATION = "聚光科技 Focused Photonics"
 DEMO_ACCOUNTS = (
@@ -105,7 +106,7 @@ def _live_and_community(result: DemoResult) -> None:
     if db.session.scalar(db.select(LiveSeries.id).limit(1)) is None:
         values = live.activity_day_values()
         values.lecturer_id = trainer.id
-        today = live.local(live.utcnow(), live.DEFAULT_TIMEZONE)
+        today = live.local(live.utcnow(), academy_timezone())
         live.create_series(
             values,
             live.ACTIVITY_DAY_RULE,

@@ -14,6 +14,7 @@ from icalendar import Calendar, Event
 from lms.extensions import db
 from lms.models import CalendarFeed, Camp, LiveSession, Registration, User
 from lms.models._base import utcnow
+from lms.services.hours import academy_timezone
 from lms.services.live import aware, local
 
 PAST_DAYS = 90
@@ -129,7 +130,7 @@ def to_ics(
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", name)
-    calendar.add("x-wr-timezone", "Asia/Shanghai")
+    calendar.add("x-wr-timezone", academy_timezone())
     stamp = utcnow()
     for session in sessions:
         event = Event()

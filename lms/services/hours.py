@@ -25,9 +25,12 @@ from lms.models import (
     TrainingTime,
     User,
 )
-from lms.models._base import aware, utcnow
+from lms.models._base import academy_timezone, aware, utcnow
 
-ACADEMY_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+def academy_zone() -> ZoneInfo:
+    """The academy's time zone: its days, months and calendar pages are local to it."""
+    return ZoneInfo(academy_timezone())
 
 
 def target_hours(user: User) -> int:
@@ -62,7 +65,7 @@ def set_camp_target(camp: Camp, target: int | None) -> None:
 
 def local_day(moment: datetime, timezone: str | None = None) -> date:
     """The calendar day of ``moment`` where it happened (the academy's zone by default)."""
-    return aware(moment).astimezone(ZoneInfo(timezone) if timezone else ACADEMY_TIMEZONE).date()
+    return aware(moment).astimezone(ZoneInfo(timezone) if timezone else academy_zone()).date()
 
 
 def add(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,8 +30,8 @@ from lms.models import (
 )
 from lms.models._base import aware, utcnow
 from lms.services import schedule
+from lms.services.hours import academy_timezone
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 ACTIVITY_DAY_RULE = "FREQ=MONTHLY;BYMONTHDAY=25"
 ACTIVITY_DAY_START = time(13, 30)
 # The academy's fixed activity day: three segments in the afternoon (minutes from the start).
@@ -103,7 +103,7 @@ class SessionValues:
     title_en: str
     location: str
     capacity: int
-    timezone: str = DEFAULT_TIMEZONE
+    timezone: str = field(default_factory=academy_timezone)
     camp_id: int | None = None
     course_id: int | None = None
     lecturer_id: int | None = None

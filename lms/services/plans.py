@@ -36,7 +36,7 @@ from lms.models import (
 )
 from lms.models._base import utcnow
 from lms.services.camps import visible_camps
-from lms.services.hours import ACADEMY_TIMEZONE, local_day
+from lms.services.hours import academy_timezone, local_day
 
 STATUSES = ("done", "on_track", "late")
 
@@ -52,11 +52,10 @@ def today() -> date:
 def local_date(moment: ColumnElement) -> ColumnElement:
     """SQL: the academy's calendar day of a UTC timestamp column."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone(str(ACADEMY_TIMEZONE), moment), Date)
-    # SQLite keeps UTC timestamps as text and has no zone database; the academy's zone
-    # (Asia/Shanghai) has had a fixed offset since 1991.
-    offset = ACADEMY_TIMEZONE.utcoffset(utcnow().replace(tzinfo=None)).total_seconds()
-    return func.date(moment, f"{int(offset // 60):+d} minutes")
+        return cast(func.timezone(academy_timezone(), moment), Date)
+    # SQLite has no zone database: lms.database gives each connection this function, which
+    # converts with Python's (daylight-saving time included).
+    return func.lms_local_date(moment, academy_timezone())
 
 
 def _published_course() -> ColumnElement:

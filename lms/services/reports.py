@@ -32,7 +32,7 @@ from lms.models import (
 )
 from lms.models import Attendance as AttendanceRow
 from lms.services import plans
-from lms.services.hours import ACADEMY_TIMEZONE
+from lms.services.hours import academy_zone
 from lms.services.people import Scope
 
 
@@ -42,7 +42,7 @@ def next_month(first: date) -> date:
 
 def utc_start(day: date) -> datetime:
     """The UTC instant a day starts in the academy's time zone."""
-    return datetime.combine(day, time(), tzinfo=ACADEMY_TIMEZONE).astimezone(UTC)
+    return datetime.combine(day, time(), tzinfo=academy_zone()).astimezone(UTC)
 
 
 def percent(part: int, whole: int) -> int | None:

@@ -19,6 +19,7 @@ from lms.extensions import db
 from lms.models import DiscussionTopic, LiveSession, Organization, SalonCase
 from lms.models._base import utcnow
 from lms.services import community, live
+from lms.services.hours import academy_timezone
 from lms.services.lessons import render_markdown
 from lms.web.community_forms import (
     CASE_TOPIC_LABELS,
@@ -51,7 +52,7 @@ def labels() -> dict[str, Any]:
 
 def _local_time(moment: datetime) -> str:
     """A stored time in the academy's time zone (the activity day is in China)."""
-    return f"{live.local(moment, live.DEFAULT_TIMEZONE):%Y-%m-%d %H:%M}"
+    return f"{live.local(moment, academy_timezone()):%Y-%m-%d %H:%M}"
 
 
 def _page_number() -> int:

@@ -27,8 +27,9 @@ from lms.models import Camp, Course, Lesson, LiveSession, User
 from lms.models._base import utcnow
 from lms.services import checkin, live, ratelimit
 from lms.services.camps import visible_camps
+from lms.services.hours import academy_timezone
 from lms.web.forms import ActionForm
-from lms.web.live_forms import CheckinForm, CorrectionForm, MoveForm, SessionForm
+from lms.web.live_forms import TIMEZONES, CheckinForm, CorrectionForm, MoveForm, SessionForm
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 
@@ -72,7 +73,7 @@ def index() -> str:
 
 @bp.get("/calendar")
 def calendar_page() -> str:
-    today = live.local(utcnow(), live.DEFAULT_TIMEZONE).date()
+    today = live.local(utcnow(), academy_timezone()).date()
     try:
         year = int(request.args.get("year", today.year))
         month = int(request.args.get("month", today.month))
@@ -80,9 +81,9 @@ def calendar_page() -> str:
         first = date(year, month, 1)
     except (ValueError, OverflowError):
         abort(400, _("Unknown month."))
-    start = datetime(
-        first.year, first.month, 1, tzinfo=live.zone(live.DEFAULT_TIMEZONE)
-    ) - timedelta(days=7)
+    start = datetime(first.year, first.month, 1, tzinfo=live.zone(academy_timezone())) - timedelta(
+        days=7
+    )
     sessions = live.upcoming(live.camp_ids_visible(), start=start, days=45)
     by_day: dict[date, list[LiveSession]] = {}
     for session in sessions:
@@ -304,6 +305,8 @@ def new() -> str | Response | tuple[str, int]:
     form.camp.choices = _camp_choices()
     form.course.choices = _course_choices()
     form.lecturer.choices = _lecturer_choices()
+    zones = [academy_timezone(), *(z for z in TIMEZONES if z != academy_timezone())]
+    form.timezone.choices = [SelectChoice(z, z) for z in zones]
     if request.method == "GET":
         _activity_day_defaults(form)
     if form.validate_on_submit():
@@ -318,7 +321,7 @@ def new() -> str | Response | tuple[str, int]:
 
 
 def _activity_day_defaults(form: SessionForm) -> None:
-    today = live.local(utcnow(), live.DEFAULT_TIMEZONE).date()
+    today = live.local(utcnow(), academy_timezone()).date()
     next_25th = (
         today.replace(day=25)
         if today.day <= 25
@@ -326,6 +329,7 @@ def _activity_day_defaults(form: SessionForm) -> None:
     )
     form.title_zh.data, form.title_en.data = "园区党员固定活动日", "Park activity day"
     form.date.data, form.start.data = next_25th, live.ACTIVITY_DAY_START
+    form.timezone.data = academy_timezone()
     form.repeat.data = live.ACTIVITY_DAY_RULE
     form.location.data = live.REMOTE_EDUCATION_CENTRE
     form.capacity.data = 80
