@@ -308,6 +308,10 @@ def test_trainers_create_an_activity_day_series(app, client, organizer, learner)
         {"date": "not a date"},
         {"title_en": ""},
         {"timezone": "Mars/Base"},
+        # the last half hour of datetime's range, eight hours behind UTC: no overflow
+        {"date": "9999-12-31", "start": "23:30", "timezone": "America/Los_Angeles"},
+        {"date": "9999-12-31", "start": "23:30", "repeat": "FREQ=DAILY"},
+        {"date": "0001-01-01", "start": "00:00", "timezone": "Asia/Tokyo"},
     ],
 )
 def test_bad_session_forms_are_400_and_write_nothing(app, client, organizer, change):
@@ -321,6 +325,14 @@ def test_bad_session_forms_are_400_and_write_nothing(app, client, organizer, cha
     assert client.post("/live/new", data).status_code == 400
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(LiveSession.id))) == 0
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1969-12-31"])
+def test_moving_a_session_to_an_edge_date_is_400(app, client, organizer, day):
+    session_id = make_session(app)
+    client.login(organizer.email)
+    response = client.post(f"/live/{session_id}/manage", {"date": day, "start": "23:30"})
+    assert response.status_code == 400
 
 
 RUNNER_ONLY = [
