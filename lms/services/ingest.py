@@ -21,7 +21,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import or_
 
 from lms.extensions import db
@@ -32,9 +32,10 @@ from lms.services.integrity import CheckResult
 
 log = logging.getLogger(__name__)
 
-# A claim whose heartbeat is older than this is taken to be dead (its worker was killed).
-LEASE = timedelta(seconds=90)
-HEARTBEAT_EVERY = 5.0  # seconds between progress writes
+# A claim whose heartbeat is older than the lease (MEDIA_PROCESSING_LEASE, seconds) is taken
+# to be dead: its worker was killed.
+DEFAULT_LEASE_SECONDS = 90
+HEARTBEAT_EVERY = 5.0  # seconds between progress writes (well inside the lease)
 MAX_ATTEMPTS = 3
 # A video queued this long ago and never started counts as stuck (no worker is running).
 QUEUE_PATIENCE = timedelta(minutes=10)
@@ -55,6 +56,12 @@ def stream_path(asset: MediaAsset, *parts: str) -> Path:
     return streams_root().joinpath(asset.stream_dir, *parts)
 
 
+def lease() -> timedelta:
+    return timedelta(
+        seconds=current_app.config.get("MEDIA_PROCESSING_LEASE", DEFAULT_LEASE_SECONDS)
+    )
+
+
 def enqueue(asset: MediaAsset) -> None:
     """Queue the processing of ``asset`` (inline in tests, a thread, or RQ)."""
     jobs.enqueue(JOB, asset.id)
@@ -68,7 +75,7 @@ def claim(asset_id: int, now: datetime | None = None) -> bool:
         .where(
             MediaAsset.id == asset_id,
             MediaAsset.status == "processing",
-            or_(MediaAsset.heartbeat_at.is_(None), MediaAsset.heartbeat_at < now - LEASE),
+            or_(MediaAsset.heartbeat_at.is_(None), MediaAsset.heartbeat_at < now - lease()),
         )
         .values(heartbeat_at=now, attempts=MediaAsset.attempts + 1)
         .execution_options(synchronize_session=False)
@@ -227,7 +234,7 @@ def stuck(now: datetime | None = None) -> list[MediaAsset]:
             .where(
                 MediaAsset.status == "processing",
                 or_(
-                    MediaAsset.heartbeat_at < now - LEASE,
+                    MediaAsset.heartbeat_at < now - lease(),
                     MediaAsset.heartbeat_at.is_(None)
                     & (MediaAsset.created_at < now - QUEUE_PATIENCE),
                 ),
@@ -246,12 +253,38 @@ def resume_interrupted() -> list[int]:
     waiting = db.session.scalars(
         db.select(MediaAsset.id).where(
             MediaAsset.status == "processing",
-            or_(MediaAsset.heartbeat_at.is_(None), MediaAsset.heartbeat_at < utcnow() - LEASE),
+            or_(MediaAsset.heartbeat_at.is_(None), MediaAsset.heartbeat_at < utcnow() - lease()),
         )
     ).all()
+    remove_orphans()
     for asset_id in waiting:
         jobs.enqueue(JOB, asset_id)
     return list(waiting)
+
+
+def remove_orphans() -> list[str]:
+    """Delete the half-made folders of killed jobs: no asset names them, and nothing in them
+    changed for a lease (a live FFmpeg keeps writing to its files). Returns their names."""
+    root = streams_root()
+    if not root.is_dir():
+        return []
+    named = set(
+        db.session.scalars(
+            db.select(MediaAsset.stream_dir).where(MediaAsset.stream_dir.is_not(None))
+        )
+    )
+    horizon = time.time() - lease().total_seconds()
+    removed = []
+    for folder in root.iterdir():
+        if folder.name in named or not folder.is_dir():
+            continue
+        newest = max((p.stat().st_mtime for p in [folder, *folder.rglob("*")]), default=0.0)
+        if newest < horizon:
+            transcode.remove_tree(folder)
+            removed.append(folder.name)
+    if removed:
+        log.info("removed folders of interrupted video processing: %s", removed)
+    return removed
 
 
 @schedule.register("resume video processing", every=timedelta(minutes=5))

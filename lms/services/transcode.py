@@ -124,7 +124,7 @@ def inspect(path: Path) -> Source:
             if not duration and video.duration and video.time_base:
                 duration = float(video.duration * video.time_base)
             average = video.average_rate or video.guessed_rate or Fraction(25)
-            base = video.base_rate or average
+            keyframe_gap, variable = _timing(container, video, duration)
             return Source(
                 width=width,
                 height=height,
@@ -133,11 +133,11 @@ def inspect(path: Path) -> Source:
                 video_codec=context.name,
                 pix_fmt=context.format.name if context.format else None,
                 fps=float(average),
-                variable_frame_rate=abs(float(base) - float(average)) > 0.01 * float(average),
+                variable_frame_rate=variable,
                 audio_codec=audio.codec_context.name if audio is not None else None,
                 audio_profile=audio.codec_context.profile if audio is not None else None,
                 audio_channels=audio.codec_context.channels if audio is not None else 0,
-                keyframe_gap=_keyframe_gap(container, video, duration),
+                keyframe_gap=keyframe_gap,
             )
     except (av.error.FFmpegError, IndexError, StopIteration) as exc:
         raise TranscodeError(f"not a readable video: {exc}") from exc
@@ -152,20 +152,25 @@ def _first_frame_rotation(container: av.container.InputContainer) -> int:
     return round(getattr(frame, "rotation", 0) or 0) % 360
 
 
-def _keyframe_gap(
+def _timing(
     container: av.container.InputContainer, video: av.video.stream.VideoStream, duration: float
-) -> float:
-    """The longest time between keyframes (and to the end), reading packets, not pictures."""
+) -> tuple[float, bool]:
+    """From the packets (no decoding): the longest time between keyframes (and to the end),
+    and whether frames last unequal times (a variable frame rate, as phones record)."""
     container.seek(0)
-    keyframes = [
-        float(packet.pts * packet.time_base)
-        for packet in container.demux(video)
-        if packet.is_keyframe and packet.pts is not None
-    ]
-    if not keyframes:
-        return duration
-    points = [*sorted(keyframes), duration]
-    return max(later - earlier for earlier, later in itertools.pairwise(points))
+    keyframes, stamps = [], []
+    for packet in container.demux(video):
+        if packet.pts is None:
+            continue
+        moment = float(packet.pts * packet.time_base)
+        stamps.append(moment)
+        if packet.is_keyframe:
+            keyframes.append(moment)
+    points = [*sorted(keyframes), duration] if keyframes else [0.0, duration]
+    gap = max(later - earlier for earlier, later in itertools.pairwise(points))
+    steps = [later - earlier for earlier, later in itertools.pairwise(sorted(stamps))]
+    variable = bool(steps) and max(steps) - min(steps) > 0.1 * max(min(steps), 1e-3)
+    return gap, variable
 
 
 def plan(source: Source) -> list[Rendition]:
@@ -173,7 +178,9 @@ def plan(source: Source) -> list[Rendition]:
     heights = sorted({min(target, _even(source.short_side)) for target in TARGET_HEIGHTS})
     renditions = []
     for height in heights:
-        long_side = _even(round(height * max(source.width, source.height) / source.short_side))
+        long_side = max(
+            2, 2 * round(height * max(source.width, source.height) / source.short_side / 2)
+        )
         width = long_side
         frame = (height, long_side) if source.portrait else (long_side, height)
         fits = (
@@ -262,7 +269,7 @@ def encode_command(
                 command += ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2", "-ar", "48000"]
         command += [
             *("-map_metadata", "-1", "-map_chapters", "-1", "-sn", "-dn"),
-            *("-movflags", "+faststart", "-max_interleave_delta", "500000"),
+            *("-movflags", "+faststart"),
             str(out / rendition.file),
         ]
     command += [
@@ -297,7 +304,12 @@ def run_ffmpeg(
     """Run FFmpeg, reporting the fraction of ``duration`` done; raise with its error."""
     deadline = time.monotonic() + 60 + FFMPEG_TIMEOUT_FACTOR * max(duration, 1)
     with subprocess.Popen(  # noqa: S603 — our own argument list, no shell
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        preexec_fn=_die_with_parent,
     ) as process:
         stderr: list[str] = []
         reader = threading.Thread(target=lambda: stderr.extend(process.stderr or ()), daemon=True)
@@ -314,6 +326,17 @@ def run_ffmpeg(
     if process.returncode != 0:
         tail = "".join(stderr)[-STDERR_TAIL:].strip() or f"exit status {process.returncode}"
         raise TranscodeError(f"FFmpeg failed: {tail}")
+
+
+def _die_with_parent() -> None:
+    """A worker killed mid-job takes its FFmpeg along (Linux: PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass(frozen=True)
