@@ -28,6 +28,9 @@ DEFAULTS: dict[str, object] = {
     "UPLOAD_QUOTA_MB": 20 * 1024,
     "REDIS_URL": None,
     "JOBS_INLINE": False,
+    # Seconds without a heartbeat after which a video's processing counts as interrupted and
+    # is taken up again (the job writes one every few seconds while FFmpeg works).
+    "MEDIA_PROCESSING_LEASE": 90,
     "MEDIA_ACCEL_REDIRECT": None,
     "BABEL_DEFAULT_LOCALE": "zh_CN",
     # The academy's time zone (an IANA name): its days, months, calendar pages and feeds.
@@ -100,10 +103,10 @@ ENVIRONMENT = {
     "LMS_BASE_URL": "BASE_URL",
     "LMS_UPLOAD_QUOTA_MB": "UPLOAD_QUOTA_MB",
     "LMS_TRUSTED_HOSTS": "TRUSTED_HOSTS",
+    "LMS_TIMEZONE": "TIMEZONE",
 }
 
 
-    "LMS_TIMEZONE": "TIMEZONE",
 def instance_path() -> Path:
     """The instance folder: ``LMS_INSTANCE_PATH`` or ``instance/`` beside the package."""
     return Path(os.environ.get("LMS_INSTANCE_PATH", ROOT / "instance")).resolve()
@@ -284,10 +287,10 @@ def load(config: FlaskConfig, test_config: Mapping[str, Any] | None = None) -> N
         config.from_mapping(test_config)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     config["PERMANENT_SESSION_LIFETIME"] = config["SESSION_IDLE_LIFETIME"]
+    config["BABEL_DEFAULT_TIMEZONE"] = check_timezone(config["TIMEZONE"])
     apply_production(config)
 
 
-    config["BABEL_DEFAULT_TIMEZONE"] = check_timezone(config["TIMEZONE"])
 def check() -> None:
     """Load the configuration as the app would, without building it (gunicorn's master),
     and in production check that the services it names answer. Raises
@@ -304,9 +307,6 @@ def check() -> None:
         )
 
 
-def normalise_database_url(url: str) -> str:
-    """Let ``postgresql://`` URLs use psycopg 3, the driver we install."""
-    if url.startswith("postgres://"):
 def check_timezone(name: object) -> str:
     """``TIMEZONE`` must name a zone of the zone database (``Asia/Shanghai``, ``UTC``…)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -320,6 +320,9 @@ def check_timezone(name: object) -> str:
     return str(name)
 
 
+def normalise_database_url(url: str) -> str:
+    """Let ``postgresql://`` URLs use psycopg 3, the driver we install."""
+    if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
