@@ -19,7 +19,7 @@ from babel import support
 from flask import Flask, current_app, request
 from flask import Request as FlaskRequest
 from flask_babel import get_locale
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from wtforms.i18n import messages_path
 
@@ -67,6 +67,15 @@ def limit_body() -> None:
         raise RequestEntityTooLarge()
 
 
+def refuse_nul_in_query() -> None:
+    """A NUL character in the query string is a 400: PostgreSQL stores no NUL in text, so a
+    search for one would otherwise fail in the database (found by tests/test_sweep_get.py)."""
+    if b"%00" in request.query_string or b"\x00" in request.query_string:
+        raise BadRequest()
+
+
 def init_app(app: Flask) -> None:
-    """Run :func:`limit_body` first of all ``before_request`` functions (CSRF reads the form)."""
-    app.before_request_funcs.setdefault(None, []).insert(0, limit_body)
+    """Run :func:`limit_body` first of all ``before_request`` functions (CSRF reads the form),
+    then :func:`refuse_nul_in_query`."""
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_nul_in_query)
+    app.before_request_funcs[None].insert(0, limit_body)
