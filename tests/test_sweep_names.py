@@ -134,3 +134,23 @@ def test_names_in_csv_exports_are_clean(app, client, make_user, organizer):
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "Bob" in body and shows_nothing_hidden(body.lstrip("\ufeff"))
+
+
+def test_a_staff_import_stores_clean_names_and_finds_groups_by_them(app, make_user):
+    """A group written with a zero-width space is the existing group, not a new one."""
+    from lms.services import staff_import
+
+    manager = make_user("boss@acme.example", organization="Acme", is_manager=True)
+    with app.test_request_context():
+        acme = db.session.get(Organization, manager.organization_id)
+        organizations.create_group(acme, "Lab")
+        checked = staff_import.preview(
+            acme, "email,name,group\nnew@example.com,Ne\u202ew One,La\u200bb\n"
+        )
+        assert checked.new_groups == [] and [row.name for row in checked.rows] == ["New One"]
+        staff_import.run(acme, "email,name,group\nnew@example.com,Ne\u202ew One,La\u200bb\n")
+        groups = db.session.scalars(db.select(StaffGroup.name)).all()
+        assert groups == ["Lab"]
+        assert db.session.scalar(db.select(User.name).filter_by(email="new@example.com")) == (
+            "New One"
+        )

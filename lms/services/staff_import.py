@@ -31,6 +31,7 @@ from lms.services.organizations import (
     issue_setup_token,
     unusable_password,
 )
+from lms.services.text import clean_name
 
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 2000
@@ -138,8 +139,8 @@ def _read(text: str) -> list[ImportRow]:
             row = ImportRow(
                 line=reader.line_num,
                 email=accounts.normalise_email(values.get("email", "")),
-                name=values.get("name", "").strip(),
-                group=values.get("group", "").strip(),
+                name=clean_name(values.get("name", "")),  # as they will be stored
+                group=clean_name(values.get("group", "")),
             )
             if len(cells) > len(columns):
                 row.errors.append(_("The row has more columns than the first line."))
