@@ -83,6 +83,11 @@ EXPECTED: dict[str, Rule] = {
     "learn.lesson_video": Rule(get=LEARNERS_OF_COURSE, idor=True),
     "learn.lesson_caption": Rule(get=LEARNERS_OF_COURSE, idor=True),
     "learn.lesson_poster": Rule(get=LEARNERS_OF_COURSE, idor=True),
+    # The web versions the ingest pipeline made: renditions, HLS, seek previews.
+    "learn.lesson_rendition": Rule(get=LEARNERS_OF_COURSE, idor=True),
+    "learn.lesson_stream": Rule(get=LEARNERS_OF_COURSE, idor=True),
+    "learn.lesson_thumbnails": Rule(get=LEARNERS_OF_COURSE, idor=True),
+    "learn.lesson_thumbnail_image": Rule(get=LEARNERS_OF_COURSE, idor=True),
     # nginx's question (deploy/nginx-media.conf): 404 unless the app runs behind nginx; its
     # answers there are in tests/test_media.py and tests/test_nginx_media.py.
     "learn.authorize_video": Rule(get=NOBODY),
@@ -186,6 +191,8 @@ EXPECTED: dict[str, Rule] = {
     "teach.arrange": Rule(post=ORG),
     "teach.library": Rule(get=TRAINERS, post=TRAINERS),
     "teach.download_media": Rule(get=TRAINERS),
+    "teach.media_status": Rule(get=TRAINERS),
+    "teach.retry_media": Rule(post=TRAINERS),  # the video is ready: 409 for trainers
 }
 
 
@@ -313,6 +320,9 @@ def _build(app: Flask, demo_video) -> World:
             "organizations.admin_manager": {"action": "appoint", "user_id": str(staff_b.id)},
             "live.change_status": {"change": "cancel"},
             "teach.publish": {"change": "unpublish"},
+            "learn.lesson_stream": {"name": "master.m3u8"},
+            "learn.lesson_rendition": {"height": str(asset.renditions[-1]["height"])},
+            "learn.lesson_thumbnail_image": {"name": "thumbs_000.jpg"},
         }
         emails = {
             LEARNER: learner.email, STRANGER: stranger.email, TRAINER: trainer.email,

@@ -11,7 +11,7 @@ from flask import current_app
 
 from lms.extensions import db
 from lms.models import Camp, Course, Lesson, Module, Organization, User
-from lms.services import accounts, media
+from lms.services import accounts, ingest, media
 from lms.services.camps import registry
 from lms.services.hours import academy_timezone
 
@@ -196,3 +196,6 @@ def _attach_videos(result: DemoResult) -> None:
         for index, lesson in enumerate(wanted):
             lesson.media = assets[index % len(assets)]
             result.lessons_attached += 1
+        db.session.flush()
+        for asset in assets:
+            ingest.set_lesson_minutes(asset)  # the lessons list the videos' real lengths

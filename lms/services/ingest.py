@@ -27,7 +27,7 @@ from sqlalchemy import or_
 from lms.extensions import db
 from lms.models import Lesson, MediaAsset
 from lms.models._base import utcnow
-from lms.services import jobs, media, schedule, transcode
+from lms.services import authoring, jobs, media, schedule, transcode
 from lms.services.integrity import CheckResult
 
 log = logging.getLogger(__name__)
@@ -177,12 +177,12 @@ def _record(asset: MediaAsset, folder: str, outputs: transcode.Outputs, poster_k
 
 
 def set_lesson_minutes(asset: MediaAsset) -> None:
-    """Lessons playing ``asset`` list the probed duration, rounded to whole minutes (≥ 1)."""
+    """Lessons playing ``asset`` list its probed duration in whole minutes (as attaching does)."""
     if asset.duration_seconds:
         db.session.execute(
             db.update(Lesson)
             .where(Lesson.media_id == asset.id)
-            .values(minutes=max(1, round(asset.duration_seconds / 60)))
+            .values(minutes=authoring.listed_minutes(asset.duration_seconds))
         )
 
 

@@ -20,9 +20,9 @@
         if (!state) { window.setTimeout(function () { poll(item); }, 5000); return; }
         if (state.status !== "processing") { window.location.reload(); return; }
         bar.value = state.percent;
-        var text = state.eta_seconds != null ? label.dataset.templateEta.replace("TIME", minutes(state.eta_seconds))
-                                             : label.dataset.template;
-        label.textContent = text.replace("PERCENT", state.percent);
+        label.textContent = state.eta_seconds != null
+          ? label.dataset.templateEta.replace("TIME", minutes(state.eta_seconds)).replace("PERCENT", state.percent)
+          : state.percent + "%";
         window.setTimeout(function () { poll(item); }, 2000);
       })
       .catch(function () { window.setTimeout(function () { poll(item); }, 5000); });
