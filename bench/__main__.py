@@ -40,7 +40,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import mixed_load, records_data, setup_data
+from bench import hls, mixed_load, records_data, setup_data
+from bench import transcode as transcode_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 # The production gunicorn configuration (deploy/gunicorn.conf.py: gthread, a worker per core,
@@ -79,8 +80,12 @@ def serve(command: list[str], port: int, env: dict[str, str], started: list | No
         process.wait(timeout=30)
 
 
-def wrk(url: str, script: Path | None, seconds: int, connections: int) -> dict[str, float]:
+def wrk(
+    url: str, script: Path | None, seconds: int, connections: int, timeout: int | None = None
+) -> dict[str, float]:
     command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if timeout is not None:  # seconds before wrk counts a request as timed out (default 2)
+        command += ["--timeout", f"{timeout}s"]
     if script is not None:
         command += ["-s", str(script)]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -101,11 +106,13 @@ def wrk(url: str, script: Path | None, seconds: int, connections: int) -> dict[s
     }
 
 
-def measured(url: str, script: Path | None, seconds: int, connections: int) -> dict[str, float]:
+def measured(
+    url: str, script: Path | None, seconds: int, connections: int, timeout: int | None = None
+) -> dict[str, float]:
     """wrk after a 3-second run at the same load that is thrown away: the first seconds of a
     fresh server are several times slower (workers' first requests, caches)."""
-    wrk(url, script, 3, connections)
-    return wrk(url, script, seconds, connections)
+    wrk(url, script, 3, connections, timeout)
+    return wrk(url, script, seconds, connections, timeout)
 
 
 def report(name: str, value: float, unit: str) -> None:
@@ -402,8 +409,10 @@ def run_records(postgres: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "suite", nargs="?", choices=("all", "http", "records"), default="all",
-        help="http: progress and Range figures; records: the report figures; all: both",
+        "suite", nargs="?", choices=("all", "http", "records", "transcode", "hls"), default="all",
+        help="http: progress, pages, mixed load and Range figures; records: the report figures; "
+        "transcode: the ingest pipeline against the ffmpeg command line; hls: HLS segments "
+        "through nginx + the app against nginx alone; all: every one",
     )  # fmt: skip
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--learners", type=int, default=16)
@@ -415,7 +424,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.suite in ("all", "records"):
         run_records(args.postgres)
-    if args.suite == "records":
+    if args.suite in ("all", "transcode"):
+        transcode_bench.run()
+    if args.suite in ("records", "transcode"):
         return 0
     if shutil.which("wrk") is None:
         print("bench: wrk is missing (apt-get install wrk)", file=sys.stderr)
@@ -438,12 +449,15 @@ def main() -> int:
             report(f"dataset_lessons_{tag}", data.lessons, "lessons")
             report(f"dataset_learners_{tag}", setup_data.learner_count(data), "learners")
             try:
-                bench_progress(data, env, args.seconds, tag)
-                bench_pages(data, env, args.seconds, tag)
-                bench_mixed(data, env, args.mixed_seconds, tag)
-                if tag == "sqlite":
-                    bench_startup(env)
-                    bench_range(data, env, args.seconds)
+                if args.suite in ("all", "http"):
+                    bench_progress(data, env, args.seconds, tag)
+                    bench_pages(data, env, args.seconds, tag)
+                    bench_mixed(data, env, args.mixed_seconds, tag)
+                    if tag == "sqlite":
+                        bench_startup(env)
+                        bench_range(data, env, args.seconds)
+                if args.suite in ("all", "hls"):
+                    hls.bench_hls(data, env, args.seconds, tag)
             finally:
                 setup_data.drop(data)
     return 0
