@@ -40,18 +40,17 @@
     return "mp4";
   }
 
-  /* The rendition to use without hls.js's bandwidth estimate: the largest one no taller than
-   * the player on screen (in device pixels) whose bitrate fits the connection when known. */
+  /* The rendition to use without hls.js's bandwidth estimate, chosen as hls.js caps its levels:
+   * the smallest one at least as big as the player on screen (in device pixels), stepping down
+   * while its bit rate does not fit the connection, when the browser tells it. */
   function automaticRendition() {
-    var screenHeight = (video.clientHeight || 360) * (window.devicePixelRatio || 1);
+    var box = Math.min(video.clientWidth, video.clientHeight) || 360;
+    var needed = box * (window.devicePixelRatio || 1);
+    var index = renditions.length - 1;
+    while (index > 0 && renditions[index - 1].height >= needed) { index -= 1; }
     var downlink = navigator.connection && navigator.connection.downlink;  // Mbit/s
-    var chosen = renditions[0];
-    renditions.forEach(function (r) {
-      var fitsScreen = r.height <= Math.max(screenHeight, renditions[0].height);
-      var fitsLink = !downlink || r.bandwidth <= downlink * 1e6 * 0.7;
-      if (fitsScreen && fitsLink) { chosen = r; }
-    });
-    return chosen;
+    while (index > 0 && downlink && renditions[index].bandwidth > downlink * 1e6 * 0.7) { index -= 1; }
+    return renditions[index];
   }
 
   /* Load another URL in the same element, keeping the time, the speed and play/pause. */
