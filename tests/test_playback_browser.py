@@ -353,6 +353,21 @@ def test_the_quality_menu_switches_without_losing_the_place(
         assert_played_cleanly(page)
 
 
+def test_when_hls_fails_the_player_goes_on_with_the_mp4_renditions(
+    browser, app, course, organizer, upload
+):
+    _asset, url = attach(app, course, upload("index-at-the-end.mp4"))
+    with serving(app) as base, browser_page(browser, base) as page:
+        page.route("**/hls/*/index.m3u8", lambda route: route.abort())  # variants unreachable
+        log_in(page, organizer.email)
+        page.goto(url)
+        wait_until(page, f"{VIDEO}.dataset.mode === 'mp4' && {VIDEO}.readyState >= 1")
+        assert play_past(page, 10, rate=4) >= 10
+        assert "/mp4/" in page.evaluate(f"{VIDEO}.currentSrc")
+        assert page.locator("#player-error").is_hidden()
+        assert page.evaluate(f"{VIDEO}.error") is None
+
+
 def test_every_demo_video_plays_past_30_seconds(browser, app, organizer):
     """`lms demo` sends its generated lectures through the same pipeline; each one plays."""
     with app.app_context():
