@@ -41,6 +41,7 @@ MAX_FPS = 30
 MAX_BITRATE = {240: 400_000, 360: 900_000, 480: 1_400_000, 720: 2_800_000}
 AUDIO_BITRATE = 128_000
 THUMB_WIDTH = 160
+THUMBS_WORK = "_thumbs"  # the single thumbnails, before they are tiled
 THUMB_COLUMNS = 10
 THUMBS_PER_SPRITE = THUMB_COLUMNS * THUMB_COLUMNS
 MAX_THUMBS = 200
@@ -236,13 +237,12 @@ def encode_command(
         )
     graph.append(
         f"[s{len(encoded)}]select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval})',"
-        f"scale={THUMB_WIDTH}:{thumb_height}:out_range=full,format=yuvj420p,"
-        f"tile={THUMB_COLUMNS}x{THUMB_COLUMNS}[thumbs]"
+        f"scale={THUMB_WIDTH}:{thumb_height}:out_range=full,format=yuvj420p[thumbs]"
     )
     command = [
         ffmpeg_exe(),
         *("-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-nostats"),
-        *("-progress", "pipe:1"),
+        *("-progress", "pipe:1", "-stats_period", "0.25"),
         *("-i", str(source_path)),
         *("-filter_complex", ";".join(graph)),
     ]
@@ -272,11 +272,25 @@ def encode_command(
             *("-movflags", "+faststart"),
             str(out / rendition.file),
         ]
+    # Single thumbnails (tiled into sprites afterwards, see tile_command): a tiled output would
+    # only start at the end, and FFmpeg reports no progress until every output has started.
     command += [
-        *("-map", "[thumbs]", "-c:v", "mjpeg", "-q:v", "5", "-start_number", "0"),
-        str(out / "thumbs_%03d.jpg"),
+        *("-map", "[thumbs]", "-fps_mode", "passthrough", "-c:v", "mjpeg", "-q:v", "5"),
+        *("-start_number", "0", str(out / THUMBS_WORK / "t_%05d.jpg")),
     ]
     return command
+
+
+def tile_command(out: Path) -> list[str]:
+    """Tile the single thumbnails into sprites of 10 × 10 (small JPEGs: quick)."""
+    return [
+        ffmpeg_exe(),
+        *("-hide_banner", "-nostdin", "-y", "-loglevel", "error"),
+        *("-framerate", "1", "-start_number", "0", "-i", str(out / THUMBS_WORK / "t_%05d.jpg")),
+        *("-vf", f"tile={THUMB_COLUMNS}x{THUMB_COLUMNS}", "-fps_mode", "passthrough"),
+        *("-c:v", "mjpeg", "-q:v", "5"),
+        *("-start_number", "0", str(out / "thumbs_%03d.jpg")),
+    ]
 
 
 def _bitrate_for(height: int) -> int:
@@ -352,7 +366,7 @@ def build(source_path: Path, out: Path, on_progress: ProgressCallback | None = N
     """
     source = inspect(source_path)
     renditions = plan(source)
-    out.mkdir(parents=True, exist_ok=True)
+    (out / THUMBS_WORK).mkdir(parents=True, exist_ok=True)
 
     def encode_progress(fraction: float) -> None:
         if on_progress is not None:
@@ -372,6 +386,15 @@ def build(source_path: Path, out: Path, on_progress: ProgressCallback | None = N
     write_master_playlist(out / "hls" / "master.m3u8", described)
     thumbnails = write_thumbnail_track(out, source)
     return Outputs(renditions=described, thumbnails=thumbnails)
+
+
+def make_sprites(out: Path) -> int:
+    """Tile the thumbnails FFmpeg wrote into sprites; returns how many thumbnails there were."""
+    count = len(list((out / THUMBS_WORK).glob("t_*.jpg")))
+    if count:
+        run_ffmpeg(tile_command(out), count)
+    remove_tree(out / THUMBS_WORK)
+    return count
 
 
 def describe(out: Path, rendition: Rendition) -> dict:
@@ -439,13 +462,14 @@ def write_master_playlist(path: Path, renditions: list[dict]) -> None:
 
 
 def write_thumbnail_track(out: Path, source: Source) -> bool:
-    """The WebVTT track of seek previews over the sprites FFmpeg tiled (``thumbs.vtt``)."""
+    """The WebVTT track of seek previews over the sprites (``thumbs.vtt``)."""
+    count = make_sprites(out)
     sprites = sorted(out.glob("thumbs_*.jpg"))
     if not sprites:
         return False
     interval = thumbnail_interval(source.duration)
     width, height = THUMB_WIDTH, _even(THUMB_WIDTH * source.height / source.width)
-    count = min(math.ceil(source.duration / interval), len(sprites) * THUMBS_PER_SPRITE)
+    count = min(count, math.ceil(source.duration / interval), len(sprites) * THUMBS_PER_SPRITE)
     lines = ["WEBVTT", ""]
     for index in range(count):
         start, end = index * interval, min((index + 1) * interval, source.duration)
