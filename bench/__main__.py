@@ -14,14 +14,20 @@ on the catalog at park scale (4 camps, 200 courses, 5,000 lessons, 10,000 learne
   and acknowledged reports missing from the database afterwards (must both be 0);
 * the monthly hours report (``lms.services.reports.monthly_hours``) over 10,000 learners in
   50 organizations and 1,000,000 training-time entries (``bench/records_data.py``), for all
-  organizations and for the largest one, on SQLite and PostgreSQL (target: under 1 s).
+  organizations and for the largest one, on SQLite and PostgreSQL (target: under 1 s);
+* the ingest pipeline on a 60 s 1080p clip against the same FFmpeg command lines, its
+  realtime factor and peak memory, also for a clip three times as long (``bench/transcode.py``);
+* HLS segments for 200 learners' sessions on 50 lessons through nginx (``auth_request`` with
+  the shipped ``deploy/nginx-media.conf``) against nginx serving the files (``bench/hls.py``).
 
 Two *floors* bound what the app can reach here: the progress calls to playback sessions that
 do not exist (logged in, CSRF-checked, answered 404 after one lookup) against the upsert, and
 ``/healthz`` for the logged-in learner against "hello" (docs/benchmarks.md reads them).
 
 Prints one line per figure: ``BENCH <name> <value> <unit>``. ``python -m bench records``
-runs only the report figures (no wrk or nginx needed).
+runs only the report figures (no wrk or nginx needed), ``python -m bench transcode`` only
+the pipeline's, ``python -m bench hls`` only the HLS segments, ``python -m bench http`` the
+rest.
 """
 
 from __future__ import annotations

@@ -186,6 +186,22 @@ end
     )
 
 
+def write_authorize_script(path: Path, hls: HlsData, cookies: list[str]) -> None:
+    """The decisions alone: random (cookie, lesson) pairs asking the app's authorize URL."""
+    quoted = ",\n".join(f'  "{cookie}"' for cookie in cookies)
+    lessons = ", ".join(str(lesson) for lesson in hls.lessons)
+    path.write_text(
+        f"local cookies = {{\n{quoted}\n}}\n"
+        f"local lessons = {{{lessons}}}\n"
+        """
+function request()
+  local path = "/media/lessons/" .. lessons[math.random(#lessons)] .. "/authorize"
+  return wrk.format("GET", path, {["Cookie"] = cookies[math.random(#cookies)]})
+end
+"""
+    )
+
+
 NGINX_CONF = """
 worker_processes 1;
 pid {folder}/nginx-hls.pid;
@@ -292,6 +308,11 @@ def bench_hls(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -> 
             # Once more each, the other way round: the order does not favour either side.
             baseline_2 = measured(direct + "/", script, seconds, CONNECTIONS, TIMEOUT)
             accel_2 = measured(production + "/", script, seconds, CONNECTIONS, TIMEOUT)
+            # What one decision costs: the app answering authorize requests, nothing else.
+            # (The app's own port: nginx never forwards this URL from browsers.)
+            decide = folder / "hls-authorize.lua"
+            write_authorize_script(decide, hls, cookies)
+            decisions_alone = measured(app_url + "/", decide, seconds, 16, TIMEOUT)
         # Each entry of the auth cache is one decision the app made (a viewer's new pair).
         decisions = sum(1 for p in (folder / "hls-auth-cache").rglob("*") if p.is_file())
     finally:
@@ -308,10 +329,21 @@ def bench_hls(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -> 
     report(
         f"hls_segments_nginx_direct_rps_{tag}", (baseline["rps"] + baseline_2["rps"]) / 2, "req/s"
     )
-    for name, runs in (("xaccel", (accel, accel_2)), ("nginx_direct", (baseline, baseline_2))):
+    report(f"hls_authorize_decisions_{tag}", decisions_alone["rps"], "req/s")
+    views = (accel["rps"] + accel_2["rps"]) / 2 / len(hls.files)
+    report(f"hls_views_started_xaccel_{tag}", views, "views/s")
+    for name, runs in (
+        ("xaccel", (accel, accel_2)),
+        ("nginx_direct", (baseline, baseline_2)),
+        ("authorize", (decisions_alone,)),
+    ):
         failed = sum(run["errors"] + run["timeouts"] + run["socket_errors"] for run in runs)
         report(f"hls_errors_{name}_{tag}", failed, "count")
-    for name, runs in (("xaccel", (accel, accel_2)), ("nginx_direct", (baseline, baseline_2))):
+    for name, runs in (
+        ("xaccel", (accel, accel_2)),
+        ("nginx_direct", (baseline, baseline_2)),
+        ("authorize", (decisions_alone,)),
+    ):
         report(f"hls_p99_{name}_{tag}", max(run["p99_ms"] for run in runs), "ms")
         print(
             f"bench: hls {name} {tag}: "
