@@ -114,6 +114,9 @@ def sources(tmp_path_factory) -> dict[str, Path]:
         "odd": encode(folder / "odd.webm", codec="libvpx-vp9", size=(321, 181), audio="libopus",
                       seconds=9, options={"deadline": "realtime", "cpu-used": "8"}),
         "vfr": encode(folder / "vfr.mkv", seconds=9, pts_jitter=True),
+        "avi": media.generate_demo_video(  # old courseware: MPEG-4 Part 2 and MP3
+            folder / "old.avi", seconds=9, color="#0e7c66", size=(320, 180)
+        ),
         "video_first": media.generate_demo_video(
             folder / "video-first.webm", seconds=14, color="#1f4fb8", interleave=False
         ),
@@ -201,7 +204,7 @@ def stream_facts(path: Path) -> dict:
         }
 
 
-@pytest.mark.parametrize("name", ["hd", "hevc", "portrait", "odd", "vfr", "video_first"])
+@pytest.mark.parametrize("name", ["hd", "hevc", "portrait", "odd", "vfr", "avi", "video_first"])
 def test_every_rendition_plays_everywhere(built, sources, name):
     folder, outputs = built[name]
     assert outputs.renditions, name

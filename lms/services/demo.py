@@ -28,9 +28,10 @@ DEMO_ACCOUNTS = (
 # The demo organization's staff group and its members.
 DEMO_GROUP = ("核心人才 Key talent", ("learner@demo.camp", "staff@demo.camp"))
 # Each camp's demo videos, as courseware arrives: (seconds, file type, width, height). They
-# go through the ingest pipeline like any upload: the WebM is transcoded, the 720p MP4 is
-# copied at 720p and scaled to 360p, the 360p MP4 is only remuxed.
-DEMO_VIDEOS = ((40, ".webm", 480, 270), (60, ".mp4", 1280, 720), (90, ".mp4", 640, 360))
+# go through the ingest pipeline like any upload: the AVI (MPEG-4 Part 2 and MP3, as old
+# downloaded courseware is) is transcoded, the 720p MP4 is copied at 720p and scaled to 360p,
+# the 360p MP4 is only remuxed.
+DEMO_VIDEOS = ((40, ".avi", 640, 360), (60, ".mp4", 1280, 720), (90, ".mp4", 640, 360))
 
 
 @dataclass

@@ -236,7 +236,11 @@ def make_poster(video: Path, duration: float) -> str | None:
 
 
 # The demo generator's codecs by file type: what a downloaded course file typically holds.
-DEMO_CODECS = {".webm": ("webm", "libvpx", "libopus"), ".mp4": ("mp4", "libx264", "aac")}
+DEMO_CODECS = {
+    ".webm": ("webm", "libvpx", "libopus"),
+    ".mp4": ("mp4", "libx264", "aac"),
+    ".avi": ("avi", "mpeg4", "libmp3lame"),  # old downloaded courseware: MPEG-4 Part 2 + MP3
+}
 SPEECH_RATE = 48_000
 
 
@@ -254,42 +258,33 @@ def generate_demo_video(
     The sound is speech-like (syllables on a voice's pitch, words and pauses), and audio and
     video are muxed in time order, as a real recording is (``interleave=False`` writes all
     the video first, like the broken files the ingest pipeline must repair). ``.webm`` gives
-    VP8 + Opus, ``.mp4`` H.264 + AAC.
+    VP8 + Opus, ``.mp4`` H.264 + AAC, ``.avi`` MPEG-4 Part 2 + MP3.
     """
     width, height = size
     container_format, video_codec, audio_codec = DEMO_CODECS[path.suffix.lower()]
     speech = _speech_samples(seconds, seed=color)
-    background = bytes.fromhex(color.lstrip("#"))
-    white = b"\xff\xff\xff"
     box, bar = max(8, height // 5), max(4, height // 15)
+    card = _Card(width, height, color)
     with av.open(str(path), "w", format=container_format) as output:
         video = output.add_stream(video_codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.bit_rate = max(120_000, width * height * fps // 8)
         video.codec_context.gop_size = 4 * fps  # a keyframe every 4 s, as cameras and editors do
-        video.options = (
-            {"preset": "ultrafast"}
-            if video_codec == "libx264"
-            else {"deadline": "realtime", "cpu-used": "8"}
-        )
+        video.options = {
+            "libx264": {"preset": "ultrafast"},
+            "libvpx": {"deadline": "realtime", "cpu-used": "8"},
+        }.get(video_codec, {})
         audio = output.add_stream(audio_codec, rate=SPEECH_RATE)
         audio.layout = "mono"
         track = _AudioTrack(audio, speech)
         pending_video: list = []
         frames = seconds * fps
         for index in range(frames):
-            image = bytearray(background * (width * height))
-            filled = width * (index + 1) // frames
-            for row in range(height - 2 * bar, height - bar):
-                start = row * width * 3
-                image[start : start + filled * 3] = white * filled
             pulse = (index // fps) % 2
-            left = box // 2 + pulse * box
-            for row in range(box // 2, box // 2 + box):
-                start = (row * width + left) * 3
-                image[start : start + box * 3] = white * box
-            frame = av.VideoFrame(width, height, "rgb24")
-            frame.planes[0].update(bytes(image))
+            frame = card.frame(
+                bar=(0, height - 2 * bar, width * (index + 1) // frames, bar),
+                box=(box // 2 + pulse * box, box // 2, box, box),
+            )
             frame.pts = index
             packets = video.encode(frame)
             if interleave:
@@ -320,6 +315,37 @@ def _audio_packets(stream: av.AudioStream, samples: bytes) -> Iterator[tuple[flo
         frame.time_base = Fraction(1, SPEECH_RATE)
         yield (offset // 4 + size) / SPEECH_RATE, stream.encode(frame)
     yield float("inf"), stream.encode(None)
+
+
+class _Card:
+    """Frames of a coloured card with white rectangles, drawn straight in yuv420p (no
+    conversion from RGB for every frame)."""
+
+    def __init__(self, width: int, height: int, color: str) -> None:
+        red, green, blue = bytes.fromhex(color.lstrip("#"))
+        # BT.601, limited range: what the encoder and players assume for this size.
+        self.yuv = (
+            round(16 + (65.481 * red + 128.553 * green + 24.966 * blue) / 255),
+            round(128 + (-37.797 * red - 74.203 * green + 112.0 * blue) / 255),
+            round(128 + (112.0 * red - 93.786 * green - 18.214 * blue) / 255),
+        )
+        self.width, self.height = width, height
+
+    def frame(self, **rectangles: tuple[int, int, int, int]) -> av.VideoFrame:
+        """A frame with white ``(x, y, width, height)`` rectangles on the card."""
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        for plane_index, (value, white) in enumerate(zip(self.yuv, (235, 128, 128), strict=True)):
+            plane = frame.planes[plane_index]
+            scale = 1 if plane_index == 0 else 2
+            rows = -(-self.height // scale)
+            data = bytearray([value]) * (plane.line_size * rows)
+            for x, y, w, h in rectangles.values():
+                x, y, w, h = x // scale, y // scale, max(0, w // scale), max(1, h // scale)
+                for row in range(y, min(rows, y + h)):
+                    start = row * plane.line_size + x
+                    data[start : start + w] = bytes([white]) * w
+            plane.update(bytes(data))
+        return frame
 
 
 class _AudioTrack:
