@@ -66,7 +66,9 @@ messages: $(VENV)/.installed-test
 	done
 
 ## make bench: throughput figures against baselines measured in the same run (wrk, nginx),
-## and report timings over 1,000,000 ledger rows (`python -m bench records` for those alone)
+## report timings over 1,000,000 ledger rows (`python -m bench records` for those alone), the
+## ingest pipeline against the ffmpeg command line (`python -m bench transcode`) and HLS
+## segments through nginx + the app against nginx alone (`python -m bench hls`)
 bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		{ [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk nginx-light >/dev/null; } || \

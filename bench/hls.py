@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -245,6 +246,18 @@ http {{
 """
 
 
+def distinct_ports(count: int) -> list[int]:
+    """Free ports, all different (each socket is held until all are chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def fetch(url: str, cookie: str = "") -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
     try:
@@ -270,13 +283,13 @@ def log_in(base: str, emails: list[str]) -> list[str]:
 
 
 def bench_hls(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -> None:
-    from bench.__main__ import GUNICORN, free_port, measured, report, serve, wait_for_port
+    from bench.__main__ import GUNICORN, measured, report, serve, wait_for_port
 
     if shutil.which("nginx") is None:
         print("BENCH hls_skipped 0 (nginx not installed: apt-get install nginx-light)")
         return
     hls = prepare(data)
-    app_port, port, direct_port = free_port(), free_port(), free_port()
+    app_port, port, direct_port = distinct_ports(3)
     folder = data.folder
     (folder / "nginx-hls.conf").write_text(
         NGINX_CONF.format(
