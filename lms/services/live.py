@@ -22,6 +22,7 @@ from sqlalchemy import func
 from lms.database import lock_row
 from lms.extensions import db
 from lms.models import (
+    Attendance,
     LiveSegment,
     LiveSeries,
     LiveSession,
@@ -386,16 +387,48 @@ def register(user: User, session: LiveSession, now: datetime | None = None) -> R
     return registration
 
 
+def attended_for(user: User, session: LiveSession) -> bool:
+    """Has ``user`` checked in (or been recorded) for ``session``, or has someone checked in
+    in their place?"""
+    return (
+        db.session.scalar(
+            db.select(Attendance.id)
+            .where(
+                Attendance.session_id == session.id,
+                (Attendance.user_id == user.id) | (Attendance.substitute_for_id == user.id),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def can_cancel(user: User, session: LiveSession, now: datetime | None = None) -> bool:
+    """A registration can be cancelled until the session starts and nobody has checked in
+    for it (its holder or a substitute in their place)."""
+    now = now or utcnow()
+    return aware(session.starts_at) > now and not attended_for(user, session)
+
+
 def cancel_registration(
     user: User, session: LiveSession, now: datetime | None = None
 ) -> Registration | None:
-    """Give up a seat or a waitlist place; the first on the waitlist takes a freed seat."""
+    """Give up a seat or a waitlist place; the first on the waitlist takes a freed seat.
+
+    Refused (LiveError) once the session has started or someone has checked in for the
+    registration, so the roster, substitutes and reports stay consistent.
+    """
     now = now or utcnow()
     lock_row(LiveSession, session.id)
     registration = registration_of(user, session)
     if registration is None or registration.status == "cancelled":
         db.session.commit()
         return None
+    if not can_cancel(user, session, now):
+        db.session.rollback()
+        raise LiveError(
+            _("A registration cannot be cancelled once the session has started or after check-in.")
+        )
     freed = registration.status == "registered"
     registration.status, registration.updated_at = "cancelled", now
     db.session.flush()

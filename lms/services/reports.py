@@ -31,6 +31,7 @@ from lms.models import (
     User,
 )
 from lms.models import Attendance as AttendanceRow
+from lms.models._base import utcnow
 from lms.services import plans
 from lms.services.hours import academy_zone
 from lms.services.people import Scope
@@ -251,9 +252,12 @@ def _attendance_counts(scope: Scope):
 def _session_filter(
     scope: Scope, start: date, end: date, camp: Camp | None, registered, attended
 ) -> list[ColumnElement]:
+    """Scheduled sessions that started in the period — and have started by now: a future
+    session is not counted (it would read 0 %), in the tables, the chart and the CSVs."""
     criteria = [
         LiveSession.starts_at >= utc_start(start),
         LiveSession.starts_at < utc_start(end + timedelta(days=1)),
+        LiveSession.starts_at <= utcnow(),
         LiveSession.status == "scheduled",
     ]
     if camp is not None:

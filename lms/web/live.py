@@ -119,23 +119,27 @@ def session(session_id: int) -> str:
         taken=live.seats_taken(found),
         runs=live.can_run(current_user, found),
         checkin_open=checkin.is_open(found),
+        cancellable=registration is not None and live.can_cancel(current_user, found),
+        attendance=checkin.attendance_of(current_user, found),
         form=ActionForm(),
         checkin_form=_checkin_form(found),
     )
 
 
 def _checkin_form(found: LiveSession, formdata: Any = None) -> CheckinForm:
+    """Only the choices the check-in accepts: "myself" for a registered learner, and the
+    registered colleagues nobody has checked in for yet."""
     form = CheckinForm(formdata=formdata) if formdata is not None else CheckinForm(formdata=None)
-    choices = [SelectChoice(0, _("— myself —"))]
-    if current_user.is_authenticated and current_user.organization_id:
-        colleagues = db.session.scalars(
-            db.select(User)
-            .join(User.organization)
-            .where(User.organization_id == current_user.organization_id, User.id != current_user.id)
-            .order_by(User.name)
-        )
-        choices += [SelectChoice(user.id, user.name) for user in colleagues]
+    choices = []
+    if current_user.is_authenticated and checkin.may_check_in_myself(current_user, found):
+        choices.append(SelectChoice(0, _("— myself —")))
+    if current_user.is_authenticated:
+        choices += [
+            SelectChoice(user.id, user.name)
+            for user in checkin.replaceable_colleagues(current_user, found)
+        ]
     form.substitute_for.choices = choices
+    form.substitute_for.validate_choice = False  # checkin.check_in says why a choice is refused
     if formdata is None:
         form.code.data = request.args.get("code", "")
     return form
@@ -164,7 +168,10 @@ def cancel_registration(session_id: int) -> Response:
     found = session_or_404(session_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    live.cancel_registration(current_user, found)
+    try:
+        live.cancel_registration(current_user, found)
+    except live.LiveError as exc:
+        abort(409, str(exc))
     flash(_("Your registration is cancelled."), "info")
     return redirect(url_for(".session", session_id=found.id))
 
@@ -174,6 +181,9 @@ def cancel_registration(session_id: int) -> Response:
 def check_in(session_id: int) -> str | Response | tuple[str, int]:
     found = session_or_404(session_id)
     form = _checkin_form(found, request.form if request.method == "POST" else None)
+    if request.method == "POST" and checkin.attendance_of(current_user, found) is not None:
+        flash(_("You were already checked in."), "info")
+        return redirect(url_for(".check_in", session_id=found.id))
     if request.method == "POST":
         key = f"{current_user.id}"
         if not ratelimit.allowed("checkin", key, CHECKIN_RATE):
@@ -197,11 +207,19 @@ def check_in(session_id: int) -> str | Response | tuple[str, int]:
                     flash(_("You are checked in. Welcome!"), "success")
                 else:
                     flash(_("You were already checked in."), "info")
-                return redirect(url_for(".session", session_id=found.id))
+                return redirect(url_for(".check_in", session_id=found.id))
         else:
             ratelimit.spend("checkin", key, CHECKIN_RATE)
     status = 400 if form.errors else 200
-    return render_template("live/checkin.html", session=found, form=form), status
+    return render_template(
+        "live/checkin.html",
+        session=found,
+        form=form,
+        attendance=checkin.attendance_of(current_user, found),
+        opens_at=checkin.opens_at(found),
+        closes_at=checkin.closes_at(found),
+        checkin_open=checkin.is_open(found),
+    ), status
 
 
 @bp.get("/<int:session_id>/code")

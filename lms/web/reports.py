@@ -195,17 +195,17 @@ def hours_bars(summary: reports.HoursSummary) -> list[Bar]:
 
 
 def session_bars(rows: list[reports.SessionAttendance]) -> list[Bar]:
-    """Attendance rate of the last sessions of the period."""
+    """Attendance rate of the last sessions of the period that have a rate: a session the
+    table shows as "—" (nobody registered) is left out rather than drawn as 0 %."""
     bars = []
-    for row in rows[-CHART_SESSIONS:]:
+    for row in [row for row in rows if row.rate is not None][-CHART_SESSIONS:]:
         day = local(row.session.starts_at, row.session.timezone)
         bars.append(
             Bar(
                 day.strftime("%m-%d"),
-                row.rate or 0,
-                f"{day:%Y-%m-%d} {row.session.title}: "
-                + (f"{row.rate}%" if row.rate is not None else "—"),
-                "low" if row.rate is not None and row.rate < 50 else "",
+                row.rate,
+                f"{day:%Y-%m-%d} {row.session.title}: {row.rate}%",
+                "low" if row.rate < 50 else "",
             )
         )
     return bars
