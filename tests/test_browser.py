@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,13 @@ def live_server(app: Flask, course: Course, browser_video: Path) -> Iterator[str
             lesson.media = asset
         db.session.commit()
         db.session.remove()
+    with serving(app) as base:
+        yield base
 
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app on a free local port, in a thread (werkzeug's threaded server)."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import array
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,11 +31,25 @@ from tests.test_browser import (
     TIMEOUT_MS,
     enroll,
     log_in,
+    serving,
     sync_api,
     wait_until,
 )
 
 pytestmark = pytest.mark.browser
+
+
+def record_reports(page) -> list[dict]:
+    """The bodies of the progress reports the page sends, as they are sent."""
+    reports: list[dict] = []
+    page.on(
+        "request",
+        lambda r: (
+            r.url.endswith("/progress") and r.method == "POST" and reports.append(r.post_data_json)
+        ),
+    )
+    return reports
+
 
 SECONDS = 40
 PLAY_TO = 30.0
@@ -200,24 +213,6 @@ def browser() -> Iterator:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """The app on a free local port, in a thread (werkzeug's threaded server)."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 def attach(app: Flask, course: Course, path: Path) -> tuple[MediaAsset, str]:
@@ -404,16 +399,8 @@ def test_resume_speed_captions_and_keys_work_in_every_mode(
         lesson = video_lessons_of(course.id)[0]
         cue = "WEBVTT\n\n00:00.000 --> 00:40.000\nHello\n"
         uploads.attach_caption(lesson, "en", "English", cue.encode())
-    reports: list[dict] = []
     with serving(app) as base, browser_page(browser, base) as page:
-        page.on(
-            "request",
-            lambda r: (
-                r.url.endswith("/progress")
-                and r.method == "POST"
-                and reports.append(r.post_data_json)
-            ),
-        )
+        reports = record_reports(page)
         log_in(page, learner.email)
         enroll(page, course)
         open_player(page, url, mode)
@@ -458,16 +445,8 @@ def test_resume_speed_captions_and_keys_work_in_every_mode(
 
 def test_played_seconds_count_playing_time_not_pauses(browser, app, course, learner, upload):
     _asset, url = attach(app, course, upload("index-at-the-end.mp4"))
-    reports: list[dict] = []
     with serving(app) as base, browser_page(browser, base) as page:
-        page.on(
-            "request",
-            lambda r: (
-                r.url.endswith("/progress")
-                and r.method == "POST"
-                and reports.append(r.post_data_json)
-            ),
-        )
+        reports = record_reports(page)
         log_in(page, learner.email)
         enroll(page, course)
         open_player(page, url)
