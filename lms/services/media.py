@@ -87,7 +87,7 @@ def probe(path: Path) -> Probe:
             duration = (container.duration or 0) / av.time_base
             if not duration and video.duration and video.time_base:
                 duration = float(video.duration * video.time_base)
-            facts = (
+            codec, width, height = (
                 video.codec_context.name,
                 video.codec_context.width,
                 video.codec_context.height,
@@ -104,9 +104,9 @@ def probe(path: Path) -> Probe:
         container=family,
         mime_type=MIME_BY_FAMILY[family],
         duration_seconds=round(float(duration), 3),
-        width=facts[1] or None,
-        height=facts[2] or None,
-        video_codec=facts[0],
+        width=width or None,
+        height=height or None,
+        video_codec=codec,
         audio_codec=audio.codec_context.name if audio is not None else None,
     )
 
@@ -206,13 +206,6 @@ def import_file(path: Path, original_name: str | None = None) -> tuple[MediaAsse
     return asset, created
 
 
-def process_asset(asset_id: int) -> None:
-    """Run the ingest pipeline on a stored video (see :func:`lms.services.ingest.process`)."""
-    from lms.services import ingest
-
-    ingest.process(asset_id)
-
-
 def make_poster(video: Path, duration: float) -> str | None:
     """A JPEG of the frame at 10% of the video, encoded with FFmpeg's MJPEG encoder."""
     key = f"{secrets.token_hex(16)}.jpg"
@@ -288,10 +281,7 @@ def generate_demo_video(
             frame.pts = index
             packets = video.encode(frame)
             if interleave:
-                until = (index + 1) / fps
-                packets += track.until(until)
-            if interleave:
-                output.mux(packets)
+                output.mux(packets + track.until((index + 1) / fps))
             else:
                 pending_video.append(packets)
         if not interleave:  # all the video, then all the audio

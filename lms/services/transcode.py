@@ -86,7 +86,6 @@ class Rendition:
     """One web version: its size, and whether its video can be copied from the source."""
 
     height: int  # the short side ("360p" for a portrait video is 360 wide)
-    width: int
     frame_width: int
     frame_height: int
     copy_video: bool
@@ -182,7 +181,6 @@ def plan(source: Source) -> list[Rendition]:
         long_side = max(
             2, 2 * round(height * max(source.width, source.height) / source.short_side / 2)
         )
-        width = long_side
         frame = (height, long_side) if source.portrait else (long_side, height)
         fits = (
             source.video_codec == "h264"
@@ -196,7 +194,6 @@ def plan(source: Source) -> list[Rendition]:
         renditions.append(
             Rendition(
                 height=height,
-                width=width,
                 frame_width=frame[0],
                 frame_height=frame[1],
                 copy_video=fits,

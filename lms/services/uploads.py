@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from lms.extensions import db
 from lms.models import Caption, Lesson, MediaAsset, User
-from lms.services import jobs, media, quota
+from lms.services import ingest, media, quota
 from lms.services.text import clean_name
 
 CUE_TIMING = re.compile(
@@ -40,7 +40,7 @@ def store_upload(stream: BinaryIO, filename: str, uploader: User) -> MediaAsset:
     except media.MediaError as exc:
         raise UploadError(str(exc)) from exc
     if created:
-        jobs.enqueue("lms.services.ingest.process", asset.id)
+        ingest.enqueue(asset)
     return asset
 
 

@@ -17,7 +17,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from lms.models import Lesson, MediaAsset
-from lms.services import catalog, completion, hours, ingest, lessons, media, plans, streams
+from lms.services import catalog, completion, hours, lessons, media, plans, streams
 from lms.web.catalog import course_or_404
 from lms.web.forms import ActionForm
 
@@ -89,10 +89,10 @@ def lesson_video(lesson_id: int) -> Response:
     """The lesson's video — its best web rendition — to enrolled learners and the course's
     editors only (Range aware). Before the pipeline made renditions: the original."""
     asset = _ready_asset(_media_of_lesson(lesson_id))
-    if asset.renditions:
-        top = asset.renditions[-1]
-        return _send_stream(asset, top["file"], "video/mp4")
-    return _send_media(asset)
+    mimetype = "video/mp4" if asset.renditions else asset.mime_type
+    response = _send_from_store(streams.playable_file(asset), mimetype)
+    response.headers["Content-Disposition"] = "inline"
+    return response
 
 
 @bp.get("/media/lessons/<int:lesson_id>/mp4/<int:height>.mp4")
@@ -208,35 +208,22 @@ def lesson_caption(lesson_id: int, language: str) -> Response:
     return _private_file(media.media_root() / "captions" / caption.storage_key, "text/vtt")
 
 
-def _send_media(asset: MediaAsset) -> Response:
-    """The video bytes, with Range support; or, behind nginx, an X-Accel-Redirect to them."""
-    accel_prefix = current_app.config.get("MEDIA_ACCEL_REDIRECT")
-    if accel_prefix:
-        response = Response(mimetype=asset.mime_type)
-        response.headers["X-Accel-Redirect"] = (
-            f"{accel_prefix.rstrip('/')}/{asset.storage_key[:2]}/{asset.storage_key}"
-        )
-    else:
-        response = _private_file(media.storage_path(asset), asset.mime_type)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Disposition"] = "inline"
-    return response
-
-
 def _send_stream(asset: MediaAsset, relative: str, mimetype: str) -> Response:
-    """A file of the asset's web versions; behind nginx, an X-Accel-Redirect to it."""
+    """A file of the asset's web versions (``streams/<folder>/<relative>``)."""
+    if not asset.stream_dir:
+        abort(404)
+    return _send_from_store(f"streams/{asset.stream_dir}/{relative}", mimetype)
+
+
+def _send_from_store(relative: str, mimetype: str) -> Response:
+    """A file under the media store, with Range support; or, behind nginx, an
+    X-Accel-Redirect to it."""
     accel_prefix = current_app.config.get("MEDIA_ACCEL_REDIRECT")
     if accel_prefix:
         response = Response(mimetype=mimetype)
-        response.headers["X-Accel-Redirect"] = (
-            f"{accel_prefix.rstrip('/')}/streams/{asset.stream_dir}/{relative}"
-        )
+        response.headers["X-Accel-Redirect"] = f"{accel_prefix.rstrip('/')}/{relative}"
     else:
-        try:
-            path = ingest.stream_path(asset, relative)
-        except FileNotFoundError:
-            abort(404)
-        response = _private_file(path, mimetype)
+        response = _private_file(media.media_root() / relative, mimetype)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
