@@ -250,6 +250,15 @@ def _without_password(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def refuse(problems: list[str]) -> None:
+    """Raise :class:`ConfigurationError` listing ``problems``, if there are any."""
+    if problems:
+        raise ConfigurationError(
+            "refusing to start in production (LMS_ENV=production):\n"
+            + "\n".join(f"  - {problem}" for problem in problems)
+        )
+
+
 def apply_production(config: MutableMapping[str, Any]) -> None:
     """In production (``LMS_ENV=production``): refuse unsafe settings, then harden cookies.
 
@@ -257,12 +266,7 @@ def apply_production(config: MutableMapping[str, Any]) -> None:
     """
     if not config.get("PRODUCTION"):
         return
-    problems = production_problems(config)
-    if problems:
-        raise ConfigurationError(
-            "refusing to start in production (LMS_ENV=production):\n"
-            + "\n".join(f"  - {problem}" for problem in problems)
-        )
+    refuse(production_problems(config))
     config["SESSION_COOKIE_SECURE"] = True
     config["REMEMBER_COOKIE_SECURE"] = True
     config["REMEMBER_COOKIE_HTTPONLY"] = True
@@ -299,12 +303,7 @@ def check() -> None:
     load(config)
     if not config.get("PRODUCTION"):
         return
-    problems = service_problems(config)
-    if problems:
-        raise ConfigurationError(
-            "refusing to start in production (LMS_ENV=production):\n"
-            + "\n".join(f"  - {problem}" for problem in problems)
-        )
+    refuse(service_problems(config))
 
 
 def check_timezone(name: object) -> str:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -417,31 +417,28 @@ class CampConformance:
                     for module in course.modules:
                         for lesson in module.lessons:
                             threshold = own("lms_lesson_completion_threshold", lesson=lesson)
-                            assert (
-                                threshold is None
-                                or threshold is NOT_IMPLEMENTED
-                                or (
-                                    isinstance(threshold, int | float)
-                                    and not isinstance(threshold, bool)
-                                    and 0 < threshold <= 1
-                                )
-                            ), f"lms_lesson_completion_threshold returned {threshold!r}"
+                            assert _no_answer_or_number(threshold, lambda t: 0 < t <= 1), (
+                                f"lms_lesson_completion_threshold returned {threshold!r}"
+                            )
                             rate = own("lms_max_playback_rate", lesson=lesson)
-                            assert (
-                                rate is None
-                                or rate is NOT_IMPLEMENTED
-                                or (
-                                    isinstance(rate, int | float)
-                                    and not isinstance(rate, bool)
-                                    and 1 <= rate <= 4
-                                )
-                            ), f"lms_max_playback_rate returned {rate!r}"
+                            assert _no_answer_or_number(rate, lambda r: 1 <= r <= 4), (
+                                f"lms_max_playback_rate returned {rate!r}"
+                            )
                     if enrollment.decide(user, course).allowed:
                         row, _created = enrollment.enroll(user, course)
                         done = own("lms_course_completion", enrollment=row)
                         assert done is None or done is NOT_IMPLEMENTED or isinstance(done, bool), (
                             f"lms_course_completion returned {done!r}"
                         )
+
+
+def _no_answer_or_number(value: object, within: Callable[[float], bool]) -> bool:
+    """A hook's answer: none (None, or not implemented), or a real number ``within`` range."""
+    return (
+        value is None
+        or value is NOT_IMPLEMENTED
+        or (isinstance(value, int | float) and not isinstance(value, bool) and within(value))
+    )
 
 
 def _decision(app: Flask, user: User, camp_slug: str, course_slug: str) -> EnrollmentDecision:
