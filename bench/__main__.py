@@ -251,27 +251,10 @@ def bench_startup(env: dict) -> None:
     report("app_startup", min(runs), "s")
 
 
-NGINX_CONF = """
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_body_temp_path {folder}/body;
-  proxy_temp_path {folder}/proxy;
-  fastcgi_temp_path {folder}/fastcgi;
-  uwsgi_temp_path {folder}/uwsgi;
-  scgi_temp_path {folder}/scgi;
+NGINX_CONF = (
+    setup_data.NGINX_HEAD.replace("{name}", "nginx")
+    + """
   types {{ video/webm webm; }}
-  proxy_cache_path {folder}/auth-cache levels=1:2 keys_zone=lms_media_auth:2m max_size=32m
-                   inactive=1m;
-  upstream lms_app {{ server 127.0.0.1:{app_port}; keepalive 32; }}
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
-  proxy_set_header Host $host;
   server {{
     listen 127.0.0.1:{port};
     location /direct/ {{ alias {media}/; }}
@@ -286,6 +269,7 @@ http {{
   }}
 }}
 """
+)
 
 
 def bench_range(data: setup_data.BenchData, env: dict, seconds: int) -> None:

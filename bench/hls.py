@@ -203,26 +203,9 @@ end
     )
 
 
-NGINX_CONF = """
-worker_processes 1;
-pid {folder}/nginx-hls.pid;
-error_log {folder}/nginx-hls-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_body_temp_path {folder}/body;
-  proxy_temp_path {folder}/proxy;
-  fastcgi_temp_path {folder}/fastcgi;
-  uwsgi_temp_path {folder}/uwsgi;
-  scgi_temp_path {folder}/scgi;
-  proxy_cache_path {folder}/hls-auth-cache levels=1:2 keys_zone=lms_media_auth:2m max_size=32m
-                   inactive=1m;
-  upstream lms_app {{ server 127.0.0.1:{app_port}; keepalive 32; }}
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
-  proxy_set_header Host $host;
+NGINX_CONF = (
+    setup_data.NGINX_HEAD.replace("{name}", "nginx-hls")
+    + """
   server {{
     listen 127.0.0.1:{port};
     include {folder}/nginx-media-hls.conf;
@@ -244,6 +227,7 @@ http {{
   }}
 }}
 """
+)
 
 
 def distinct_ports(count: int) -> list[int]:

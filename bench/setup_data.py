@@ -279,3 +279,30 @@ request = function()
 end
 """
     )
+
+
+# The start of the benchmarks' nginx configurations (bench_range, bench.hls): one worker, the
+# temporary folders, the app's auth cache and upstream; ``{name}`` names the pid, log and cache
+# files, and the rest is a ``str.format`` template (``{folder}``, ``{app_port}``) the caller
+# completes with its servers and the closing brace.
+NGINX_HEAD = """
+worker_processes 1;
+pid {folder}/{name}.pid;
+error_log {folder}/{name}-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path {folder}/body;
+  proxy_temp_path {folder}/proxy;
+  fastcgi_temp_path {folder}/fastcgi;
+  uwsgi_temp_path {folder}/uwsgi;
+  scgi_temp_path {folder}/scgi;
+  proxy_cache_path {folder}/{name}-auth-cache levels=1:2 keys_zone=lms_media_auth:2m
+                   max_size=32m inactive=1m;
+  upstream lms_app {{ server 127.0.0.1:{app_port}; keepalive 32; }}
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_set_header Host $host;
+"""

@@ -59,8 +59,9 @@ def browser_video(tmp_path_factory) -> Path:
     return media.generate_demo_video(path, seconds=VIDEO_SECONDS, color="#1f4fb8")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
+@pytest.fixture(scope="module", name="browser")
+def chromium_browser() -> Iterator:
+    """Debian's Chromium through Playwright, one per test module (imported by the others)."""
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium

@@ -25,14 +25,12 @@ from lms.models import Course, Lesson, LessonProgress, MediaAsset, Module
 from lms.services import demo, media, uploads
 from tests.conftest import video_lessons_of
 from tests.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     RECORD_CSP,
     TIMEOUT_MS,
+    chromium_browser,  # noqa: F401 - the ``browser`` fixture
     enroll,
     log_in,
     serving,
-    sync_api,
     wait_until,
 )
 
@@ -205,14 +203,6 @@ def test_the_fixtures_are_what_they_claim(upload):
 
 
 # --- the app in a browser ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def attach(app: Flask, course: Course, path: Path) -> tuple[MediaAsset, str]:
