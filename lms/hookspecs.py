@@ -90,6 +90,22 @@ def lms_max_playback_rate(lesson: Lesson) -> float | None:
 
 
 @hookspec(firstresult=True)
+def lms_quiz_passing_score(lesson: Lesson, passing_score: float) -> float | None:
+    """The score (percent, 0-100) that passes a quiz lesson (first result wins).
+
+    ``passing_score`` is the pass mark the trainer set on the quiz. Return ``None`` to keep
+    it; a value outside [0, 100] is ignored. Not used by quizzes graded by mastery.
+
+    Example::
+
+        @hookimpl
+        def lms_quiz_passing_score(lesson, passing_score):
+            if lesson.module.course.camp.slug == "entrepreneur":
+                return max(passing_score, 80)
+    """
+
+
+@hookspec(firstresult=True)
 def lms_course_completion(enrollment: Enrollment) -> bool | None:
     """Decide whether an enrollment's course is complete (first result wins).
 
