@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from lms.camp import Camp, EnrollmentDecision
-from lms.services.plugin_settings import plugin_settings
+from lms.services.settings import plugin_settings
 from lms.services.text import protect_names
 from lms.slots import Fragment, render_fragment
 
@@ -48,8 +48,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from lms.database import configure_sqlite
     from lms.extensions import babel, csrf, db, migrate
     from lms.plugins import PluginRegistry
-    from lms.services import audit, plugin_states
-    from lms.services import camps as camp_service
+    from lms.services import audit, switches
+    from lms.services import plugins as plugin_service
     from lms.web import register_blueprints
     from lms.web import request as request_limits
     from lms.web.request import Request
@@ -78,9 +78,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         strict=bool(app.config["PLUGINS_STRICT"]),
         only=config.parse_plugin_list(app.config["LOAD_PLUGINS"]),
     )
-    registry.disabled_camps = camp_service.disabled_slugs
-    registry.disabled_plugins = plugin_states.disabled_plugins
-    registry.on_failure = plugin_states.note_failure
+    registry.disabled_camps = switches.disabled_camps
+    registry.disabled_plugins = switches.disabled_plugins
+    registry.on_failure = plugin_service.note_failure
     registry.load_entry_points()
     for name, plugin in app.config.get("EXTRA_PLUGINS", {}).items():
         registry.register(name, plugin)
@@ -90,7 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         [str(Path(__file__).parent / "translations")]
         + [str(p) for p in registry.translation_folders()]
     )
-    plugin_states.init_app(app)  # before db: its teardown must run after the session's
+    plugin_service.init_app(app)  # before db: its teardown must run after the session's
     db.init_app(app)
     protect_names(db.Model)  # no bidi or invisible characters in stored names
     with app.app_context():
@@ -115,7 +115,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.get("/camps-static/<slug>/<path:filename>")
     def camp_static(slug: str, filename: str) -> Any:
         folder = registry.static_folder(slug)
-        if folder is None or slug in camp_service.disabled_slugs():
+        if folder is None or slug in switches.disabled_camps():
             abort(404)
         return send_from_directory(folder, filename)
 

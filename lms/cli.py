@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 from lms import create_app
 from lms.config import ConfigurationError
 from lms.services import camps as camp_service
-from lms.services.plugin_status import plugin_rows, switch
+from lms.services.plugins import plugin_rows, switch
 
 
 def _create_app() -> Flask:

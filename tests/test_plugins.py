@@ -275,7 +275,7 @@ def test_a_plugin_that_raised_is_shown_failed_by_every_process_until_cleared(
 def test_the_same_error_again_and_again_is_written_once_a_minute(
     make_app, client_for, make_user, course, monkeypatch
 ):
-    from lms.services import plugin_states
+    from lms.services import plugins as plugin_service
 
     def lms_enrollment_policy(user, course):
         raise RuntimeError("policy service is down")
@@ -284,19 +284,19 @@ def test_the_same_error_again_and_again_is_written_once_a_minute(
     client = client_for(app)
     client.login(make_user("again@example.com").email)
     with app.app_context():
-        before = db.session.get(plugin_states.PluginState, "flaky")
+        before = db.session.get(plugin_service.PluginState, "flaky")
     assert before is None
     for _ in range(3):
         assert client.get(course_url(course)).status_code == 200
     with app.app_context():
-        first = db.session.get(plugin_states.PluginState, "flaky").failed_at
+        first = db.session.get(plugin_service.PluginState, "flaky").failed_at
     assert client.get(course_url(course)).status_code == 200
     with app.app_context():
-        assert db.session.get(plugin_states.PluginState, "flaky").failed_at == first
-    monkeypatch.setattr(plugin_states, "REWRITE_AFTER_SECONDS", 0.0)
+        assert db.session.get(plugin_service.PluginState, "flaky").failed_at == first
+    monkeypatch.setattr(plugin_service, "REWRITE_AFTER_SECONDS", 0.0)
     assert client.get(course_url(course)).status_code == 200
     with app.app_context():
-        assert db.session.get(plugin_states.PluginState, "flaky").failed_at > first
+        assert db.session.get(plugin_service.PluginState, "flaky").failed_at > first
 
 
 # -- plugins that are not camps are switched on and off by organizers ------------------

@@ -23,7 +23,7 @@ from lms.config import ConfigurationError, from_environment
 from lms.extensions import db
 from lms.models import Camp, Lesson, Module
 from lms.services import camps as camp_service
-from lms.services import catalog, plugin_states
+from lms.services import catalog, switches
 from tests.conftest import Client, course_url
 from tests.servers import ROOT, unavailable
 from tests.servers import environment as _environment
@@ -386,8 +386,8 @@ def test_disabling_a_camp_in_one_process_is_seen_by_another_at_once(
 ):
     first, second = make_app(REDIS_URL=redis_url), make_app(sync=False, REDIS_URL=redis_url)
     reads = []
-    original = plugin_states._query_switched_off
-    monkeypatch.setattr(plugin_states, "_query_switched_off", lambda: reads.append(1) or original())
+    original = switches._query_switched_off
+    monkeypatch.setattr(switches, "_query_switched_off", lambda: reads.append(1) or original())
     visitor = second.test_client()
     url, emblem = course_url(course), f"/camps-static/{course.camp.slug}/emblem.svg"
     assert visitor.get(emblem).status_code == 200
@@ -438,7 +438,7 @@ def test_a_rolled_back_change_leaves_the_cache_valid(make_app, redis_url, course
         db.session.flush()
         db.session.rollback()
     with app.app_context():
-        assert course.camp.slug not in camp_service.disabled_slugs()
+        assert course.camp.slug not in switches.disabled_camps()
 
 
 def test_redis_down_means_the_database_answers(make_app, course, caplog):
@@ -460,8 +460,8 @@ def test_without_redis_there_is_no_shared_cache(app, course, monkeypatch):
     from lms.cache import shared_cache
 
     reads = []
-    original = plugin_states._query_switched_off
-    monkeypatch.setattr(plugin_states, "_query_switched_off", lambda: reads.append(1) or original())
+    original = switches._query_switched_off
+    monkeypatch.setattr(switches, "_query_switched_off", lambda: reads.append(1) or original())
     client = app.test_client()
     emblem = f"/camps-static/{course.camp.slug}/emblem.svg"
     assert client.get(emblem).status_code == 200

@@ -196,15 +196,15 @@ def test_a_plugin_that_is_not_a_camp_has_templates_and_static_files(
 
 
 def test_a_disabled_plugin_adds_nothing_and_serves_no_files(make_app, tmp_path, monkeypatch):
-    from lms.services import plugin_states
+    from lms.services import switches
 
     app = make_app(EXTRA_PLUGINS={"notice": notice_package(tmp_path, monkeypatch)})
     with app.app_context():
-        plugin_states.set_enabled("notice", False)
+        switches.set_plugin_enabled("notice", False)
     assert '<p class="notice">' not in page(app, "/")
     assert app.test_client().get("/plugins-static/notice/notice.css").status_code == 404
     with app.app_context():
-        plugin_states.set_enabled("notice", True)
+        switches.set_plugin_enabled("notice", True)
     assert '<p class="notice">' in page(app, "/")
     assert app.test_client().get("/plugins-static/notice/notice.css").status_code == 200
 

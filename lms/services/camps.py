@@ -9,22 +9,13 @@ from lms.camp import Camp as CampSpec
 from lms.extensions import db
 from lms.models import Camp
 from lms.plugins import PluginRegistry
-from lms.services import plugin_states
+from lms.services import switches
 from lms.services.curriculum import SyncReport, sync_camp
 
 
 def registry() -> PluginRegistry:
     """The current app's plugin registry."""
     return current_app.extensions["lms.plugins"]
-
-
-def disabled_slugs() -> frozenset[str]:
-    """Slugs of disabled camps, read once per request (the flag lives in the database).
-
-    Read together with the disabled plugins (:func:`lms.services.plugin_states.switched_off`),
-    shared through Redis when it is configured: changing a flag invalidates it everywhere.
-    """
-    return plugin_states.switched_off().camps
 
 
 def visible_camps() -> list[Camp]:
@@ -92,5 +83,5 @@ def set_enabled(slug: str, enabled: bool) -> Camp:
             camp = ensure_camp(registry().camps[slug], registry().camp_plugin[slug])
     camp.enabled = enabled
     db.session.commit()
-    invalidate(plugin_states.CACHE_NAME)  # the commit did too, unless the flag did not change
+    invalidate(switches.CACHE_NAME)  # the commit did too, unless the flag did not change
     return camp

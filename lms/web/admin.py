@@ -16,8 +16,8 @@ from wtforms.validators import NumberRange, Optional
 
 from lms.extensions import db
 from lms.models import Camp, User
-from lms.services import accounts, camps, hours, plugin_states
-from lms.services.plugin_status import plugin_rows, switch_plugin
+from lms.services import accounts, camps, hours
+from lms.services import plugins as plugin_service
 from lms.web.forms import ActionForm, UserAdminForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -57,7 +57,7 @@ def _camp_page(errors: dict[str, list[str]] | None = None, submitted: dict | Non
     targets = {**hours.camp_targets(), **(submitted or {})}
     return render_template(
         "admin/camps.html",
-        rows=plugin_rows(),
+        rows=plugin_service.plugin_rows(),
         form=ActionForm(),
         targets=targets,
         target_errors=errors or {},
@@ -92,7 +92,7 @@ def camp_target(slug: str) -> Response | tuple[str, int]:
 @bp.get("/camps.json")
 @organizer_required
 def camp_list_json() -> Response:
-    return jsonify(plugin_rows())
+    return jsonify(plugin_service.plugin_rows())
 
 
 @bp.post("/camps/<slug>/<action>")
@@ -134,11 +134,11 @@ def plugin_action(name: str, action: str) -> Response:
     if action not in ("enable", "disable", "clear") or name not in camps.registry().plugins:
         abort(404)
     if action == "clear":
-        plugin_states.clear_failure(name)
+        plugin_service.clear_failure(name)
         flash(_("%(plugin)s: the error is cleared.", plugin=name), "success")
         return redirect(url_for(".camp_list"))
     try:
-        switch_plugin(name, action == "enable")
+        plugin_service.switch_plugin(name, action == "enable")
     except LookupError:
         abort(404)  # a camp plugin: its camps are switched one by one (camp_action)
     _flash_switched(name, action == "enable")

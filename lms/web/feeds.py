@@ -12,7 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from lms.extensions import db
 from lms.models import Camp
 from lms.services import feeds
-from lms.services.camps import disabled_slugs, get_visible_camp, visible_camps
+from lms.services.camps import get_visible_camp, visible_camps
+from lms.services.switches import disabled_camps
 from lms.web.forms import ActionForm
 
 bp = Blueprint("feeds", __name__, url_prefix="/calendar")
@@ -23,7 +24,7 @@ class FeedForm(FlaskForm):
 
 
 def _disabled_camp_ids() -> set[int]:
-    slugs = disabled_slugs()
+    slugs = disabled_camps()
     if not slugs:
         return set()
     return set(db.session.scalars(db.select(Camp.id).where(Camp.slug.in_(slugs))))

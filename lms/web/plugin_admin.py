@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from lms.services import plugin_settings as settings
+from lms.services import settings
 from lms.web.admin import organizer_required
 
 bp = Blueprint("plugin_admin", __name__, url_prefix="/admin/plugins")
