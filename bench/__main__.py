@@ -46,7 +46,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import hls, mixed_load, records_data, setup_data
+from bench import hls, inproc, mixed_load, records_data, setup_data
 from bench import transcode as transcode_bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -399,10 +399,12 @@ def run_records(postgres: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "suite", nargs="?", choices=("all", "http", "records", "transcode", "hls"), default="all",
-        help="http: progress, pages, mixed load and Range figures; records: the report figures; "
-        "transcode: the ingest pipeline against the ffmpeg command line; hls: HLS segments "
-        "through nginx + the app against nginx alone; all: every one",
+        "suite", nargs="?", choices=("all", "inproc", "http", "records", "transcode", "hls"),
+        default="all",
+        help="inproc: each hot page's CPU time in one process against hello; http: progress, "
+        "pages, mixed load and Range figures; records: the report figures; transcode: the "
+        "ingest pipeline against the ffmpeg command line; hls: HLS segments through nginx + "
+        "the app against nginx alone; all: every one",
     )  # fmt: skip
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--learners", type=int, default=16)
@@ -411,12 +413,15 @@ def main() -> int:
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     )
+    parser.add_argument("--rounds", type=int, default=inproc.ROUNDS)
     args = parser.parse_args()
+    if args.suite in ("all", "inproc"):
+        inproc.run(args.postgres, args.rounds)
     if args.suite in ("all", "records"):
         run_records(args.postgres)
     if args.suite in ("all", "transcode"):
         transcode_bench.run()
-    if args.suite in ("records", "transcode"):
+    if args.suite in ("inproc", "records", "transcode"):
         return 0
     if shutil.which("wrk") is None:
         print("bench: wrk is missing (apt-get install wrk)", file=sys.stderr)
