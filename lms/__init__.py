@@ -136,7 +136,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
             "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
         )
-        if request.endpoint not in PUBLIC_ASSETS and current_user and current_user.is_authenticated:
+        if (
+            request.endpoint not in PUBLIC_ASSETS
+            and "no-store" not in response.headers.get("Cache-Control", "")
+            and current_user
+            and current_user.is_authenticated
+        ):  # (already no-store: no need to load the user, which nginx's authorize never does)
             response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -40,7 +40,10 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Logins (docs/security.md#sessions), in seconds: they end after SESSION_IDLE_LIFETIME
     # without a request, and SESSION_ABSOLUTE_LIFETIME after the log-in however active. The
-    # cookie (PERMANENT_SESSION_LIFETIME, set from the idle lifetime) is renewed by each request.
+    # cookie (PERMANENT_SESSION_LIFETIME, set from the idle lifetime) is renewed when the login's
+    # recorded last use moves (at most once a minute, lms.web.auth.SEEN_EVERY): a request that
+    # changes nothing in the session sends no new cookie.
+    "SESSION_REFRESH_EACH_REQUEST": False,
     "SESSION_IDLE_LIFETIME": 14 * 24 * 3600,
     "SESSION_ABSOLUTE_LIFETIME": 30 * 24 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,

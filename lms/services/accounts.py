@@ -80,7 +80,8 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What is stored of a login token: its SHA-256, never the token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -103,7 +104,7 @@ def start_session(user: User, user_agent: str = "", replacing: str | None = None
     _prune(now, AuthSession.user_id == user.id)
     token = secrets.token_urlsafe(32)
     row = AuthSession(
-        token_hash=_digest(token), user=user, created_at=now, user_agent=user_agent[:200]
+        token_hash=token_digest(token), user=user, created_at=now, user_agent=user_agent[:200]
     )
     db.session.add(row)
     db.session.commit()
@@ -113,7 +114,7 @@ def start_session(user: User, user_agent: str = "", replacing: str | None = None
 def _revoke(token: str) -> None:
     db.session.execute(
         db.update(AuthSession)
-        .where(AuthSession.token_hash == _digest(token), AuthSession.revoked_at.is_(None))
+        .where(AuthSession.token_hash == token_digest(token), AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -150,7 +151,7 @@ def user_for_session(
         .where(
             User.id == int(user_id),
             User.active.is_(True),
-            AuthSession.token_hash == _digest(token),
+            AuthSession.token_hash == token_digest(token),
             AuthSession.revoked_at.is_(None),
             AuthSession.created_at > now - lifetime("SESSION_ABSOLUTE_LIFETIME"),
         )

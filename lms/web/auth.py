@@ -41,6 +41,9 @@ bp = Blueprint("auth", __name__)
 
 SESSION_TOKEN = "lms_sid"  # noqa: S105 - the session key holding the login token
 SESSION_SEEN = "lms_seen"  # the Unix time of the login's last request (idle expiry)
+# The last use is written again (and the cookie re-signed) once it is this old, in seconds: a
+# login may end up to this much before its idle lifetime; other requests send no cookie.
+SEEN_EVERY = 60
 # Flask-Login's keys, dropped when a login has expired. The token stays in the session, so
 # that the next log-in in this browser revokes it (a GET never writes to revoke it at once).
 LOGIN_KEYS = ("_user_id", "_fresh", "_id")
@@ -74,7 +77,9 @@ def load_user(user_id: str) -> accounts.User | None:
         for key in LOGIN_KEYS:
             session.pop(key, None)
         return None
-    session[SESSION_SEEN] = int(now.timestamp())
+    seen = int(now.timestamp())
+    if seen - session.get(SESSION_SEEN, 0) >= SEEN_EVERY:
+        session[SESSION_SEEN] = seen
     return user
 
 
