@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from markupsafe import Markup
 
     from lms.camp import Camp, EnrollmentDecision
-    from lms.models import Attendance, Course, Enrollment, Lesson, LessonProgress, User
+    from lms.models import (
+        Attendance,
+        Course,
+        Enrollment,
+        Lesson,
+        LessonProgress,
+        QuizAttempt,
+        User,
+    )
     from lms.slots import Fragment
 
 hookspec = pluggy.HookspecMarker("lms")
@@ -142,6 +150,20 @@ def lms_course_completed(enrollment: Enrollment) -> None:
         @hookimpl
         def lms_course_completed(enrollment):
             notify_manager(enrollment.user, enrollment.course)
+    """
+
+
+@hookspec
+def lms_quiz_submitted(attempt: QuizAttempt) -> None:
+    """Called once when a quiz attempt is submitted and graded, by the learner or, past its
+    time limit, by the server (event; return value ignored). ``attempt.score`` is the percent,
+    ``attempt.passed`` the verdict and ``attempt.items`` each question's result.
+
+    Example::
+
+        @hookimpl
+        def lms_quiz_submitted(attempt):
+            log.info("%s scored %.0f%%", attempt.user_id, attempt.score)
     """
 
 

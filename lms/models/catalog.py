@@ -24,7 +24,7 @@ from lms.models._base import Bilingual, Timestamped
 from lms.models.accounts import User
 
 COURSE_STATUSES = ("draft", "published")
-LESSON_KINDS = ("video", "live", "reading")
+LESSON_KINDS = ("video", "live", "reading", "quiz")
 MEDIA_STATUSES = ("processing", "ready", "failed")
 
 

@@ -28,6 +28,7 @@ from lms.services import (
     plans,
     streams,
 )
+from lms.services.quiz import attempts
 from lms.web.auth import SESSION_SEEN, SESSION_TOKEN
 from lms.web.catalog import course_or_404
 from lms.web.forms import ActionForm
@@ -73,6 +74,7 @@ def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response
         threshold=lessons.completion_threshold(current),
         body=lessons.render_markdown(current.body),
         form=ActionForm(),
+        quiz=attempts.overview(current_user, current) if current.kind == "quiz" else None,
     )
 
 
