@@ -29,15 +29,18 @@ from lms.models import (
     Caption,
     Certificate,
     Course,
+    Lesson,
     LiveSession,
     Organization,
     User,
 )
-from lms.services import accounts, community, enrollment, feeds, live, media, progress
+from lms.services import accounts, catalog, community, enrollment, feeds, live, media, progress
 from lms.services import camps as camp_service
 from lms.services import organizations as org_service
 from lms.services.completion import new_code
+from lms.services.quiz import attempts
 from tests.conftest import CSRF, PASSWORD, Client, _postgres_schema, database_url, video_lessons_of
+from tests.quiz_helpers import quiz_lesson
 
 ANON, LEARNER, STRANGER, TRAINER = "anonymous", "learner", "stranger", "other trainer"
 MANAGER_B, MANAGER_A, ORGANIZER = "other manager", "own manager", "organizer"
@@ -176,6 +179,11 @@ EXPECTED: dict[str, Rule] = {
     "community.topic": Rule(get=MEMBERS),
     "community.comment_topic": Rule(post=MEMBERS),
     "community.new_topic": Rule(get=TRAINERS, post=TRAINERS),
+    # Quizzes (issue 14): the learner's own attempts; another's answer like unknown ids.
+    "quiz.start": Rule(post=frozenset({LEARNER}), idor=True),
+    "quiz.attempt": Rule(get=frozenset({LEARNER}), idor=True),
+    "quiz.save": Rule(post=frozenset({LEARNER}), idor=True),
+    "quiz.submit": Rule(post=frozenset({LEARNER}), idor=True),
     "teach.index": Rule(get=TRAINERS),
     "teach.new_course": Rule(get=TRAINERS, post=TRAINERS),
     "teach.course": Rule(get=ORG, post=ORG),
@@ -272,6 +280,10 @@ def _build(app: Flask, demo_video) -> World:
             live.ACTIVITY_DAY_SEGMENTS,
         )  # fmt: skip
         live.register(learner, db.session.get(LiveSession, session.id))
+        quiz_lesson_id, _questions = quiz_lesson(course.id)
+        quiz_attempt = attempts.start(
+            learner, db.session.get(Lesson, quiz_lesson_id), catalog.enrollment_of(learner, course)
+        )
         feed, feed_token = feeds.create_feed(learner)
         case = community.create_case(
             organizer, "Acme", sorted(community.CASE_TOPICS)[0], "A case", "Body"
@@ -306,6 +318,7 @@ def _build(app: Flask, demo_video) -> World:
             "case_id": str(case.id),
             "topic_id": str(topic.id),
             "feed_id": str(feed.id),
+            "attempt_id": str(quiz_attempt.id),
             "name": "xapi",
             "filename": "css/app.css",
         }
@@ -315,6 +328,7 @@ def _build(app: Flask, demo_video) -> World:
             "organizations.setup_account": {"token": setup.token},
             "auth.reset_password": {"token": reset.token},
             "feeds.feed": {"token": feed_token},
+            "quiz.start": {"lesson_id": str(quiz_lesson_id)},
             "camp_static": {"filename": "emblem.svg"},
             "organizations.admin_manager": {"action": "appoint", "user_id": str(staff_b.id)},
             "live.change_status": {"change": "cancel"},
