@@ -41,6 +41,7 @@ test: $(VENV)/.installed-test translations lint test-sqlite test-postgres
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test-sqlite: $(VENV)/.installed-test translations
 	env -u LMS_DATABASE_URL $(BIN)/pytest $(PYTEST_WORKERS)

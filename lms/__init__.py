@@ -1,7 +1,7 @@
 """Camp LMS: a Flask learning management system whose camps are pluggy plugins.
 
-The names a plugin may import: ``hookimpl``, ``Camp``, ``EnrollmentDecision``, ``Fragment``,
-``render_fragment`` and ``plugin_settings``.
+Plugins import from :mod:`lms.api` only (``hookimpl``, ``Camp``, ``EnrollmentDecision``, …);
+the same names stay importable from ``lms`` for older plugins.
 """
 
 from __future__ import annotations

@@ -241,11 +241,26 @@ def camps_disable(names: tuple[str, ...]) -> None:
 @with_appcontext
 def camps_sync(slugs: tuple[str, ...]) -> None:
     """Sync curricula into the database (all camps by default). Idempotent."""
+    from lms.services.curriculum import CurriculumError
+
     try:
         reports = camp_service.sync(list(slugs) or None)
-    except LookupError as exc:
+    except (LookupError, CurriculumError) as exc:
         raise click.ClickException(str(exc)) from exc
     _echo_sync(reports)
+
+
+@camps.command("remove")
+@click.argument("slug")
+@with_appcontext
+def camps_remove(slug: str) -> None:
+    """Take a camp out of service (its package gone or about to go): disabled, its courses
+    archived; learners keep everything. Installing it again and syncing brings it back."""
+    try:
+        archived = camp_service.remove(slug)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{slug}: removed, {archived} courses archived (learners keep their records)")
 
 
 @camps.command("new", with_appcontext=False)

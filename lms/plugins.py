@@ -5,19 +5,25 @@ included. Each load is isolated: a plugin that fails to import, registers a hook
 with a wrong signature, implements an unknown ``lms_`` hook or ships an invalid
 curriculum is recorded as failed with its traceback, and the app goes on without
 it. ``PLUGINS_STRICT`` re-raises instead (used by tests).
+
+pluggy does the calling. Each implementation is registered inside a guard that records its
+exception against its plugin and answers what the hook's spec says a failure answers (a camp
+rule's strictest answer, else nothing); the registry only picks which plugins pluggy calls:
+the active ones, and for a camp rule the one owning the camp.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -44,6 +50,8 @@ class PluginInfo:
     camps: list[str] = field(default_factory=list)
     # The folder of the plugin's package (its templates/, static/, translations/).
     package_dir: Path | None = None
+    # The imported plugin (a module, usually); pluggy holds guarded copies of its hooks.
+    plugin: object | None = None
     # The latest errors raised inside its hooks (a bounded log, oldest dropped).
     runtime_errors: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
@@ -63,6 +71,46 @@ class PluginInfo:
 
 class PluginLoadError(Exception):
     """A plugin could not be loaded; the message says why."""
+
+
+class UnknownPlugin(LookupError):
+    """No plugin has this name. Plugins are named by their entry point, not a camp's slug."""
+
+    def __init__(self, name: str, owner: str | None, known: list[str]) -> None:
+        if owner is not None:
+            message = f"{name!r} is a camp; its plugin is {owner!r}: name plugins by entry point"
+        else:
+            message = f"no plugin {name!r} (plugins, by entry-point name: {', '.join(known)})"
+        super().__init__(message)
+        self.name = name
+
+
+class GuardedHooks:
+    """The guarded hook implementations of one plugin, as registered with pluggy."""
+
+
+class Answer(NamedTuple):
+    """One plugin's answer to a hook that collects every result."""
+
+    plugin: str
+    value: Any
+
+
+def is_camp_rule(hook_name: str) -> bool:
+    """Is the hook a camp rule (:func:`lms.hookspecs.camp_rule`)?"""
+    return hasattr(getattr(hookspecs, hook_name, None), hookspecs.CLOSED)
+
+
+def camp_of(arguments: dict[str, Any]) -> str | None:
+    """The slug of the camp a camp rule's ``course``, ``lesson`` or ``enrollment`` is in."""
+    course = arguments.get("course")
+    if course is None and arguments.get("enrollment") is not None:
+        course = arguments["enrollment"].course
+    if course is None and arguments.get("lesson") is not None:
+        course = arguments["lesson"].module.course
+    if course is None:
+        raise TypeError("a camp rule is called with a course, a lesson or an enrollment")
+    return course.camp.slug
 
 
 class PluginRegistry:
@@ -132,16 +180,23 @@ class PluginRegistry:
         module_file = getattr(plugin, "__file__", None)
         if module_file:
             info.package_dir = Path(module_file).parent
-        self.pm.register(plugin, name=info.name)
-        callers = self.pm.get_hookcallers(plugin) or []
+        info.plugin = plugin
+        self.pm.register(self._guarded(info.name, plugin), name=info.name)
+        callers = self.pm.get_hookcallers(self.pm.get_plugin(info.name)) or []
         unknown = [c.name for c in callers if not c.has_spec()]
         if unknown:
             raise PluginLoadError(f"unknown hook(s): {', '.join(sorted(unknown))}")
         info.hooks = sorted(c.name for c in callers)
-        for impl in self.pm.hook.lms_register_camps.get_hookimpls():
-            if impl.plugin_name == info.name:
-                for camp in impl.function() or []:
-                    self._add_camp(info, camp)
+        register_camps = getattr(plugin, "lms_register_camps", None)
+        if "lms_register_camps" in info.hooks and register_camps is not None:
+            for camp in register_camps() or []:
+                self._add_camp(info, camp)
+        rules = [name for name in info.hooks if is_camp_rule(name)]
+        if rules and not info.camps:
+            raise PluginLoadError(
+                f"{', '.join(rules)}: camp rules are asked only of the plugin owning the camp, "
+                "and this plugin provides no camp"
+            )
         if not info.camps and info.package_dir is not None:
             check_template_namespace(info.package_dir, info.name, namespace="plugins")
 
@@ -161,6 +216,47 @@ class PluginRegistry:
         self.curricula[camp.slug] = curriculum
         info.camps.append(camp.slug)
 
+    def _guarded(self, plugin_name: str, plugin: object) -> object:
+        """What pluggy registers: the plugin's hook implementations, each wrapped in a guard
+        that records an exception against the plugin (see :meth:`_guard`)."""
+        guarded = GuardedHooks()
+        for attribute in dir(plugin):
+            options = self.pm.parse_hookimpl_opts(plugin, attribute)
+            if options is None:
+                continue
+            if options.get("wrapper") or options.get("hookwrapper"):
+                raise PluginLoadError(f"{attribute}: hook wrappers are not supported")
+            hook_name = options.get("specname") or attribute
+            setattr(
+                guarded, attribute, self._guard(plugin_name, hook_name, getattr(plugin, attribute))
+            )
+        return guarded
+
+    def _guard(self, plugin_name: str, hook_name: str, function: Callable[..., Any]) -> Callable:
+        """``function`` as pluggy calls it: an exception is logged and recorded against the
+        plugin and replaced by the hook's answer on failure (a camp rule's closed answer, else
+        nothing); in strict mode it is raised. A result of a hook collecting every result comes
+        back with the plugin's name (:class:`Answer`), so the core knows whose it is."""
+        spec = getattr(hookspecs, hook_name, None)
+        closed = getattr(spec, hookspecs.CLOSED, None)
+        first_result = getattr(spec, "lms_spec", {}).get("firstresult", False)
+
+        @functools.wraps(function)
+        def guard(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = function(*args, **kwargs)
+            except Exception as exc:
+                if self.strict:
+                    raise
+                log.exception("plugin %s failed in %s", plugin_name, hook_name)
+                self._failed(plugin_name, f"{hook_name}: {type(exc).__name__}: {exc}")
+                return closed() if closed is not None else None
+            if first_result or result is None:
+                return result
+            return Answer(plugin_name, result)
+
+        return guard
+
     # -- calling ---------------------------------------------------------------------
 
     def is_active(self, plugin_name: str) -> bool:
@@ -173,72 +269,57 @@ class PluginRegistry:
         disabled = self.disabled_camps()
         return any(slug not in disabled for slug in info.camps)
 
-    def _impls(self, hook_name: str) -> Iterable[pluggy.HookImpl]:
-        hook = getattr(self.pm.hook, hook_name)
-        # pluggy calls the last registered first, honouring tryfirst/trylast.
-        for impl in reversed(hook.get_hookimpls()):
-            if self.is_active(impl.plugin_name):
-                yield impl
+    def _caller(self, hook_name: str, keep: Callable[[str], bool]) -> pluggy.HookCaller:
+        """pluggy's caller of ``hook_name`` for the registered plugins ``keep`` accepts."""
+        remove = [plugin for name, plugin in self.pm.list_name_plugin() if not keep(name)]
+        return self.pm.subset_hook_caller(hook_name, remove)
 
     def record_failure(self, plugin_name: str, message: str) -> None:
         """Log and note a plugin's error at run time (shown by ``lms camps list``)."""
         log.error("plugin %s: %s", plugin_name, message)
-        self._note(plugin_name, message)
-        self.on_failure(plugin_name, message)
+        self._failed(plugin_name, message)
         if self.strict:
             raise PluginLoadError(f"{plugin_name}: {message}")
 
-    def _note(self, plugin_name: str, message: str) -> None:
-        info = self.plugins.get(plugin_name)
-        if info is not None:
-            info.runtime_errors.append(message)
+    def _failed(self, plugin_name: str, message: str) -> None:
+        self.info(plugin_name).runtime_errors.append(message)
+        self.on_failure(plugin_name, message)
 
-    def _call(self, impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        try:
-            return True, impl.function(*(kwargs[name] for name in impl.argnames))
-        except Exception as exc:
-            if self.strict:
-                raise
-            log.exception("plugin %s failed in %s", impl.plugin_name, impl.function.__name__)
-            message = f"{impl.function.__name__}: {type(exc).__name__}: {exc}"
-            self._note(impl.plugin_name, message)
-            self.on_failure(impl.plugin_name, message)
-            return False, None
+    def info(self, name: str) -> PluginInfo:
+        """The plugin named ``name`` (its entry-point name); :class:`UnknownPlugin` if none."""
+        info = self.plugins.get(name)
+        if info is None:
+            raise UnknownPlugin(name, self.camp_plugin.get(name), sorted(self.plugins))
+        return info
 
     def call_first(self, hook_name: str, **kwargs: Any) -> Any:
-        """Call a first-result hook; the first non-``None`` answer of an active plugin wins."""
-        for impl in self._impls(hook_name):
-            ok, result = self._call(impl, kwargs)
-            if ok and result is not None:
-                return result
-        return None
-
-    def call_all(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """Call every active plugin's implementation; failures are logged and skipped."""
-        results = []
-        for impl in self._impls(hook_name):
-            ok, result = self._call(impl, kwargs)
-            if ok and result is not None:
-                results.append(result)
-        return results
+        """Call a first-result hook. A camp rule is asked only of the plugin owning the camp
+        of the course, lesson or enrollment in ``kwargs`` (``None`` while that camp is
+        disabled or its plugin is not loaded); other hooks of every active plugin."""
+        if not is_camp_rule(hook_name):
+            return self._caller(hook_name, self.is_active)(**kwargs)
+        slug = camp_of(kwargs)
+        owner = self.camp_plugin.get(slug)
+        if owner is None or self.plugins[owner].status != "loaded":
+            return None
+        if slug in self.disabled_camps():
+            return None
+        return self._caller(hook_name, lambda name: name == owner)(**kwargs)
 
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Like :meth:`call_all`, with the name of the plugin that gave each result."""
-        results = []
-        for impl in self._impls(hook_name):
-            ok, result = self._call(impl, kwargs)
-            if ok and result is not None:
-                results.append((impl.plugin_name, result))
-        return results
+        """Call every active plugin's implementation (pluggy's order); each non-``None``
+        answer with the name of the plugin that gave it. Failures are recorded and left out."""
+        answers = self._caller(hook_name, self.is_active)(**kwargs)
+        return [(answer.plugin, answer.value) for answer in answers]
+
+    def call_all(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Like :meth:`call_each`, the answers alone."""
+        return [value for _plugin, value in self.call_each(hook_name, **kwargs)]
 
     def collect(self, hook_name: str) -> list[tuple[str, Any]]:
         """At start-up: every loaded plugin's list result, flattened, with the plugin's name."""
-        found = []
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            ok, result = self._call(impl, {})
-            for item in (result or []) if ok else []:
-                found.append((impl.plugin_name, item))
-        return found
+        answers = self._caller(hook_name, lambda _name: True)()
+        return [(answer.plugin, item) for answer in answers for item in answer.value or []]
 
     # -- what plugins ship -----------------------------------------------------------
 
@@ -248,15 +329,12 @@ class PluginRegistry:
             import wtforms
 
             forms = {}
-            for impl in self.pm.hook.lms_plugin_settings.get_hookimpls():
-                ok, result = self._call(impl, {})
-                if not ok or result is None:
-                    continue
-                if isinstance(result, type) and issubclass(result, wtforms.Form):
-                    forms[impl.plugin_name] = result
+            for answer in self._caller("lms_plugin_settings", lambda _name: True)():
+                if isinstance(answer.value, type) and issubclass(answer.value, wtforms.Form):
+                    forms[answer.plugin] = answer.value
                 else:
                     self.record_failure(
-                        impl.plugin_name, f"lms_plugin_settings returned {result!r}, not a Form"
+                        answer.plugin, f"lms_plugin_settings returned {answer.value!r}, not a Form"
                     )
             self._settings_forms = forms
         return self._settings_forms

@@ -3,6 +3,7 @@ overridden by the environment."""
 
 from __future__ import annotations
 
+import pytest
 import wtforms
 from wtforms.validators import URL, NumberRange, Optional
 
@@ -10,7 +11,7 @@ from lms import plugin_settings
 from lms.extensions import db
 from lms.models import PluginSetting
 from tests.conftest import Client
-from tests.test_plugins import plugin, registry_of
+from tests.test_plugins import camp_package, camp_plugin, plugin, registry_of
 
 
 class StudioSettings(wtforms.Form):
@@ -26,6 +27,9 @@ def lms_plugin_settings():
 
 def studio_app(make_app):
     return make_app(EXTRA_PLUGINS={"studio": plugin(lms_plugin_settings, name="studio")})
+
+
+__all__ = ["camp_package"]  # a fixture used here
 
 
 def settings_of(app, name="studio"):
@@ -133,3 +137,19 @@ def test_the_plugins_page_lists_templates_static_files_and_settings(app, client,
     page = client.get("/admin/camps").get_data(as_text=True)
     assert "/admin/plugins/xapi/settings" in page
     assert "camps/entrepreneur/camp.html" in page
+
+
+def test_a_lookup_by_a_name_no_plugin_has_is_a_clear_error(make_app, camp_package):
+    def lms_plugin_settings():
+        return StudioSettings
+
+    folder = camp_package("design-studio")
+    app = make_app(
+        EXTRA_PLUGINS={"studio": camp_plugin(folder, "design-studio", lms_plugin_settings)}
+    )
+    assert settings_of(app, "studio")["seats"] == 12  # the plugin: its entry-point name
+    with pytest.raises(LookupError, match="'design-studio' is a camp; its plugin is 'studio'"):
+        settings_of(app, "design-studio")
+    with pytest.raises(LookupError, match=r"no plugin 'stuido' .*startup_growth, studio"):
+        settings_of(app, "stuido")
+    assert settings_of(app, "startup_growth") == {}  # a plugin without settings

@@ -17,8 +17,9 @@ from lms.extensions import db
 from lms.models import Certificate, Course, Enrollment, Lesson, LessonProgress, Module, User
 from lms.models._base import utcnow
 from lms.plugins import PluginRegistry
-from lms.services import completion
-from tests.conftest import Client, course_url
+from lms.services import completion, lessons, progress
+from lms.services.quiz import policy
+from tests.conftest import Client, course_url, video_lessons_of
 
 BUNDLED = {
     "startup_growth": "startup-growth",
@@ -105,6 +106,19 @@ def camp_package(tmp_path: Path):
         return folder
 
     return build
+
+
+def with_the_course(make_app, *hooks, name: str = "owner", **config):
+    """An app where a plugin with ``hooks`` provides the Startup Growth camp (the ``course``
+    fixture's) instead of the bundled one: camp rules are asked only of the camp's plugin."""
+    import plugins.startup_growth as bundled
+
+    def lms_register_camps():
+        return bundled.lms_register_camps()
+
+    others = [name for name in [*BUNDLED, "xapi"] if name != "startup_growth"]
+    owner = plugin(lms_register_camps, *hooks, name=name)
+    return make_app(LOAD_PLUGINS=others, EXTRA_PLUGINS={name: owner}, **config)
 
 
 def camp_plugin(folder: Path, slug: str, *hooks, curriculum: bool = True) -> types.ModuleType:
@@ -213,20 +227,27 @@ def test_strict_mode_reraises_a_plugins_import_error(app_config, broken_plugin):
 # -- a plugin that fails while it runs -------------------------------------------------
 
 
-def test_a_hook_that_raises_leaves_enrolling_working_and_is_reported(
+UNAVAILABLE = "This camp&#39;s enrollment rule is unavailable right now. Please try again later."
+
+
+def test_a_raising_enrollment_policy_refuses_enrolling_and_is_reported(
     make_app, client_for, make_user, course
 ):
     def lms_enrollment_policy(user, course):
         raise RuntimeError("policy service is down")
 
-    app = make_app(EXTRA_PLUGINS={"flaky": plugin(lms_enrollment_policy)})
+    app = with_the_course(make_app, lms_enrollment_policy, name="flaky")
     learner = make_user("flaky@example.com")
     client = client_for(app)
     client.login(learner.email)
-    assert client.get(course_url(course)).status_code == 200
-    assert client.post(course_url(course) + "enroll").status_code == 302
+    assert UNAVAILABLE in client.get(course_url(course)).get_data(as_text=True)
+    refused = client.post(course_url(course) + "enroll")
+    assert refused.status_code == 403
+    assert UNAVAILABLE in refused.get_data(as_text=True)
+    chinese = client.post(course_url(course) + "enroll", headers={"Accept-Language": "zh-CN"})
+    assert "报名规则暂时不可用" in chinese.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalar(
+        assert not db.session.scalar(
             db.select(Enrollment).filter_by(user_id=learner.id, course_id=course.id)
         )
 
@@ -248,16 +269,15 @@ def test_a_plugin_that_raised_is_shown_failed_by_every_process_until_cleared(
     def lms_enrollment_policy(user, course):
         raise RuntimeError("policy service is down")
 
-    flaky = plugin(lms_enrollment_policy)
-    first = make_app(EXTRA_PLUGINS={"flaky": flaky})
-    second = make_app(sync=False, EXTRA_PLUGINS={"flaky": flaky})  # another process
+    first = with_the_course(make_app, lms_enrollment_policy, name="flaky")
+    second = with_the_course(make_app, lms_enrollment_policy, name="flaky", sync=False)
     admin = client_for(second)
     admin.login(organizer.email)
     assert plugin_row(admin, "flaky")["status"] == "loaded"
 
     learner = client_for(first)
     learner.login(make_user("flaky@example.com").email)
-    assert learner.post(course_url(course) + "enroll").status_code == 302  # the site goes on
+    assert learner.post(course_url(course) + "enroll").status_code == 403  # fails closed
 
     row = plugin_row(admin, "flaky")  # the error was raised in the other process
     assert row["status"] == "failed"
@@ -280,7 +300,7 @@ def test_the_same_error_again_and_again_is_written_once_a_minute(
     def lms_enrollment_policy(user, course):
         raise RuntimeError("policy service is down")
 
-    app = make_app(EXTRA_PLUGINS={"flaky": plugin(lms_enrollment_policy)})
+    app = with_the_course(make_app, lms_enrollment_policy, name="flaky")
     client = client_for(app)
     client.login(make_user("again@example.com").email)
     with app.app_context():
@@ -576,6 +596,109 @@ def test_lms_enrolled_is_called_once_per_new_enrollment(make_app, client_for, ma
     assert seen == [("spy@example.com", "strategy-toolkit")]
 
 
+# -- camp rules: asked of the camp's own plugin, failing closed -------------------------
+
+
+def test_a_camp_rule_is_asked_only_about_its_own_camps_courses(
+    make_app, client_for, make_user, course, camp_package
+):
+    asked = []
+
+    def lms_enrollment_policy(user, course):
+        asked.append(course.camp.slug)
+        return EnrollmentDecision.deny("Studio members only.")
+
+    folder = camp_package("studio")
+    app = make_app(EXTRA_PLUGINS={"studio": camp_plugin(folder, "studio", lms_enrollment_policy)})
+    client = client_for(app, login=make_user("visitor@example.com").email)
+    assert client.post(course_url(course) + "enroll").status_code == 302  # Startup Growth's
+    assert client.post("/camps/studio/first-steps/enroll").status_code == 403
+    assert asked == ["studio"]
+
+
+def test_a_plugin_without_a_camp_cannot_implement_a_camp_rule(app_config):
+    def lms_lesson_completion_threshold(lesson):
+        return 0.5
+
+    info = loaded_with(app_config, rogue=plugin(lms_lesson_completion_threshold)).plugins["rogue"]
+    assert info.status == "failed"
+    assert info.error == (
+        "PluginLoadError: lms_lesson_completion_threshold: camp rules are asked only of the "
+        "plugin owning the camp, and this plugin provides no camp"
+    )
+
+
+def lms_lesson_completion_threshold(lesson):
+    raise RuntimeError("rules service is down")
+
+
+def lms_max_playback_rate(lesson):
+    raise RuntimeError("rules service is down")
+
+
+def lms_quiz_passing_score(lesson, passing_score):
+    raise RuntimeError("rules service is down")
+
+
+@pytest.mark.parametrize(
+    ("rule", "strictest"),
+    [
+        (lambda lesson: lessons.completion_threshold(lesson), 1.0),
+        (lambda lesson: progress.max_playback_rate(lesson), 1.0),
+        (lambda lesson: policy.passing_score(lesson, 60), 100.0),
+    ],
+    ids=["completion threshold", "playback rate", "pass mark"],
+)
+def test_a_raising_camp_rule_gives_its_strictest_answer_and_is_recorded(
+    make_app, course, rule, strictest
+):
+    hooks = lms_lesson_completion_threshold, lms_max_playback_rate, lms_quiz_passing_score
+    app = with_the_course(make_app, *hooks)
+    with app.test_request_context():
+        assert rule(video_lessons_of(course.id)[0]) == strictest
+    [error] = registry_of(app).plugins["owner"].runtime_errors
+    assert error.endswith(": RuntimeError: rules service is down")
+
+
+def test_a_raising_course_completion_keeps_the_course_open(make_app, client_for, make_user, course):
+    def lms_course_completion(enrollment):
+        raise RuntimeError("rules service is down")
+
+    app = with_the_course(make_app, lms_course_completion)
+    learner = make_user("finisher@example.com")
+    client = client_for(app, login=learner.email)
+    client.post(course_url(course) + "enroll")
+    complete_all_but(app, learner, course, keep_open=READING)
+    read_lesson(client, course)
+    assert enrollment_state(app, learner, course) == ("active", False)  # no certificate
+    assert list(registry_of(app).plugins["owner"].runtime_errors) == [
+        "lms_course_completion: RuntimeError: rules service is down"
+    ]
+
+
+def test_an_event_that_raises_leaves_the_other_plugins_called(
+    make_app, client_for, make_user, course
+):
+    seen = []
+
+    def lms_enrolled(enrollment):
+        raise RuntimeError("the queue is down")
+
+    def listener_enrolled(enrollment):
+        seen.append(enrollment.user.email)
+
+    listener = types.ModuleType("listener")
+    listener.lms_enrolled = hookimpl(specname="lms_enrolled")(listener_enrolled)
+    # pluggy calls the last registered first: the broken one, then the listener
+    app = make_app(EXTRA_PLUGINS={"listener": listener, "broken": plugin(lms_enrolled)})
+    client = client_for(app, login=make_user("heard@example.com").email)
+    assert client.post(course_url(course) + "enroll").status_code == 302
+    assert seen == ["heard@example.com"]
+    assert list(registry_of(app).plugins["broken"].runtime_errors) == [
+        "lms_enrolled: RuntimeError: the queue is down"
+    ]
+
+
 # -- completion hooks ------------------------------------------------------------------
 
 READING = "one-page-strategy-plan"  # the reading lesson of the strategy-toolkit course
@@ -640,7 +763,7 @@ def test_lms_course_completion_can_keep_a_finished_course_open(
         asked.append(enrollment.course.slug)
         return verdict
 
-    app = make_app(EXTRA_PLUGINS={"judge": plugin(lms_course_completion)})
+    app = with_the_course(make_app, lms_course_completion, name="judge")
     learner = make_user("finisher@example.com")
     client = client_for(app)
     client.login(learner.email)
@@ -664,7 +787,7 @@ def test_lms_course_completed_is_called_once_when_a_plugin_completes_the_course(
     def lms_course_completed(enrollment):
         completed.append((enrollment.user.email, enrollment.course.slug, enrollment.status))
 
-    app = make_app(EXTRA_PLUGINS={"fast": plugin(lms_course_completion, lms_course_completed)})
+    app = with_the_course(make_app, lms_course_completion, lms_course_completed, name="fast")
     learner = make_user("fast@example.com")
     client = client_for(app)
     client.login(learner.email)
@@ -732,3 +855,69 @@ def client_for():
         return client
 
     return build
+
+
+def test_the_sync_button_reads_the_installed_curriculum_file_again(
+    make_app, client_for, camp_package, organizer
+):
+    folder = camp_package("studio")
+    app = make_app(EXTRA_PLUGINS={"studio": camp_plugin(folder, "studio")})
+    admin = client_for(app, login=organizer.email)
+    curriculum = folder / "curriculum.yaml"
+    curriculum.write_text(
+        curriculum.read_text(encoding="utf-8").replace("First Steps", "Second Steps"), "utf-8"
+    )
+    page = admin.post("/admin/camps/studio/sync", follow_redirects=True).get_data(as_text=True)
+    assert "studio synced: 0 created, 1 updated, 0 archived." in page
+    assert "Second Steps" in admin.get("/camps/studio/").get_data(as_text=True)
+
+    curriculum.write_text("camp: studio\ncourses: []\n", encoding="utf-8")
+    page = admin.post("/admin/camps/studio/sync", follow_redirects=True).get_data(as_text=True)
+    assert "studio was not synced: " in page and "courses" in page
+    assert "Second Steps" in admin.get("/camps/studio/").get_data(as_text=True)
+    result = run(app, "camps", "sync", "studio")
+    assert result.exit_code == 1 and "courses" in result.output
+
+
+def test_a_removed_camp_keeps_learners_records_and_comes_back_when_installed_again(
+    make_app, client_for, camp_package, organizer, make_user
+):
+    folder = camp_package("studio")
+    app = make_app(EXTRA_PLUGINS={"studio": camp_plugin(folder, "studio")})
+    learner = make_user("stays@example.com")
+    client_for(app, login=learner.email).post("/camps/studio/first-steps/enroll")
+    admin = client_for(app, login=organizer.email)
+    assert "First Steps" in admin.get("/teach/").get_data(as_text=True)
+
+    result = run(app, "camps", "remove", "studio")
+    assert result.exit_code == 0, result.output
+    assert "studio: removed, 1 courses archived" in result.output
+    assert "First Steps" not in admin.get("/teach/").get_data(as_text=True)  # no dead links
+
+    gone = make_app(sync=False)  # the package uninstalled, the server reloaded
+    admin = client_for(gone, login=organizer.email)
+    page = admin.get("/admin/camps").get_data(as_text=True)
+    assert "Camps whose code is missing" in page and "<code>studio</code>" in page
+    assert run(gone, "camps", "disable", "studio").exit_code == 0
+    with gone.app_context():
+        course = db.session.scalar(db.select(Course).filter_by(slug="first-steps"))
+        assert course.archived_at is not None
+        assert db.session.scalar(db.select(Enrollment).filter_by(user_id=learner.id))
+
+    back = make_app(sync=False, EXTRA_PLUGINS={"studio": camp_plugin(folder, "studio")})
+    assert run(back, "camps", "enable", "studio").exit_code == 0
+    visitor = client_for(back, login=learner.email)
+    page = visitor.get("/camps/studio/first-steps/").get_data(as_text=True)
+    assert "Hello, Studio" in page
+    with back.app_context():
+        assert db.session.scalar(db.select(Enrollment).filter_by(user_id=learner.id))
+
+
+def test_the_remove_button_is_for_organizers_and_known_camps(app, client_for, organizer, learner):
+    assert (
+        client_for(app, login=learner.email).post("/admin/camps/studio/remove").status_code == 403
+    )
+    admin = client_for(app, login=organizer.email)
+    assert admin.post("/admin/camps/nowhere/remove").status_code == 404
+    response = admin.post("/admin/camps/practitioner/remove", follow_redirects=True)
+    assert "practitioner is removed" in response.get_data(as_text=True)

@@ -6,7 +6,7 @@ from lms.extensions import db
 from lms.models import Lesson
 from lms.services.quiz import policy
 from tests.conftest import video_lessons_of
-from tests.test_plugins import plugin
+from tests.test_plugins import with_the_course
 
 
 def lms_quiz_passing_score(lesson, passing_score):
@@ -18,7 +18,7 @@ def lms_quiz_passing_score(lesson, passing_score):
 
 
 def test_a_camp_sets_the_pass_mark_through_its_hook(make_app, course):
-    app = make_app(EXTRA_PLUGINS={"marks": plugin(lms_quiz_passing_score, name="marks")})
+    app = with_the_course(make_app, lms_quiz_passing_score, name="marks")
     with app.test_request_context():
         first, second, third = video_lessons_of(course.id)[:3]
         first.slug, second.slug = "strict", "broken"

@@ -17,7 +17,7 @@ from lms.extensions import db
 from lms.models import Lesson, LessonProgress, MediaAsset, PlaybackSession, TrainingTime, User
 from lms.services import accounts, authoring, hours, progress
 from tests.conftest import PASSWORD, Client, course_url, video_lessons_of
-from tests.test_plugins import plugin
+from tests.test_plugins import with_the_course
 
 T0 = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in the academy's zone: one ledger day
 WINDOW, SLACK, MAX_RATE = 15.0, 2.0, 2.0
@@ -272,7 +272,7 @@ def lms_max_playback_rate(lesson):
 
 
 def test_a_camp_sets_the_maximum_rate_through_its_hook(make_app, course):
-    app = make_app(EXTRA_PLUGINS={"pace": plugin(lms_max_playback_rate, name="pace")})
+    app = with_the_course(make_app, lms_max_playback_rate, name="pace")
     with app.app_context():
         lesson = video_lessons_of(course.id)[0]
         lesson.media, lesson.slug = fake_video(600.0), "slow-lesson"

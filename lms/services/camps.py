@@ -7,10 +7,11 @@ from flask import current_app
 from lms.cache import invalidate
 from lms.camp import Camp as CampSpec
 from lms.extensions import db
-from lms.models import Camp
+from lms.models import Camp, Course
+from lms.models._base import utcnow
 from lms.plugins import PluginRegistry
 from lms.services import switches
-from lms.services.curriculum import SyncReport, sync_camp
+from lms.services.curriculum import SyncReport, load_curriculum, sync_camp
 
 
 def registry() -> PluginRegistry:
@@ -49,15 +50,65 @@ def ensure_camp(spec: CampSpec, plugin_name: str) -> Camp:
     return camp
 
 
+REMOVED = "_archived_by_removal"  # a key of a course's ``synced``, never a column
+
+
+def missing_camps() -> list[Camp]:
+    """Camps in the database whose plugin is not loaded (uninstalled, or failed to load)."""
+    loaded = set(registry().camps)
+    camps = db.session.scalars(db.select(Camp).order_by(Camp.position, Camp.slug))
+    return [camp for camp in camps if camp.slug not in loaded]
+
+
+def remove(slug: str) -> int:
+    """Take a camp out of service before or after its package is uninstalled: it is disabled
+    and its courses are archived, never deleted, so learners keep their enrollments,
+    completions, certificates, hours and archive, and trainers see no course whose pages
+    would answer 404. Installing it again and syncing (or enabling) brings the courses back.
+    Returns how many courses were archived. Commits."""
+    camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+    if camp is None:
+        raise LookupError(f"no camp {slug!r}")
+    camp.enabled = False
+    courses = db.session.scalars(
+        db.select(Course).where(Course.camp_id == camp.id, Course.archived_at.is_(None))
+    ).all()
+    for course in courses:
+        course.archived_at = utcnow()
+        course.synced = {**(course.synced or {}), REMOVED: True}
+    db.session.commit()
+    invalidate(switches.CACHE_NAME)
+    return len(courses)
+
+
+def _restore_removed(camp: Camp) -> None:
+    """Bring back the courses :func:`remove` archived (the camp is installed again)."""
+    courses = db.session.scalars(
+        db.select(Course).where(Course.camp_id == camp.id, Course.archived_at.is_not(None))
+    )
+    for course in courses:
+        if course.synced and course.synced.get(REMOVED):
+            rest = {key: value for key, value in course.synced.items() if key != REMOVED}
+            course.archived_at, course.synced = None, rest or None
+
+
 def sync(slugs: list[str] | None = None) -> dict[str, SyncReport]:
-    """Sync the curriculum of the given camps (default: every loaded camp)."""
+    """Sync the curriculum of the given camps (default: every loaded camp).
+
+    Each camp's curriculum file is read again, as installed now, so the button on
+    ``/admin/camps`` and ``lms camps sync`` see the same file; an invalid file raises
+    :class:`~lms.services.curriculum.CurriculumError` before anything of that camp is written.
+    """
     reg = registry()
     reports = {}
     for slug in slugs if slugs is not None else sorted(reg.camps):
         if slug not in reg.camps:
             raise LookupError(f"no loaded camp {slug!r}")
-        camp = ensure_camp(reg.camps[slug], reg.camp_plugin[slug])
-        curriculum = reg.curricula.get(slug)
+        spec = reg.camps[slug]
+        curriculum = load_curriculum(spec.curriculum, slug) if spec.curriculum else None
+        reg.curricula[slug] = curriculum
+        camp = ensure_camp(spec, reg.camp_plugin[slug])
+        _restore_removed(camp)
         if curriculum is None:
             db.session.commit()
             reports[slug] = SyncReport()
@@ -81,6 +132,8 @@ def set_enabled(slug: str, enabled: bool) -> Camp:
         camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
         if camp is None:
             camp = ensure_camp(registry().camps[slug], registry().camp_plugin[slug])
+    if enabled:
+        _restore_removed(camp)
     camp.enabled = enabled
     db.session.commit()
     invalidate(switches.CACHE_NAME)  # the commit did too, unless the flag did not change

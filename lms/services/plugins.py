@@ -159,7 +159,8 @@ def plugin_rows() -> list[dict[str, Any]]:
 def switch(name: str, enabled: bool) -> None:
     """Enable or disable a camp (by slug) or a plugin that is not a camp (by name)."""
     reg = registry()
-    if name in reg.camps:
+    missing = {camp.slug for camp in camp_service.missing_camps()}
+    if name in reg.camps or (not enabled and name in missing):  # a camp whose code is gone
         camp_service.set_enabled(name, enabled)
     elif name in reg.plugins:
         switch_plugin(name, enabled)

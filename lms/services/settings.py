@@ -17,8 +17,11 @@ SECRET_FIELDS = (wtforms.PasswordField,)
 
 
 def form_class(plugin_name: str) -> type[wtforms.Form] | None:
-    """The settings form a loaded plugin declares, if any."""
-    return current_app.extensions["lms.plugins"].settings_forms().get(plugin_name)
+    """The settings form a plugin declares, if any. ``plugin_name`` is its entry-point name:
+    another name raises :class:`lms.plugins.UnknownPlugin` (a :class:`LookupError`)."""
+    registry = current_app.extensions["lms.plugins"]
+    registry.info(plugin_name)
+    return registry.settings_forms().get(plugin_name)
 
 
 def environment_name(plugin_name: str, field_name: str) -> str:
@@ -39,7 +42,9 @@ def _stored(plugin_name: str) -> dict[str, Any]:
 
 
 def plugin_settings(plugin_name: str) -> dict[str, Any]:
-    """The effective settings of ``plugin_name`` (empty when it declares none).
+    """The effective settings of the plugin named ``plugin_name`` by its entry point (empty
+    when it declares none; :class:`lms.plugins.UnknownPlugin` for a name no plugin has, a
+    camp's slug say).
 
     Read once per request or job and cached in ``g``.
     """

@@ -18,6 +18,7 @@ from lms.extensions import db
 from lms.models import Camp, User
 from lms.services import accounts, camps, hours
 from lms.services import plugins as plugin_service
+from lms.services.curriculum import CurriculumError
 from lms.web.forms import ActionForm, UserAdminForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -58,6 +59,7 @@ def _camp_page(errors: dict[str, list[str]] | None = None, submitted: dict | Non
     return render_template(
         "admin/camps.html",
         rows=plugin_service.plugin_rows(),
+        missing=camps.missing_camps(),
         form=ActionForm(),
         targets=targets,
         target_errors=errors or {},
@@ -98,12 +100,21 @@ def camp_list_json() -> Response:
 @bp.post("/camps/<slug>/<action>")
 @organizer_required
 def camp_action(slug: str, action: str) -> Response:
+    if action == "remove":
+        return _remove_camp(slug)
     if action not in ("enable", "disable", "sync"):
         abort(404)
     if slug not in camps.registry().camps:
         abort(404)
+    try:
+        if action == "sync":
+            report = camps.sync([slug])[slug]
+        else:  # enabling a camp never synced syncs it first
+            camps.set_enabled(slug, action == "enable")
+    except CurriculumError as exc:
+        flash(_("%(camp)s was not synced: %(error)s", camp=slug, error=str(exc)), "error")
+        return redirect(url_for(".camp_list"))
     if action == "sync":
-        report = camps.sync([slug])[slug]
         flash(
             _(
                 "%(camp)s synced: %(created)d created, %(updated)d updated, %(archived)d archived.",
@@ -115,8 +126,23 @@ def camp_action(slug: str, action: str) -> Response:
             "success",
         )
     else:
-        camps.set_enabled(slug, action == "enable")
         _flash_switched(slug, action == "enable")
+    return redirect(url_for(".camp_list"))
+
+
+def _remove_camp(slug: str) -> Response:
+    try:
+        archived = camps.remove(slug)
+    except LookupError:
+        abort(404)
+    flash(
+        _(
+            "%(camp)s is removed: %(count)d courses archived; learners keep their records.",
+            camp=slug,
+            count=archived,
+        ),
+        "success",
+    )
     return redirect(url_for(".camp_list"))
 
 

@@ -67,7 +67,7 @@ def render_camp_page(section: catalog.CampSection) -> str:
 
 
 def _template_failed(slug: str, name: str, exc: Exception) -> None:
-    plugin = registry().camp_plugin.get(slug, slug)
+    plugin = registry().camp_plugin[slug]
     registry().record_failure(plugin, f"template {name}: {type(exc).__name__}: {exc}")
 
 

@@ -16,7 +16,10 @@ bp = Blueprint("plugin_admin", __name__, url_prefix="/admin/plugins")
 @bp.route("/<name>/settings", methods=["GET", "POST"])
 @organizer_required
 def edit_settings(name: str) -> str | Response:
-    form_class = settings.form_class(name)
+    try:
+        form_class = settings.form_class(name)
+    except LookupError:
+        abort(404)
     if form_class is None:
         abort(404)
     if request.method == "POST":

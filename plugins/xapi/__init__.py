@@ -18,7 +18,7 @@ from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import URL, Length, Optional
 
-from lms import hookimpl
+from lms.api import hookimpl
 from plugins.xapi import models  # noqa: F401 - registers the outbox table
 
 HERE = Path(__file__).parent

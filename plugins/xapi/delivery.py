@@ -24,9 +24,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_
 
-from lms import plugin_settings
-from lms.extensions import db
-from lms.models._base import utcnow
+from lms.api import db, plugin_settings, utcnow
 from plugins.xapi.models import XapiStatement
 from plugins.xapi.statements import VERSION
 

@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.extensions import db
-from lms.models._base import utcnow
+from lms.api import db, utcnow
 
 
 class XapiStatement(db.Model):

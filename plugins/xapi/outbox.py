@@ -7,11 +7,7 @@ from typing import Any
 
 from sqlalchemy import func
 
-from lms import plugin_settings
-from lms.database import insert_ignoring_conflicts
-from lms.extensions import db
-from lms.models._base import utcnow
-from lms.services import jobs
+from lms.api import db, enqueue, insert_ignoring_conflicts, plugin_settings, utcnow
 from plugins.xapi.models import XapiStatement
 
 PLUGIN = "xapi"
@@ -41,7 +37,7 @@ def emit(build: Callable[[Any, dict[str, Any]], dict[str, Any]], event: object) 
         db.session.rollback()
         raise
     if created:
-        jobs.enqueue("plugins.xapi.delivery.deliver_pending")
+        enqueue("plugins.xapi.delivery.deliver_pending")
     return created
 
 

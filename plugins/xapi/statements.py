@@ -8,8 +8,7 @@ from typing import Any
 
 from flask import has_request_context, request
 
-from lms.models import Attendance, Camp, Course, Enrollment, Lesson, LessonProgress, User
-from lms.models._base import aware, utcnow
+from lms.api import aware, db, models, utcnow
 
 VERSION = "1.0.3"
 # Statement ids are UUIDv5 of the event's key in this namespace: the same event, the same id.
@@ -36,7 +35,7 @@ def _timestamp(moment: datetime | None) -> str:
     return aware(moment or utcnow()).isoformat(timespec="milliseconds")
 
 
-def actor(user: User, settings: dict[str, Any]) -> dict[str, Any]:
+def actor(user: models.User, settings: dict[str, Any]) -> dict[str, Any]:
     """The learner: an account on this LMS (default) or their mailbox."""
     if settings.get("identify_by") == "mbox":
         return {"objectType": "Agent", "name": user.name, "mbox": f"mailto:{user.email}"}
@@ -52,11 +51,11 @@ def activity(settings: dict[str, Any], kind: str, path: str, zh: str, en: str) -
     }
 
 
-def _camp(settings: dict[str, Any], camp: Camp) -> dict[str, Any]:
+def _camp(settings: dict[str, Any], camp: models.Camp) -> dict[str, Any]:
     return activity(settings, "camp", camp.slug, camp.title_zh, camp.title_en)
 
 
-def _course(settings: dict[str, Any], course: Course) -> dict[str, Any]:
+def _course(settings: dict[str, Any], course: models.Course) -> dict[str, Any]:
     return activity(
         settings, "course", f"{course.camp.slug}/{course.slug}", course.title_zh, course.title_en
     )
@@ -65,7 +64,7 @@ def _course(settings: dict[str, Any], course: Course) -> dict[str, Any]:
 def _statement(
     key: str,
     verb: str,
-    user: User,
+    user: models.User,
     obj: dict[str, Any],
     settings: dict[str, Any],
     *,
@@ -91,7 +90,7 @@ def _statement(
     return statement
 
 
-def enrolled(enrollment: Enrollment, settings: dict[str, Any]) -> dict[str, Any]:
+def enrolled(enrollment: models.Enrollment, settings: dict[str, Any]) -> dict[str, Any]:
     course = enrollment.course
     return _statement(
         f"enrolled:{enrollment.id}",
@@ -104,7 +103,7 @@ def enrolled(enrollment: Enrollment, settings: dict[str, Any]) -> dict[str, Any]
     )
 
 
-def course_completed(enrollment: Enrollment, settings: dict[str, Any]) -> dict[str, Any]:
+def course_completed(enrollment: models.Enrollment, settings: dict[str, Any]) -> dict[str, Any]:
     course = enrollment.course
     return _statement(
         f"course-completed:{enrollment.id}",
@@ -118,12 +117,11 @@ def course_completed(enrollment: Enrollment, settings: dict[str, Any]) -> dict[s
     )
 
 
-def lesson_completed(progress: LessonProgress, settings: dict[str, Any]) -> dict[str, Any]:
-    from lms.extensions import db
+def lesson_completed(progress: models.LessonProgress, settings: dict[str, Any]) -> dict[str, Any]:
 
-    lesson: Lesson = progress.lesson
+    lesson: models.Lesson = progress.lesson
     course = lesson.module.course
-    user = db.session.get(User, progress.user_id)
+    user = db.session.get(models.User, progress.user_id)
     result: dict[str, Any] = {"completion": True}
     if lesson.kind == "video" and progress.covered_seconds:
         result["duration"] = f"PT{round(progress.covered_seconds)}S"
@@ -145,7 +143,7 @@ def lesson_completed(progress: LessonProgress, settings: dict[str, Any]) -> dict
     )
 
 
-def attended(attendance: Attendance, settings: dict[str, Any]) -> dict[str, Any]:
+def attended(attendance: models.Attendance, settings: dict[str, Any]) -> dict[str, Any]:
     session = attendance.session
     parents = []
     if session.course is not None:
