@@ -184,6 +184,15 @@ EXPECTED: dict[str, Rule] = {
     "quiz.attempt": Rule(get=frozenset({LEARNER}), idor=True),
     "quiz.save": Rule(post=frozenset({LEARNER}), idor=True),
     "quiz.submit": Rule(post=frozenset({LEARNER}), idor=True),
+    # The question bank, quiz settings, GIFT and quiz reports: the course's editors.
+    "quiz_teach.questions": Rule(get=ORG, post=ORG),
+    "quiz_teach.question": Rule(get=ORG, post=ORG),
+    "quiz_teach.archive_question": Rule(post=ORG),
+    "quiz_teach.import_gift": Rule(get=ORG, post=ORG),
+    "quiz_teach.export_gift": Rule(get=ORG),
+    "quiz_teach.settings": Rule(get=ORG, post=ORG),
+    "quiz_reports.quiz": Rule(get=ORG),
+    "quiz_reports.items_csv": Rule(get=ORG),
     "teach.index": Rule(get=TRAINERS),
     "teach.new_course": Rule(get=TRAINERS, post=TRAINERS),
     "teach.course": Rule(get=ORG, post=ORG),
@@ -280,7 +289,7 @@ def _build(app: Flask, demo_video) -> World:
             live.ACTIVITY_DAY_SEGMENTS,
         )  # fmt: skip
         live.register(learner, db.session.get(LiveSession, session.id))
-        quiz_lesson_id, _questions = quiz_lesson(course.id)
+        quiz_lesson_id, question_ids = quiz_lesson(course.id)
         quiz_attempt = attempts.start(
             learner, db.session.get(Lesson, quiz_lesson_id), catalog.enrollment_of(learner, course)
         )
@@ -319,6 +328,7 @@ def _build(app: Flask, demo_video) -> World:
             "topic_id": str(topic.id),
             "feed_id": str(feed.id),
             "attempt_id": str(quiz_attempt.id),
+            "question_id": str(question_ids[0]),
             "name": "xapi",
             "filename": "css/app.css",
         }
@@ -329,6 +339,9 @@ def _build(app: Flask, demo_video) -> World:
             "auth.reset_password": {"token": reset.token},
             "feeds.feed": {"token": feed_token},
             "quiz.start": {"lesson_id": str(quiz_lesson_id)},
+            "quiz_teach.settings": {"lesson_id": str(quiz_lesson_id)},
+            "quiz_reports.quiz": {"lesson_id": str(quiz_lesson_id)},
+            "quiz_reports.items_csv": {"lesson_id": str(quiz_lesson_id)},
             "camp_static": {"filename": "emblem.svg"},
             "organizations.admin_manager": {"action": "appoint", "user_id": str(staff_b.id)},
             "live.change_status": {"change": "cancel"},

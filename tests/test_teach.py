@@ -539,7 +539,7 @@ def test_invalid_course_fields_are_refused(app, trainer, field, value, message, 
         ("minutes", "-1", "Number must be between 0 and 600."),
         ("minutes", "1000", "Number must be between 0 and 600."),
         ("minutes", "ten", "Not a valid integer value."),
-        ("kind", "quiz", "Not a valid choice."),
+        ("kind", "exam", "Not a valid choice."),
     ],
 )
 def test_invalid_lesson_fields_are_refused(app, trainer, field, value, message):

@@ -181,6 +181,7 @@ class LessonForm(BilingualText, FlaskForm):
             SelectChoice("video", _l("Video")),
             SelectChoice("reading", _l("Reading")),
             SelectChoice("live", _l("Live")),
+            SelectChoice("quiz", _l("Quiz")),
         ],
     )
     body_zh = TextAreaField(_l("Text (Chinese, Markdown)"), validators=[Length(max=50000)])
