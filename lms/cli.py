@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from lms import create_app
 from lms.config import ConfigurationError
 from lms.services import camps as camp_service
+from lms.services import search as search_service
 from lms.services.plugins import plugin_rows, switch
 
 
@@ -54,6 +55,7 @@ def init() -> None:
     Path(current_app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
     upgrade(revision="heads")
     _echo_sync(camp_service.sync())
+    click.echo(f"Search index: {search_service.reindex()} documents.")
 
 
 @main.command()
@@ -180,6 +182,18 @@ def cron() -> None:
 
     for name in schedule.run_due():
         click.echo(f"ran {name}")
+
+
+@main.group()
+def search() -> None:
+    """The search index (docs/search.md)."""
+
+
+@search.command("reindex")
+@with_appcontext
+def search_reindex() -> None:
+    """Rebuild the search index from the courses, lessons, cases and topics."""
+    click.echo(f"Search index: {search_service.reindex()} documents.")
 
 
 @main.group()

@@ -179,6 +179,7 @@ EXPECTED: dict[str, Rule] = {
     "community.topic": Rule(get=MEMBERS),
     "community.comment_topic": Rule(post=MEMBERS),
     "community.new_topic": Rule(get=TRAINERS, post=TRAINERS),
+    "search.results": Rule(get=ALL),  # what each finds: tests/test_search.py
     # Quizzes (issue 14): the learner's own attempts; another's answer like unknown ids.
     "quiz.start": Rule(post=frozenset({LEARNER}), idor=True),
     "quiz.attempt": Rule(get=frozenset({LEARNER}), idor=True),

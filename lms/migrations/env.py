@@ -87,6 +87,15 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    # The search index's engine-specific objects (FTS5 tables, the tsvector column) are
+    # made by DDL, not models: autogenerate must neither drop nor create them.
+    from lms.models.search import engine_specific
+
+    def include_object(_object, name, type_, _reflected, _compare_to):
+        return not engine_specific(name, type_)
+
+    conf_args.setdefault("include_object", include_object)
+
     connectable = get_engine()
 
     with connectable.connect() as connection:

@@ -57,6 +57,7 @@ from lms.models.live import (
 )
 from lms.models.records import Assignment, TrainingTime
 from lms.models.schedule import ScheduledTask
+from lms.models.search import SEARCH_KINDS, SearchDocument
 from lms.models.settings import PluginSetting, PluginState
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "QUESTION_KINDS",
     "REVIEW_POLICIES",
     "ROLES",
+    "SEARCH_KINDS",
     "SEGMENT_KINDS",
     "TOPIC_KINDS",
     "AccountToken",
@@ -102,6 +104,7 @@ __all__ = [
     "Registration",
     "SalonCase",
     "ScheduledTask",
+    "SearchDocument",
     "StaffGroup",
     "StaffGroupMember",
     "Survey",

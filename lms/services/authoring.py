@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from lms.extensions import db
 from lms.models import Camp, Course, CourseTrainer, Lesson, MediaAsset, Module, User
 from lms.models._base import utcnow
+from lms.services import search
 from lms.services.catalog import can_edit
 
 
@@ -70,6 +71,7 @@ def create_course(user: User, camp: Camp, values: dict[str, Any]) -> Course:
     if user.role == "trainer":
         db.session.add(CourseTrainer(course_id=course.id, user_id=user.id))
         db.session.commit()
+    search.index_course(course)
     return course
 
 
@@ -90,6 +92,7 @@ def update(user: User, course: Course, obj: Any, values: dict[str, Any]) -> None
     if isinstance(obj, Lesson):
         _minutes_from_video(obj)  # not a hand-typed number while a probed video is attached
     _commit_unique()
+    search.index(obj)
 
 
 def set_status(user: User, course: Course, status: str) -> None:
@@ -132,6 +135,7 @@ def add_lesson(user: User, module: Module, values: dict[str, Any]) -> Lesson:
     _apply(lesson, values)
     db.session.add(lesson)
     _commit_unique()
+    search.index_lesson(lesson)
     return lesson
 
 

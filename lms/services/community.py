@@ -36,6 +36,7 @@ from lms.models import (
     TopicComment,
     User,
 )
+from lms.services import search
 
 MAX_TITLE = 200
 MAX_COMPANY = 200
@@ -195,6 +196,7 @@ def create_case(
     )
     db.session.add(case)
     db.session.commit()
+    search.index_case(case)
     return case
 
 
@@ -306,6 +308,7 @@ def create_topic(
     )
     db.session.add(topic)
     db.session.commit()
+    search.index_topic(topic)
     return topic
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lms.extensions import db
 from lms.models import Camp, Course, Lesson, Module
 from lms.models._base import utcnow
+from lms.services import search
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,98}$"
 
@@ -191,6 +192,7 @@ def sync_camp(camp: Camp, curriculum: Curriculum) -> SyncReport:
     _archive(courses.values(), report)
     camp.synced_at = utcnow()
     db.session.commit()
+    search.index_camp(camp)
     return report
 
 

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from lms.extensions import db
 from lms.models import Caption, Lesson, MediaAsset, User
-from lms.services import ingest, media, quota
+from lms.services import ingest, media, quota, search
 from lms.services.text import clean_name
 
 CUE_TIMING = re.compile(
@@ -81,4 +81,5 @@ def attach_caption(lesson: Lesson, language: str, label: str, data: bytes) -> Ca
         (media.media_root() / "captions" / caption.storage_key).unlink(missing_ok=True)
         caption.label, caption.storage_key = label, key
     db.session.commit()
+    search.index_lesson(lesson)
     return caption

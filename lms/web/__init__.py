@@ -21,6 +21,7 @@ from lms.web import (
     quiz_reports,
     quiz_teach,
     reports,
+    search,
     security,
     teach,
 )
@@ -36,6 +37,7 @@ def register_blueprints(app: Flask) -> None:
         live,
         feeds,
         community,
+        search,
         teach,
         quiz_teach,
         admin,
