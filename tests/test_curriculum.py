@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from lms.extensions import db
-from lms.models import Camp, Course, Lesson, LessonProgress, Module, User
+from lms.models import Camp, Course, Lesson, LessonProgress, Module, Question, User
 from lms.models._base import utcnow
 from lms.services import camps as camp_service
 from lms.services.curriculum import (
@@ -187,7 +187,7 @@ def test_a_missing_file_is_refused(tmp_path):
 def counts() -> dict[str, int]:
     return {
         model.__name__: db.session.scalar(db.select(db.func.count()).select_from(model))
-        for model in (Camp, Course, Module, Lesson)
+        for model in (Camp, Course, Module, Lesson, Question)
     }
 
 
@@ -198,7 +198,7 @@ def test_the_first_sync_creates_and_the_second_changes_nothing(make_app):
         assert all(report.created > 0 for report in first.values())
         before = counts()
         assert before["Camp"] == 4
-        created = before["Course"] + before["Module"] + before["Lesson"]
+        created = before["Course"] + before["Module"] + before["Lesson"] + before["Question"]
         assert sum(report.created for report in first.values()) == created
 
         second = camp_service.sync()

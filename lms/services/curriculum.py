@@ -19,6 +19,7 @@ from lms.extensions import db
 from lms.models import Camp, Course, Lesson, Module
 from lms.models._base import utcnow
 from lms.services import search
+from lms.services.quiz.curriculum import QuizSpec, question_slugs, sync_quiz
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,98}$"
 
@@ -38,13 +39,14 @@ class OptionalText(BaseModel):
 class LessonSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     slug: str = Field(pattern=SLUG_PATTERN)
-    kind: Literal["video", "live", "reading"] = "video"
+    kind: Literal["video", "live", "reading", "quiz"] = "video"
     title: Text
     summary: OptionalText = OptionalText()
     body: OptionalText = OptionalText()
     minutes: int = Field(default=0, ge=0, le=600)
     required: bool = True
     video: Literal["demo"] | None = None
+    quiz: QuizSpec | None = None  # kind quiz: settings and questions (lms.services.quiz.curriculum)
 
 
 class ModuleSpec(BaseModel):
@@ -69,6 +71,7 @@ class CourseSpec(BaseModel):
         _no_duplicates((m.slug for m in self.modules), f"module slug in course {self.slug}")
         lessons = (lesson.slug for m in self.modules for lesson in m.lessons)
         _no_duplicates(lessons, f"lesson slug in course {self.slug}")
+        _no_duplicates(question_slugs(self.lessons()), f"quiz question slug in course {self.slug}")
         return self
 
     def lessons(self) -> list[LessonSpec]:
@@ -228,5 +231,6 @@ def _sync_modules(course: Course, spec: CourseSpec, report: SyncReport) -> None:
                 "position": lesson_position,
             }
             _merge(lesson, values, report, f"{spec.slug}/{lesson_spec.slug}")
+            sync_quiz(lesson, lesson_spec.quiz, report, f"{spec.slug}/{lesson_spec.slug}")
     _archive(modules.values(), report)
     _archive(lessons.values(), report)

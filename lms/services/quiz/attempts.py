@@ -411,6 +411,21 @@ def regrade(question: Question, by: User | None) -> int:
     return len(ids)
 
 
+@schedule.register("regrade quiz attempts", every=timedelta(minutes=10))
+def regrade_stale(now: datetime) -> int:
+    """Regrade attempts graded with an older key than their question's (a curriculum sync
+    changed it, or a regrade was interrupted): the number of questions concerned."""
+    stale = db.session.scalars(
+        db.select(Question.id)
+        .join(AttemptItem, AttemptItem.question_id == Question.id)
+        .where(AttemptItem.version < Question.version)
+        .distinct()
+    ).all()
+    for question_id in stale:
+        regrade(db.session.get(Question, question_id), None)
+    return len(stale)
+
+
 # -- what the pages show ---------------------------------------------------------------------
 
 

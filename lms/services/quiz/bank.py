@@ -306,10 +306,13 @@ def configure(lesson: Lesson, settings: QuizSettings) -> Quiz:
 
 
 def pool(quiz: Quiz, course: Course) -> list[Question]:
-    """The questions an attempt may draw from: the fixed list, or the tagged questions."""
-    if quiz.draw_count is None:
+    """The questions an attempt may draw from: the listed ones (all of them, or ``draw_count``
+    of them), else, for a random draw, the bank's questions with any of ``draw_tags``."""
+    if quiz.question_ids:
         by_id = {q.id: q for q in questions_of(course)}
         return [by_id[qid] for qid in quiz.question_ids if qid in by_id]
+    if quiz.draw_count is None:
+        return []
     tags = set(quiz.draw_tags or [])
     return [q for q in questions_of(course) if not tags or tags & set(q.tags or [])]
 
