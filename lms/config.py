@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from flask.config import Config as FlaskConfig
 from werkzeug.sansio.utils import host_is_trusted
 
+from lms.services import mail
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, object] = {
@@ -68,10 +70,17 @@ DEFAULTS: dict[str, object] = {
     "REGISTER_RATE_LIMIT": "30/hour",  # sign-ups (registration, invite links) per address
     "PASSWORD_RESET_RATE_LIMIT": "5/hour",  # reset requests per e-mail address
     "PASSWORD_RESET_IP_RATE_LIMIT": "20/hour",  # reset requests per client address
-    # Mail (lms/services/mail.py): SMTP when set, else .eml files in MAIL_DIR (instance/mail/).
+    # Mail (lms/services/mail.py): MAIL_BACKEND smtp, file, log or memory; unset: smtp when
+    # SMTP_URL is set, else .eml files in MAIL_DIR (instance/mail/) in production or when
+    # MAIL_DIR is set, else kept in memory under TESTING, else written to the log.
+    "MAIL_BACKEND": None,
     "SMTP_URL": None,
     "MAIL_FROM": "Camp LMS <noreply@localhost>",
     "MAIL_DIR": None,
+    # Invite and set-password links managers have mailed: per organization, and per address
+    # (a second click within the period sends nothing more).
+    "STAFF_MAIL_RATE_LIMIT": "200/day",
+    "STAFF_MAIL_REPEAT_LIMIT": "1/10 minutes",
     # The address learners use (https://lms.example.org/) for links in mail; else the request's.
     "BASE_URL": None,
     # Host names the app answers to (Flask; 400 for any other Host header); None: any.
@@ -101,6 +110,7 @@ ENVIRONMENT = {
     "LMS_MEDIA_ACCEL_REDIRECT": "MEDIA_ACCEL_REDIRECT",
     "LMS_ENV": "PRODUCTION",
     "LMS_PROXY_FIX": "PROXY_FIX",
+    "LMS_MAIL_BACKEND": "MAIL_BACKEND",
     "LMS_SMTP_URL": "SMTP_URL",
     "LMS_MAIL_FROM": "MAIL_FROM",
     "LMS_BASE_URL": "BASE_URL",
@@ -185,6 +195,7 @@ def production_problems(config: Mapping[str, Any]) -> list[str]:
     if config.get("DEBUG"):
         problems.append("DEBUG is on: the debugger would let anyone run code. Turn it off.")
     problems.extend(_address_problems(config))
+    problems.extend(mail.problems(config))
     return problems
 
 

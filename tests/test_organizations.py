@@ -43,7 +43,9 @@ class World:
 
 @pytest.fixture
 def world(app, make_user) -> World:
-    """Two organizations, each with a manager, staff, a group and an invite link."""
+    """Two organizations, each with a manager, staff, a group and an invite link (jobs, such
+    as mail, run inline)."""
+    app.config["JOBS_INLINE"] = True
     manager_a = make_user("manager.a@example.com", organization="Acme", is_manager=True)
     staff_a = make_user("staff.a@example.com", organization="Acme")
     newcomer_a = make_user("newcomer.a@example.com", organization="Acme")
@@ -125,6 +127,13 @@ ORG_ROUTES = [
     ("get", "/organizations/{org}/invites", None, 200),
     ("post", "/organizations/{org}/invites", {"group": "", "days": "7", "max_uses": "3"}, 200),
     ("post", "/organizations/{org}/invites/{invite}/revoke", {}, 302),
+    (
+        "post",
+        "/organizations/{org}/invites/mail",
+        {"emails": "new@example.com", "mail_group": "{group}", "mail_days": "7", "language": "en"},
+        302,
+    ),
+    ("post", "/organizations/{org}/setup-links", {"user": "{staff}"}, 302),
     ("get", "/organizations/{org}/import", None, 200),
     ("post", "/organizations/{org}/import", {"file": "csv"}, 200),
     ("post", "/organizations/{org}/import/confirm", {"csv_text": CSV.decode()}, 200),
@@ -139,6 +148,7 @@ ADMIN_ROUTES = [
     ("post", "/admin/organizations/{org}/members", {"email": "loner@example.com"}, 302),
     ("post", "/admin/organizations/{org}/managers/{staff}/appoint", {}, 302),
     ("post", "/admin/organizations/{org}/managers/{manager}/dismiss", {}, 302),
+    ("post", "/admin/organizations/{org}/members/{staff}/move", {"to": "{org_b}"}, 302),
 ]
 
 
@@ -146,6 +156,7 @@ def fill(app, world: World, path: str, data: dict | None, side: str = "a") -> tu
     """The route for organization A, or with organization B's objects (``side="b"``)."""
     values = {
         "org": world.org_a,
+        "org_b": world.org_b,
         "staff": (world.staff_a if side == "a" else world.staff_b).id,
         "manager": (world.manager_a if side == "a" else world.manager_b).id,
         "newcomer": (world.newcomer_a if side == "a" else world.staff_b).id,
@@ -218,6 +229,13 @@ def test_organization_routes_by_role(
 TAMPERED = [route for route in ORG_ROUTES if "{" in route[1].replace("{org}", "")] + [
     ("post", "/organizations/{org}/invites", {"group": "{group}", "days": "7", "max_uses": "3"}, 0),
     ("post", "/organizations/{org}/import/links.csv", {"links": "signed"}, 0),
+    (
+        "post",
+        "/organizations/{org}/invites/mail",
+        {"emails": "x@example.com", "mail_group": "{group}", "mail_days": "7", "language": "en"},
+        0,
+    ),
+    ("post", "/organizations/{org}/setup-links", {"user": "{staff}"}, 0),
 ]
 
 
@@ -330,7 +348,7 @@ def test_organizers_add_members_by_email_and_appoint_managers(app, client, world
     assert client.post(base + "/members", {"email": "LONER@example.com"}).status_code == 302
     response = client.post(base + "/members", {"email": world.staff_b.email})
     assert response.status_code == 409
-    assert "belongs to another organization" in response.get_data(as_text=True)
+    assert "belongs to Beta. To move it here" in response.get_data(as_text=True)
     response = client.post(base + "/members", {"email": "nobody@example.com"})
     assert response.status_code == 400
     assert "No account has this e-mail address." in response.get_data(as_text=True)
@@ -535,3 +553,20 @@ def test_group_members_must_be_staff_of_the_organization(app, world):
             db.select(StaffGroupMember.user_id).filter_by(group_id=world.group_a)
         ).all()
         assert members == [world.staff_a.id]
+
+
+def test_the_training_plan_is_a_tab_of_the_organization(app, world, organizer):
+    for email in (world.manager_a.email, organizer.email):
+        client = as_viewer(app, email)
+        staff = client.get(f"/organizations/{world.org_a}/").get_data(as_text=True)
+        assert f'href="/organizations/{world.org_a}/plan"' in staff
+        plan = client.get(f"/organizations/{world.org_a}/plan")
+        assert plan.status_code == 200
+        page = plan.get_data(as_text=True)
+        assert 'class="org-nav"' in page
+        assert re.search(rf'href="/organizations/{world.org_a}/plan" aria-current="page"', page)
+    chinese = as_viewer(app, world.manager_a.email)
+    chinese.raw.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    assert "培训计划" in chinese.get(f"/organizations/{world.org_a}/").get_data(as_text=True)
+    for email in (world.manager_b.email, world.staff_a.email):  # same access as the other tabs
+        assert as_viewer(app, email).get(f"/organizations/{world.org_a}/plan").status_code == 404

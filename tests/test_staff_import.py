@@ -215,8 +215,9 @@ def test_a_bad_row_is_explained_and_nothing_is_written(app, acme, manager, make_
     page = response.get_data(as_text=True)
     assert reason in page
     assert "nothing can be imported" in page
-    assert 'name="csv_text"' not in page  # no confirm button
-    # posting the same text to the confirming step anyway writes nothing either
+    assert "Import 2 rows" not in page  # no button for every row
+    assert 'name="skip_invalid" value="y"' in page  # only "the valid rows, skip the rest"
+    # posting the same text to the confirming step anyway (all or nothing) writes nothing
     response = manager.post(
         f"/organizations/{org_id}/import/confirm",
         {"csv_text": data.decode()},
@@ -406,3 +407,133 @@ def test_an_imported_account_logs_in_with_neither_an_empty_nor_a_guessed_passwor
     visitor = Client(app.test_client())
     for guess in ("", PASSWORD, "!", "x"):
         assert visitor.login("x@example.com", guess).status_code == 400
+
+
+# -- "import the valid rows, skip the rest", and what Excel saves --------------------------
+
+
+MIXED = (
+    "email,name,group\n"
+    "good.one@example.com,好的一,Lab\n"
+    "not-an-email,Broken,Only in a bad row\n"
+    "good.two@example.com,Good Two,\n"
+    "good.one@example.com,Again,\n"
+    "beta@example.com,Beta Person,\n"
+)
+
+
+def test_valid_rows_can_be_imported_skipping_the_rest_with_a_report(app, acme, manager, make_user):
+    org_id, _manager = acme
+    make_user("beta@example.com", organization="Beta")
+    before = counts(app)
+    preview = upload(manager, org_id, MIXED.encode())
+    assert preview.status_code == 400
+    page = preview.get_data(as_text=True)
+    assert "Import the valid rows (2), skip the rest (3)" in page
+    assert "Only in a bad row" not in page.split("Groups to create")[-1].split("</p>")[0]
+    assert counts(app) == before  # the preview wrote nothing
+    response = manager.post(
+        f"/organizations/{org_id}/import/confirm",
+        {"csv_text": carried_text(page), "skip_invalid": "y"},
+    )
+    assert response.status_code == 200
+    done = response.get_data(as_text=True)
+    assert "Skipped: 3" in done and "New accounts: 2" in done
+    for line, reason in (
+        ("3", "Invalid e-mail address."),
+        ("5", "The same e-mail address is on line 2."),
+        ("6", "This account belongs to another organization."),
+    ):
+        assert re.search(rf"<td>{line}</td>.*?{re.escape(reason)}", done, re.S), line
+    with app.app_context():
+        emails = set(db.session.scalars(db.select(User.email).filter_by(organization_id=org_id)))
+        assert {"good.one@example.com", "good.two@example.com"} <= emails
+        assert "beta@example.com" not in emails
+        names = set(db.session.scalars(db.select(StaffGroup.name)))
+        assert "Only in a bad row" not in names
+        assert db.session.scalar(db.select(User.name).filter_by(email="good.one@example.com")) == (
+            "好的一"
+        )
+
+
+def test_skipping_with_nothing_valid_imports_nothing(app, acme, manager):
+    org_id, _manager = acme
+    data = "email,name\nbad,Bad\nalso-bad,Also\n"
+    page = upload(manager, org_id, data.encode()).get_data(as_text=True)
+    assert 'name="skip_invalid"' not in page  # nothing valid: no such button
+    before = counts(app)
+    response = manager.post(
+        f"/organizations/{org_id}/import/confirm", {"csv_text": data, "skip_invalid": "y"}
+    )
+    assert response.status_code == 400
+    assert counts(app) == before
+
+
+def test_all_or_nothing_stays_the_default(app, acme, manager):
+    org_id, _manager = acme
+    before = counts(app)
+    response = manager.post(f"/organizations/{org_id}/import/confirm", {"csv_text": MIXED})
+    assert response.status_code == 400
+    assert "nothing can be imported" in response.get_data(as_text=True)
+    assert counts(app) == before
+
+
+def test_excels_chinese_csv_in_gbk_is_read_and_said(app, acme, manager):
+    """Excel on a Chinese Windows saves "CSV (逗号分隔)" in GBK."""
+    org_id, _manager = acme
+    data = "email,name,group\r\nli.ming@example.com,李明,核心人才\r\n".encode("gbk")
+    response = upload(manager, org_id, data)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "read as GB18030" in page and "李明" in page and "核心人才" in page
+    confirm = manager.post(
+        f"/organizations/{org_id}/import/confirm", {"csv_text": carried_text(page)}
+    )
+    assert confirm.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(db.select(User.name).filter_by(email="li.ming@example.com")) == (
+            "李明"
+        )
+
+
+def test_utf8_with_excels_byte_order_mark_is_not_called_gbk(app, acme, manager):
+    data = "\ufeffemail,name\r\nwang@example.com,王芳\r\n".encode()
+    page = upload(manager, acme[0], data).get_data(as_text=True)
+    assert "王芳" in page and "GB18030" not in page and "\ufeff" not in carried_text(page)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"PK\x03\x04" + b"\x00" * 40, "This is an Excel workbook, not CSV."),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 40, "This is an Excel workbook"),
+        ("email,name\na@example.com,A\n".encode("utf-16"), "UTF-16"),
+        ("email,name\na@example.com,A\n".encode("utf-16-le"), "not UTF-8 (nor GBK)"),
+        (b"email,name\na@example.com,\x00\x00\n", "not UTF-8 (nor GBK)"),
+        (bytes(range(128, 256)) * 4, "not UTF-8 (nor GBK)"),
+    ],
+)
+def test_files_excel_did_not_save_as_csv_say_what_to_do(app, acme, manager, data, message):
+    before = counts(app)
+    response = upload(manager, acme[0], data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert counts(app) == before
+
+
+def test_an_upload_beyond_the_request_limit_is_413(app, acme, manager):
+    data = b"email,name\n" + b"x" * (5 * 1024 * 1024)
+    assert upload(manager, acme[0], data).status_code == 413
+
+
+def test_a_line_break_inside_a_quoted_cell_is_a_row_error(app, acme, manager):
+    """A quoted cell spanning two lines (a stray quote, an Alt+Enter in Excel)."""
+    org_id, _manager = acme
+    data = 'email,name\nok@example.com,OK\nbroken@example.com,"Li\nMing"\n'
+    response = upload(manager, org_id, data.encode())
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "The name contains control characters." in page
+    assert "Import the valid rows (1), skip the rest (1)" in page
+    with app.app_context():
+        assert db.session.scalar(db.select(User).filter_by(email="ok@example.com")) is None

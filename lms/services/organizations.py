@@ -27,6 +27,7 @@ from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
 from lms.models import (
     AccountToken,
+    Assignment,
     Invite,
     Organization,
     StaffGroup,
@@ -238,7 +239,12 @@ def add_member(organization: Organization, email: str) -> tuple[User, bool]:
     if person.organization_id == organization.id:
         return person, False
     if person.organization_id is not None:
-        raise Conflict(_("This account belongs to another organization."))
+        raise Conflict(
+            _(
+                "This account belongs to %(org)s. To move it here, use that organization's page.",
+                org=person.organization.name,
+            )
+        )
     _join(organization, person.id, _("This account belongs to another organization."))
     db.session.commit()
     return person, True
@@ -283,6 +289,11 @@ class StaffRow:
     def hours(self) -> float:
         return round(max(0, self.seconds) / 3600, 1)  # one decimal, never "-0.0", as elsewhere
 
+    @property
+    def waiting_for_password(self) -> bool:
+        """An active account that has not set its password yet (imported from CSV)."""
+        return self.user.active and not has_password(self.user)
+
 
 def month_bounds(today: date) -> tuple[date, date]:
     """The first day of ``today``'s month and of the next."""
@@ -326,23 +337,89 @@ def staff_rows(organization: Organization, today: date | None = None) -> list[St
 
 
 def remove_from_organization(organization: Organization, user_id: int, *, by: User) -> User:
-    """Take a person off the staff: they keep their account and records, leave the
-    organization's groups and stop being its manager. Nobody removes themselves here,
-    and only organizers remove a manager. Commits."""
+    """Take a person off the staff: they keep their account and records and leave the
+    organization (see :func:`_leave`). Nobody removes themselves here, and only organizers
+    remove a manager. Commits."""
     person = _member(organization, user_id)
     if person.id == by.id:
         raise OrganizationError(_("You cannot remove yourself from the organization."))
     if person.is_manager and not by.is_organizer:
         raise Refused(_("Only an organizer can remove a manager."))
+    _leave(organization, person, None)
+    db.session.commit()
+    return person
+
+
+def _leave(organization: Organization, person: User, destination: int | None) -> int:
+    """``person`` leaves ``organization`` for ``destination`` (None: no organization): out
+    of its groups, no longer its manager, and its open assignments made to them alone are
+    cancelled (the rows stay in its plan for the record; group assignments stop covering
+    them by themselves). The conditional UPDATE refuses (rollback, ``Conflict``) a person
+    who left meanwhile. Returns how many assignments were cancelled. No commit."""
     group_ids = db.select(StaffGroup.id).where(StaffGroup.organization_id == organization.id)
     db.session.execute(
         db.delete(StaffGroupMember).where(
             StaffGroupMember.user_id == person.id, StaffGroupMember.group_id.in_(group_ids)
         )
     )
-    person.organization_id = None
-    person.is_manager = False
+    cancelled = db.session.execute(
+        db.update(Assignment)
+        .where(
+            Assignment.organization_id == organization.id,
+            Assignment.user_id == person.id,
+            Assignment.cancelled_at.is_(None),
+        )
+        .values(cancelled_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    left = db.session.execute(
+        db.update(User)
+        .where(User.id == person.id, User.organization_id == organization.id)
+        .values(organization_id=destination, is_manager=False)
+        .execution_options(synchronize_session=False)
+    )
+    if left.rowcount != 1:
+        db.session.rollback()
+        raise Conflict(_("The account changed meanwhile. Try again."))
+    db.session.expire(person)
+    return cancelled
+
+
+def other_organizations(organization: Organization) -> list[Organization]:
+    """Every organization but this one, by name: where its members may be moved."""
+    return list(
+        db.session.scalars(
+            db.select(Organization)
+            .where(Organization.id != organization.id)
+            .order_by(Organization.name, Organization.id)
+        )
+    )
+
+
+def move_member(source: Organization, user_id: int, target_id: int, *, by: User) -> User:
+    """An organizer moves a member of ``source`` to another organization, as
+    :func:`_leave` says: their account, enrollments, hours, certificates and archive go with
+    them; ``source``'s managers no longer see them, the target's managers do. An unknown
+    target is :class:`NotFound`; ``source`` itself is refused. Audited. Commits."""
+    if not by.is_organizer:
+        raise Refused(_("Only an organizer can move an account between organizations."))
+    person = _member(source, user_id)
+    target = db.session.get(Organization, target_id)
+    if target is None:
+        raise NotFound()
+    if target.id == source.id:
+        raise OrganizationError(_("Choose another organization."))
+    was_manager = person.is_manager
+    cancelled = _leave(source, person, target.id)
     db.session.commit()
+    audit.event(
+        "account_moved",
+        user=person.id,
+        from_org=source.id,
+        to_org=target.id,
+        was_manager=was_manager,
+        assignments_cancelled=cancelled,
+    )
     return person
 
 
@@ -451,8 +528,28 @@ def create_invite(
 
     ``group_id`` must be a group of the organization (else :class:`NotFound`). Commits.
     """
+    invite, token = add_invite(
+        organization, by_id=by.id, group_id=group_id, days=days, max_uses=max_uses
+    )
+    db.session.commit()
+    return invite, token
+
+
+def check_invite_days(days: int) -> None:
     if not INVITE_DAYS[0] <= days <= INVITE_DAYS[1]:
         raise OrganizationError(_("Choose from 1 to 90 days."))
+
+
+def add_invite(
+    organization: Organization,
+    *,
+    by_id: int | None,
+    group_id: int | None,
+    days: int,
+    max_uses: int,
+) -> tuple[Invite, str]:
+    """:func:`create_invite` without the commit (flushed: the invite has its id)."""
+    check_invite_days(days)
     if not INVITE_USES[0] <= max_uses <= INVITE_USES[1]:
         raise OrganizationError(_("Choose from 1 to 500 uses."))
     group = find_group(organization, group_id) if group_id is not None else None
@@ -461,13 +558,13 @@ def create_invite(
         token_hash=_digest(token),
         organization_id=organization.id,
         group_id=group.id if group else None,
-        created_by_id=by.id,
+        created_by_id=by_id,
         expires_at=utcnow() + timedelta(days=days),
         max_uses=max_uses,
         uses=0,
     )
     db.session.add(invite)
-    db.session.commit()
+    db.session.flush()
     return invite, token
 
 
@@ -602,8 +699,15 @@ def unusable_password() -> str:
     return UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(16)
 
 
+def has_password(user: User) -> bool:
+    """Has the account chosen a password (imported accounts have none until they use their
+    set-password link)?"""
+    return not user.password_hash.startswith(UNUSABLE_PASSWORD_PREFIX)
+
+
 @dataclass(frozen=True)
 class SetupLink:
+    user_id: int
     email: str
     name: str
     token: str
@@ -627,7 +731,7 @@ def issue_setup_token(
     db.session.add(
         AccountToken(token_hash=_digest(token), user=user, purpose=purpose, expires_at=expires_at)
     )
-    return SetupLink(user.email, user.name, token, expires_at)
+    return SetupLink(user.id, user.email, user.name, token, expires_at)
 
 
 def _token_usable(now: datetime) -> tuple:

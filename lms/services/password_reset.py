@@ -14,9 +14,8 @@ token functions, shared with the set-password links of imported staff).
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -29,25 +28,14 @@ PURPOSE = "reset"
 LINK_LIFETIME = timedelta(hours=1)
 
 
-def base_url() -> str:
-    """Where links in mail point: ``BASE_URL`` (``LMS_BASE_URL``) when configured, else the
-    address of the current request."""
-    configured = current_app.config.get("BASE_URL")
-    return str(configured) if configured else request.url_root
-
-
 def request_link(email: str) -> None:
     """From the request: queue the job that mails a link if an account has ``email``."""
-    jobs.enqueue(f"{__name__}.send_link", accounts.normalise_email(email), base_url())
+    jobs.enqueue(f"{__name__}.send_link", accounts.normalise_email(email), mail.base_url())
 
 
 def reset_url(base: str, token: str) -> str:
     """The reset page of ``token`` under ``base`` (``https://host/prefix/``), without a request."""
-    parts = urlsplit(base)
-    adapter = current_app.url_map.bind(
-        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "http"
-    )
-    return adapter.build("auth.reset_password", {"token": token}, force_external=True)
+    return mail.link(base, "auth.reset_password", token=token)
 
 
 def message(name: str, url: str) -> tuple[str, str]:

@@ -1,12 +1,15 @@
-"""Importing an organization's staff from CSV: check everything, then write all or nothing.
+"""Importing an organization's staff from CSV: check everything, then write all or nothing,
+or — when the manager asks — the valid rows, skipping the rest.
 
-The file is UTF-8 (a byte-order mark is allowed) with a header naming the columns
-``email``, ``name`` and optionally ``group``; at most :data:`MAX_BYTES` and
-:data:`MAX_ROWS` data rows. :func:`preview` gives each row its outcome — a new account,
-an existing account joining, someone already on the staff, or the reasons it cannot be
-imported. :func:`run` checks the same text again and, only when no row has an error,
-writes every row in one transaction: missing groups, new accounts (with an unusable
-password and a one-time set-password link each), joining accounts, group memberships.
+The file is UTF-8 (a byte-order mark is allowed), or GBK/GB18030 as Excel saves "CSV" on a
+Chinese Windows, with a header naming the columns ``email``, ``name`` and optionally
+``group``; at most :data:`MAX_BYTES` and :data:`MAX_ROWS` data rows. :func:`preview` gives
+each row its outcome — a new account, an existing account joining, someone already on the
+staff, or the reasons it cannot be imported. :func:`run` checks the same text again and
+writes in one transaction: every row when none has an error, or (``skip_invalid``) the rows
+without errors, reporting the skipped ones with their reasons. It writes missing groups, new
+accounts (with an unusable password and a one-time set-password link each), joining
+accounts, group memberships.
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from lms.extensions import db
 from lms.models import Organization, StaffGroup, StaffGroupMember, User
-from lms.services import accounts
+from lms.services import accounts, mail
 from lms.services.organizations import (
     CONTROL,
     GROUP_NAME_LENGTH,
@@ -41,6 +43,9 @@ HEADER_NAMES = {"email": "email", "e-mail": "email", "name": "name", "group": "g
 LOOKUP_CHUNK = 500
 
 NEW, JOINS, STAFF, ERROR = "new", "joins", "staff", "error"
+UTF8, GB18030 = "UTF-8", "GB18030"
+WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a ZIP), .xls (OLE2)
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class ImportFileError(OrganizationError):
@@ -67,17 +72,31 @@ class Preview:
     rows: list[ImportRow]
     text: str  # the text that was checked, carried unchanged to the confirming request
     existing_groups: set[str] = field(default_factory=set)
+    encoding: str = UTF8  # how the uploaded bytes were read
 
     @property
     def ok(self) -> bool:
         return bool(self.rows) and not any(row.errors for row in self.rows)
+
+    @property
+    def valid_rows(self) -> list[ImportRow]:
+        return [row for row in self.rows if not row.errors]
+
+    @property
+    def invalid_rows(self) -> list[ImportRow]:
+        return [row for row in self.rows if row.errors]
+
+    def without_errors(self) -> Preview:
+        """The same check with only the rows that can be imported."""
+        return Preview(self.valid_rows, self.text, self.existing_groups, self.encoding)
 
     def count(self, outcome: str) -> int:
         return sum(1 for row in self.rows if row.outcome == outcome)
 
     @property
     def new_groups(self) -> list[str]:
-        return sorted({row.group for row in self.rows if row.group} - self.existing_groups)
+        """Groups the importable rows name that do not exist yet."""
+        return sorted({row.group for row in self.valid_rows if row.group} - self.existing_groups)
 
 
 class ImportRejected(OrganizationError):
@@ -94,17 +113,39 @@ class ImportOutcome:
     joined: int = 0
     already: int = 0
     groups_created: list[str] = field(default_factory=list)
+    skipped: list[ImportRow] = field(default_factory=list)  # with their errors
 
 
-def decode(data: bytes) -> str:
-    """The uploaded bytes as text: at most :data:`MAX_BYTES` (else 413), UTF-8 with or
-    without a byte-order mark (else 400)."""
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str  # UTF8 or GB18030
+
+
+def decode(data: bytes) -> Decoded:
+    """The uploaded bytes as text: at most :data:`MAX_BYTES` (else 413); UTF-8 with or
+    without a byte-order mark, else GB18030 (GBK's superset, Excel's "CSV" on a Chinese
+    Windows). An Excel workbook, UTF-16 ("Unicode text"), other encodings and binary files
+    are a 400 that says what to do."""
     if len(data) > MAX_BYTES:
         raise ImportFileError(_("The file is larger than 1 MiB."), 413)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(_("The file is not UTF-8 text. Save it as CSV (UTF-8).")) from exc
+    if data.startswith(WORKBOOK_SIGNATURES):
+        raise ImportFileError(
+            _("This is an Excel workbook, not CSV. In Excel, save it as CSV UTF-8 first.")
+        )
+    if data.startswith(UTF16_MARKS):
+        raise ImportFileError(
+            _("The file is UTF-16 text (Excel's Unicode text). Save it as CSV UTF-8 instead.")
+        )
+    for encoding, codec in ((UTF8, "utf-8-sig"), (GB18030, "gb18030")):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" in text:  # no text file has it: a binary file that happened to decode
+            break
+        return Decoded(text, encoding)
+    raise ImportFileError(_("The file is not UTF-8 (nor GBK) text. Save it as CSV UTF-8."))
 
 
 def normalise(text: str) -> str:
@@ -158,17 +199,14 @@ def _check_cells(row: ImportRow, seen: dict[str, int]) -> None:
     if not row.email or len(row.email) > EMAIL_LENGTH:
         row.errors.append(_("Invalid e-mail address."))
     else:
-        try:
-            validate_email(row.email, check_deliverability=False)
-        except EmailNotValidError:
+        if not mail.is_address(row.email):
             row.errors.append(_("Invalid e-mail address."))
+        elif row.email in seen:
+            row.errors.append(
+                _("The same e-mail address is on line %(line)d.", line=seen[row.email])
+            )
         else:
-            if row.email in seen:
-                row.errors.append(
-                    _("The same e-mail address is on line %(line)d.", line=seen[row.email])
-                )
-            else:
-                seen[row.email] = row.line
+            seen[row.email] = row.line
     if not row.name:
         row.errors.append(_("The name is empty."))
     elif len(row.name) > NAME_LENGTH:
@@ -195,7 +233,7 @@ def _accounts(emails: list[str]) -> dict[str, tuple[int, int | None]]:
     return found
 
 
-def preview(organization: Organization, text: str) -> Preview:
+def preview(organization: Organization, text: str, encoding: str = UTF8) -> Preview:
     """Every row of the file with its outcome and errors. Raises :class:`ImportFileError`
     when the file itself cannot be read. Writes nothing."""
     text = normalise(text)
@@ -220,20 +258,24 @@ def preview(organization: Organization, text: str) -> Preview:
             db.select(StaffGroup.name).where(StaffGroup.organization_id == organization.id)
         )
     )
-    return Preview(rows, text, existing_groups=groups)
+    return Preview(rows, text, existing_groups=groups, encoding=encoding)
 
 
-def run(organization: Organization, text: str) -> ImportOutcome:
+def run(organization: Organization, text: str, *, skip_invalid: bool = False) -> ImportOutcome:
     """Check ``text`` again and import it in one transaction, or write nothing.
 
-    Raises :class:`ImportRejected` when a row has an error, :class:`ImportFileError` when
-    the file cannot be read and :class:`Conflict` when accounts changed meanwhile (an
-    e-mail registered, an account joined another organization). Commits.
+    All or nothing by default: :class:`ImportRejected` when a row has an error. With
+    ``skip_invalid`` the rows with errors are left out (``outcome.skipped``); nothing to
+    import is still :class:`ImportRejected`. Raises :class:`ImportFileError` when the file
+    cannot be read and :class:`Conflict` when accounts changed meanwhile (an e-mail
+    registered, an account joined another organization). Commits.
     """
-    checked = preview(organization, text)
+    full = preview(organization, text)
+    skipped = full.invalid_rows if skip_invalid else []
+    checked = full.without_errors() if skipped else full
     if not checked.ok:
-        raise ImportRejected(checked)
-    outcome = ImportOutcome()
+        raise ImportRejected(full)
+    outcome = ImportOutcome(skipped=skipped)
     try:
         group_ids = _groups(organization, checked, outcome)
         people = _people(organization, checked, outcome)

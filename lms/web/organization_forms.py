@@ -10,7 +10,17 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -26,6 +36,7 @@ from lms.services.organizations import (
     MAX_TARGET_HOURS,
     ORGANIZATION_NAME_LENGTH,
 )
+from lms.services.staff_mail import MAX_ADDRESSES
 from lms.web.forms import NO_CONTROL, RegisterForm
 
 
@@ -71,6 +82,12 @@ class MemberEmailForm(FlaskForm):
     )
 
 
+class MoveForm(FlaskForm):
+    """An organizer moves a member to another organization (any id: unknown ones are 404)."""
+
+    to = SelectField(_l("Move to"), coerce=_optional_id, validate_choice=False)
+
+
 class GroupForm(FlaskForm):
     name = StringField(
         _l("Group name"), validators=[DataRequired(), Length(max=GROUP_NAME_LENGTH), NO_CONTROL]
@@ -95,12 +112,43 @@ class InviteForm(FlaskForm):
     )
 
 
+class InviteMailForm(FlaskForm):
+    """Invite links by e-mail, one per address (its fields have names of their own: it
+    shares the page with :class:`InviteForm`)."""
+
+    emails = TextAreaField(
+        _l("E-mail addresses"),
+        description=_l("Separated by commas or one per line; at most %(max)d.", max=MAX_ADDRESSES),
+        validators=[DataRequired(), Length(max=MAX_ADDRESSES * 260)],
+    )
+    mail_group = SelectField(_l("Group (optional)"), coerce=_optional_id, validate_choice=False)
+    mail_days = IntegerField(
+        _l("Valid for (days)"),
+        default=INVITE_DAYS[2],
+        validators=[InputRequired(), NumberRange(min=INVITE_DAYS[0], max=INVITE_DAYS[1])],
+    )
+    language = SelectField(
+        _l("Language of the message"),
+        description=_l("Someone who has an account gets it in the language of their account."),
+        choices=[SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")],
+    )
+
+
+class SetupLinksForm(FlaskForm):
+    """Set-password links by e-mail: to the staff whose ids are given, or (none given) to
+    every member still without a password."""
+
+    user = SelectMultipleField(coerce=int, validate_choice=False)
+
+
 class ImportUploadForm(FlaskForm):
     file = FileField(_l("CSV file (UTF-8)"), validators=[FileRequired()])
 
 
 class ImportConfirmForm(FlaskForm):
     csv_text = HiddenField(validators=[DataRequired()])
+    # The second button of the preview: import the valid rows, skip those with errors.
+    skip_invalid = BooleanField()
 
 
 class LinksDownloadForm(FlaskForm):

@@ -17,6 +17,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -27,7 +28,7 @@ from wtforms.fields.choices import SelectChoice
 from lms.extensions import db
 from lms.models import Organization, StaffGroup
 from lms.models._base import aware, utcnow
-from lms.services import accounts, hours, people, reports, staff_import
+from lms.services import accounts, hours, people, reports, staff_import, staff_mail
 from lms.services import organizations as service
 from lms.services.organizations import NotFound, OrganizationError
 from lms.web.admin import organizer_required
@@ -40,11 +41,14 @@ from lms.web.organization_forms import (
     ImportConfirmForm,
     ImportUploadForm,
     InviteForm,
+    InviteMailForm,
     LinksDownloadForm,
     MemberEmailForm,
+    MoveForm,
     OrganizationForm,
     RenameForm,
     SetPasswordForm,
+    SetupLinksForm,
     TargetForm,
 )
 from lms.web.reports import hours_bars
@@ -128,6 +132,7 @@ def _admin_detail(organization: Organization, status: int = 200, **forms: Any) -
         rename=rename,
         target=target,
         member_form=forms.get("member") or MemberEmailForm(formdata=None),
+        others=service.other_organizations(organization),
         action=ActionForm(),
         default_target=service.default_target(),
     ), status
@@ -187,6 +192,28 @@ def admin_add_member(org_id: int) -> Any:
     return redirect(url_for(".admin_detail", org_id=org_id))
 
 
+@bp.post("/admin/organizations/<int:org_id>/members/<int:user_id>/move")
+@organizer_required
+def admin_move_member(org_id: int, user_id: int) -> Response:
+    organization = _organization(org_id)
+    form = MoveForm()
+    if not form.validate_on_submit() or form.to.data is None:
+        abort(400, _("Choose an organization."))
+    try:
+        person = service.move_member(organization, user_id, form.to.data, by=current_user)
+    except OrganizationError as error:
+        _fail(error)
+    flash(
+        _(
+            "%(name)s is now on the staff of %(org)s.",
+            name=person.name,
+            org=person.organization.name,
+        ),
+        "success",
+    )
+    return redirect(url_for(".admin_detail", org_id=org_id))
+
+
 @bp.post("/admin/organizations/<int:org_id>/managers/<int:user_id>/<action>")
 @organizer_required
 def admin_manager(org_id: int, user_id: int, action: str) -> Response:
@@ -241,6 +268,25 @@ def remove_staff(org_id: int, user_id: int) -> Response:
         _("%(name)s is no longer on the staff; their account and records stay.", name=person.name),
         "success",
     )
+    return redirect(url_for(".staff", org_id=org_id))
+
+
+@bp.post("/organizations/<int:org_id>/setup-links")
+@login_required
+def mail_setup_links(org_id: int) -> Response:
+    """Set-password links by e-mail to the staff chosen (or all) who have no password yet."""
+    organization = _organization(org_id)
+    form = SetupLinksForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        people = staff_mail.waiting_for_password(organization, form.user.data or None)
+    except OrganizationError as error:
+        _fail(error)
+    if people:
+        _flash_mail_report(staff_mail.mail_setup_links(organization, people))
+    else:
+        flash(_("Everyone chosen has set a password already; nothing was sent."), "info")
     return redirect(url_for(".staff", org_id=org_id))
 
 
@@ -342,15 +388,47 @@ def remove_group_member(org_id: int, group_id: int, user_id: int) -> Response:
 # -- invite links ----------------------------------------------------------------------
 
 
+def _invite_forms(
+    organization: Organization, submitted: str | None
+) -> tuple[InviteForm, InviteMailForm]:
+    """The page's two forms: the ``submitted`` one ("link" or "mail") with the request's
+    data, the other with its defaults."""
+    form = InviteForm() if submitted == "link" else InviteForm(formdata=None)
+    mail_form = (
+        InviteMailForm()
+        if submitted == "mail"
+        else InviteMailForm(formdata=None, language=current_app.config["BABEL_DEFAULT_LOCALE"])
+    )
+    choices = [SelectChoice("", _("No group"))] + [
+        SelectChoice(str(group.id), group.name) for group in service.groups_of(organization)
+    ]
+    form.group.choices = mail_form.mail_group.choices = choices
+    return form, mail_form
+
+
+def _invites_page(
+    organization: Organization,
+    form: InviteForm,
+    mail_form: InviteMailForm,
+    new_url: str | None = None,
+    status: int = 200,
+) -> Any:
+    return render_template(
+        "organizations/invites.html",
+        organization=organization,
+        form=form,
+        mail_form=mail_form,
+        invites=service.active_invites(organization),
+        new_url=new_url,
+        action=ActionForm(),
+    ), status
+
+
 @bp.route("/organizations/<int:org_id>/invites", methods=["GET", "POST"])
 @login_required
 def invites(org_id: int) -> Any:
     organization = _organization(org_id)
-    form = InviteForm()
-    groups = service.groups_of(organization)
-    form.group.choices = [SelectChoice("", _("No group"))] + [
-        SelectChoice(str(group.id), group.name) for group in groups
-    ]
+    form, mail_form = _invite_forms(organization, "link" if request.method == "POST" else None)
     new_url, status = None, 200
     if form.validate_on_submit():
         try:
@@ -368,14 +446,55 @@ def invites(org_id: int) -> Any:
         form.days.data, form.max_uses.data = form.days.default, form.max_uses.default
     elif form.errors:
         status = 400
-    return render_template(
-        "organizations/invites.html",
-        organization=organization,
-        form=form,
-        invites=service.active_invites(organization),
-        new_url=new_url,
-        action=ActionForm(),
-    ), status
+    return _invites_page(organization, form, mail_form, new_url, status)
+
+
+@bp.post("/organizations/<int:org_id>/invites/mail")
+@login_required
+def mail_invites(org_id: int) -> Any:
+    """Invite links by e-mail: one single-use link per address, sent by a job."""
+    organization = _organization(org_id)
+    form, mail_form = _invite_forms(organization, "mail")
+    if mail_form.validate_on_submit():
+        try:
+            report = staff_mail.invite_by_mail(
+                organization,
+                staff_mail.parse_addresses(mail_form.emails.data),
+                by=current_user,
+                group_id=mail_form.mail_group.data,
+                days=mail_form.mail_days.data,
+                locale=mail_form.language.data,
+            )
+        except staff_mail.AddressError as error:
+            mail_form.emails.errors.append(error.message)
+        except OrganizationError as error:
+            _fail(error)
+        else:
+            _flash_mail_report(report)
+            return redirect(url_for(".invites", org_id=org_id))
+    return _invites_page(organization, form, mail_form, status=400)
+
+
+def _flash_mail_report(report: staff_mail.MailReport) -> None:
+    if report.queued:
+        flash(_("Sending by e-mail to: %(list)s", list=", ".join(report.queued)), "success")
+    if report.repeated:
+        flash(
+            _(
+                "Sent to them a few minutes ago already, so not again: %(list)s",
+                list=", ".join(report.repeated),
+            ),
+            "info",
+        )
+    if report.over_limit:
+        flash(
+            _(
+                "Not sent: the organization has sent as many messages as it may for now. "
+                "Try again later: %(list)s",
+                list=", ".join(report.over_limit),
+            ),
+            "error",
+        )
 
 
 @bp.post("/organizations/<int:org_id>/invites/<int:invite_id>/revoke")
@@ -507,7 +626,8 @@ def import_staff(org_id: int) -> Any:
         return _upload_page(organization, form, status=400 if form.errors else 200)
     data = form.file.data.stream.read(staff_import.MAX_BYTES + 1)
     try:
-        preview = staff_import.preview(organization, staff_import.decode(data))
+        decoded = staff_import.decode(data)
+        preview = staff_import.preview(organization, decoded.text, decoded.encoding)
     except staff_import.ImportFileError as error:
         return _upload_page(organization, form, error.message, error.status)
     return _preview_page(organization, preview, 200 if preview.ok else 400)
@@ -521,7 +641,9 @@ def confirm_import(org_id: int) -> Any:
     if not form.validate_on_submit():
         abort(400)
     try:
-        outcome = staff_import.run(organization, form.csv_text.data)
+        outcome = staff_import.run(
+            organization, form.csv_text.data, skip_invalid=form.skip_invalid.data
+        )
     except staff_import.ImportFileError as error:
         return _upload_page(organization, ImportUploadForm(), error.message, error.status)
     except staff_import.ImportRejected as rejected:
@@ -546,6 +668,7 @@ def confirm_import(org_id: int) -> Any:
         outcome=outcome,
         links=links,
         download=LinksDownloadForm(formdata=None, links=signed),
+        action=ActionForm(),
     )
 
 
