@@ -57,7 +57,7 @@ from lms.models.live import (
 )
 from lms.models.records import Assignment, TrainingTime
 from lms.models.schedule import ScheduledTask
-from lms.models.search import SEARCH_KINDS, SearchDocument
+from lms.models.search import SEARCH_KINDS, SearchDocument, SearchText
 from lms.models.settings import PluginSetting, PluginState
 
 __all__ = [
@@ -105,6 +105,7 @@ __all__ = [
     "SalonCase",
     "ScheduledTask",
     "SearchDocument",
+    "SearchText",
     "StaffGroup",
     "StaffGroupMember",
     "Survey",

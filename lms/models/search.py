@@ -1,9 +1,11 @@
 """The search index: one row per searchable thing, with its words cut for both engines.
 
-The words live in ``title_terms`` and ``body_terms`` (space-separated, see
-``lms.services.search.segment``); each engine indexes them its own way, with objects that
-are not models and are created by ``ENGINE_DDL`` (by the migration, and after
-``create_all``):
+A document's row (``search_documents``) is narrow: what it is and where it belongs, so a
+search can filter thousands of matches by visibility without reading their texts. Its texts
+are in ``search_texts``: plain text for snippets, and the words in ``title_terms`` and
+``body_terms`` (space-separated, see ``lms.services.search.segment``), which each engine
+indexes its own way, with objects that are not models, created by ``ENGINE_DDL`` (by the
+migration, and after ``create_all``):
 
 * SQLite: the FTS5 table ``search_fts`` over those two columns (external content, kept in
   step by triggers), ranked with ``bm25``;
@@ -47,6 +49,17 @@ class SearchDocument(db.Model):
     topic_id: Mapped[int | None] = mapped_column(
         ForeignKey("discussion_topics.id", ondelete="CASCADE"), index=True
     )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SearchText(db.Model):
+    """A document's texts: titles and plain text (for results), and its words (indexed)."""
+
+    __tablename__ = "search_texts"
+
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("search_documents.id", ondelete="CASCADE"), primary_key=True
+    )
     title_zh: Mapped[str] = mapped_column(String(300), default="")
     title_en: Mapped[str] = mapped_column(String(300), default="")
     # Plain text (Markdown and WebVTT stripped), for snippets.
@@ -54,36 +67,35 @@ class SearchDocument(db.Model):
     text_en: Mapped[str] = mapped_column(Text, default="")
     title_terms: Mapped[str] = mapped_column(Text, default="")
     body_terms: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-# What each engine adds to ``search_documents`` (the migration holds a copy of these).
+# What each engine adds to ``search_texts`` (the migration holds a copy of these).
 ENGINE_DDL: dict[str, list[str]] = {
     "sqlite": [
         "CREATE VIRTUAL TABLE search_fts USING fts5(title_terms, body_terms, "
-        "content='search_documents', content_rowid='id', "
+        "content='search_texts', content_rowid='document_id', "
         "tokenize='unicode61 remove_diacritics 0')",
-        "CREATE TRIGGER search_documents_ai AFTER INSERT ON search_documents BEGIN "
+        "CREATE TRIGGER search_texts_ai AFTER INSERT ON search_texts BEGIN "
         "INSERT INTO search_fts(rowid, title_terms, body_terms) "
-        "VALUES (new.id, new.title_terms, new.body_terms); END",
-        "CREATE TRIGGER search_documents_ad AFTER DELETE ON search_documents BEGIN "
+        "VALUES (new.document_id, new.title_terms, new.body_terms); END",
+        "CREATE TRIGGER search_texts_ad AFTER DELETE ON search_texts BEGIN "
         "INSERT INTO search_fts(search_fts, rowid, title_terms, body_terms) "
-        "VALUES ('delete', old.id, old.title_terms, old.body_terms); END",
-        "CREATE TRIGGER search_documents_au AFTER UPDATE ON search_documents BEGIN "
+        "VALUES ('delete', old.document_id, old.title_terms, old.body_terms); END",
+        "CREATE TRIGGER search_texts_au AFTER UPDATE ON search_texts BEGIN "
         "INSERT INTO search_fts(search_fts, rowid, title_terms, body_terms) "
-        "VALUES ('delete', old.id, old.title_terms, old.body_terms); "
+        "VALUES ('delete', old.document_id, old.title_terms, old.body_terms); "
         "INSERT INTO search_fts(rowid, title_terms, body_terms) "
-        "VALUES (new.id, new.title_terms, new.body_terms); END",
+        "VALUES (new.document_id, new.title_terms, new.body_terms); END",
     ],
     "postgresql": [
-        "ALTER TABLE search_documents ADD COLUMN tsv tsvector GENERATED ALWAYS AS ("
+        "ALTER TABLE search_texts ADD COLUMN tsv tsvector GENERATED ALWAYS AS ("
         "setweight(to_tsvector('simple', coalesce(title_terms, '')), 'A') || "
         "setweight(to_tsvector('simple', coalesce(body_terms, '')), 'B')) STORED",
-        "CREATE INDEX ix_search_documents_tsv ON search_documents USING gin (tsv)",
+        "CREATE INDEX ix_search_texts_tsv ON search_texts USING gin (tsv)",
     ],
 }
 # Their names, which schema comparisons leave alone (they are not in the models).
-ENGINE_OBJECTS = frozenset({"tsv", "ix_search_documents_tsv"})
+ENGINE_OBJECTS = frozenset({"tsv", "ix_search_texts_tsv"})
 ENGINE_TABLE_PREFIX = "search_fts"
 
 
@@ -99,5 +111,5 @@ def engine_specific(name: str | None, type_: str) -> bool:
 for _dialect, _statements in ENGINE_DDL.items():
     for _statement in _statements:
         event.listen(
-            SearchDocument.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
+            SearchText.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
         )

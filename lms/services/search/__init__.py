@@ -196,9 +196,11 @@ def search(
     )
     found = snippets.pattern(terms)
     english = current_language() == "en"
-    for doc, camp_slug, course_slug, course_zh, course_en, lesson_slug in rows:
-        title = doc.title_en if english and doc.title_en else doc.title_zh
-        texts = [doc.text_en, doc.text_zh] if english else [doc.text_zh, doc.text_en]
+    for doc, texts_of, camp_slug, course_slug, course_zh, course_en, lesson_slug in rows:
+        title = texts_of.title_en if english and texts_of.title_en else texts_of.title_zh
+        texts = [texts_of.text_en, texts_of.text_zh]
+        if not english:
+            texts.reverse()
         results.hits.append(
             Hit(
                 kind=doc.kind,

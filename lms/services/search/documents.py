@@ -9,13 +9,12 @@ from typing import Any
 
 import markdown as markdown_lib
 import nh3
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
-from lms.database import dialect_insert
 from lms.extensions import db
 from lms.models import Caption, Course, DiscussionTopic, Lesson, Module, SalonCase
 from lms.models._base import utcnow
-from lms.models.search import SearchDocument
+from lms.models.search import SearchDocument, SearchText
 from lms.services import media
 from lms.services.search.segment import index_words
 
@@ -84,7 +83,6 @@ def _row(kind: str, object_id: int, titles: tuple[str, str], texts: tuple[str, s
         "text_en": text_en,
         "title_terms": title_terms,
         "body_terms": index_words(f"{text_zh} {text_en}"),
-        "updated_at": utcnow(),
         "camp_id": None,
         "course_id": None,
         "lesson_id": None,
@@ -132,14 +130,33 @@ def topic_row(topic: DiscussionTopic) -> dict[str, Any]:
     return _row("topic", topic.id, (topic.title, topic.title), (text, ""), topic_id=topic.id)
 
 
+DOCUMENT_COLUMNS = ("key", "kind", "camp_id", "course_id", "lesson_id", "case_id", "topic_id")
+TEXT_COLUMNS = ("title_zh", "title_en", "text_zh", "text_en", "title_terms", "body_terms")
+BATCH = 1_000
+
+
 def upsert(rows: list[dict[str, Any]]) -> None:
-    """Insert or replace these rows (by ``key``) in the current transaction."""
+    """Replace the documents of these rows (by ``key``) in the current transaction."""
     if not rows:
         return
-    insert = dialect_insert(db.session.get_bind().dialect.name)
-    statement = insert(SearchDocument.__table__)
-    replace = {name: getattr(statement.excluded, name) for name in rows[0] if name not in ("key",)}
-    db.session.execute(statement.on_conflict_do_update(index_elements=["key"], set_=replace), rows)
+    keys = [row["key"] for row in rows]
+    for start in range(0, len(keys), BATCH):
+        chunk = keys[start : start + BATCH]
+        db.session.execute(delete(SearchDocument).where(SearchDocument.key.in_(chunk)))
+    table = SearchDocument.__table__
+    now = utcnow()
+    inserted = db.session.execute(
+        insert(table).returning(table.c.id, table.c.key),
+        [{**{name: row[name] for name in DOCUMENT_COLUMNS}, "updated_at": now} for row in rows],
+    ).all()
+    ids = {key: document_id for document_id, key in inserted}
+    db.session.execute(
+        insert(SearchText.__table__),
+        [
+            {"document_id": ids[row["key"]], **{name: row[name] for name in TEXT_COLUMNS}}
+            for row in rows
+        ],
+    )
 
 
 def camp_rows(camp_id: int) -> list[dict[str, Any]]:

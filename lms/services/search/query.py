@@ -14,17 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, table, text
-from sqlalchemy.orm import aliased
 
 from lms.extensions import db
 from lms.models import Camp, Course, CourseTrainer, Lesson, Module
-from lms.models.search import SearchDocument
+from lms.models.search import SearchDocument, SearchText
 from lms.services.search.segment import is_prefix_term
 
 # The title counts ten times the body in bm25 (SQLite), as weight A against B (PostgreSQL).
 TITLE_WEIGHT, BODY_WEIGHT = 10.0, 1.0
-FTS = table("search_fts")
-LessonModule = aliased(Module)
 
 
 def _is_member(user: Any) -> bool:
@@ -43,36 +40,31 @@ def _may_see_course(user: Any) -> ColumnElement[bool]:
 
 
 def visible(user: Any, camp_ids: list[int]) -> ColumnElement[bool]:
-    """The condition on a row joined with its course, lesson and lesson's module."""
-    course_ok = and_(
+    """The condition on a document row (``search_documents``): the live course, module and
+    lesson rows decide, through two subqueries each database evaluates once."""
+    courses = select(Course.id).where(
         Course.camp_id.in_(camp_ids), Course.archived_at.is_(None), _may_see_course(user)
     )
-    lesson_ok = and_(
-        Lesson.archived_at.is_(None),
-        LessonModule.archived_at.is_(None),
-        LessonModule.course_id == SearchDocument.course_id,
+    lessons = (
+        select(Lesson.id)
+        .join(Module, Lesson.module_id == Module.id)
+        .where(
+            Module.course_id.in_(courses),
+            Module.archived_at.is_(None),
+            Lesson.archived_at.is_(None),
+        )
     )
     kinds = [
-        and_(SearchDocument.kind == "course", course_ok),
-        and_(SearchDocument.kind == "lesson", course_ok, lesson_ok),
+        and_(SearchDocument.kind == "course", SearchDocument.course_id.in_(courses)),
+        and_(SearchDocument.kind == "lesson", SearchDocument.lesson_id.in_(lessons)),
     ]
     if _is_member(user):
         kinds.append(SearchDocument.kind.in_(("case", "topic")))
     return or_(*kinds)
 
 
-def _joined(columns: list[Any]) -> Any:
-    return (
-        select(*columns)
-        .select_from(SearchDocument)
-        .outerjoin(Course, Course.id == SearchDocument.course_id)
-        .outerjoin(Lesson, Lesson.id == SearchDocument.lesson_id)
-        .outerjoin(LessonModule, LessonModule.id == Lesson.module_id)
-    )
-
-
-def _match(dialect: str, terms: list[str]) -> tuple[ColumnElement[bool], ColumnElement[Any]]:
-    """The condition that every term occurs, and the rank (smaller is better) for this engine.
+def _matches(dialect: str, terms: list[str]) -> Any:
+    """(id, score) of every document holding every term; a smaller score ranks higher.
 
     Terms are runs of letters and digits only (``segment.WORD``), so quoting them is enough
     to keep them from being read as query syntax.
@@ -80,12 +72,19 @@ def _match(dialect: str, terms: list[str]) -> tuple[ColumnElement[bool], ColumnE
     if dialect == "postgresql":
         query = " & ".join(f"{term}:*" if is_prefix_term(term) else term for term in terms)
         tsquery = func.to_tsquery(literal_column("'simple'"), query)
-        tsv = literal_column("search_documents.tsv")
-        return tsv.op("@@")(tsquery), -func.ts_rank(tsv, tsquery)
+        tsv = literal_column("search_texts.tsv")
+        return select(
+            SearchText.document_id.label("id"), (-func.ts_rank(tsv, tsquery)).label("score")
+        ).where(tsv.op("@@")(tsquery))
     query = " ".join(f'"{term}"*' if is_prefix_term(term) else f'"{term}"' for term in terms)
-    condition = text("search_fts MATCH :fts_query").bindparams(fts_query=query)
-    rank = func.bm25(literal_column("search_fts"), TITLE_WEIGHT, BODY_WEIGHT)
-    return condition, rank
+    return (
+        select(
+            literal_column("search_fts.rowid").label("id"),
+            func.bm25(literal_column("search_fts"), TITLE_WEIGHT, BODY_WEIGHT).label("score"),
+        )
+        .select_from(table("search_fts"))
+        .where(text("search_fts MATCH :fts_query").bindparams(fts_query=query))
+    )
 
 
 def find(
@@ -99,44 +98,64 @@ def find(
 ) -> tuple[int, int, list[Any]]:
     """(total, page clamped to the pages there are, rows of that page), best first.
 
-    ``camp_ids``: the visible camps; ``camp_id``: the one to search in, if any.
-    Each row: the document, its camp's slug, its course's slug and titles, the lesson's slug.
+    ``camp_ids``: the visible camps; ``camp_id``: the one to search in, if any. Each row:
+    the document, its texts, its camp's slug, its course's slug and titles, the lesson's
+    slug. Two queries: the page of ranked ids with the total, then their details.
     """
-    dialect = db.session.get_bind().dialect.name
-    condition, rank = _match(dialect, terms)
-    where = [condition, visible(user, camp_ids)]
+    matches = _matches(db.session.get_bind().dialect.name, terms)
+    matched = matches.cte("matches").prefix_with("MATERIALIZED")
+    where = [visible(user, camp_ids)]
     if camp_id is not None:
         where.append(SearchDocument.camp_id == camp_id)
     if kind is not None:
         where.append(SearchDocument.kind == kind)
 
-    def with_fts(query: Any) -> Any:
-        if dialect == "postgresql":
-            return query
-        return query.join(FTS, literal_column("search_fts.rowid") == SearchDocument.id)
+    def ranked(page: int) -> list[Any]:
+        return db.session.execute(
+            select(SearchDocument.id, func.count().over())
+            .select_from(matched)
+            .join(SearchDocument, SearchDocument.id == matched.c.id)
+            .where(*where)
+            .order_by(matched.c.score, SearchDocument.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
 
-    total = db.session.scalar(with_fts(_joined([func.count()])).where(*where)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    if not total:
-        return 0, page, []
-    query = (
-        with_fts(
-            _joined(
-                [
-                    SearchDocument,
-                    Camp.slug,
-                    Course.slug,
-                    Course.title_zh,
-                    Course.title_en,
-                    Lesson.slug,
-                ]
+    rows = ranked(page)
+    if rows:
+        total = rows[0][1]
+    else:  # nothing, or a page past the last: count, and show the last page
+        total = (
+            db.session.scalar(
+                select(func.count())
+                .select_from(matched)
+                .join(SearchDocument, SearchDocument.id == matched.c.id)
+                .where(*where)
             )
+            or 0
         )
+        last = max(1, -(-total // per_page))
+        if page > last:
+            page = last
+            rows = ranked(page)
+    ids = [row[0] for row in rows]
+    if not ids:
+        return total, page, []
+    details = db.session.execute(
+        select(
+            SearchDocument,
+            SearchText,
+            Camp.slug,
+            Course.slug,
+            Course.title_zh,
+            Course.title_en,
+            Lesson.slug,
+        )
+        .join(SearchText, SearchText.document_id == SearchDocument.id)
+        .outerjoin(Course, Course.id == SearchDocument.course_id)
         .outerjoin(Camp, Camp.id == Course.camp_id)
-        .where(*where)
-        .order_by(rank, SearchDocument.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    return total, page, list(db.session.execute(query).all())
+        .outerjoin(Lesson, Lesson.id == SearchDocument.lesson_id)
+        .where(SearchDocument.id.in_(ids))
+    ).all()
+    order = {document_id: index for index, document_id in enumerate(ids)}
+    return total, page, sorted(details, key=lambda row: order[row[0].id])
