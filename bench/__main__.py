@@ -26,8 +26,8 @@ do not exist (logged in, CSRF-checked, answered 404 after one lookup) against th
 
 Prints one line per figure: ``BENCH <name> <value> <unit>``. ``python -m bench records``
 runs only the report figures (no wrk or nginx needed), ``python -m bench transcode`` only
-the pipeline's, ``python -m bench hls`` only the HLS segments, ``python -m bench http`` the
-rest.
+the pipeline's, ``python -m bench hls`` only the HLS segments, ``python -m bench quiz`` the
+quiz figures (``bench/quiz.py``), ``python -m bench http`` the rest.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench import hls, inproc, mixed_load, records_data, setup_data
+from bench import quiz as quiz_bench
 from bench import transcode as transcode_bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -396,15 +397,18 @@ def run_records(postgres: str) -> None:
         setup_data.drop_schema(url)
 
 
+SUITES = ("all", "inproc", "http", "records", "transcode", "hls", "quiz")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "suite", nargs="?", choices=("all", "inproc", "http", "records", "transcode", "hls"),
+        "suite", nargs="?", choices=SUITES,
         default="all",
         help="inproc: each hot page's CPU time in one process against hello; http: progress, "
         "pages, mixed load and Range figures; records: the report figures; transcode: the "
         "ingest pipeline against the ffmpeg command line; hls: HLS segments through nginx + "
-        "the app against nginx alone; all: every one",
+        "the app against nginx alone; quiz: quiz attempts and the item analysis; all: every one",
     )  # fmt: skip
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--learners", type=int, default=16)
@@ -421,7 +425,9 @@ def main() -> int:
         run_records(args.postgres)
     if args.suite in ("all", "transcode"):
         transcode_bench.run()
-    if args.suite in ("inproc", "records", "transcode"):
+    if args.suite in ("all", "quiz"):
+        quiz_bench.run(args.postgres)
+    if args.suite in ("inproc", "records", "transcode", "quiz"):
         return 0
     if shutil.which("wrk") is None:
         print("bench: wrk is missing (apt-get install wrk)", file=sys.stderr)
