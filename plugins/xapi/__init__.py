@@ -95,6 +95,17 @@ def lms_attended(attendance) -> None:  # type: ignore[no-untyped-def]
     outbox.emit(statements.attended, attendance)
 
 
+@hookimpl
+def lms_quiz_submitted(attempt) -> None:  # type: ignore[no-untyped-def]
+    from plugins.xapi import outbox, statements
+
+    for item in attempt.items:
+        outbox.emit(
+            lambda a, settings, i=item: statements.question_answered(a, i, settings), attempt
+        )
+    outbox.emit(statements.quiz_result, attempt)
+
+
 @click.group("xapi")
 def xapi_command() -> None:
     """xAPI statements: what waits in the outbox, and delivering it now."""

@@ -18,13 +18,22 @@ VERBS = {
     "registered": {"en-US": "registered", "zh-CN": "报名"},
     "completed": {"en-US": "completed", "zh-CN": "完成"},
     "attended": {"en-US": "attended", "zh-CN": "出席"},
+    "answered": {"en-US": "answered", "zh-CN": "作答"},
+    "passed": {"en-US": "passed", "zh-CN": "通过"},
+    "failed": {"en-US": "failed", "zh-CN": "未通过"},
 }
 ACTIVITY_TYPES = {
     "course": "http://adlnet.gov/expapi/activities/course",
     "lesson": "http://adlnet.gov/expapi/activities/lesson",
     "camp": "http://adlnet.gov/expapi/activities/course",
     "meeting": "http://adlnet.gov/expapi/activities/meeting",
+    "assessment": "http://adlnet.gov/expapi/activities/assessment",
+    "question": "http://adlnet.gov/expapi/activities/cmi.interaction",
 }
+INTERACTIONS = {  # xAPI's cmi.interaction types of the question kinds
+    "single": "choice", "multiple": "choice", "truefalse": "true-false",
+    "short": "fill-in", "numeric": "numeric", "ordering": "sequencing",
+}  # fmt: skip
 
 
 def statement_id(key: str) -> str:
@@ -159,4 +168,62 @@ def attended(attendance: models.Attendance, settings: dict[str, Any]) -> dict[st
         parents=parents,
         when=attendance.checked_in_at,
         result={"completion": True, "extensions": {"urn:camp-lms:status": attendance.status}},
+    )
+
+
+def _quiz_path(lesson: models.Lesson) -> str:
+    course = lesson.module.course
+    return f"{course.camp.slug}/{course.slug}/{lesson.slug}"
+
+
+def quiz_result(attempt: models.QuizAttempt, settings: dict[str, Any]) -> dict[str, Any]:
+    """``passed`` or ``failed`` for a submitted quiz attempt, with its score."""
+    lesson = attempt.quiz.lesson
+    verb = "passed" if attempt.passed else "failed"
+    return _statement(
+        f"quiz-{verb}:{attempt.id}",
+        verb,
+        attempt.user,
+        activity(settings, "assessment", _quiz_path(lesson), lesson.title_zh, lesson.title_en),
+        settings,
+        parents=[_course(settings, lesson.module.course)],
+        when=attempt.submitted_at,
+        result={
+            "score": {
+                "scaled": round((attempt.score or 0) / 100, 4),
+                "raw": attempt.earned,
+                "min": 0,
+                "max": attempt.max_points,
+            },
+            "success": bool(attempt.passed),
+            "completion": True,
+        },
+    )
+
+
+def question_answered(
+    attempt: models.QuizAttempt, item: models.AttemptItem, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """``answered`` for one question of a submitted attempt (its share of the points)."""
+    lesson = attempt.quiz.lesson
+    question = db.session.get(models.Question, item.question_id)
+    obj = activity(
+        settings,
+        "question",
+        f"{_quiz_path(lesson)}/questions/{question.id}",
+        question.text_zh[:200],
+        question.text_en[:200],
+    )
+    obj["definition"]["interactionType"] = INTERACTIONS[question.kind]
+    return _statement(
+        f"quiz-answered:{attempt.id}:{question.id}",
+        "answered",
+        attempt.user,
+        obj,
+        settings,
+        parents=[
+            activity(settings, "assessment", _quiz_path(lesson), lesson.title_zh, lesson.title_en)
+        ],
+        when=attempt.submitted_at,
+        result={"score": {"scaled": round(item.fraction, 4)}, "success": item.fraction >= 1},
     )
