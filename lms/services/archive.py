@@ -8,7 +8,7 @@ archive is :mod:`lms.services.people`'s answer; the archive page and its PDF ask
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,6 +30,8 @@ from lms.models import (
 )
 from lms.models._base import aware, current_language, utcnow
 from lms.services import hours
+from lms.services.quiz import records as quiz_records
+from lms.services.quiz.records import QuizRecord
 
 ATTENDED = ("present", "late")
 # Among events at the same moment, the later step of a story comes first (newest first).
@@ -154,6 +156,7 @@ class Archive:
     months: list[hours.MonthHours]
     camps: list[CampHours]
     timeline: list[Event]
+    quizzes: list[QuizRecord] = field(default_factory=list)  # lms.services.quiz.records
 
 
 def _pick(zh: str, en: str) -> str:
@@ -223,6 +226,7 @@ def build(person: User, today: date | None = None, now: datetime | None = None) 
         months=hours.monthly(person.id, today=today),
         camps=_per_camp(person.id),
         timeline=timeline,
+        quizzes=quiz_records.for_learner(person.id),
     )
 
 

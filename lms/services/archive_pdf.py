@@ -132,6 +132,26 @@ def build(archive: Archive, verify_url: Callable[[str], str]) -> bytes:
                 ]
             )
         )
+    if archive.quizzes:
+        story.append(Paragraph(text(_("Quizzes")), styles["h2"]))
+        story.append(
+            _table(
+                [[_("Course"), _("Quiz"), _("Best score"), _("Attempts"), _("Result"), _("Date")]]
+                + [
+                    [
+                        Paragraph(text(quiz.course), styles["body"]),
+                        Paragraph(text(quiz.quiz), styles["body"]),
+                        f"{round(quiz.best)}%",
+                        str(quiz.attempts),
+                        _("Passed") if quiz.passed else _("Not passed"),
+                        hours.local_day(quiz.last_at).isoformat(),
+                    ]
+                    for quiz in archive.quizzes
+                ],
+                styles,
+                [width * 0.24, width * 0.26, width * 0.12, width * 0.1, width * 0.13, width * 0.15],
+            )
+        )
     story.append(Paragraph(text(_("Timeline")), styles["h2"]))
     if archive.timeline:
         rows: list[list[Any]] = [[_("Date"), _("Event"), _("Details")]]

@@ -1,0 +1,41 @@
+"""Quiz results in the learner's training archive, its PDF and the manager's staff view."""
+
+from __future__ import annotations
+
+from lms.extensions import db
+from lms.models import Course, Lesson, Question, User
+from lms.services import enrollment
+from lms.services.quiz import attempts
+from tests.quiz_helpers import quiz_lesson, right_answers
+from tests.test_archive import pdf_text
+
+
+def took_quiz(app, learner, course) -> None:
+    """Two attempts: one failed, one passed."""
+    with app.test_request_context():
+        lesson_id, ids = quiz_lesson(course.id)
+        user = db.session.get(User, learner.id)
+        row, _ = enrollment.enroll(user, db.session.get(Course, course.id))
+        lesson = db.session.get(Lesson, lesson_id)
+        attempts.submit(attempts.start(user, lesson, row), user)
+        keys = {q.id: (q.kind, q.key) for q in (db.session.get(Question, i) for i in ids)}
+        attempts.submit(attempts.start(user, lesson, row), user, right_answers(keys))
+
+
+def test_the_archive_lists_each_quiz_with_best_score_and_attempts(app, client, learner, course):
+    took_quiz(app, learner, course)
+    client.login(learner.email)
+    page = client.get(f"/people/{learner.id}/archive").get_data(as_text=True)
+    assert 'data-test="quizzes"' in page
+    assert "Check" in page and "100%" in page and "Passed" in page
+    row = page.split('data-test="quizzes"')[1].split("</table>")[0]
+    assert "<td>2</td>" in row  # attempts
+
+
+def test_the_archive_pdf_has_the_quizzes(app, client, learner, course):
+    took_quiz(app, learner, course)
+    client.login(learner.email)
+    response = client.get(f"/people/{learner.id}/archive.pdf")
+    assert response.status_code == 200
+    shown = pdf_text(response.data)
+    assert "Quizzes" in shown and "100%" in shown
