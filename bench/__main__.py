@@ -46,7 +46,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import hls, inproc, mixed_load, records_data, setup_data
+from bench import hls, inproc, mixed_load, plugin_reload, records_data, setup_data
 from bench import quiz as quiz_bench
 from bench import transcode as transcode_bench
 
@@ -397,7 +397,7 @@ def run_records(postgres: str) -> None:
         setup_data.drop_schema(url)
 
 
-SUITES = ("all", "inproc", "http", "records", "transcode", "hls", "quiz")
+SUITES = ("all", "inproc", "http", "records", "transcode", "hls", "reload", "quiz")
 
 
 def main() -> int:
@@ -408,7 +408,8 @@ def main() -> int:
         help="inproc: each hot page's CPU time in one process against hello; http: progress, "
         "pages, mixed load and Range figures; records: the report figures; transcode: the "
         "ingest pipeline against the ffmpeg command line; hls: HLS segments through nginx + "
-        "the app against nginx alone; quiz: quiz attempts and the item analysis; all: every one",
+        "the app against nginx alone; quiz: quiz attempts and the item analysis; reload: plugin "
+        "reloads under load; all: every one",
     )  # fmt: skip
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--learners", type=int, default=16)
@@ -427,6 +428,10 @@ def main() -> int:
         transcode_bench.run()
     if args.suite in ("all", "quiz"):
         quiz_bench.run(args.postgres)
+    if args.suite in ("all", "reload"):
+        failed = plugin_reload.run()
+        if args.suite == "reload":
+            return failed
     if args.suite in ("inproc", "records", "transcode", "quiz"):
         return 0
     if shutil.which("wrk") is None:

@@ -68,6 +68,14 @@ forwarded_allow_ips = os.environ.get("LMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 if os.path.isdir("/dev/shm"):  # noqa: S108 - gunicorn's own advice
     worker_tmp_dir = "/dev/shm"  # noqa: S108
 
+# The master's pid, for `lms plugins reload` (SIGHUP: new workers load the plugins installed
+# now, the old ones finish their requests). In the instance folder, writable under systemd.
+pidfile = os.environ.get("LMS_PIDFILE") or os.path.join(
+    os.environ.get("LMS_INSTANCE_PATH")
+    or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance"),
+    "gunicorn.pid",
+)
+
 # gunicorn 27's control socket (gunicornc) would live in the user's home, which the systemd
 # unit makes read-only; signals (HUP, TERM, TTIN/TTOU) do all we need.
 control_socket_disable = True
@@ -101,6 +109,8 @@ def on_starting(server):
     except ConfigurationError as exc:
         print(f"Error: {exc}\nApp failed to load.", file=sys.stderr, flush=True)
         raise SystemExit(4) from None  # gunicorn's APP_LOAD_ERROR
+    # Workers inherit it: the Reload button of /admin/camps signals this master.
+    os.environ["LMS_SERVER_PID"] = str(os.getpid())
 
 
 def post_fork(server, worker):

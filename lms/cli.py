@@ -277,6 +277,25 @@ def camps_remove(slug: str) -> None:
     click.echo(f"{slug}: removed, {archived} courses archived (learners keep their records)")
 
 
+@main.group()
+def plugins() -> None:
+    """Load installed plugins into the running server."""
+
+
+@plugins.command("reload")
+@with_appcontext
+def plugins_reload() -> None:
+    """Make the running gunicorn load the installed plugins again (its workers are replaced
+    gracefully: no request is lost), e.g. after pip install, an upgrade or a repair."""
+    from lms.services import reload
+
+    try:
+        reload.reload()
+    except reload.ReloadUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"gunicorn (pid {reload.gunicorn_master()}) is loading the plugins again")
+
+
 @camps.command("new", with_appcontext=False)
 @click.argument("name")
 @click.option(

@@ -15,7 +15,11 @@ the active ones, and for a camp rule the one owning the camp.
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 import logging
+import site
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Set
@@ -50,6 +54,8 @@ class PluginInfo:
     camps: list[str] = field(default_factory=list)
     # The folder of the plugin's package (its templates/, static/, translations/).
     package_dir: Path | None = None
+    # When it was loaded (time.time()): files changed later mean a reload is needed.
+    loaded_at: float = field(default_factory=time.time)
     # The imported plugin (a module, usually); pluggy holds guarded copies of its hooks.
     plugin: object | None = None
     # The latest errors raised inside its hooks (a bounded log, oldest dropped).
@@ -71,6 +77,17 @@ class PluginInfo:
 
 class PluginLoadError(Exception):
     """A plugin could not be loaded; the message says why."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Installed code the running process has not loaded: a new entry point (``new``), a
+    plugin installed in another version (``upgraded``) or whose files changed (``changed``)."""
+
+    name: str
+    reason: str
+    distribution: str | None = None
+    version: str | None = None
 
 
 class UnknownPlugin(LookupError):
@@ -137,14 +154,41 @@ class PluginRegistry:
 
     def load_entry_points(self) -> None:
         """Load every plugin of the ``lms.plugins`` group (or those named in ``only``)."""
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if self.only is not None and ep.name not in self.only:
-                continue
+        points = [
+            ep
+            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+            if self.only is None or ep.name in self.only
+        ]
+        if not all(_importable(ep.module) for ep in points):
+            _read_path_files()
+        for ep in points:
             info = PluginInfo(name=ep.name, module=ep.value)
             if ep.dist is not None:
                 info.distribution = ep.dist.metadata["Name"]
                 info.version = ep.dist.version
             self._load(info, ep.load)
+
+    def pending(self) -> list[Pending]:
+        """What a reload would bring: the ``lms.plugins`` entry points as installed now (read
+        again), compared with what this process loaded."""
+        importlib.invalidate_caches()
+        found = []
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if self.only is not None and ep.name not in self.only:
+                continue
+            distribution = ep.dist.metadata["Name"] if ep.dist is not None else None
+            version = ep.dist.version if ep.dist is not None else None
+            info = self.plugins.get(ep.name)
+            if info is None:
+                reason = "new"
+            elif version != info.version:
+                reason = "upgraded"
+            elif _changed_since(ep.module, info.loaded_at):
+                reason = "changed"
+            else:
+                continue
+            found.append(Pending(ep.name, reason, distribution, version))
+        return found
 
     def register(self, name: str, module: ModuleType | object) -> PluginInfo:
         """Register an already imported plugin object (tests, embedding)."""
@@ -385,6 +429,38 @@ class PluginRegistry:
             return None
         folder = camp.package_dir / "static"
         return folder if folder.is_dir() else None
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _read_path_files() -> None:
+    """Read the ``.pth`` files of site-packages again: a package installed with
+    ``pip install -e`` after this interpreter started (a gunicorn worker forked from an older
+    master) is found through one."""
+    for folder in site.getsitepackages():
+        site.addsitedir(folder)
+    importlib.invalidate_caches()
+
+
+def _changed_since(module: str, moment: float) -> bool:
+    """Has a Python file or template of the package holding ``module`` changed since then?"""
+    try:
+        spec = importlib.util.find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return False
+    if spec is None or spec.origin is None:
+        return False
+    folder = Path(spec.origin).parent
+    if spec.submodule_search_locations is None:  # a single-file module
+        return Path(spec.origin).stat().st_mtime > moment
+    folder = folder.joinpath(*module.split(".")[1:])  # plugins.startup_growth: its own folder
+    files = [*folder.rglob("*.py"), *folder.rglob("*.html")]
+    return any(path.stat().st_mtime > moment for path in files if path.is_file())
 
 
 def check_template_namespace(package_dir: Path, name: str, namespace: str = "camps") -> None:

@@ -15,10 +15,14 @@ import importlib.util
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import sysconfig
+import time
 import tomllib
+import urllib.error
+import urllib.request
 from importlib.metadata import PackageNotFoundError, distribution, entry_points, version
 from pathlib import Path
 
@@ -393,3 +397,91 @@ def test_its_course_joins_the_catalog_and_leaves_it_on_the_next_request(venv_bin
         "disabled": {"in catalog": False, "camp page": 404, "translated": False},
         "enabled again": shown,
     }
+
+
+# -- the tutorial, against a running gunicorn ------------------------------------------------
+
+
+def healthz(base: str) -> dict:
+    with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def wait_until(check, seconds: float) -> float:
+    """Seconds until ``check()`` holds (fails after ``seconds``)."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        try:
+            if check():
+                return time.monotonic() - start
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"not within {seconds} s")
+
+
+@once
+def test_the_tutorial_runs_against_gunicorn_with_no_restart_by_hand(venv_bin, env, tmp_path):
+    """Scaffold, install, Load, enable (syncs), remove: the server is never restarted by hand,
+    and each step shows on the next requests within the times docs/plugins.md gives."""
+    root = Path(__file__).resolve().parent.parent
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **env,
+        "LMS_DATABASE_URL": f"sqlite:///{tmp_path / 'tutorial.sqlite3'}",
+        "LMS_SECRET_KEY": "tutorial-" + "x" * 32,
+        "LMS_PIDFILE": str(tmp_path / "gunicorn.pid"),
+        "LMS_WORKERS": "2",
+        "LMS_ACCESS_LOG": "",
+        "LMS_LOG_LEVEL": "warning",
+    }
+    assert run(venv_bin / "lms", "init", env=env, cwd=tmp_path).returncode == 0
+    server = subprocess.Popen(
+        [venv_bin / "python", "-m", "gunicorn", "-c", root / "deploy" / "gunicorn.conf.py",
+         "--bind", f"127.0.0.1:{port}"],
+        env=env, cwd=root,
+    )  # fmt: skip
+    package = tmp_path / "lms-camp-ai-product"
+    python = venv_bin / "python"
+    offline = ["--no-build-isolation", "--no-index"] if builds_offline() else []
+    pip = [sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check"]
+    try:
+        wait_until(lambda: healthz(base)["status"] == "ok", 60)
+        before = healthz(base)["plugins"]["loaded"]
+        started = time.monotonic()
+        made = run(venv_bin / "lms", "camps", "new", "ai-product", "--directory", package,
+                   env=env, cwd=tmp_path)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        installed = run(*pip, "install", "--quiet", "--no-deps", *offline, "--editable", package,
+                        env={**os.environ}, cwd=tmp_path)  # fmt: skip
+        assert installed.returncode == 0, installed.stderr
+        assert status(f"{base}/camps/ai-product/") == 404  # installed, not loaded yet
+
+        reloaded = run(venv_bin / "lms", "plugins", "reload", env=env, cwd=tmp_path)
+        assert reloaded.returncode == 0, reloaded.stderr
+        assert "is loading the plugins again" in reloaded.stdout
+        wait_until(lambda: healthz(base)["plugins"]["loaded"] == before + 1, 60)
+
+        enabled = run(venv_bin / "lms", "camps", "enable", "ai-product", env=env, cwd=tmp_path)
+        assert enabled.returncode == 0, enabled.stderr
+        assert status(f"{base}/camps/ai-product/getting-started/") == 200
+
+        removed = run(venv_bin / "lms", "camps", "remove", "ai-product", env=env, cwd=tmp_path)
+        assert removed.returncode == 0, removed.stderr
+        assert status(f"{base}/camps/ai-product/") == 404
+        assert time.monotonic() - started < 180, "the tutorial's machine time (docs/plugins.md)"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        run(*pip, "uninstall", "--yes", "lms-camp-ai-product", env={**os.environ}, cwd=tmp_path)

@@ -16,7 +16,7 @@ from wtforms.validators import NumberRange, Optional
 
 from lms.extensions import db
 from lms.models import Camp, User
-from lms.services import accounts, camps, hours
+from lms.services import accounts, camps, hours, reload
 from lms.services import plugins as plugin_service
 from lms.services.curriculum import CurriculumError
 from lms.web.forms import ActionForm, UserAdminForm
@@ -60,6 +60,7 @@ def _camp_page(errors: dict[str, list[str]] | None = None, submitted: dict | Non
         "admin/camps.html",
         rows=plugin_service.plugin_rows(),
         missing=camps.missing_camps(),
+        pending=camps.registry().pending(),
         form=ActionForm(),
         targets=targets,
         target_errors=errors or {},
@@ -115,6 +116,7 @@ def camp_action(slug: str, action: str) -> Response:
         flash(_("%(camp)s was not synced: %(error)s", camp=slug, error=str(exc)), "error")
         return redirect(url_for(".camp_list"))
     if action == "sync":
+        _flash_if_outdated(slug)
         flash(
             _(
                 "%(camp)s synced: %(created)d created, %(updated)d updated, %(archived)d archived.",
@@ -128,6 +130,19 @@ def camp_action(slug: str, action: str) -> Response:
     else:
         _flash_switched(slug, action == "enable")
     return redirect(url_for(".camp_list"))
+
+
+def _flash_if_outdated(slug: str) -> None:
+    plugin = camps.registry().camp_plugin[slug]
+    if any(item.name == plugin for item in camps.registry().pending()):
+        flash(
+            _(
+                "The installed %(plugin)s is newer than the code running: press Load to use "
+                "its new code.",
+                plugin=plugin,
+            ),
+            "info",
+        )
 
 
 def _remove_camp(slug: str) -> Response:
@@ -151,6 +166,23 @@ def _flash_switched(name: str, enabled: bool) -> None:
         flash(_("%(name)s is enabled.", name=name), "success")
     else:
         flash(_("%(name)s is disabled.", name=name), "success")
+
+
+@bp.post("/plugins/reload")
+@organizer_required
+def reload_plugins() -> Response:
+    """Load the installed plugins again: gunicorn replaces its workers gracefully, the
+    development server restarts; elsewhere the page says to restart by hand."""
+    try:
+        reload.reload(in_request=True)
+    except reload.ReloadUnavailable as exc:
+        flash(_("The plugins could not be loaded again: %(reason)s", reason=str(exc)), "error")
+        return redirect(url_for(".camp_list"))
+    flash(
+        _("The server is loading the plugins again: reload this page in a few seconds."),
+        "success",
+    )
+    return redirect(url_for(".camp_list"))
 
 
 @bp.post("/plugins/<name>/<action>")
