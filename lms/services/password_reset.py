@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -65,8 +64,7 @@ def send_link(email: str, base: str) -> None:
         return
     link = issue_setup_token(user, purpose=PURPOSE, lifetime=LINK_LIFETIME)
     db.session.commit()
-    locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
-    with force_locale(locale):
+    with force_locale(mail.recipient_locale(user.locale)):
         subject, body = message(user.name, reset_url(base, link.token))
     mail.send(user.email, subject, body)
     audit.event("password_reset_mailed", user=user.id)
