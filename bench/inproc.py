@@ -131,6 +131,9 @@ def cpu(call: Callable[[], tuple[str, bytes]]) -> tuple[float, str]:
     return time.process_time() - start, status
 
 
+TRACED_SQL = {"Query": re.compile(r'\s*"(.*)"\s*$'), "Parse": re.compile(r'\s*"[^"]*" "(.*)" \d')}
+
+
 class RoundTrips:
     """Every round trip to PostgreSQL on ``engine``'s connections, from libpq's trace: each
     ``ReadyForQuery`` the server sends ends one (pings, ``BEGIN``, ``ROLLBACK``, ``COMMIT``
@@ -168,7 +171,9 @@ class RoundTrips:
         for line in self.file.read().decode(errors="replace").splitlines():
             fields = line.split("\t")
             if len(fields) > 3 and fields[0] == "F" and fields[2] in ("Query", "Parse"):
-                last = fields[3].strip()
+                # Query "<sql>"; Parse "<statement name>" "<sql>" <parameter types>
+                sql = TRACED_SQL[fields[2]].match(fields[3])
+                last = sql.group(1) if sql else fields[3].strip()
             elif len(fields) > 2 and fields[0] == "B" and fields[2] == "ReadyForQuery":
                 seen.append(last)
         self.file.seek(0, io.SEEK_END)

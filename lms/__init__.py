@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config, extensions, plugins, blueprints. Nothing runs at import time."""
     from lms import cache, config
-    from lms.database import configure_sqlite
+    from lms.database import configure_postgresql, configure_sqlite
     from lms.extensions import babel, csrf, db, migrate
     from lms.plugins import PluginRegistry
     from lms.services import audit, switches
@@ -95,6 +95,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     protect_names(db.Model)  # no bidi or invisible characters in stored names
     with app.app_context():
         configure_sqlite(db.engine)
+        configure_postgresql(db.engine)
     _init_transactions(app)
     cache.init_app(app)
     _init_static_versions(app)
@@ -240,13 +241,13 @@ def _init_templates(app: Flask, registry: Any) -> None:
     from lms.services.catalog import can_edit
     from lms.services.live import local as local_time
     from lms.slots import render_slot
-    from lms.web.forms import LanguageForm
 
     if registry.template_folders():
         app.jinja_loader = ChoiceLoader(
             [app.jinja_loader, *(FileSystemLoader(str(p)) for p in registry.template_folders())]
         )
 
+    _install_translations_lookup(app)
     app.add_template_filter(format_duration, "duration")
     app.add_template_global(render_slot, "slot")
 
@@ -255,11 +256,36 @@ def _init_templates(app: Flask, registry: Any) -> None:
         locale = get_locale()
         return {
             "current_language": "en" if locale and locale.language == "en" else "zh",
-            "language_form": LanguageForm(formdata=None),
             "can_edit": lambda course: can_edit(current_user, course),
             "local": local_time,
             "academy_timezone": academy_timezone(),
         }
+
+
+def _install_translations_lookup(app: Flask) -> None:
+    """Templates' ``_()`` and ``ngettext()`` find the catalog once per request and locale.
+
+    Flask-Babel's own callables look the domain, the locale and the catalog up again for every
+    string of a page; here the catalog is kept in ``g`` with the locale it is for, so a
+    ``force_locale`` block (a mail in its reader's language) still gets its own.
+    """
+    from flask import g
+    from flask_babel import get_locale, get_translations
+
+    def translations() -> Any:
+        locale = get_locale()
+        found = g.get("lms_translations")
+        if found is None or found[0] is not locale:
+            found = g.lms_translations = (locale, get_translations())
+        return found[1]
+
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
 
 
 def _register_plugin_blueprints(app: Flask, registry: Any) -> None:

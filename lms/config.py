@@ -16,7 +16,10 @@ from lms.services import mail
 ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, object] = {
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # No ping before each checkout (a round trip per request on PostgreSQL): a connection the
+    # server dropped fails its request with a 503 (lms.web.errors), and SQLAlchemy then
+    # replaces every connection of the pool that is older than the failure.
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
     # The largest request body (413 above it), for every endpoint but the uploads below.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Video uploads (a lesson's video, the courseware library): 2 GiB per request.

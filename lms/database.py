@@ -1,4 +1,5 @@
-"""Database set-up that differs by engine: SQLite pragmas, and portable insert-or-ignore."""
+"""Database set-up that differs by engine: SQLite pragmas and transactions, PostgreSQL's
+read-only requests without a transaction, and portable insert-or-ignore."""
 
 from __future__ import annotations
 
@@ -88,6 +89,57 @@ def configure_sqlite(engine: Engine) -> None:
             return
         if connection.in_transaction():
             dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+def configure_postgresql(engine: Engine) -> None:
+    """Read-only requests run without a transaction on PostgreSQL, until their first write.
+
+    A GET, HEAD or OPTIONS request's connection is put in autocommit mode when its
+    transaction begins, so psycopg sends no ``BEGIN`` (and the end of the request no
+    ``ROLLBACK``): two round trips fewer per page. Each statement sees the latest commits, as
+    under READ COMMITTED. Should such a request write, or lock rows (``FOR UPDATE``), a real
+    transaction starts right before that statement and ends with the session's commit or
+    rollback, as in any other request. The connection leaves autocommit when it goes back to
+    the pool.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    from psycopg.pq import TransactionStatus
+
+    @event.listens_for(engine, "begin")
+    def _no_transaction_for_reads(connection: Connection) -> None:
+        if read_only_transaction():
+            connection.connection.dbapi_connection.autocommit = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _transaction_before_first_write(
+        connection: Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        context: Any,
+        _executemany: bool,
+    ) -> None:
+        dbapi_connection = connection.connection.dbapi_connection
+        if not (dbapi_connection is not None and dbapi_connection.autocommit):
+            return
+        if (
+            connection.in_transaction()
+            and dbapi_connection.info.transaction_status == TransactionStatus.IDLE
+            and (is_write(statement, context) or locks(statement))
+        ):
+            dbapi_connection.execute("BEGIN")
+
+    @event.listens_for(engine, "checkin")
+    def _leave_autocommit(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None and dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False
+
+
+def locks(statement: str) -> bool:
+    """Does this SELECT lock rows (``FOR UPDATE``/``FOR SHARE``…), which needs a transaction?"""
+    tail = statement[-200:].upper()
+    return " FOR UPDATE" in tail or " FOR SHARE" in tail or " FOR NO KEY UPDATE" in tail
 
 
 def local_date(stored: str | None, timezone: str) -> str | None:

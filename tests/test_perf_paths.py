@@ -1,20 +1,29 @@
-"""The fast paths answer exactly what the general ones do (issue 20: no change of output).
+"""The fast paths answer exactly what the general ones do, and cost what they should
+(issue 20).
 
 nginx's authorize (``lms.services.media_access``): one pre-built statement, compared with the
 general rule (``catalog.lesson_access`` and ``catalog.can_edit`` through the ORM) for every
-kind of visitor and lesson.
+kind of visitor and lesson. On PostgreSQL, pages make no round trip for a ping, ``BEGIN`` or
+``ROLLBACK``, and a dropped connection costs one request.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
+from flask_babel import force_locale
+from sqlalchemy import create_engine, text
 
+from bench.inproc import count
+from lms.database import mark_request_transactions
 from lms.extensions import db
 from lms.models import Camp, Course, CourseTrainer, Enrollment, Lesson, MediaAsset, Module, User
 from lms.services import catalog
+from lms.web.forms import LanguageForm
 from tests.conftest import Client, video_lessons_of
 
 
@@ -138,3 +147,97 @@ def test_authorize_writes_no_cookie(site):
     _app, _people, clients, lesson_ids = site
     answer = clients["enrolled"].get(f"/media/lessons/{lesson_ids[0]}/authorize")
     assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+
+
+# -- PostgreSQL: no ping, no transaction around reads ------------------------------------------
+
+on_postgresql = pytest.mark.skipif(
+    not os.environ.get("LMS_DATABASE_URL", "").startswith("postgres"),
+    reason="PostgreSQL only (LMS_DATABASE_URL)",
+)
+
+
+@pytest.fixture
+def production_pool(make_app, app_config):
+    """An app whose pool is configured as in production: no ping before a checkout (the
+    suite's own configuration pings)."""
+    options = dict(app_config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+    options.pop("pool_pre_ping", None)
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=options)
+    return app, Client(app.test_client())
+
+
+@on_postgresql
+def test_a_page_costs_no_ping_begin_or_rollback_on_postgresql(production_pool, learner):
+    app, client = production_pool
+    client.login(learner.email)
+    with app.app_context():
+        engine = db.engine
+    trips = count(engine, lambda: client.get("/healthz"))
+    assert trips == [trips[0], "SELECT 1"]  # the login's user, then the page's own statement
+
+
+def test_a_get_that_writes_still_writes_in_one_transaction(app, learner):
+    with app.test_request_context(method="GET"):
+        mark_request_transactions("GET")
+        user = db.session.get(User, learner.id)
+        user.name = "改了一半"
+        db.session.flush()
+        db.session.execute(db.update(User).where(User.id == learner.id).values(locale="en"))
+        db.session.rollback()
+        assert (user.name, user.locale) == (learner.name, learner.locale)
+        user.name = "学员"
+        db.session.commit()
+    with app.app_context():
+        assert db.session.get(User, learner.id).name == "学员"
+
+
+@on_postgresql
+def test_a_dropped_connection_fails_one_request_and_the_next_reconnects(production_pool, learner):
+    app, client = production_pool
+    client.login(learner.email)
+    assert client.get("/").status_code == 200
+    with app.app_context():
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        db.session.remove()  # back to the pool, as after a request
+        engine = db.engine
+    killer = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    with killer.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    killer.dispose()
+    assert client.get("/").status_code == 503  # the server had dropped it: no ping found out
+    assert client.get("/").status_code == 200
+
+
+# -- the layout ---------------------------------------------------------------------------------
+
+
+def test_the_layouts_csrf_field_is_the_one_wtforms_writes(app, client, learner):
+    """The layout writes its forms' CSRF field without building a form: the same markup and
+    token as WTForms' field, and the token of the page's meta tag."""
+    client.login(learner.email)
+    page = client.get("/").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    assert (
+        page.count(f'<input id="csrf_token" name="csrf_token" type="hidden" value="{token}">') == 2
+    )
+    with app.test_request_context("/"):
+        field = LanguageForm(formdata=None).csrf_token
+        assert str(field) == (
+            f'<input id="csrf_token" name="csrf_token" type="hidden" value="{field.current_token}">'
+        )
+    assert (
+        client.post("/language", {"locale": "zh_CN", "csrf_token": token}, csrf=False).status_code
+        == 302
+    )
+
+
+def test_templates_translate_once_per_request_and_follow_a_forced_locale(app):
+    """The layout's translations are found once per request, but a mail rendered in its
+    reader's language inside the request (``force_locale``) still gets that language."""
+    template = "{{ _('Log in') }}|{{ ngettext('%(num)d lesson', '%(num)d lessons', 2) }}"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert render_template_string(template) == "Log in|2 lessons"
+        with force_locale("zh_CN"):
+            assert render_template_string(template) == "登录|2 课时"
+        assert render_template_string(template) == "Log in|2 lessons"

@@ -9,11 +9,13 @@ can no longer be used are deleted by the scheduled task ``prune login sessions``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy import Select, bindparam
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -145,15 +147,26 @@ def user_for_session(
     now = now or utcnow()
     if not token or not user_id.isdigit() or idle_expired(last_seen, now):
         return None
-    return db.session.scalar(
+    params = {
+        "user_id": int(user_id),
+        "token_hash": token_digest(token),
+        "born_after": now - lifetime("SESSION_ABSOLUTE_LIFETIME"),
+    }
+    return db.session.scalar(_live_login(), params)
+
+
+@functools.cache
+def _live_login() -> Select:
+    """The user of a live login: built once per process (every request runs it)."""
+    return (
         db.select(User)
         .join(AuthSession, AuthSession.user_id == User.id)
         .where(
-            User.id == int(user_id),
+            User.id == bindparam("user_id"),
             User.active.is_(True),
-            AuthSession.token_hash == token_digest(token),
+            AuthSession.token_hash == bindparam("token_hash"),
             AuthSession.revoked_at.is_(None),
-            AuthSession.created_at > now - lifetime("SESSION_ABSOLUTE_LIFETIME"),
+            AuthSession.created_at > bindparam("born_after"),
         )
     )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func
 from sqlalchemy.orm import contains_eager, selectinload, with_loader_criteria
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.cache import cached, shared_cache
 from lms.extensions import db
@@ -183,6 +184,8 @@ def find_course(camp_slug: str, course_slug: str, user: User | None) -> Course |
     )
     if course is None:
         return None
+    # The camp just read is the course's: kept on it, course.camp is no second query.
+    set_committed_value(course, "camp", camp)
     if course.status != "published" and not (user is not None and can_edit(user, course)):
         return None
     return course
@@ -330,14 +333,15 @@ def outline(course: Course, user: User | None) -> Outline:
 
 def my_courses(user: User) -> list[CourseCard]:
     """The learner's enrolled courses in visible camps, most recent first."""
-    visible = {camp.id for camp in visible_camps()}
+    visible = {camp.id: camp for camp in visible_camps()}
     courses = list(
         db.session.scalars(
             db.select(Course)
             .join(Enrollment, Enrollment.course_id == Course.id)
             .where(Enrollment.user_id == user.id, Course.camp_id.in_(visible))
             .order_by(Enrollment.enrolled_at.desc())
-            .options(selectinload(Course.camp))
         )
     )
+    for course in courses:  # the camps just read: course.camp is no second query
+        set_committed_value(course, "camp", visible[course.camp_id])
     return _cards(courses, user)

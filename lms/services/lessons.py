@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import markdown as markdown_lib
 import nh3
 from markupsafe import Markup
@@ -29,8 +31,13 @@ def completion_threshold(lesson: Lesson) -> float:
     return DEFAULT_COMPLETION_THRESHOLD
 
 
+@functools.lru_cache(maxsize=1024)
 def render_markdown(text: str) -> Markup:
-    """Markdown to HTML, sanitized with nh3 (no raw HTML, no scripts, safe links only)."""
+    """Markdown to HTML, sanitized with nh3 (no raw HTML, no scripts, safe links only).
+
+    Remembered per process by the text itself (a pure function of it: a changed lesson is
+    another text), so a lesson page does not run the Markdown parser on every view.
+    """
     html = markdown_lib.markdown(text, extensions=["tables", "sane_lists"])
     clean = nh3.clean(
         html,
