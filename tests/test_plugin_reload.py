@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from lms.services import reload
-from tests.test_plugins import client_for, run, write_distribution
+from tests.test_plugins import broken_plugin, client_for, run, write_distribution
 
-__all__ = ["client_for"]  # a fixture used here
+__all__ = ["broken_plugin", "client_for"]  # fixtures used here
 
 # A stand-in for gunicorn's master: writes "hup" to a file when it gets SIGHUP.
 MASTER = """
@@ -124,3 +124,48 @@ def test_lms_plugins_reload_signals_the_master_of_the_pidfile(
     process.wait()
     result = run(make_app(sync=False), "plugins", "reload")
     assert result.exit_code == 1 and "no running gunicorn found" in result.output
+
+
+def test_a_camp_plugin_that_failed_to_load_is_offered_a_reload_not_called_a_non_camp(
+    make_app, client_for, organizer, broken_plugin
+):
+    admin = client_for(make_app(), login=organizer.email)
+    page = " ".join(admin.get("/admin/camps").get_data(as_text=True).split())
+    assert "<strong>broken</strong> — failed to load: fix it, then load it again" in page
+    row = page[page.index("<strong>broken</strong><br>") :]
+    row = row[: row.index("</tr>")]
+    assert "Not a camp" not in row
+
+
+STUDIO = """
+from pathlib import Path
+from lms.api import Camp, hookimpl
+
+HERE = Path(__file__).parent
+
+
+@hookimpl
+def lms_register_camps():
+    return [Camp(slug="studio", title_zh="工作室", title_en="Studio Camp",
+                 curriculum=HERE / "curriculum.yaml", package_dir=HERE)]
+"""
+
+
+def test_sync_says_when_the_installed_code_is_newer_than_the_running_code(
+    make_app, client_for, organizer, site
+):
+    from tests.test_plugins import CURRICULUM
+
+    package = site / "studio_camp"
+    package.mkdir()
+    (package / "__init__.py").write_text(STUDIO, encoding="utf-8")
+    (package / "curriculum.yaml").write_text(CURRICULUM.format(slug="studio"), encoding="utf-8")
+    write_distribution(site, "lms-camp-studio", {"studio": "studio_camp"})
+    admin = client_for(make_app(), login=organizer.email)
+    page = admin.post("/admin/camps/studio/sync", follow_redirects=True).get_data(as_text=True)
+    assert "studio synced" in page and "newer than the code running" not in page
+
+    later = time.time() + 5
+    os.utime(package / "__init__.py", (later, later))
+    page = admin.post("/admin/camps/studio/sync", follow_redirects=True).get_data(as_text=True)
+    assert "The installed studio is newer than the code running: press Load" in page
