@@ -112,6 +112,9 @@ def test_demo_creates_an_account_for_each_role_with_its_password(demo_app, insta
     client = Client(demo_app.test_client())
     client.login(organizer, accounts[organizer][1])
     assert client.get("/admin/camps").status_code == 200
+    # The demo's salon case and curricula are in the search index (docs/search.md).
+    found = client.get("/search?q=融资").get_data(as_text=True)
+    assert "天使轮之后" in found and "<mark>融资</mark>" in found
 
 
 def test_demo_attaches_playable_videos_of_the_demo_lengths(demo_app):
