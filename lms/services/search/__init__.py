@@ -7,8 +7,8 @@ with one call after its commit:
 * ``index_lesson(lesson)`` — a lesson created or edited, or its captions changed;
 * ``index_camp(camp)`` — after a curriculum sync: every course and lesson of the camp;
 * ``index_case(case)``, ``index_topic(topic)`` — community posts created or edited;
-* ``remove(kind, object_id)`` — something deleted (deleting a row also removes its
-  document through the foreign key);
+* nothing for deletions: deleting a course, lesson, case or topic deletes its document
+  through the foreign key;
 * ``reindex()`` — everything again (``lms search reindex``).
 
 Publishing, archiving and enabling camps need no call: who may see a document is decided
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from lms.extensions import db
 from lms.models import Camp, Course, DiscussionTopic, Lesson, SalonCase
@@ -77,21 +77,11 @@ def index_topic(topic: DiscussionTopic) -> None:
 
 
 def index(obj: object) -> None:
-    """(Re)index whatever ``obj`` is, if it is searchable (a module is not). Commits."""
+    """(Re)index a course or lesson an edit changed (a module has no document). Commits."""
     if isinstance(obj, Course):
         index_course(obj)
     elif isinstance(obj, Lesson):
         index_lesson(obj)
-    elif isinstance(obj, SalonCase):
-        index_case(obj)
-    elif isinstance(obj, DiscussionTopic):
-        index_topic(obj)
-
-
-def remove(kind: str, object_id: int) -> None:
-    """Drop the document of something deleted. Commits."""
-    db.session.execute(delete(SearchDocument).where(SearchDocument.key == f"{kind}:{object_id}"))
-    db.session.commit()
 
 
 def reindex() -> int:
