@@ -197,6 +197,12 @@ EXPECTED: dict[str, Rule] = {
     "quiz_teach.settings": Rule(get=ORG, post=ORG),
     "quiz_reports.quiz": Rule(get=ORG),
     "quiz_reports.items_csv": Rule(get=ORG),
+    # Surveys: enrolled learners evaluate a course, attendees a session (nobody attended in
+    # this world); the aggregates are for the course's editors and organizers.
+    "surveys.course": Rule(get=frozenset({LEARNER}), post=frozenset({LEARNER})),
+    "surveys.session": Rule(get=NOBODY, post=NOBODY),
+    "surveys.course_results": Rule(get=ORG),
+    "surveys.session_results": Rule(get=ORG),
     "teach.index": Rule(get=TRAINERS),
     "teach.new_course": Rule(get=TRAINERS, post=TRAINERS),
     "teach.course": Rule(get=ORG, post=ORG),

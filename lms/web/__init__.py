@@ -23,6 +23,7 @@ from lms.web import (
     reports,
     search,
     security,
+    surveys,
     teach,
 )
 
@@ -33,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
         catalog,
         learn,
         quiz,
+        surveys,
         archive,
         live,
         feeds,
