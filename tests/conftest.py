@@ -13,11 +13,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from lms import create_app
 from lms.config import normalise_database_url
 from lms.extensions import db
 from lms.models import Course, Lesson, Module, Organization, User
+from lms.models.search import engine_specific
 from lms.services import accounts
 from lms.services import camps as camp_service
 
@@ -58,33 +61,108 @@ def app_config(tmp_path: Path) -> dict:
     }
 
 
-def _postgres_schema(config: dict) -> Iterator[None]:
-    """Give each test its own PostgreSQL schema so tests never see each other's rows."""
+# Emptied schemas this process may hand out again (see _postgres_schema).
+_SCHEMA_POOL: list[str] = []
+
+
+def _postgres_schema(config: dict, reuse: bool = False) -> Iterator[None]:
+    """Give each test its own PostgreSQL schema so tests never see each other's rows.
+
+    Creating the tables and dropping the schema cost about a second a test, so a schema
+    whose tables are still exactly the models' is emptied (rows deleted, sequences
+    restarted) and, with ``reuse``, handed to the next test of this process that creates
+    its tables with ``create_all`` (make_app); any other (migrated, altered, extended) is
+    dropped. Without ``reuse`` the schema is a new, empty one (migration tests need that).
+    """
     url = config["SQLALCHEMY_DATABASE_URI"]
     if not url.startswith("postgresql"):
         yield
         return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    admin = create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,
+        connect_args={"options": "-csynchronous_commit=off"},
+    )
+    if reuse and _SCHEMA_POOL:
+        schema = _SCHEMA_POOL.pop()
+    else:
+        schema = f"t_{secrets.token_hex(6)}"
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         "pool_pre_ping": True,
-        "connect_args": {"options": f"-csearch_path={schema}"},
+        # The suite does not need its commits on disk before it goes on.
+        "connect_args": {"options": f"-csearch_path={schema} -csynchronous_commit=off"},
     }
     try:
         yield
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            if _empty_for_reuse(connection, schema):
+                _SCHEMA_POOL.append(schema)
+            else:
+                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def _empty_for_reuse(connection, schema: str) -> bool:
+    """Empty ``schema`` if its tables and columns are exactly the models'; else False."""
+    found: dict[str, str] = {}
+    for table, columns in connection.execute(
+        text(
+            "SELECT table_name, array_agg(column_name::text) "
+            "FROM information_schema.columns WHERE table_schema = :schema GROUP BY table_name"
+        ),
+        {"schema": schema},
+    ):
+        # leave out what the engine adds to the models (the search vector, see ENGINE_DDL)
+        found[table] = ",".join(sorted(c for c in columns if not engine_specific(c, "column")))
+    expected = {
+        table.name: ",".join(sorted(column.name for column in table.columns))
+        for table in db.metadata.tables.values()
+    }
+    if not found or found != expected:
+        return False
+    # DELETE, not TRUNCATE: these tables hold a few hundred rows, and TRUNCATE's new files
+    # for each of them cost more than dropping the schema.
+    # Our own names only: the schema is t_<hex>, the tables are the models'.
+    sequences = (
+        "SELECT setval(quote_ident(sequence_schema) || '.' || quote_ident(sequence_name), 1, false)"  # noqa: S608
+        f" FROM information_schema.sequences WHERE sequence_schema = '{schema}'"
+    )
+    statements = [
+        "SET lock_timeout = '10s'",
+        "SET session_replication_role = replica",  # no foreign-key order to follow
+        *(f'DELETE FROM {schema}."{name}"' for name in sorted(found)),  # noqa: S608
+        "SET session_replication_role = DEFAULT",
+        sequences,
+    ]
+    try:
+        connection.exec_driver_sql(";\n".join(statements))
+    except DBAPIError:
+        return False
+    return True
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the schemas left in this process's pool."""
+    url = os.environ.get("LMS_DATABASE_URL")
+    if not (_SCHEMA_POOL and url):
+        return
+    admin = create_engine(normalise_database_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        for schema in _SCHEMA_POOL:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+    _SCHEMA_POOL.clear()
 
 
 @pytest.fixture
 def make_app(app_config: dict) -> Iterator:
     """Build apps on one fresh database; the schema is created and the camps synced."""
     created: list[Flask] = []
-    schema = _postgres_schema(app_config)
+    schema = _postgres_schema(app_config, reuse=True)
     next(schema)
 
     def factory(sync: bool = True, **overrides: object) -> Flask:
