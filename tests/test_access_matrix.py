@@ -109,6 +109,7 @@ EXPECTED: dict[str, Rule] = {
     "admin.camp_action": Rule(post=ORG),
     "admin.camp_target": Rule(post=ORG),
     "admin.plugin_action": Rule(post=ORG),
+    "admin.reload_plugins": Rule(post=ORG),
     "admin.users": Rule(get=ORG),
     "admin.update_user": Rule(post=ORG),
     "plugin_admin.edit_settings": Rule(get=ORG, post=ORG),
