@@ -19,6 +19,7 @@ __all__ = ["broken_plugin", "client_for"]  # fixtures used here
 
 # A stand-in for gunicorn's master: writes "hup" to a file when it gets SIGHUP.
 MASTER = """
+# gunicorn's master, played
 import signal, sys, time
 signal.signal(signal.SIGHUP, lambda *_: open(sys.argv[1], "w").write("hup"))
 print("ready", flush=True)
@@ -169,3 +170,18 @@ def test_sync_says_when_the_installed_code_is_newer_than_the_running_code(
     os.utime(package / "__init__.py", (later, later))
     page = admin.post("/admin/camps/studio/sync", follow_redirects=True).get_data(as_text=True)
     assert "The installed studio is newer than the code running: press Load" in page
+
+
+def test_a_stale_pidfile_naming_another_program_is_not_signalled(make_app, tmp_path, monkeypatch):
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        monkeypatch.delenv(reload.SERVER_PID, raising=False)
+        pidfile = tmp_path / "gunicorn.pid"
+        pidfile.write_text(f"{other.pid}\n", encoding="ascii")
+        monkeypatch.setenv("LMS_PIDFILE", str(pidfile))
+        result = run(make_app(sync=False), "plugins", "reload")
+        assert result.exit_code == 1 and "no running gunicorn found" in result.output
+        assert other.poll() is None  # not signalled: still sleeping
+    finally:
+        other.kill()
+        other.wait()

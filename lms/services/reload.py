@@ -49,7 +49,16 @@ def gunicorn_master() -> int | None:
         os.kill(pid, 0)  # still running (and ours to signal)?
     except (ValueError, ProcessLookupError, PermissionError):
         return None
-    return pid
+    return pid if _is_gunicorn(pid) else None
+
+
+def _is_gunicorn(pid: int) -> bool:
+    """A stale pidfile may name a pid the system gave to another program since."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: trust the pidfile, as gunicorn's own tools do
+    return b"gunicorn" in command
 
 
 def reload(*, in_request: bool = False) -> str:
