@@ -346,13 +346,25 @@ def test_the_index_follows_create_edit_captions_archive_and_delete(app, organize
         assert db.session.scalar(db.select(SearchDocument).filter_by(key=key)) is None
 
 
-def test_a_curriculum_sync_indexes_its_camp(app, organizer):
+def test_a_curriculum_sync_indexes_its_camp_when_it_changes(app, organizer):
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
-        db.session.execute(db.delete(SearchDocument))
+        user = db.session.get(User, organizer.id)
+        assert search.search(user, "现金流").total >= 1  # indexed by the fixture's first sync
+        camp = db.session.scalar(db.select(Camp).filter_by(slug="startup-growth"))
+        course = db.session.scalar(
+            db.select(Course).filter_by(camp_id=camp.id, slug="strategy-toolkit")
+        )
+        course.title_en = "Quixotrend title"
+        course.synced = {**course.synced, "title_en": "Quixotrend title"}
         db.session.commit()
-        assert search.search(db.session.get(User, organizer.id), "现金流").total == 0
-        camp_service.sync(["startup-growth"])
-        assert search.search(db.session.get(User, organizer.id), "现金流").total >= 1
+        stamp = db.select(SearchDocument.updated_at).filter_by(key=f"course:{course.id}")
+        before = db.session.scalar(stamp)
+        camp_service.sync(["startup-growth"])  # the curriculum's title comes back: a change
+        assert db.session.scalar(stamp) > before
+        assert search.search(user, "quixotrend").total == 0
+        again = db.session.scalar(stamp)
+        camp_service.sync(["startup-growth"])  # nothing changed: the index is left alone
+        assert db.session.scalar(stamp) == again
 
 
 def test_reindex_rebuilds_everything(app, world):

@@ -200,7 +200,8 @@ def sync_camp(camp: Camp, curriculum: Curriculum) -> SyncReport:
     _archive(courses.values(), report)
     camp.synced_at = utcnow()
     db.session.commit()
-    search.index_camp(camp)
+    if report.changed:
+        search.index_camp(camp)
     return report
 
 
