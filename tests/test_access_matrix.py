@@ -34,7 +34,17 @@ from lms.models import (
     Organization,
     User,
 )
-from lms.services import accounts, catalog, community, enrollment, feeds, live, media, progress
+from lms.services import (
+    account_tokens,
+    accounts,
+    catalog,
+    community,
+    enrollment,
+    feeds,
+    live,
+    media,
+    progress,
+)
 from lms.services import camps as camp_service
 from lms.services import organizations as org_service
 from lms.services.completion import new_code
@@ -272,8 +282,8 @@ def _build(app: Flask, demo_video) -> World:
         group = org_service.create_group(org_a, "Sales")
         org_service.add_to_group(group, learner.id)
         invite, invite_token = org_service.create_invite(org_a, by=manager_a, group_id=group.id)
-        setup = org_service.issue_setup_token(learner)
-        reset = org_service.issue_setup_token(
+        setup = account_tokens.issue_setup_token(learner)
+        reset = account_tokens.issue_setup_token(
             stranger, purpose="reset", lifetime=timedelta(hours=1)
         )
         assignment = Assignment(

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lms.extensions import db
 from lms.models import AccountToken, AuthSession, Organization, User
 from lms.models._base import aware, utcnow
-from lms.services import accounts, jobs, passwords
+from lms.services import account_tokens, accounts, jobs, passwords
 from lms.services import organizations as org_service
 from lms.web.forms import ResetPasswordForm
 from tests.conftest import PASSWORD, Client, without_csrf
@@ -141,15 +141,15 @@ def acme(app, make_user):
             organization, by=db.session.get(User, manager.id)
         )
         staff = accounts.create_user("staff.person@acme.example", "Staff Person", PASSWORD)
-        staff.password_hash = org_service.unusable_password()
-        setup = org_service.issue_setup_token(staff)
+        staff.password_hash = account_tokens.unusable_password()
+        setup = account_tokens.issue_setup_token(staff)
         db.session.commit()
         return {"invite": token, "setup": setup.token}
 
 
 def _reset_token(app, user: User) -> str:
     with app.app_context():
-        link = org_service.issue_setup_token(
+        link = account_tokens.issue_setup_token(
             db.session.get(User, user.id), purpose="reset", lifetime=timedelta(hours=1)
         )
         db.session.commit()

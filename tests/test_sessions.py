@@ -14,7 +14,7 @@ import pytest
 
 from lms.extensions import db
 from lms.models import AuthSession, Organization, User
-from lms.services import accounts, feeds, schedule
+from lms.services import account_tokens, accounts, feeds, schedule
 from lms.services import organizations as org_service
 from lms.web.auth import SESSION_SEEN, SESSION_TOKEN
 from tests.conftest import PASSWORD, Client
@@ -200,7 +200,7 @@ def test_a_reset_link_opened_in_another_accounts_browser_revokes_that_login(
     client = browser(app, other_learner.email)
     before = cookie(client)
     with app.app_context():
-        link = org_service.issue_setup_token(
+        link = account_tokens.issue_setup_token(
             db.session.get(User, learner.id), purpose="reset", lifetime=timedelta(hours=1)
         )
         db.session.commit()
@@ -279,8 +279,8 @@ def test_working_links_are_no_store(app, make_user, organizer, language):
     person = make_user("staff@example.com")
     with app.app_context():
         user = db.session.get(User, person.id)
-        setup = org_service.issue_setup_token(user).token
-        reset = org_service.issue_setup_token(
+        setup = account_tokens.issue_setup_token(user).token
+        reset = account_tokens.issue_setup_token(
             user, purpose="reset", lifetime=timedelta(hours=1)
         ).token
         company = Organization(name="Company")

@@ -18,6 +18,7 @@ from lms.extensions import db
 from lms.models import AccountToken, Invite, Organization, StaffGroupMember, User
 from lms.services import jobs, mail, staff_mail
 from lms.services import organizations as service
+from lms.services.account_tokens import unusable_password
 from tests.conftest import Client
 
 LINK = re.compile(r"https?://\S+")
@@ -371,7 +372,7 @@ def test_ids_outside_the_organization_are_refused_and_send_nothing(app, acme):
     client = logged_in(app, manager.email)
     with app.app_context():
         person = User(  # imported into Beta: waiting for a password
-            email="waiting@beta.example", name="Waiting", password_hash=service.unusable_password(),
+            email="waiting@beta.example", name="Waiting", password_hash=unusable_password(),
             organization_id=beta_manager.organization_id,
         )  # fmt: skip
         db.session.add(person)
@@ -387,7 +388,7 @@ def test_a_job_for_someone_who_left_or_set_a_password_sends_nothing(app, acme):
     manager, beta_manager, *_ = acme
     with app.app_context():
         person = User(
-            email="left@example.com", name="Left", password_hash=service.unusable_password(),
+            email="left@example.com", name="Left", password_hash=unusable_password(),
             organization_id=beta_manager.organization_id,
         )  # fmt: skip
         db.session.add(person)

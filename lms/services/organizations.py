@@ -1,4 +1,5 @@
-"""Organizations: the companies of the park, their managers, staff, groups and invite links.
+"""Organizations: the companies of the park, their managers, staff, groups and invite links
+(one-time set-password links are in :mod:`lms.services.account_tokens`).
 
 Who may act is decided by the views with :mod:`lms.services.people` (organizers everywhere,
 a manager only in their own organization); the functions here take an organization that
@@ -12,7 +13,6 @@ Functions that write say whether they commit. A refusal raises an
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
 from lms.models import (
-    AccountToken,
     Assignment,
     Invite,
     Organization,
@@ -37,6 +36,7 @@ from lms.models import (
 )
 from lms.models._base import utcnow
 from lms.services import accounts, audit, hours
+from lms.services.account_tokens import has_password
 from lms.services.people import scope_for
 from lms.services.text import clean_name
 
@@ -45,7 +45,6 @@ ORGANIZATION_NAME_LENGTH = 200
 GROUP_NAME_LENGTH = 100
 INVITE_DAYS = (1, 90, 14)  # min, max, default
 INVITE_USES = (1, 500, 50)
-SETUP_LINK_DAYS = 14
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -75,10 +74,6 @@ class Refused(OrganizationError):
     """Allowed to see, not to do."""
 
     status = 403
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _clean_name(name: str, limit: int) -> str:
@@ -555,7 +550,7 @@ def add_invite(
     group = find_group(organization, group_id) if group_id is not None else None
     token = secrets.token_urlsafe(32)
     invite = Invite(
-        token_hash=_digest(token),
+        token_hash=accounts.token_digest(token),
         organization_id=organization.id,
         group_id=group.id if group else None,
         created_by_id=by_id,
@@ -601,7 +596,7 @@ def find_invite(token: str) -> Invite | None:
         return None
     return db.session.scalar(
         db.select(Invite)
-        .where(Invite.token_hash == _digest(token), *_usable(utcnow()))
+        .where(Invite.token_hash == accounts.token_digest(token), *_usable(utcnow()))
         .options(db.joinedload(Invite.organization))
     )
 
@@ -684,97 +679,4 @@ def register_with_invite(
         raise accounts.EmailTaken(email) from exc
     _join_group(group_id, user.id)
     db.session.commit()
-    return user
-
-
-# -- one-time set-password links -------------------------------------------------------
-
-
-# Never a Werkzeug hash ("method$salt$hash"), so no password matches it.
-UNUSABLE_PASSWORD_PREFIX = "!"  # noqa: S105 - a marker, not a password
-
-
-def unusable_password() -> str:
-    """A password hash no password matches, for accounts that set theirs through a link."""
-    return UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(16)
-
-
-def has_password(user: User) -> bool:
-    """Has the account chosen a password (imported accounts have none until they use their
-    set-password link)?"""
-    return not user.password_hash.startswith(UNUSABLE_PASSWORD_PREFIX)
-
-
-@dataclass(frozen=True)
-class SetupLink:
-    user_id: int
-    email: str
-    name: str
-    token: str
-    expires_at: datetime
-
-
-def issue_setup_token(
-    user: User,
-    days: int = SETUP_LINK_DAYS,
-    *,
-    purpose: str = "setup",
-    lifetime: timedelta | None = None,
-) -> SetupLink:
-    """A one-time link for ``user`` to set a password (only its SHA-256 is kept). No commit.
-
-    ``purpose`` is "setup" (imported staff) or "reset" (a forgotten password, see
-    :mod:`lms.services.password_reset`); ``lifetime``, when given, replaces ``days``.
-    """
-    token = secrets.token_urlsafe(32)
-    expires_at = utcnow() + (lifetime if lifetime is not None else timedelta(days=days))
-    db.session.add(
-        AccountToken(token_hash=_digest(token), user=user, purpose=purpose, expires_at=expires_at)
-    )
-    return SetupLink(user.id, user.email, user.name, token, expires_at)
-
-
-def _token_usable(now: datetime) -> tuple:
-    return (AccountToken.used_at.is_(None), AccountToken.expires_at > now)
-
-
-def find_setup_token(token: str, purpose: str = "setup") -> AccountToken | None:
-    """The unused, unexpired link (for ``purpose``) of an active account; None otherwise."""
-    if not token or len(token) > 100:
-        return None
-    return db.session.scalar(
-        db.select(AccountToken)
-        .join(User, User.id == AccountToken.user_id)
-        .where(
-            AccountToken.token_hash == _digest(token),
-            AccountToken.purpose == purpose,
-            User.active.is_(True),
-            *_token_usable(utcnow()),
-        )
-    )
-
-
-def set_password_with_token(token: str, password: str, purpose: str = "setup") -> User | None:
-    """Set the password through a one-time link; the link is spent (atomically), so are the
-    account's other unused links, and the account's sessions end. None when the link is not
-    usable. Commits."""
-    found = find_setup_token(token, purpose)
-    if found is None:
-        return None
-    password_hash = accounts.hash_password(password)
-    spent = db.session.execute(
-        db.update(AccountToken)
-        .where(AccountToken.id == found.id, *_token_usable(utcnow()))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if spent.rowcount != 1:
-        db.session.rollback()
-        return None
-    user = db.session.get(User, found.user_id)
-    user.password_hash = password_hash
-    accounts.end_all_sessions(user)
-    accounts.spend_account_tokens(user)
-    db.session.commit()
-    audit.event("password_set_by_link", user=found.user_id, purpose=purpose)
     return user

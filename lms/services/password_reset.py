@@ -7,7 +7,7 @@ gives the same answer whether or not an account has the address.
 
 The link is an ``AccountToken`` with purpose "reset" (only its SHA-256 is stored); it works
 once, for :data:`LINK_LIFETIME`, and setting a password through it — or any other way —
-spends it and ends every session of the account (:mod:`lms.services.organizations` has the
+spends it and ends every session of the account (:mod:`lms.services.account_tokens` has the
 token functions, shared with the set-password links of imported staff).
 """
 
@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from lms.extensions import db
 from lms.models import AccountToken, User
 from lms.services import accounts, audit, jobs, mail
-from lms.services.organizations import find_setup_token, issue_setup_token, set_password_with_token
+from lms.services.account_tokens import find_setup_token, issue_setup_token, set_password_with_token
 
 PURPOSE = "reset"
 LINK_LIFETIME = timedelta(hours=1)

@@ -24,15 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from lms.extensions import db
 from lms.models import Organization, StaffGroup, StaffGroupMember, User
 from lms.services import accounts, mail
-from lms.services.organizations import (
-    CONTROL,
-    GROUP_NAME_LENGTH,
-    Conflict,
-    OrganizationError,
-    SetupLink,
-    issue_setup_token,
-    unusable_password,
-)
+from lms.services.account_tokens import SetupLink, issue_setup_token, unusable_password
+from lms.services.organizations import CONTROL, GROUP_NAME_LENGTH, Conflict, OrganizationError
 from lms.services.text import clean_name
 
 MAX_BYTES = 1024 * 1024

@@ -33,14 +33,13 @@ from flask_babel import gettext as _
 from lms.extensions import db
 from lms.models import Organization, User
 from lms.services import accounts, audit, hours, jobs, mail, ratelimit
+from lms.services.account_tokens import has_password, issue_setup_token
 from lms.services.organizations import (
     NotFound,
     OrganizationError,
     add_invite,
     check_invite_days,
     find_group,
-    has_password,
-    issue_setup_token,
 )
 
 MAX_ADDRESSES = 50

@@ -28,7 +28,7 @@ from wtforms.fields.choices import SelectChoice
 from lms.extensions import db
 from lms.models import Organization, StaffGroup
 from lms.models._base import aware, utcnow
-from lms.services import accounts, hours, people, reports, staff_import, staff_mail
+from lms.services import account_tokens, accounts, hours, people, reports, staff_import, staff_mail
 from lms.services import organizations as service
 from lms.services.organizations import NotFound, OrganizationError
 from lms.web.admin import organizer_required
@@ -713,13 +713,13 @@ def _invalid_setup_link() -> NoReturn:
 
 @bp.route("/account/setup/<token>", methods=["GET", "POST"])
 def setup_account(token: str) -> Any:
-    found = service.find_setup_token(token)
+    found = account_tokens.find_setup_token(token)
     if found is None:
         _invalid_setup_link()
     form = SetPasswordForm()
     form.account = found.user  # the password must differ from its e-mail and name
     if form.validate_on_submit():
-        user = service.set_password_with_token(token, form.password.data)
+        user = account_tokens.set_password_with_token(token, form.password.data)
         if user is None:
             _invalid_setup_link()
         flash(_("Your password is set. Log in with your e-mail address."), "success")
