@@ -223,6 +223,9 @@ def camps_list(as_json: bool) -> None:
             click.echo(f"    error{since}: {row['error']}")
         for error in row["runtime_errors"]:
             click.echo(f"    runtime error: {error}")
+    for camp in camp_service.missing_camps():
+        state = "enabled" if camp.enabled else "disabled"
+        click.echo(f"camp {camp.slug}  [code missing]  plugin {camp.plugin or '-'} ({state})")
 
 
 def _set(names: tuple[str, ...], enabled: bool) -> None:

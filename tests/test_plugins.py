@@ -898,6 +898,8 @@ def test_a_removed_camp_keeps_learners_records_and_comes_back_when_installed_aga
     admin = client_for(gone, login=organizer.email)
     page = admin.get("/admin/camps").get_data(as_text=True)
     assert "Camps whose code is missing" in page and "<code>studio</code>" in page
+    listing = run(gone, "camps", "list").output
+    assert "camp studio  [code missing]  plugin studio (disabled)" in listing
     assert run(gone, "camps", "disable", "studio").exit_code == 0
     with gone.app_context():
         course = db.session.scalar(db.select(Course).filter_by(slug="first-steps"))
