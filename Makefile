@@ -66,7 +66,9 @@ messages: $(VENV)/.installed-test
 		$(UPDATE) -i $$plugin/translations/messages.pot -d $$plugin/translations || exit 1; \
 	done
 
-## make bench: throughput figures against baselines measured in the same run (wrk, nginx),
+## make bench: each hot page's CPU time in one process against hello, with its statements
+## (`python -m bench inproc` for those alone), throughput figures against baselines measured
+## in the same run (wrk, nginx),
 ## report timings over 1,000,000 ledger rows (`python -m bench records` for those alone), the
 ## ingest pipeline against the ffmpeg command line (`python -m bench transcode`) and HLS
 ## segments through nginx + the app against nginx alone (`python -m bench hls`)

@@ -133,12 +133,14 @@ def bench_progress(data: setup_data.BenchData, env: dict, seconds: int, tag: str
         [*GUNICORN, "--bind", f"127.0.0.1:{app_port}", "lms:create_app()"], app_port, env
     ) as url:
         sessions = setup_data.open_sessions(url, data)
-        setup_data.write_progress_script(script, sessions)
+        setup_data.write_progress_script(script, sessions, data.watch_seconds)
         lms = measured(url, script, seconds, connections=len(data.learners))
         # The floor: the same calls for playback sessions that do not exist. Each is logged in,
         # CSRF-checked and answered 404 after one primary-key lookup — the app's fixed cost.
         floor_script = data.folder / "progress-floor.lua"
-        setup_data.write_progress_script(floor_script, setup_data.unknown_sessions(sessions))
+        setup_data.write_progress_script(
+            floor_script, setup_data.unknown_sessions(sessions), data.watch_seconds
+        )
         floor = measured(url, floor_script, seconds, connections=len(data.learners))
     base_env = {**env, "BENCH_DATABASE_URL": data.database_url}
     with serve(
@@ -151,6 +153,8 @@ def bench_progress(data: setup_data.BenchData, env: dict, seconds: int, tag: str
     report(f"upsert_baseline_{tag}", base["rps"], "req/s")
     report(f"progress_vs_upsert_{tag}", lms["rps"] / base["rps"], "ratio")
     report(f"progress_errors_{tag}", lms["errors"] + lms["socket_errors"], "count")
+    for name, value in setup_data.progress_outcome(data).items():
+        report(f"progress_{name}_{tag}", value, "count")  # the expensive paths were taken
     report(f"progress_floor_{tag}", floor["rps"], "req/s")
     report(f"progress_floor_vs_upsert_{tag}", floor["rps"] / base["rps"], "ratio")
 

@@ -311,7 +311,7 @@ def bench_hls(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -> 
             write_authorize_script(decide, hls, cookies)
             decisions_alone = measured(app_url + "/", decide, seconds, 16, TIMEOUT)
         # Each entry of the auth cache is one decision the app made (a viewer's new pair).
-        decisions = sum(1 for p in (folder / "hls-auth-cache").rglob("*") if p.is_file())
+        decisions = sum(1 for p in (folder / "nginx-hls-auth-cache").rglob("*") if p.is_file())
     finally:
         nginx.terminate()
         nginx.wait(timeout=30)

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -19,6 +20,10 @@ PASSWORD = "bench password 1"  # noqa: S105 - accounts of a throwaway bench data
 VIDEO_SECONDS = 60
 RANGE_FILE_BYTES = 64 << 20
 CROWD = 200  # simulated learners of the mixed load
+# The progress load watches a course of short videos to its end: lessons and the course are
+# completed (the completion hooks, the certificate) within a run, as well as credited.
+WATCH_LESSONS = 2
+WATCH_SECONDS = 6
 
 
 @dataclass
@@ -37,6 +42,8 @@ class BenchData:
     courses: int = 0
     lessons: int = 0
     crowd: list[str] = field(default_factory=list)  # learners of the mixed load
+    watch_lessons: list[int] = field(default_factory=list)  # the progress load's lessons
+    watch_seconds: float = 0.0  # their videos' duration
 
 
 def postgres_reachable(url: str) -> bool:
@@ -108,9 +115,27 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
         data.lesson_id, data.range_lesson_id = lessons[0].id, lessons[1].id
         data.lesson_path = f"/camps/{course.camp.slug}/{course.slug}/lessons/{lessons[0].slug}"
         data.video_key, data.video_size = f"{blob_key[:2]}/{blob_key}", RANGE_FILE_BYTES
+        short, _ = media.import_file(
+            media.generate_demo_video(folder / "short.webm", seconds=WATCH_SECONDS, color="#b8411f")
+        )
+        watch = Course(
+            camp=course.camp, slug="bench-watch", status="published", position=99,
+            title_zh="看完整门课", title_en="Watched to the end",
+        )  # fmt: skip
+        module = Module(course=watch, slug="m", title_zh="单元", title_en="Unit")
+        watched = [
+            Lesson(module=module, slug=f"v{index}", position=index, kind="video", media=short,
+                   title_zh=f"短片 {index + 1}", title_en=f"Clip {index + 1}", required=True)
+            for index in range(WATCH_LESSONS)
+        ]  # fmt: skip
+        db.session.add_all([watch, module, *watched])
+        db.session.commit()
+        data.watch_lessons = [lesson.id for lesson in watched]
+        data.watch_seconds = float(short.duration_seconds)
         for number in range(learners):
             user = accounts.create_user(f"bench{number}@example.com", f"Bench {number}", PASSWORD)
             enroll(user, course)
+            enroll(user, watch)
             data.learners.append(user.email)
         scale = catalog_data.populate(PASSWORD, asset.id)
         data.courses, data.lessons = scale.courses, scale.lessons
@@ -147,6 +172,29 @@ def learner_count(data: BenchData) -> int:
         value = count.scalar_one()
     engine.dispose()
     return value
+
+
+def progress_outcome(data: BenchData) -> dict[str, int]:
+    """What the progress load wrote: lessons and courses completed, ledger entries."""
+    from sqlalchemy import create_engine, text
+
+    from lms.config import normalise_database_url
+
+    queries = {
+        "lessons_completed": "SELECT count(*) FROM lesson_progress p"
+        " JOIN lessons l ON l.id = p.lesson_id JOIN modules m ON m.id = l.module_id"
+        " JOIN courses c ON c.id = m.course_id"
+        " WHERE c.slug = 'bench-watch' AND p.completed_at IS NOT NULL",
+        "courses_completed": "SELECT count(*) FROM enrollments e"
+        " JOIN courses c ON c.id = e.course_id"
+        " WHERE c.slug = 'bench-watch' AND e.completed_at IS NOT NULL",
+        "ledger_entries": "SELECT count(*) FROM training_time WHERE source = 'video'",
+    }
+    engine = create_engine(normalise_database_url(data.database_url))
+    with engine.connect() as connection:
+        outcome = {name: connection.execute(text(q)).scalar_one() for name, q in queries.items()}
+    engine.dispose()
+    return outcome
 
 
 def drop(data: BenchData) -> None:
@@ -193,57 +241,98 @@ class Browser:
         return "; ".join(f"{c.name}={c.value}" for c in self.jar)
 
 
-def open_sessions(base: str, data: BenchData) -> list[dict[str, str]]:
-    """Log every learner in over HTTP and open a playback session for each."""
+def open_sessions(base: str, data: BenchData) -> list[dict[str, object]]:
+    """Log every learner in over HTTP and open a playback session for each of the short
+    course's lessons."""
     sessions = []
     for email in data.learners:
         browser = Browser(base)
         browser.login(email)
         token = browser.csrf("/")
-        opened = browser.post_json(f"/api/lessons/{data.lesson_id}/playback", token)
-        sessions.append(
-            {
-                "cookie": browser.cookie_header,
-                "csrf": token,
-                "path": f"/api/playback/{opened['session_id']}/progress",
-            }
-        )
+        paths = []
+        for lesson_id in data.watch_lessons:
+            opened = browser.post_json(f"/api/lessons/{lesson_id}/playback", token)
+            paths.append(f"/api/playback/{opened['session_id']}/progress")
+        sessions.append({"cookie": browser.cookie_header, "csrf": token, "paths": paths})
         data.cookie_header = data.cookie_header or browser.cookie_header
     return sessions
 
 
-def unknown_sessions(sessions: list[dict[str, str]]) -> list[dict[str, str]]:
+def unknown_sessions(sessions: list[dict[str, object]]) -> list[dict[str, object]]:
     """The same learners, cookies and tokens, reporting to playback sessions that do not
     exist (well-formed ids): every call is authenticated, CSRF-checked and answered 404."""
     return [
-        {**session, "path": f"/api/playback/{secrets.token_hex(16)}/progress"}
+        {**session, "paths": [f"/api/playback/{secrets.token_hex(16)}/progress"]}
         for session in sessions
     ]
 
 
-def _lua_table(rows: list[dict[str, str]]) -> str:
-    return (
-        "{\n"
-        + ",\n".join(
-            "  {" + ", ".join(f'{k} = "{v}"' for k, v in row.items()) + "}" for row in rows
-        )
-        + "\n}"
-    )
+def _lua(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_lua(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "{" + ", ".join(_lua(v) for v in value) + "}"
+    return f'"{value}"' if isinstance(value, str) else str(value)
 
 
-def write_progress_script(path: Path, sessions: list[dict[str, str]]) -> None:
+def write_progress_script(path: Path, sessions: list[dict[str, object]], duration: float) -> None:
+    """Learners playing their playback sessions as players do, split between wrk's threads.
+
+    Each report of a session claims two more seconds of video played from where that
+    session started (a random place; past the end it goes on from the start) and one more
+    second of playing time: the server credits what the wall clock allows (the window, 2x),
+    so sessions earn coverage and training time (ledger entries) and complete their lessons
+    and the course during the run. Sequence numbers grow with the clock, so a run after the
+    warm-up continues the same sessions with higher numbers instead of replaying them.
+    """
     path.write_text(
-        f"local users = {_lua_table(sessions)}\n"
+        f"local users = {_lua(sessions)}\n"
+        f"local duration, epoch = {duration}, {int(time.time())}\n"
         """
-local i, seq = 0, 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+  thread:set("thread_count", 2)
+end
+
+local mine, count = {}, 0
+function init(args)
+  math.randomseed(os.time() * 1000 + (thread_number or 1) * 7919)
+  for index, user in ipairs(users) do
+    if (index - 1) % (thread_count or 1) == (thread_number or 1) - 1 then
+      local played = {}
+      for k = 1, #user.paths do
+        played[k] = {start = math.random() * duration, video = 0, wall = 0}
+      end
+      mine[#mine + 1] = {user = user, played = played, next = 0}
+    end
+  end
+end
+
+local turn = 0
 request = function()
-  i = i % #users + 1
-  seq = seq + 1
-  local u = users[i]
-  local p = (seq % 55) + 1
-  local body = string.format('{"seq": %d, "position": %d, "intervals": [[0, %d]]}', seq, p, p)
-  return wrk.format("POST", u.path, {["Cookie"] = u.cookie, ["X-CSRFToken"] = u.csrf,
-    ["Content-Type"] = "application/json"}, body)
+  turn = turn % #mine + 1
+  local learner = mine[turn]
+  learner.next = learner.next % #learner.user.paths + 1
+  local s = learner.played[learner.next]
+  count = count + 1
+  local seq = (os.time() - epoch) * 100000 + count
+  s.video = math.min(s.video + 2, duration)
+  s.wall = s.wall + 1
+  local stop = s.start + s.video
+  local intervals
+  if stop <= duration then
+    intervals = string.format("[[%.3f, %.3f]]", s.start, stop)
+  else
+    intervals = string.format("[[%.3f, %.3f], [0, %.3f]]", s.start, duration, stop - duration)
+    stop = stop - duration
+  end
+  local body = string.format(
+    '{"seq": %d, "position": %.3f, "played_seconds": %d, "intervals": %s}',
+    seq, stop, s.wall, intervals)
+  return wrk.format("POST", learner.user.paths[learner.next], {["Cookie"] = learner.user.cookie,
+    ["X-CSRFToken"] = learner.user.csrf, ["Content-Type"] = "application/json"}, body)
 end
 """
     )

@@ -177,6 +177,25 @@ def test_a_page_costs_no_ping_begin_or_rollback_on_postgresql(production_pool, l
     assert trips == [trips[0], "SELECT 1"]  # the login's user, then the page's own statement
 
 
+@on_postgresql
+def test_the_lesson_page_round_trips_on_postgresql(production_pool, learner):
+    """The video lesson page's round trips, none a ping, BEGIN or ROLLBACK. Issue 20's target
+    is 4 (pre-built statements and fragment caching); 10 today, and no more."""
+    app, client = production_pool
+    client.login(learner.email)
+    with app.app_context():
+        course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
+        lesson = video_lessons_of(course.id)[0]
+        url = f"/camps/{course.camp.slug}/{course.slug}/lessons/{lesson.slug}"
+    assert client.post(f"/camps/startup-growth/{course.slug}/enroll").status_code == 302
+    with app.app_context():
+        engine = db.engine
+    trips = count(engine, lambda: client.get(url))
+    assert client.get(url).status_code == 200
+    assert not {";", "BEGIN", "ROLLBACK", "COMMIT"} & set(trips), trips
+    assert len(trips) <= 10, trips
+
+
 def test_a_get_that_writes_still_writes_in_one_transaction(app, learner):
     with app.test_request_context(method="GET"):
         mark_request_transactions("GET")
