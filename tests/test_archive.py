@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import zlib
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -97,7 +97,10 @@ def attend(user_id: int, session: LiveSession, status: str = "present") -> None:
     )  # fmt: skip
     db.session.add(attendance)
     db.session.flush()
-    hours.record_attendance(session, attendance, f"live:{session.id}:{user_id}:checkin")
+    hours.record_attendance(
+        session, attendance, f"live:{session.id}:{user_id}:test", source="live",
+        now=session.ends_at.replace(tzinfo=UTC),
+    )  # fmt: skip
     db.session.commit()
 
 

@@ -416,6 +416,13 @@ def ledger_rows(app, user_id: int) -> list[tuple[str, int]]:
     return [tuple(row) for row in rows]
 
 
+def credit_at_the_end(app, session_id: int) -> None:
+    """Run the task that credits live hours as it runs once the session has ended."""
+    with app.app_context():
+        ends_at = db.session.get(LiveSession, session_id).ends_at.replace(tzinfo=UTC)
+        checkin.credit_ended_segments(ends_at + timedelta(minutes=1))
+
+
 def attendance_rows(app, session_id: int) -> list[Attendance]:
     with app.app_context():
         rows = db.session.scalars(db.select(Attendance).filter_by(session_id=session_id)).all()
@@ -454,9 +461,9 @@ def test_one_learner_checking_in_ten_times_at_once_is_recorded_and_credited_once
     assert [(row.user_id, row.status, row.method) for row in rows] == [
         (learner.id, "present", "code")
     ]
-    assert ledger_rows(app, learner.id) == [
-        (f"live:{session_id}:{learner.id}:checkin", SESSION_SECONDS)
-    ]
+    assert ledger_rows(app, learner.id) == []  # credited when the segments end
+    credit_at_the_end(app, session_id)
+    assert [seconds for _key, seconds in ledger_rows(app, learner.id)] == [SESSION_SECONDS]
 
 
 def test_checking_in_while_the_organizer_marks_the_learner_present_credits_once(
@@ -489,6 +496,7 @@ def test_checking_in_while_the_organizer_marks_the_learner_present_credits_once(
     with app.app_context():
         corrections = db.session.scalars(db.select(AttendanceCorrection)).all()
         assert [c.new_status for c in corrections] == ["present", "present"]
+    credit_at_the_end(app, session_id)
     entries = ledger_rows(app, learner.id)
     assert len(entries) == 1 and entries[0][1] == SESSION_SECONDS
 
@@ -506,12 +514,21 @@ def test_parallel_attendance_markings_are_chained_and_the_ledger_follows_the_las
     organizer_browser, token = logged_in(app, organizer.email)
     value = current_code(app, session_id)
     attendance = f"/live/{session_id}/attendance"
+    with app.app_context():
+        session = db.session.get(LiveSession, session_id)
+        arrival = f"{live.local(session.starts_at, session.timezone) + timedelta(minutes=20):%H:%M}"
     calls = [partial(check_in_by_code, learner_browser, learner_token, session_id, value)] + [
         partial(
             post_form,
             same_browser(app, organizer_browser),
             attendance,
-            {"learner": learner.id, "status": status, "reason": "seen", "csrf_token": token},
+            {
+                "learner": learner.id,
+                "status": status,
+                "reason": "seen",
+                "csrf_token": token,
+                "arrived": arrival if status == "late" else "",
+            },
         )
         for status in ("present", "absent", "late", "excused", "present")
     ]
@@ -527,7 +544,12 @@ def test_parallel_attendance_markings_are_chained_and_the_ledger_follows_the_las
         for before, after in pairwise(chain):
             assert after.old_status == before.new_status
         assert row.status == chain[-1].new_status
-        worth = hours.attended_seconds(db.session.get(LiveSession, session_id), row)
+    credit_at_the_end(app, session_id)
+    with app.app_context():
+        row = db.session.scalars(db.select(Attendance).filter_by(session_id=session_id)).one()
+        session = db.session.get(LiveSession, session_id)
+        ended = session.ends_at.replace(tzinfo=UTC) + timedelta(minutes=1)
+        worth = hours.attended_seconds(session, row, ended)
     assert sum(seconds for _, seconds in ledger_rows(app, learner.id)) == worth
 
 
@@ -549,6 +571,7 @@ def test_many_learners_checking_in_at_once_are_all_recorded(app, make_user):
 
     rows = attendance_rows(app, session_id)
     assert sorted(row.user_id for row in rows) == sorted(user.id for user in users)
+    credit_at_the_end(app, session_id)
     with app.app_context():
         credited = db.session.execute(
             db.select(TrainingTime.user_id, db.func.sum(TrainingTime.seconds)).group_by(

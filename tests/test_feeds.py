@@ -71,7 +71,7 @@ def sessions(app, learner):
     with app.test_request_context():
         moved = db.session.get(LiveSession, ids["moved"])
         live.move(moved, live.aware(moved.starts_at) + timedelta(hours=2))
-        live.cancel(db.session.get(LiveSession, ids["cancelled"]))
+        live.cancel(db.session.get(LiveSession, ids["cancelled"]), "weather")
     return ids
 
 
@@ -101,8 +101,10 @@ def test_every_change_raises_the_sequence_and_moves_last_modified(app, client, l
         live.move(moved, live.aware(moved.starts_at) + timedelta(hours=1))
     second = events(client, url)["moved"]
     with app.test_request_context():
-        live.cancel(db.session.get(LiveSession, sessions["moved"]))
-        live.cancel(db.session.get(LiveSession, sessions["moved"]))  # no change: no new sequence
+        live.cancel(db.session.get(LiveSession, sessions["moved"]), "weather")
+        live.cancel(
+            db.session.get(LiveSession, sessions["moved"]), "again"
+        )  # no change: no new sequence
     third = events(client, url)["moved"]
     assert [int(e["sequence"]) for e in (first, second, third)] == [1, 2, 3]
     assert first["last-modified"].dt < second["last-modified"].dt <= third["last-modified"].dt
@@ -184,3 +186,21 @@ def test_waitlisted_sessions_are_tentative_and_disabled_accounts_lose_their_feed
         db.session.get(User, learner.id).active = False
         db.session.commit()
     assert Client(app.test_client()).get(url.replace("http://localhost", "")).status_code == 404
+
+
+def test_the_academy_feed_is_public_and_lists_what_anyone_may_see(app, client, sessions):
+    response = client.get("/calendar/academy.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    calendar = Calendar.from_ical(response.data)
+    titles = {str(event["summary"]).split(" / ")[-1] for event in calendar.walk("VEVENT")}
+    assert titles == {"mine", "moved", "cancelled", "dst", "other", "disabled"}
+    cancelled = next(e for e in calendar.walk("VEVENT") if str(e["summary"]).endswith("cancelled"))
+    assert str(cancelled["status"]) == "CANCELLED" and "weather" in str(cancelled["description"])
+    page = client.get("/live/calendar").get_data(as_text=True)
+    assert "webcal://localhost/calendar/academy.ics" in page
+    with app.test_request_context():
+        from lms.services import camps
+
+        camps.set_enabled("entrepreneur", False)
+    again = Calendar.from_ical(client.get("/calendar/academy.ics").data)
+    assert "disabled / disabled" not in {str(e["summary"]) for e in again.walk("VEVENT")}

@@ -99,7 +99,7 @@ def test_moving_or_cancelling_one_occurrence_keeps_the_series(app_ctx, organizer
     count = len(sessions)
     january, february = sessions[0], sessions[1]
     live.move(january, datetime(2030, 1, 26, 14, 0, tzinfo=SHANGHAI))
-    live.cancel(february)
+    live.cancel(february, "holiday")
     assert live.materialize(series, now=datetime(2030, 1, 1, tzinfo=UTC)) == 0
     db.session.commit()
     assert (
@@ -147,7 +147,7 @@ def test_full_sessions_put_learners_on_a_waitlist_that_moves_up(app_ctx, make_us
 def test_cancelled_and_past_sessions_take_no_registrations(app_ctx, learner):
     user = db.session.get(User, learner.id)
     cancelled = future_session()
-    live.cancel(cancelled)
+    live.cancel(cancelled, "no lecturer")
     with pytest.raises(live.LiveError):
         live.register(user, cancelled)
     past = future_session(starts_in=timedelta(days=-3))

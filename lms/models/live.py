@@ -25,7 +25,9 @@ SEGMENT_KINDS = ("open_class", "salon", "discussion", "lecture")
 DELIVERIES = ("lecture", "screening")
 SESSION_STATUSES = ("scheduled", "cancelled")
 REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled")
-ATTENDANCE_STATUSES = ("present", "late", "excused", "absent")
+# An attendance row per person: present or late (credited), excused or absent (not), and
+# "replaced" for a registered learner whose seat a colleague took (the colleague is credited).
+ATTENDANCE_STATUSES = ("present", "late", "excused", "absent", "replaced")
 CASE_TOPICS = ("strategy", "management", "hr", "financing", "innovation", "party_building", "other")
 TOPIC_KINDS = ("news", "event", "phenomenon", "person", "party_building")
 
@@ -83,6 +85,7 @@ class LiveSession(Bilingual, Timestamped, db.Model):
     )
     capacity: Mapped[int] = mapped_column(Integer, default=60)
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
     moved: Mapped[bool] = mapped_column(Boolean, default=False)
     checkin_secret: Mapped[str] = mapped_column(String(64))
     # iCalendar: SEQUENCE rises and LAST-MODIFIED moves with every change calendars must see.
@@ -115,6 +118,8 @@ class LiveSegment(Bilingual, db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the scheduled task credited the time attended in this segment (None: not yet).
+    credited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Registration(db.Model):
@@ -156,6 +161,9 @@ class Attendance(db.Model):
     )
     status: Mapped[str] = mapped_column(String(20))
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A trainer's arrival time for "late" (else the check-in counts), and when they left early.
+    arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     method: Mapped[str] = mapped_column(String(20), default="code")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -165,7 +173,8 @@ class Attendance(db.Model):
 
 
 class AttendanceCorrection(db.Model):
-    """Every change a trainer makes to attendance, kept with who and when."""
+    """Every change a trainer makes to attendance: who, whom (the row's learner), from → to,
+    the arrival and departure times set, why and when."""
 
     __tablename__ = "attendance_corrections"
 
@@ -176,10 +185,13 @@ class AttendanceCorrection(db.Model):
     old_status: Mapped[str | None] = mapped_column(String(20))
     new_status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(500), default="")
+    arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     by: Mapped[User | None] = relationship()
+    attendance: Mapped[Attendance] = relationship()
 
 
 class SalonCase(Timestamped, db.Model):

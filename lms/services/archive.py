@@ -150,6 +150,32 @@ class Event:
 
 
 @dataclass(frozen=True)
+class AttendanceRecord:
+    """One live session of the learner's attendance history, newest first in the archive."""
+
+    starts_at: datetime
+    timezone: str
+    title_zh: str
+    title_en: str
+    status: str
+    arrived_at: datetime | None
+    left_at: datetime | None
+    seconds: int
+    in_place_of: str
+
+    @property
+    def title(self) -> str:
+        return _pick(self.title_zh, self.title_en)
+
+    def local(self, moment: datetime) -> datetime:
+        return aware(moment).astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def hours(self) -> float:
+        return _hours(self.seconds)
+
+
+@dataclass(frozen=True)
 class Archive:
     profile: Profile
     totals: Totals
@@ -157,6 +183,7 @@ class Archive:
     camps: list[CampHours]
     timeline: list[Event]
     quizzes: list[QuizRecord] = field(default_factory=list)  # lms.services.quiz.records
+    attendance: list[AttendanceRecord] = field(default_factory=list)
 
 
 def _pick(zh: str, en: str) -> str:
@@ -179,6 +206,7 @@ def status_label(status: str | None) -> str:
         "late": _("late"),
         "excused": _("excused"),
         "absent": _("absent"),
+        "replaced": _("replaced"),
     }
     return labels.get(status or "", "—")
 
@@ -212,7 +240,9 @@ def build(person: User, today: date | None = None, now: datetime | None = None) 
         courses_completed=sum(1 for row, _course, _camp in enrollments if row.completed_at),
         certificates=len(certificates),
         sessions_attended=sum(1 for row, _session in attendance if row.status in ATTENDED),
-        sessions_counted=len(attendance) + missed,
+        # As the attendance report counts: excused and replaced count neither way.
+        sessions_counted=sum(1 for row, _s in attendance if row.status in (*ATTENDED, "absent"))
+        + missed,
     )
     return Archive(
         profile=Profile(
@@ -227,6 +257,7 @@ def build(person: User, today: date | None = None, now: datetime | None = None) 
         camps=_per_camp(person.id),
         timeline=timeline,
         quizzes=quiz_records.for_learner(person.id),
+        attendance=_history(attendance, credited),
     )
 
 
@@ -247,9 +278,30 @@ def _attendance(user_id: int) -> list[tuple[Attendance, LiveSession]]:
             db.select(Attendance, LiveSession)
             .join(LiveSession, Attendance.session_id == LiveSession.id)
             .where(Attendance.user_id == user_id)
-            .options(db.joinedload(LiveSession.camp))
+            .options(db.joinedload(LiveSession.camp), db.joinedload(Attendance.substitute_for))
         )
     )
+
+
+def _history(
+    attendance: list[tuple[Attendance, LiveSession]], credited: dict[int, int]
+) -> list[AttendanceRecord]:
+    """The attendance history: status, arrival, departure, hours and whom they replaced."""
+    records = [
+        AttendanceRecord(
+            starts_at=aware(session.starts_at),
+            timezone=session.timezone,
+            title_zh=session.title_zh,
+            title_en=session.title_en,
+            status=row.status,
+            arrived_at=(row.arrived_at or row.checked_in_at) if row.status in ATTENDED else None,
+            left_at=row.left_at,
+            seconds=credited.get(session.id, 0),
+            in_place_of=row.substitute_for.name if row.substitute_for else "",
+        )
+        for row, session in attendance
+    ]
+    return sorted(records, key=lambda record: record.starts_at, reverse=True)
 
 
 def _corrections(user_id: int) -> list[tuple[AttendanceCorrection, LiveSession, str | None]]:
@@ -263,6 +315,27 @@ def _corrections(user_id: int) -> list[tuple[AttendanceCorrection, LiveSession, 
             .options(db.joinedload(LiveSession.camp))
         )
     )
+
+
+def _history(
+    attendance: list[tuple[Attendance, LiveSession]], credited: dict[int, int]
+) -> list[AttendanceRecord]:
+    """The attendance history: status, arrival, departure, hours and whom they replaced."""
+    records = [
+        AttendanceRecord(
+            starts_at=aware(session.starts_at),
+            timezone=session.timezone,
+            title_zh=session.title_zh,
+            title_en=session.title_en,
+            status=row.status,
+            arrived_at=(row.arrived_at or row.checked_in_at) if row.status in ATTENDED else None,
+            left_at=row.left_at,
+            seconds=credited.get(session.id, 0),
+            in_place_of=row.substitute_for.name if row.substitute_for else "",
+        )
+        for row, session in attendance
+    ]
+    return sorted(records, key=lambda record: record.starts_at, reverse=True)
 
 
 def _credited_per_session(user_id: int) -> dict[int, int]:

@@ -169,6 +169,29 @@ def build(archive: Archive, verify_url: Callable[[str], str]) -> bytes:
 
     footer = f"{CONTROL.sub('', profile.name)}{SEPARATOR}{title}"
 
+    if archive.attendance:
+        story.append(Paragraph(text(_("Attendance history")), styles["h2"]))
+        story.append(
+            _table(
+                [[_("Date"), _("Session"), _("Attendance"), _("Arrived"), _("Left"), _("Hours")]]
+                + [
+                    [
+                        record.local(record.starts_at).strftime("%Y-%m-%d %H:%M"),
+                        Paragraph(text(record.title), styles["body"]),
+                        status_label(record.status),
+                        record.local(record.arrived_at).strftime("%H:%M")
+                        if record.arrived_at
+                        else "—",
+                        record.local(record.left_at).strftime("%H:%M") if record.left_at else "—",
+                        str(record.hours),
+                    ]
+                    for record in archive.attendance
+                ],
+                styles,
+                [width * 0.2, width * 0.34, width * 0.14, width * 0.1, width * 0.1, width * 0.12],
+            )
+        )
+
     def on_page(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 7.5)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -18,9 +18,9 @@ from flask_babel import gettext as _
 from lms.database import insert_ignoring_conflicts, lock_row
 from lms.extensions import db
 from lms.models import (
-    ATTENDANCE_STATUSES,
     Attendance,
     AttendanceCorrection,
+    LiveSegment,
     LiveSession,
     Registration,
     User,
@@ -28,16 +28,22 @@ from lms.models import (
 from lms.models._base import utcnow
 from lms.services import hours, schedule
 from lms.services.camps import registry
-from lms.services.live import aware, registration_of
+from lms.services.live import aware, local, registration_of
 
 WINDOW_SECONDS = 30
 OPENS_BEFORE = timedelta(minutes=30)
 LATE_AFTER = timedelta(minutes=10)
 ATTENDED = ("present", "late")
+# What a trainer may set; "replaced" follows from a substitute's check-in, never from a choice.
+CORRECTABLE = ("present", "late", "excused", "absent")
 
 
 class CheckinError(ValueError):
-    """The check-in is refused; the message says why."""
+    """The check-in or correction is refused; the message says why (a 400)."""
+
+
+class SeatConflict(CheckinError):
+    """The change would credit two people for one registered seat (a 409)."""
 
 
 def _window(now: datetime) -> int:
@@ -176,7 +182,9 @@ def check_in(
 ) -> CheckinResult:
     """Record the user's presence. Refuses wrong or expired codes, closed sessions, learners
     who are not registered (unless substituting for a registered colleague of the same
-    organization). A second check-in changes nothing. Commits."""
+    organization, whose row becomes "replaced"), and learners a colleague replaced. A second
+    check-in changes nothing. No hours yet: they are credited as the segments end
+    (:func:`credit_ended_segments`). Commits."""
     now = now or utcnow()
     if not is_open(session, now):
         raise CheckinError(_("Check-in is not open for this session."))
@@ -185,6 +193,8 @@ def check_in(
     existing = db.session.scalar(
         db.select(Attendance).filter_by(session_id=session.id, user_id=user.id)
     )
+    if existing is not None and existing.status == "replaced":
+        raise SeatConflict(_("A colleague already attends in your place."))
     if existing is not None:
         return CheckinResult(existing, False)
     if substitute_for is not None:
@@ -205,11 +215,19 @@ def check_in(
         method="code",
         updated_at=now,
     )
+    if created and substitute_for is not None:  # the seat is theirs now, not the holder's
+        insert_ignoring_conflicts(
+            Attendance,
+            ["session_id", "user_id"],
+            session_id=session.id,
+            user_id=substitute_for.id,
+            status="replaced",
+            method="substitute",
+            updated_at=now,
+        )
     attendance = db.session.scalars(
         db.select(Attendance).filter_by(session_id=session.id, user_id=user.id)
     ).one()
-    if created:
-        hours.record_attendance(session, attendance, f"live:{session.id}:{user.id}:checkin")
     db.session.commit()
     if created:
         registry().call_all("lms_attended", attendance=attendance)
@@ -236,24 +254,98 @@ def _check_substitute(user: User, session: LiveSession, absent: User) -> None:
         raise CheckinError(_("Someone already attends for this colleague."))
 
 
+def _row(session: LiveSession, user_id: int) -> Attendance | None:
+    return db.session.scalar(
+        db.select(Attendance).filter_by(session_id=session.id, user_id=user_id)
+    )
+
+
+def credited_substitute(session: LiveSession, holder_id: int) -> Attendance | None:
+    """The colleague credited for ``holder_id``'s seat (present or late in their place)."""
+    return db.session.scalar(
+        db.select(Attendance).where(
+            Attendance.session_id == session.id,
+            Attendance.substitute_for_id == holder_id,
+            Attendance.status.in_(ATTENDED),
+        )
+    )
+
+
+def _check_times(
+    session: LiveSession, arrived_at: datetime | None, left_at: datetime | None
+) -> None:
+    start, end = aware(session.starts_at), aware(session.ends_at)
+    if arrived_at is not None and not start <= arrived_at < end:
+        raise CheckinError(_("The arrival time must lie within the session."))
+    if left_at is not None and not start < left_at <= end:
+        raise CheckinError(_("The departure time must lie within the session."))
+    if arrived_at is not None and left_at is not None and left_at <= arrived_at:
+        raise CheckinError(_("The departure must come after the arrival."))
+
+
+def _set(
+    attendance: Attendance,
+    status: str,
+    reason: str,
+    by: User,
+    now: datetime,
+    arrived_at: datetime | None = None,
+    left_at: datetime | None = None,
+) -> AttendanceCorrection:
+    """Change one row and log the change (who, whom, from → to, times, why, when)."""
+    correction = AttendanceCorrection(
+        attendance_id=attendance.id,
+        old_status=attendance.status,
+        new_status=status,
+        reason=reason,
+        arrived_at=arrived_at,
+        left_at=left_at,
+        by_id=by.id,
+        at=now,
+    )
+    db.session.add(correction)
+    attendance.status, attendance.updated_at = status, now
+    attendance.arrived_at, attendance.left_at = arrived_at, left_at
+    return correction
+
+
 def correct(
     trainer: User,
     session: LiveSession,
     learner: User,
     status: str,
     reason: str,
+    arrived_at: datetime | None = None,
+    left_at: datetime | None = None,
     now: datetime | None = None,
 ) -> AttendanceCorrection:
-    """A trainer sets a learner's attendance; the change is kept with who and when. Commits.
+    """A trainer sets a learner's attendance; the change is logged. Commits.
 
-    Only people on the session's roster (registered, waitlisted, or with an attendance row)
-    can be corrected, and never by themselves: a correction cannot credit hours to anyone.
+    Every correction needs a reason; "late" needs an arrival time (given, or the check-in);
+    ``left_at`` records an early departure. Only people on the session's roster can be
+    corrected, and never by themselves. A seat is credited to one person at most: crediting
+    a learner whom a credited colleague replaced, or a substitute whose colleague is
+    credited, raises :class:`SeatConflict`. A substitute who is no longer credited gives
+    the seat back (the holder becomes absent), and takes it again when credited again.
+    The ledger moves by the difference, for the segments that have ended.
     """
-    if status not in ATTENDANCE_STATUSES:
+    if status not in CORRECTABLE:
         raise CheckinError(_("Unknown attendance status."))
+    reason = (reason or "").strip()[:500]
+    if not reason:
+        raise CheckinError(_("Give a reason for the correction."))
     if learner.id == trainer.id or not on_roster(session, learner):
         raise CheckinError(_("Only learners on this session's roster can be corrected."))
     now = now or utcnow()
+    # Stored in UTC (SQLite keeps a datetime's wall-clock time, not its offset).
+    arrived_at = arrived_at.astimezone(UTC) if arrived_at else None
+    left_at = left_at.astimezone(UTC) if left_at else None
+    if status not in ATTENDED:
+        arrived_at = left_at = None
+    elif status == "present":
+        arrived_at = None
+    _check_times(session, arrived_at, left_at)
+    lock_row(LiveSession, session.id)  # corrections and the crediting task queue here
     insert_ignoring_conflicts(
         Attendance,
         ["session_id", "user_id"],
@@ -266,26 +358,138 @@ def correct(
     attendance = db.session.scalars(
         db.select(Attendance).filter_by(session_id=session.id, user_id=learner.id).with_for_update()
     ).one()
-    correction = AttendanceCorrection(
-        attendance_id=attendance.id,
-        old_status=attendance.status,
-        new_status=status,
-        reason=reason.strip()[:500],
-        by_id=trainer.id,
-        at=now,
-    )
-    db.session.add(correction)
-    attendance.status, attendance.updated_at = status, now
-    if status in ("present", "late") and attendance.checked_in_at is None:
-        attendance.checked_in_at = aware(session.starts_at) if status == "present" else now
+    if status == "late" and arrived_at is None:
+        arrived_at = attendance.arrived_at or attendance.checked_in_at
+        if arrived_at is None:
+            raise CheckinError(_("Give the arrival time of a late learner."))
+        _check_times(session, aware(arrived_at), left_at)
+    holder = _row(session, attendance.substitute_for_id) if attendance.substitute_for_id else None
+    if status in ATTENDED:
+        substitute = credited_substitute(session, learner.id)
+        if substitute is not None and substitute.id != attendance.id:
+            raise SeatConflict(
+                _(
+                    "%(name)s attended in this learner's place: correct that record first.",
+                    name=substitute.user.name,
+                )
+            )
+        if holder is not None and holder.status in ATTENDED:
+            raise SeatConflict(
+                _(
+                    "%(name)s is credited for this seat: correct that record first.",
+                    name=holder.user.name,
+                )
+            )
+    was = attendance.status
+    correction = _set(attendance, status, reason, trainer, now, arrived_at, left_at)
+    if holder is not None:  # the seat goes back to its holder, or is taken again
+        if status in ATTENDED and holder.status == "absent":
+            _set(holder, "replaced", reason, trainer, now)
+        elif status not in ATTENDED and holder.status == "replaced":
+            _set(holder, "absent", reason, trainer, now)
     db.session.flush()
     hours.record_attendance(
-        session, attendance, f"live:{session.id}:{learner.id}:correction:{correction.id}"
+        session, attendance, f"live:{session.id}:{learner.id}:correction:{correction.id}", now=now
     )
     db.session.commit()
-    if status in ATTENDED and correction.old_status not in ATTENDED:
+    if status in ATTENDED and was not in ATTENDED:
         registry().call_all("lms_attended", attendance=attendance)
     return correction
+
+
+def mark_all_present(
+    trainer: User, session: LiveSession, reason: str, now: datetime | None = None
+) -> int:
+    """Every registered learner nobody has recorded yet (no check-in, no substitute, no
+    correction) becomes present, each change logged with the trainer's reason. From the
+    moment check-in opens; the number marked. Commits."""
+    now = now or utcnow()
+    reason = (reason or "").strip()[:500]
+    if not reason:
+        raise CheckinError(_("Give a reason for the correction."))
+    if session.status != "scheduled" or now < opens_at(session):
+        raise CheckinError(_("Check-in is not open for this session."))
+    lock_row(LiveSession, session.id)
+    recorded = db.select(Attendance.id).where(
+        Attendance.session_id == session.id,
+        (Attendance.user_id == Registration.user_id)
+        | (Attendance.substitute_for_id == Registration.user_id),
+    )
+    waiting = db.session.scalars(
+        db.select(Registration.user_id)
+        .where(
+            Registration.session_id == session.id,
+            Registration.status == "registered",
+            Registration.user_id != trainer.id,
+            ~recorded.exists(),
+        )
+        .order_by(Registration.user_id)
+    ).all()
+    marked = []
+    for user_id in waiting:
+        attendance = Attendance(
+            session_id=session.id, user_id=user_id, status="present", method="trainer",
+            updated_at=now,
+        )  # fmt: skip
+        db.session.add(attendance)
+        db.session.flush()
+        db.session.add(
+            AttendanceCorrection(
+                attendance_id=attendance.id, old_status=None, new_status="present",
+                reason=reason, by_id=trainer.id, at=now,
+            )
+        )  # fmt: skip
+        hours.record_attendance(
+            session, attendance, f"live:{session.id}:{user_id}:all-present:{attendance.id}", now=now
+        )
+        marked.append(attendance)
+    db.session.commit()
+    for attendance in marked:
+        registry().call_all("lms_attended", attendance=attendance)
+    return len(marked)
+
+
+@schedule.register("credit live hours", every=timedelta(minutes=15))
+def credit_ended_segments(now: datetime | None = None) -> int:
+    """Credit the time attended in every segment that has ended and is not credited yet:
+    each attendance row of its session is brought to what it is worth now (a difference
+    entry keyed by the segment), and the segment is marked credited in the same
+    transaction. A scheduled task (``lms cron``); idempotent. The seconds written."""
+    now = now or utcnow()
+    due = db.session.execute(
+        db.select(LiveSegment.id, LiveSegment.session_id)
+        .join(LiveSession, LiveSession.id == LiveSegment.session_id)
+        .where(
+            LiveSegment.ends_at <= now,
+            LiveSegment.credited_at.is_(None),
+            LiveSession.status == "scheduled",
+        )
+        .order_by(LiveSegment.ends_at, LiveSegment.id)
+    ).all()
+    written = 0
+    for segment_id, session_id in due:
+        lock_row(LiveSession, session_id)
+        claimed = db.session.execute(
+            db.update(LiveSegment)
+            .where(LiveSegment.id == segment_id, LiveSegment.credited_at.is_(None))
+            .values(credited_at=now)
+        )
+        if claimed.rowcount != 1:
+            db.session.rollback()
+            continue
+        session = db.session.get(LiveSession, session_id)
+        for attendance in db.session.scalars(
+            db.select(Attendance).filter_by(session_id=session_id).order_by(Attendance.id)
+        ):
+            written += hours.record_attendance(
+                session,
+                attendance,
+                f"live:{session_id}:{attendance.user_id}:segment:{segment_id}",
+                source="live",
+                now=now,
+            )
+        db.session.commit()
+    return written
 
 
 def on_roster(session: LiveSession, user: User) -> bool:
@@ -334,13 +538,64 @@ def roster(session: LiveSession) -> list[dict]:
     return rows
 
 
+@dataclass(frozen=True)
+class RosterLine:
+    """One person of the roster as the CSV export and the sign-in sheet print it (local
+    times as HH:MM; statuses as codes)."""
+
+    name: str
+    email: str
+    organization: str
+    registration: str
+    attendance: str
+    arrived: str
+    left: str
+    in_place_of: str
+    replaced_by: str
+
+
+def roster_lines(session: LiveSession) -> list[RosterLine]:
+    def clock(moment: datetime | None) -> str:
+        return local(moment, session.timezone).strftime("%H:%M") if moment else ""
+
+    lines = []
+    for row in roster(session):
+        attendance, substitute = row["attendance"], row["substitute"]
+        user = row["user"]
+        arrival = None
+        if attendance is not None and attendance.status in ATTENDED:
+            arrival = attendance.arrived_at or attendance.checked_in_at
+        lines.append(
+            RosterLine(
+                name=user.name,
+                email=user.email,
+                organization=user.organization.name if user.organization else "",
+                registration=row["registration"].status if row["registration"] else "",
+                attendance=attendance.status if attendance else "",
+                arrived=clock(arrival),
+                left=clock(attendance.left_at if attendance else None),
+                in_place_of=(
+                    attendance.substitute_for.name
+                    if attendance is not None and attendance.substitute_for
+                    else ""
+                ),
+                replaced_by=substitute.user.name if substitute is not None else "",
+            )
+        )
+    return lines
+
+
 def corrections(session: LiveSession) -> list[AttendanceCorrection]:
+    """The session's correction log, newest first, with who made each and whose it is."""
     return list(
         db.session.scalars(
             db.select(AttendanceCorrection)
             .join(Attendance, AttendanceCorrection.attendance_id == Attendance.id)
             .where(Attendance.session_id == session.id)
-            .order_by(AttendanceCorrection.at.desc())
-            .options(db.joinedload(AttendanceCorrection.by))
+            .order_by(AttendanceCorrection.at.desc(), AttendanceCorrection.id.desc())
+            .options(
+                db.joinedload(AttendanceCorrection.by),
+                db.joinedload(AttendanceCorrection.attendance).joinedload(Attendance.user),
+            )
         )
     )

@@ -1,4 +1,5 @@
-"""iCalendar feeds at secret, revocable URLs: a learner's own sessions, or a camp's.
+"""iCalendar feeds at secret, revocable URLs — a learner's own sessions, or a camp's — and the
+public academy-wide feed of every session anyone may see.
 
 Only the sha256 of a feed's token is stored; the URL is shown once, when it is made.
 """
@@ -106,6 +107,25 @@ def sessions_for(feed: CalendarFeed, disabled_camp_ids: set[int]) -> list[LiveSe
     ]
 
 
+def academy_sessions(disabled_camp_ids: set[int]) -> list[LiveSession]:
+    """The public academy-wide feed: every session anyone may see (the academy's own, the
+    activity day among them, and those of enabled camps), cancelled ones marked."""
+    now = utcnow()
+    return [
+        session
+        for session in db.session.scalars(
+            db.select(LiveSession)
+            .where(
+                LiveSession.starts_at >= now - timedelta(days=PAST_DAYS),
+                LiveSession.starts_at <= now + timedelta(days=FUTURE_DAYS),
+            )
+            .order_by(LiveSession.starts_at, LiveSession.id)
+            .options(db.selectinload(LiveSession.segments), db.joinedload(LiveSession.lecturer))
+        )
+        if session.camp_id is None or session.camp_id not in disabled_camp_ids
+    ]
+
+
 def waitlisted_ids(feed: CalendarFeed) -> set[int]:
     """Sessions the feed's owner only waits for (none on camp feeds)."""
     if feed.user_id is None:
@@ -133,6 +153,7 @@ def to_ics(
     calendar.add("x-wr-timezone", academy_timezone())
     stamp = utcnow()
     for session in sessions:
+        lines: list[str] = []
         event = Event()
         event.add("uid", f"live-{session.id}@camp-lms")
         event.add("dtstamp", stamp)
@@ -142,13 +163,14 @@ def to_ics(
         event.add("location", session.location)
         if session.status == "cancelled":
             event.add("status", "CANCELLED")
+            if session.cancel_reason:
+                lines.insert(0, session.cancel_reason)
         else:  # a learner still on the waitlist may not get a seat
             event.add("status", "TENTATIVE" if session.id in tentative else "CONFIRMED")
         event.add("sequence", session.sequence or 0)
         modified = session.updated_at or session.created_at
         event.add("last-modified", aware(modified) if modified else stamp)
         event.add("url", url_for_session(session))  # type: ignore[operator]
-        lines = []
         if session.lecturer is not None:
             lines.append(session.lecturer.name)
         if session.guest_name:

@@ -99,17 +99,35 @@ def add(
     )
 
 
-def attended_seconds(session: LiveSession, attendance: Attendance | None) -> int:
-    """What an attendance is worth: present → every segment; late → the segments' time
-    from the check-in on; excused or absent → nothing."""
+def presence(session: LiveSession, attendance: Attendance) -> tuple[datetime, datetime]:
+    """When a credited learner was there: "present" from the start (on time), "late" from the
+    arrival a trainer set or else the check-in; until they left (check-out) or the end."""
+    since = aware(session.starts_at)
+    if attendance.status == "late":
+        arrival = attendance.arrived_at or attendance.checked_in_at
+        if arrival is not None:
+            since = max(since, aware(arrival))
+    until = aware(session.ends_at)
+    if attendance.left_at is not None:
+        until = min(until, aware(attendance.left_at))
+    return since, until
+
+
+def attended_seconds(
+    session: LiveSession, attendance: Attendance | None, as_of: datetime | None = None
+) -> int:
+    """What an attendance is worth once its segments are over: the time of each segment
+    that has ended by ``as_of`` (default: now) inside the learner's presence; excused,
+    absent or replaced → nothing. Nothing is worth anything before its segment ends."""
     if attendance is None or attendance.status not in ("present", "late"):
         return 0
-    since = aware(session.starts_at)
-    if attendance.status == "late" and attendance.checked_in_at is not None:
-        since = aware(attendance.checked_in_at)
+    as_of = as_of or utcnow()
+    since, until = presence(session, attendance)
     total = timedelta()
     for segment in session.segments:
-        start, end = max(aware(segment.starts_at), since), aware(segment.ends_at)
+        if aware(segment.ends_at) > as_of:
+            continue
+        start, end = max(aware(segment.starts_at), since), min(aware(segment.ends_at), until)
         if end > start:
             total += end - start
     return int(total.total_seconds())
@@ -123,18 +141,25 @@ def credited_for_session(user_id: int, session_id: int) -> int:
     )
 
 
-def record_attendance(session: LiveSession, attendance: Attendance, key: str) -> int:
+def record_attendance(
+    session: LiveSession,
+    attendance: Attendance,
+    key: str,
+    source: str = "correction",
+    now: datetime | None = None,
+) -> int:
     """Bring the ledger for (learner, session) to what the attendance is worth now.
 
-    Writes the difference as one entry under ``key`` (the check-in, or a correction's id).
+    Writes the difference as one entry under ``key`` (a segment's end, or a correction's
+    id): a retried write adds nothing, and a later writer finds nothing left to add.
     Returns the seconds written. No commit.
     """
-    worth = attended_seconds(session, attendance)
+    worth = attended_seconds(session, attendance, now)
     difference = worth - credited_for_session(attendance.user_id, session.id)
-    add(
+    written = add(
         key=key,
         user_id=attendance.user_id,
-        source="live" if key.endswith(":checkin") else "correction",
+        source=source,
         seconds=difference,
         day=local_day(session.starts_at, session.timezone),
         camp_id=session.camp_id,
@@ -142,7 +167,7 @@ def record_attendance(session: LiveSession, attendance: Attendance, key: str) ->
         live_session_id=session.id,
         note=f"{attendance.status}",
     )
-    return difference
+    return difference if written else 0
 
 
 @dataclass(frozen=True)

@@ -50,12 +50,24 @@ ALLOWED_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 # NAME=VALUE parts joined by ";" — no DTSTART, no line breaks, nothing else.
 RULE_SHAPE = re.compile(r"[A-Z]+=[A-Z0-9,+\-]+(;[A-Z]+=[A-Z0-9,+\-]+)*")
 MAX_OCCURRENCES = 500
+# A new or edited series may give at most this many sessions within the horizon (a daily rule
+# without an end would flood the list and the calendar with 400).
+MAX_SERIES_SESSIONS = 60
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # Sessions and calendar pages stay within these years (far from datetime's limits).
 FIRST_YEAR, LAST_YEAR = 1970, 2199
 
 
 class LiveError(ValueError):
-    """A request the live-teaching rules refuse; the message is shown."""
+    """A request the live-teaching rules refuse; the message is shown (a 400)."""
+
+
+class LiveConflict(LiveError):
+    """The change conflicts with what learners already did (registered, attended): a 409."""
+
+
+class NeedsConfirmation(LiveError):
+    """A date in the past: allowed only when the trainer confirms it (the form asks)."""
 
 
 def check_year(year: int) -> None:
@@ -178,7 +190,7 @@ def create_series(
     """A recurring series and its occurrences for the coming months. Commits."""
     validate_segments(plan)
     check_year(starts_local.year)
-    parse_rule(rule, starts_local, values.timezone)
+    preview(rule, starts_local, values.timezone)
     series = LiveSeries(
         **{name: getattr(values, name) for name in SERIES_FIELDS},
         rrule=rule,
@@ -268,31 +280,336 @@ def extend_series(now: datetime | None = None) -> int:
     return created
 
 
-def move(session: LiveSession, starts_at: datetime) -> None:
-    """Move one session (an occurrence keeps its place in the series). Commits."""
-    check_year(starts_at.year)
-    starts_at = starts_at.astimezone(UTC)
+def build_rule(
+    frequency: str,
+    *,
+    weekday: str = "",
+    monthday: int | None = None,
+    until: date | None = None,
+    count: int | None = None,
+    timezone: str = "UTC",
+) -> str:
+    """An RRULE from the recurrence form: weekly on a weekday, or monthly on a day of the
+    month, ending on a date or after a number of sessions (or neither)."""
+    if frequency == "weekly":
+        if weekday not in WEEKDAYS:
+            raise LiveError(_("Choose the day of the week."))
+        parts = ["FREQ=WEEKLY", f"BYDAY={weekday}"]
+    elif frequency == "monthly":
+        if monthday is None or not 1 <= monthday <= 31:
+            raise LiveError(_("Choose a day of the month between 1 and 31."))
+        parts = ["FREQ=MONTHLY", f"BYMONTHDAY={monthday}"]
+    else:
+        raise LiveError(_("A series repeats weekly or monthly (or give a rule)."))
+    if until is not None and count is not None:
+        raise LiveError(_("End the series on a date or after a number of sessions, not both."))
+    if until is not None:
+        check_year(until.year)
+        last = datetime.combine(until, time(23, 59, 59), zone(timezone))
+        parts.append(f"UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    if count is not None:
+        if not 1 <= count <= MAX_SERIES_SESSIONS:
+            raise LiveError(
+                _("A series has at most %(count)d sessions.", count=MAX_SERIES_SESSIONS)
+            )
+        parts.append(f"COUNT={count}")
+    return ";".join(parts)
+
+
+def preview(rule: str, starts_local: datetime, timezone: str) -> list[datetime]:
+    """The local starts a rule gives from ``starts_local`` within the horizon, to show before
+    saving; refused (LiveError) when invalid or when it gives more than
+    :data:`MAX_SERIES_SESSIONS` sessions."""
+    check_year(starts_local.year)
+    parsed = parse_rule(rule, starts_local.replace(tzinfo=None), timezone)
+    start = starts_local.replace(tzinfo=zone(timezone))
+    found = []
+    for moment in parsed:
+        if moment > start + timedelta(days=HORIZON_DAYS):
+            break
+        found.append(moment)
+        if len(found) > MAX_SERIES_SESSIONS:
+            raise LiveError(
+                _(
+                    "This rule gives more than %(count)d sessions in the next %(days)d days: "
+                    "give an end date or a number of sessions.",
+                    count=MAX_SERIES_SESSIONS,
+                    days=HORIZON_DAYS,
+                )
+            )
+    if not found:
+        raise LiveError(_("The rule gives no date in the coming months."))
+    return found
+
+
+def check_past(
+    starts_at: datetime,
+    confirmed: bool,
+    session: LiveSession | None = None,
+    now: datetime | None = None,
+) -> None:
+    """A start in the past needs the trainer's confirmation, and is refused outright for a
+    session that learners registered for."""
+    now = now or utcnow()
+    if starts_at >= now:
+        return
+    if session is not None and has_registrations(session):
+        raise LiveConflict(_("Learners registered for this session: it cannot move into the past."))
+    if not confirmed:
+        raise NeedsConfirmation(
+            _("This date is in the past. Tick the confirmation to save it anyway.")
+        )
+
+
+def has_registrations(session: LiveSession) -> bool:
+    return (
+        db.session.scalar(
+            db.select(Registration.id)
+            .where(Registration.session_id == session.id, Registration.status != "cancelled")
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def has_started(session: LiveSession, now: datetime | None = None) -> bool:
+    return aware(session.starts_at) <= (now or utcnow())
+
+
+def _shift(session: LiveSession, starts_at: datetime) -> None:
     shift = starts_at - aware(session.starts_at)
     session.starts_at = starts_at
     session.ends_at = aware(session.ends_at) + shift
     for segment in session.segments:
         segment.starts_at = aware(segment.starts_at) + shift
         segment.ends_at = aware(segment.ends_at) + shift
+
+
+def move(
+    session: LiveSession,
+    starts_at: datetime,
+    confirm_past: bool = False,
+    now: datetime | None = None,
+) -> None:
+    """Move one session (an occurrence keeps its place in the series). A session that has
+    started stays where it is; the past needs confirming. Commits."""
+    check_year(starts_at.year)
+    starts_at = starts_at.astimezone(UTC)
+    if starts_at == aware(session.starts_at):
+        return
+    if has_started(session, now):
+        raise LiveConflict(_("This session has started: it cannot be moved."))
+    check_past(starts_at, confirm_past, session, now)
+    _shift(session, starts_at)
     session.moved = True
     changed(session)
     db.session.commit()
 
 
-def cancel(session: LiveSession) -> None:
+@dataclass
+class SessionEdit:
+    """What a trainer may change on one session, or on a series from one date on."""
+
+    title_zh: str
+    title_en: str
+    location: str
+    capacity: int
+    lecturer_id: int | None = None
+    guest_name: str = ""
+    guest_title: str = ""
+
+
+def _promote_waitlist(session: LiveSession, now: datetime) -> None:
+    free = session.capacity - seats_taken(session)
+    if free <= 0:
+        return
+    for waiting in db.session.scalars(
+        db.select(Registration)
+        .filter_by(session_id=session.id, status="waitlisted")
+        .order_by(Registration.created_at, Registration.id)
+        .limit(free)
+    ):
+        waiting.status, waiting.updated_at = "registered", now
+
+
+def _edit_one(session: LiveSession, edit: SessionEdit, now: datetime) -> bool:
+    lock_row(LiveSession, session.id)
+    taken = seats_taken(session)
+    if edit.capacity < taken:
+        raise LiveConflict(
+            _(
+                "%(taken)d learners have a seat in %(title)s: keep at least %(taken)d seats.",
+                taken=taken,
+                title=session.title,
+            )
+        )
+    before = {name: getattr(session, name) for name in edit.__dict__}
+    for name, value in edit.__dict__.items():
+        setattr(session, name, value)
+    if edit.capacity > before["capacity"]:
+        _promote_waitlist(session, now)
+    if before != edit.__dict__:
+        changed(session, now)
+        return True
+    return False
+
+
+def edit_session(
+    session: LiveSession,
+    edit: SessionEdit,
+    starts_at: datetime | None = None,
+    confirm_past: bool = False,
+    now: datetime | None = None,
+) -> None:
+    """Change one session's title, place, lecturer, seats and (optionally) its time. Fewer
+    seats than learners holding one is refused; more seats take learners off the waitlist.
+    Commits."""
+    now = now or utcnow()
+    _edit_one(session, edit, now)
+    if starts_at is not None and starts_at.astimezone(UTC) != aware(session.starts_at):
+        move(session, starts_at, confirm_past, now)  # commits
+    db.session.commit()
+
+
+def edit_following(
+    session: LiveSession,
+    edit: SessionEdit,
+    start_time: time | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Edit this occurrence and every later one of its series, like a calendar's "this and
+    following": the series itself takes the new values for the occurrences it makes later.
+    A new start time applies to the occurrences that have not started (moved ones keep
+    their own time of day). The number of sessions changed. Commits."""
+    if session.series is None:
+        raise LiveError(_("This session is not part of a series."))
+    now = now or utcnow()
+    series = session.series
+    lock_row(LiveSeries, series.id)
+    following = list(
+        db.session.scalars(
+            db.select(LiveSession)
+            .where(
+                LiveSession.series_id == series.id,
+                LiveSession.starts_at >= aware(session.starts_at),
+            )
+            .order_by(LiveSession.starts_at)
+        )
+    )
+    edited = 0
+    for occurrence in following:
+        changed_here = _edit_one(occurrence, edit, now)
+        if start_time is not None and not occurrence.moved and not has_started(occurrence, now):
+            local_start = local(occurrence.starts_at, occurrence.timezone)
+            new_start = datetime.combine(local_start.date(), start_time, local_start.tzinfo)
+            if new_start.astimezone(UTC) != aware(occurrence.starts_at):
+                _shift(occurrence, new_start.astimezone(UTC))
+                changed(occurrence, now)
+                changed_here = True
+        edited += changed_here
+    for name in ("title_zh", "title_en", "location", "capacity"):
+        setattr(series, name, getattr(edit, name))
+    if start_time is not None:
+        _split_time(series, session, start_time, following)
+    db.session.commit()
+    return edited
+
+
+def _split_time(
+    series: LiveSeries, session: LiveSession, start_time: time, following: list[LiveSession]
+) -> None:
+    """A new time of day from ``session`` on: the series ends before it and a new series with
+    the same rule continues at the new time, taking over the following occurrences."""
+    first_local = local(session.recurrence_id or session.starts_at, series.timezone)
+    if first_local.time() == start_time:
+        return
+    old_rule = series.rrule
+    split_at = aware(session.recurrence_id or session.starts_at)
+    rule = ";".join(part for part in old_rule.split(";") if not part.upper().startswith("COUNT="))
+    if rule != old_rule:  # COUNT: the new series makes the sessions the old one had left
+        left = [
+            moment
+            for moment in parse_rule(old_rule, series.starts_local, series.timezone)
+            if moment >= split_at
+        ]
+        rule = f"{rule};COUNT={max(1, len(left))}"
+    series.rrule = _with_until(old_rule, split_at - timedelta(seconds=1))
+    successor = LiveSeries(
+        **{name: getattr(series, name) for name in SERIES_FIELDS},
+        rrule=rule,
+        starts_local=datetime.combine(first_local.date(), start_time),
+        segments=series.segments,
+        created_by_id=series.created_by_id,
+    )
+    db.session.add(successor)
+    db.session.flush()
+    zone_of = zone(series.timezone)
+    for occurrence in following:
+        original = local(occurrence.recurrence_id or occurrence.starts_at, series.timezone)
+        occurrence.series_id = successor.id
+        occurrence.recurrence_id = datetime.combine(
+            original.date(), start_time, zone_of
+        ).astimezone(UTC)
+
+
+def _with_until(rule: str, until: datetime) -> str:
+    return ";".join(
+        [*_without_end(rule).split(";"), f"UNTIL={until.astimezone(UTC):%Y%m%dT%H%M%SZ}"]
+    )
+
+
+def _without_end(rule: str) -> str:
+    return ";".join(
+        part for part in rule.split(";") if not part.upper().startswith(("UNTIL=", "COUNT="))
+    )
+
+
+def end_series(session: LiveSession, reason: str, now: datetime | None = None) -> tuple[int, int]:
+    """End ``session``'s series after it: later occurrences nobody registered for are removed,
+    those with registrations are cancelled with ``reason``, and the series makes no more.
+    (removed, cancelled). Commits."""
+    if session.series is None:
+        raise LiveError(_("This session is not part of a series."))
+    reason = (reason or "").strip()[:500]
+    if not reason:
+        raise LiveError(_("Give a reason."))
+    now = now or utcnow()
+    series = session.series
+    lock_row(LiveSeries, series.id)
+    series.rrule = _with_until(series.rrule, aware(session.recurrence_id or session.starts_at))
+    removed = cancelled = 0
+    for later in db.session.scalars(
+        db.select(LiveSession).where(
+            LiveSession.series_id == series.id,
+            LiveSession.starts_at > aware(session.starts_at),
+        )
+    ):
+        if has_registrations(later):
+            if later.status != "cancelled":
+                later.status, later.cancel_reason = "cancelled", reason
+                changed(later, now)
+                cancelled += 1
+        else:
+            db.session.delete(later)
+            removed += 1
+    db.session.commit()
+    return removed, cancelled
+
+
+def cancel(session: LiveSession, reason: str) -> None:
+    """Cancel with a reason (kept, shown on the session page and in calendar feeds). Commits."""
+    reason = (reason or "").strip()[:500]
+    if not reason:
+        raise LiveError(_("Give a reason."))
     if session.status != "cancelled":
-        session.status = "cancelled"
+        session.status, session.cancel_reason = "cancelled", reason
         changed(session)
     db.session.commit()
 
 
 def reinstate(session: LiveSession) -> None:
     if session.status != "scheduled":
-        session.status = "scheduled"
+        session.status, session.cancel_reason = "scheduled", None
         changed(session)
     db.session.commit()
 

@@ -210,9 +210,10 @@ class Attendance:
 
     @property
     def rate(self) -> int | None:
-        """Attended (present or late) per registered learner, in percent (at most 100:
-        substitutes and walk-ins attend without a registration of their own)."""
-        return percent(self.attended, self.registered)
+        """Attended (present or late, substitutes included) among those attended or absent,
+        in percent: absences count against it, excused learners and seats taken by a
+        substitute do not count twice; None when nobody is recorded either way."""
+        return percent(self.attended, self.attended + self.absent)
 
 
 @dataclass

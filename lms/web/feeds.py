@@ -50,6 +50,21 @@ def feed(token: str) -> Response:
     return response
 
 
+@bp.get("/academy.ics")
+def academy_feed() -> Response:
+    """The academy's public calendar: the activity day and every other visible session."""
+    body = feeds.to_ics(
+        feeds.academy_sessions(_disabled_camp_ids()),
+        _("Camp LMS: the academy's live sessions"),
+        lambda session: url_for("live.session", session_id=session.id, _external=True),
+    )
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Cache-Control"] = "public, max-age=900"
+    response.headers["Content-Disposition"] = 'inline; filename="academy.ics"'
+    return response
+
+
 @bp.route("/feeds", methods=["GET", "POST"])
 @login_required
 def manage() -> str | Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import segno
@@ -19,21 +19,42 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from lms.extensions import db
 from lms.models import Camp, Course, Lesson, LiveSession, User
 from lms.models._base import utcnow
-from lms.services import checkin, live, ratelimit
+from lms.services import checkin, hours, live, ratelimit
 from lms.services.camps import visible_camps
 from lms.services.hours import academy_timezone
+from lms.web.downloads import csv_response
 from lms.web.forms import ActionForm
-from lms.web.live_forms import TIMEZONES, CheckinForm, CorrectionForm, MoveForm, SessionForm
+from lms.web.live_forms import (
+    TIMEZONES,
+    CheckinForm,
+    CorrectionForm,
+    EditForm,
+    MarkAllForm,
+    ReasonForm,
+    SessionForm,
+)
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 
 CHECKIN_RATE = "5/minute"
+
+
+@bp.app_template_global("live_status")
+def status_label(code: str) -> str:
+    """An attendance or registration status as the reader's language says it."""
+    labels = {
+        "present": _("present"), "late": _("late"), "excused": _("excused"),
+        "absent": _("absent"), "replaced": _("replaced"), "registered": _("registered"),
+        "waitlisted": _("waitlist"), "cancelled": _("cancelled"),
+    }  # fmt: skip
+    return labels.get(code, code)
 
 
 def session_or_404(session_id: int) -> LiveSession:
@@ -211,11 +232,13 @@ def check_in(session_id: int) -> str | Response | tuple[str, int]:
         else:
             ratelimit.spend("checkin", key, CHECKIN_RATE)
     status = 400 if form.errors else 200
+    attendance = checkin.attendance_of(current_user, found)
     return render_template(
         "live/checkin.html",
         session=found,
         form=form,
-        attendance=checkin.attendance_of(current_user, found),
+        attendance=attendance,
+        credited=hours.credited_for_session(current_user.id, found.id) if attendance else None,
         opens_at=checkin.opens_at(found),
         closes_at=checkin.closes_at(found),
         checkin_open=checkin.is_open(found),
@@ -267,7 +290,54 @@ def roster(session_id: int) -> str:
         rows=checkin.roster(found),
         corrections=checkin.corrections(found),
         form=CorrectionForm(formdata=None),
+        mark_all=MarkAllForm(
+            formdata=None, reason=_("Everyone in the room, counted by the trainer")
+        ),
+        can_mark_all=checkin.is_open(found) or utcnow() > checkin.closes_at(found),
+        correctable=checkin.CORRECTABLE,
     )
+
+
+@bp.get("/<int:session_id>/roster.csv")
+@login_required
+def roster_csv(session_id: int) -> Response:
+    found = runnable_or_404(session_id)
+    rows = checkin.roster_lines(found)
+    return csv_response(
+        (
+            (
+                row.name, row.email, row.organization, status_label(row.registration),
+                status_label(row.attendance), row.arrived, row.left, row.in_place_of,
+                row.replaced_by,
+            )
+            for row in rows
+        ),
+        [
+            _("Learner"), _("E-mail"), _("Organization"), _("Registration"), _("Attendance"),
+            _("Arrived"), _("Left"), _("In place of"), _("Replaced by"),
+        ],
+        f"roster-{found.id}-{live.local(found.starts_at, found.timezone):%Y-%m-%d}",
+    )  # fmt: skip
+
+
+@bp.get("/<int:session_id>/sign-in-sheet")
+@login_required
+def sign_in_sheet(session_id: int) -> str:
+    found = runnable_or_404(session_id)
+    return render_template(
+        "live/sign_in_sheet.html", session=found, rows=checkin.roster_lines(found)
+    )
+
+
+def _moment(session: LiveSession, value: time | None) -> datetime | None:
+    """A time of day on the session's (local) day, as an aware instant."""
+    if value is None:
+        return None
+    start = live.local(session.starts_at, session.timezone)
+    moment = datetime.combine(start.date(), value, tzinfo=start.tzinfo)
+    if moment < start and live.local(session.ends_at, session.timezone).date() > start.date():
+        moment += timedelta(days=1)  # a session past midnight
+    return moment
 
 
 @bp.post("/<int:session_id>/attendance")
@@ -275,14 +345,42 @@ def roster(session_id: int) -> str:
 def correct(session_id: int) -> Response:
     found = runnable_or_404(session_id)
     form = CorrectionForm()
-    learner = db.session.get(User, form.learner.data) if form.validate_on_submit() else None
+    if not form.validate_on_submit():
+        abort(400, _("Choose a learner and a status, and give a reason."))
+    learner = db.session.get(User, form.learner.data)
     if learner is None:
-        abort(400, _("Choose a learner and a status."))
+        abort(400, _("Choose a learner and a status, and give a reason."))
     try:
-        checkin.correct(current_user, found, learner, form.status.data, form.reason.data or "")
+        checkin.correct(
+            current_user,
+            found,
+            learner,
+            form.status.data,
+            form.reason.data,
+            arrived_at=_moment(found, form.arrived.data),
+            left_at=_moment(found, form.left.data),
+        )
+    except checkin.SeatConflict as exc:
+        abort(409, str(exc))
     except checkin.CheckinError as exc:
         abort(400, str(exc))
     flash(_("Attendance corrected."), "success")
+    return redirect(url_for(".roster", session_id=found.id))
+
+
+@bp.post("/<int:session_id>/attendance/all-present")
+@login_required
+def mark_all_present(session_id: int) -> Response:
+    found = runnable_or_404(session_id)
+    form = MarkAllForm()
+    if not form.validate_on_submit():
+        abort(400, _("Give a reason for the correction."))
+    try:
+        marked = checkin.mark_all_present(current_user, found, form.reason.data)
+    except checkin.CheckinError as exc:
+        abort(409, str(exc))
+    flash(ngettext("%(num)d learner marked present.", "%(num)d learners marked present.", marked),
+          "success")  # fmt: skip
     return redirect(url_for(".roster", session_id=found.id))
 
 
@@ -317,6 +415,8 @@ def _lecturer_choices() -> list[SelectChoice]:
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new() -> str | Response | tuple[str, int]:
+    """Create a session or a series. A series is saved only once its dates were previewed
+    (the page lists them, with the rule, before the trainer saves)."""
     if not current_user.is_trainer:
         abort(403)
     form = SessionForm()
@@ -327,15 +427,58 @@ def new() -> str | Response | tuple[str, int]:
     form.timezone.choices = [SelectChoice(z, z) for z in zones]
     if request.method == "GET":
         _activity_day_defaults(form)
+    dates: list[datetime] = []
+    rule = ""
+    asks_past = False
     if form.validate_on_submit():
         try:
-            created = _create(form)
+            rule = _rule(form)
+            starts_local = datetime.combine(form.date.data, form.start.data)
+            if rule:
+                dates = live.preview(rule, starts_local, form.timezone.data)
+                first = dates[0]
+            else:
+                first = starts_local.replace(tzinfo=live.zone(form.timezone.data))
+                live.check_year(first.year)
+            live.check_past(first, bool(form.confirm_past.data))
+            if rule and (request.form.get("action") == "preview" or form.previewed.data != rule):
+                form.previewed.data = rule
+            else:
+                created = _create(form, rule, starts_local)
+                flash(_("Saved."), "success")
+                return redirect(url_for(".session", session_id=created.id))
+        except live.NeedsConfirmation as exc:
+            asks_past = True
+            form.confirm_past.errors.append(str(exc))
         except live.LiveError as exc:
             form.repeat.errors.append(str(exc))
-        else:
-            flash(_("Saved."), "success")
-            return redirect(url_for(".session", session_id=created.id))
-    return render_template("live/new.html", form=form), 400 if form.errors else 200
+    return render_template(
+        "live/new.html",
+        form=form,
+        dates=dates,
+        rule=rule,
+        asks_past=asks_past,
+        cap=live.MAX_SERIES_SESSIONS,
+    ), 400 if form.errors else 200
+
+
+def _rule(form: SessionForm) -> str:
+    """The RRULE the recurrence fields choose ("" for a single session)."""
+    frequency = form.frequency.data or ("rule" if form.repeat.data else "")
+    if frequency == "rule":
+        if not form.repeat.data:
+            raise live.LiveError(_("Give a recurrence rule such as FREQ=MONTHLY;BYMONTHDAY=25."))
+        return form.repeat.data.upper()
+    if not frequency:
+        return ""
+    return live.build_rule(
+        frequency,
+        weekday=form.weekday.data or "",
+        monthday=form.monthday.data,
+        until=form.until.data,
+        count=form.count.data,
+        timezone=form.timezone.data,
+    )
 
 
 def _activity_day_defaults(form: SessionForm) -> None:
@@ -348,12 +491,12 @@ def _activity_day_defaults(form: SessionForm) -> None:
     form.title_zh.data, form.title_en.data = "园区党员固定活动日", "Park activity day"
     form.date.data, form.start.data = next_25th, live.ACTIVITY_DAY_START
     form.timezone.data = academy_timezone()
-    form.repeat.data = live.ACTIVITY_DAY_RULE
+    form.frequency.data, form.monthday.data = "monthly", 25
     form.location.data = live.REMOTE_EDUCATION_CENTRE
     form.capacity.data = 80
 
 
-def _create(form: SessionForm) -> LiveSession:
+def _create(form: SessionForm, rule: str, starts_local: datetime) -> LiveSession:
     course = db.session.get(Course, form.course.data) if form.course.data else None
     camp = (
         db.session.scalar(db.select(Camp).filter_by(slug=form.camp.data))
@@ -393,11 +536,8 @@ def _create(form: SessionForm) -> LiveSession:
                 "minutes": minutes,
             }
         ]
-    starts_local = datetime.combine(form.date.data, form.start.data)
-    if form.repeat.data:
-        series = live.create_series(
-            values, form.repeat.data.upper(), starts_local, plan, current_user
-        )
+    if rule:
+        series = live.create_series(values, rule, starts_local, plan, current_user)
         first = db.session.scalar(
             db.select(LiveSession)
             .filter_by(series_id=series.id)
@@ -412,40 +552,106 @@ def _create(form: SessionForm) -> LiveSession:
     )
 
 
+def _edit_form(found: LiveSession) -> EditForm:
+    form = EditForm()
+    form.lecturer.choices = _lecturer_choices()
+    if found.series_id is None:
+        form.scope.choices = form.scope.choices[:1]
+    if request.method == "GET":
+        start = live.local(found.starts_at, found.timezone)
+        form.date.data, form.start.data = start.date(), start.time()
+        form.title_zh.data, form.title_en.data = found.title_zh, found.title_en
+        form.location.data, form.capacity.data = found.location, found.capacity
+        form.lecturer.data = found.lecturer_id or 0
+        form.guest_name.data, form.guest_title.data = found.guest_name, found.guest_title
+    return form
+
+
 @bp.route("/<int:session_id>/manage", methods=["GET", "POST"])
 @login_required
 def manage(session_id: int) -> str | Response | tuple[str, int]:
+    """Edit one session (or this and the following of its series), cancel, end the series."""
     found = runnable_or_404(session_id)
-    form = MoveForm()
+    form = _edit_form(found)
+    status = 200
     if form.validate_on_submit():
+        edit = live.SessionEdit(
+            title_zh=form.title_zh.data.strip(),
+            title_en=form.title_en.data.strip(),
+            location=form.location.data.strip(),
+            capacity=form.capacity.data,
+            lecturer_id=form.lecturer.data or None,
+            guest_name=(form.guest_name.data or "").strip(),
+            guest_title=(form.guest_title.data or "").strip(),
+        )
         moment = datetime.combine(form.date.data, form.start.data).replace(
             tzinfo=live.zone(found.timezone)
         )
         try:
-            live.move(found, moment)
+            if form.scope.data == "following":
+                live.edit_following(found, edit, start_time=form.start.data)
+                if moment.date() != live.local(found.starts_at, found.timezone).date():
+                    live.move(found, moment, bool(form.confirm_past.data))
+            else:
+                live.edit_session(found, edit, moment, bool(form.confirm_past.data))
+        except live.LiveConflict as exc:
+            db.session.rollback()
+            form.date.errors.append(str(exc))
+            status = 409
         except live.LiveError as exc:
+            db.session.rollback()
             form.date.errors.append(str(exc))
         else:
-            flash(_("The session was moved."), "success")
+            flash(_("Saved."), "success")
             return redirect(url_for(".session", session_id=found.id))
-    if request.method == "GET":
-        start = live.local(found.starts_at, found.timezone)
-        form.date.data, form.start.data = start.date(), start.time()
+    if form.errors and status == 200:
+        status = 400
     return render_template(
-        "live/manage.html", session=found, form=form, action=ActionForm()
-    ), 400 if form.errors else 200
+        "live/manage.html",
+        session=found,
+        form=form,
+        action=ActionForm(),
+        reason_form=ReasonForm(formdata=None),
+        end_form=ReasonForm(formdata=None, prefix="end"),
+    ), status
 
 
 @bp.post("/<int:session_id>/<any(cancel, reinstate):change>")
 @login_required
 def change_status(session_id: int, change: str) -> Response:
     found = runnable_or_404(session_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
     if change == "cancel":
-        live.cancel(found)
+        form = ReasonForm()
+        if not form.validate_on_submit():
+            abort(400, _("Give a reason."))
+        live.cancel(found, form.reason.data)
         flash(_("The session is cancelled."), "info")
     else:
+        if not ActionForm().validate_on_submit():
+            abort(400)
         live.reinstate(found)
         flash(_("The session is back on."), "success")
+    return redirect(url_for(".session", session_id=found.id))
+
+
+@bp.post("/<int:session_id>/end-series")
+@login_required
+def end_series(session_id: int) -> Response:
+    found = runnable_or_404(session_id)
+    form = ReasonForm(prefix="end")
+    if not form.validate_on_submit():
+        abort(400, _("Give a reason."))
+    try:
+        removed, cancelled = live.end_series(found, form.reason.data)
+    except live.LiveError as exc:
+        abort(400, str(exc))
+    flash(
+        _(
+            "The series ends with this session: %(removed)d later sessions removed, "
+            "%(cancelled)d with registrations cancelled.",
+            removed=removed,
+            cancelled=cancelled,
+        ),
+        "info",
+    )
     return redirect(url_for(".session", session_id=found.id))
