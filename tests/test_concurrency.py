@@ -601,8 +601,13 @@ def test_colleagues_racing_to_substitute_for_one_absent_learner_let_only_one_in(
     for response in responses:
         if response.status_code == 400:
             assert "Someone already attends for this colleague" in response.get_data(as_text=True)
-    rows = attendance_rows(app, session_id)
-    assert len(rows) == 1 and rows[0].substitute_for_id == absent.id
+    rows = sorted(attendance_rows(app, session_id), key=lambda row: row.id)
+    assert [(row.substitute_for_id, row.status) for row in rows] == [
+        (absent.id, "present"),  # the one substitute
+        (None, "replaced"),  # the holder, whose seat they took
+    ]
+    assert rows[1].user_id == absent.id
+    credit_at_the_end(app, session_id)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(TrainingTime.id))) == 1
 
