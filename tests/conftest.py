@@ -23,6 +23,7 @@ from lms.models import Course, Lesson, Module, Organization, User
 from lms.models.search import engine_specific
 from lms.services import accounts
 from lms.services import camps as camp_service
+from tests import synced
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -145,14 +146,25 @@ def _empty_for_reuse(connection, schema: str) -> bool:
     return True
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, leave out the tests that use no database: the SQLite pass runs them."""
+    if not os.environ.get("LMS_DATABASE_URL"):
+        return
+    skip = pytest.mark.skip(reason="uses no database: run in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("engine_independent"):
+            item.add_marker(skip)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Drop the schemas left in this process's pool."""
+    """Drop the schemas left in this process's pool and its synced templates."""
     url = os.environ.get("LMS_DATABASE_URL")
-    if not (_SCHEMA_POOL and url):
+    schemas = [*_SCHEMA_POOL, *synced.postgres_schemas()]
+    if not (schemas and url):
         return
     admin = create_engine(normalise_database_url(url), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        for schema in _SCHEMA_POOL:
+        for schema in schemas:
             connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     admin.dispose()
     _SCHEMA_POOL.clear()
@@ -162,15 +174,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def make_app(app_config: dict) -> Iterator:
     """Build apps on one fresh database; the schema is created and the camps synced."""
     created: list[Flask] = []
+    url = app_config["SQLALCHEMY_DATABASE_URI"]
     schema = _postgres_schema(app_config, reuse=True)
     next(schema)
 
     def factory(sync: bool = True, **overrides: object) -> Flask:
         app = create_app({**app_config, **overrides})
+        # the test's own database, new: it may be copied from an earlier test's (tests/synced.py)
+        fresh = not created and overrides.get("SQLALCHEMY_DATABASE_URI") in (None, url)
         with app.app_context():
-            db.create_all()
-            if sync:
-                camp_service.sync()
+            if not (sync and fresh and synced.restore()):
+                db.create_all()
+                if sync:
+                    camp_service.sync()
+                    if fresh:
+                        synced.keep()
         created.append(app)
         return app
 

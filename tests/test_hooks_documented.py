@@ -18,6 +18,8 @@ import pytest
 
 from lms import hookspecs
 
+pytestmark = pytest.mark.engine_independent  # run in the SQLite pass only
+
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "plugins.md"
 THIS_FILE = Path(__file__).resolve()

@@ -154,6 +154,7 @@ def source(width: int, height: int, **facts) -> transcode.Source:
         ((2, 2), [(2, 2)]),
     ],
 )
+@pytest.mark.engine_independent
 def test_renditions_are_360p_and_720p_capped_by_the_source(size, expected):
     frames = [(r.frame_width, r.frame_height) for r in transcode.plan(source(*size))]
     assert frames == expected
@@ -171,11 +172,13 @@ def test_renditions_are_360p_and_720p_capped_by_the_source(size, expected):
         ({"keyframe_gap": 10.0}, False),  # HLS segments would be 10 s long
     ],
 )
+@pytest.mark.engine_independent
 def test_a_stream_that_already_fits_is_copied_and_only_then(facts, copied):
     renditions = transcode.plan(source(1280, 720, **facts))
     assert [r.copy_video for r in renditions] == [False, copied]
 
 
+@pytest.mark.engine_independent
 def test_aac_lc_is_copied_other_audio_is_encoded():
     assert transcode.copy_audio(source(640, 360))
     assert not transcode.copy_audio(source(640, 360, audio_codec="opus", audio_profile=None))
@@ -205,6 +208,7 @@ def stream_facts(path: Path) -> dict:
 
 
 @pytest.mark.parametrize("name", ["hd", "hevc", "portrait", "odd", "vfr", "avi", "video_first"])
+@pytest.mark.engine_independent
 def test_every_rendition_plays_everywhere(built, sources, name):
     folder, outputs = built[name]
     assert outputs.renditions, name
@@ -223,22 +227,26 @@ def test_every_rendition_plays_everywhere(built, sources, name):
         assert transcode.interleave_gap(path) <= 1.0
 
 
+@pytest.mark.engine_independent
 def test_portrait_phone_video_is_turned_upright(built):
     _folder, outputs = built["portrait"]
     assert [(r["width"], r["frame_height"]) for r in outputs.renditions] == [(360, 640)]
 
 
+@pytest.mark.engine_independent
 def test_the_audio_is_interleaved_again_where_the_source_was_not(sources, built):
     assert transcode.interleave_gap(sources["video_first"]) > 3
     folder, outputs = built["video_first"]
     assert transcode.interleave_gap(folder / outputs.renditions[0]["file"]) <= 1.0
 
 
+@pytest.mark.engine_independent
 def test_a_720p_h264_source_is_copied_at_720p(built, sources):
     _folder, outputs = built["hd"]
     assert [(r["height"], r["copied"]) for r in outputs.renditions] == [(360, False), (720, True)]
 
 
+@pytest.mark.engine_independent
 def test_the_hls_package_lists_every_rendition_in_short_segments(built):
     folder, outputs = built["hd"]
     master = (folder / "hls" / "master.m3u8").read_text()
@@ -258,6 +266,7 @@ def test_the_hls_package_lists_every_rendition_in_short_segments(built):
             assert (folder / "hls" / uri).parent.joinpath(segment).stat().st_size > 0
 
 
+@pytest.mark.engine_independent
 def test_seek_previews_point_into_sprites(built):
     folder, _outputs = built["hd"]
     track = (folder / "thumbs.vtt").read_text()
@@ -271,6 +280,7 @@ def test_seek_previews_point_into_sprites(built):
         assert int(x) % 160 == 0 and int(y) % 90 == 0
 
 
+@pytest.mark.engine_independent
 def test_progress_rises_while_ffmpeg_works(tmp_path):
     """FFmpeg reports while it encodes (not only at the end: a tiled output used to hold its
     reports back until the last frame). The source is MPEG-4 Part 2, so the encode is real
@@ -283,6 +293,7 @@ def test_progress_rises_while_ffmpeg_works(tmp_path):
     assert any(0 < value < 0.8 for value in seen), seen  # before the encode ended
 
 
+@pytest.mark.engine_independent
 def test_ffmpeg_errors_are_reported_with_its_words(tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(5000))

@@ -2,10 +2,13 @@
 
 import itertools
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lms.services import intervals as iv
+
+pytestmark = pytest.mark.engine_independent  # run in the SQLite pass only
 
 DURATION = 600.0
 

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from lms.models import QUESTION_KINDS
 from lms.services.quiz import bank, gift
 
+pytestmark = pytest.mark.engine_independent  # run in the SQLite pass only
+
 SAMPLE = """// 初创企业成长营 · 财务
 $CATEGORY: $course$/财务
 

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from lms.services.quiz import bank, grading
 from lms.services.quiz.grading import AnswerError, grade, normalise_text, validate_answer
 
+pytestmark = pytest.mark.engine_independent  # run in the SQLite pass only
+
 FAST = settings(max_examples=150, deadline=None)
 
 
