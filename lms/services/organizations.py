@@ -38,6 +38,8 @@ from lms.models._base import utcnow
 from lms.services import accounts, audit, hours
 from lms.services.account_tokens import has_password
 from lms.services.people import scope_for
+from lms.services.quiz import records as quiz_records
+from lms.services.quiz.records import QuizSummary
 from lms.services.text import clean_name
 
 MAX_TARGET_HOURS = 744  # every hour of a 31-day month
@@ -279,6 +281,7 @@ class StaffRow:
     user: User
     groups: list[str]
     seconds: int
+    quizzes: QuizSummary | None = None  # None: no quiz taken
 
     @property
     def hours(self) -> float:
@@ -298,10 +301,11 @@ def month_bounds(today: date) -> tuple[date, date]:
 
 
 def staff_rows(organization: Organization, today: date | None = None) -> list[StaffRow]:
-    """The organization's staff by name, with their groups and this month's verified time.
+    """The organization's staff by name, with their groups, this month's verified time and
+    their quizzes.
 
-    Three queries whatever the number of staff: the people, their groups, and the month's
-    ledger summed per person by the database.
+    Four queries whatever the number of staff: the people, their groups, the month's ledger
+    summed per person by the database, and their quiz results summed the same way.
     """
     first, following = month_bounds(today or hours.local_day(utcnow()))
     people = members(organization)
@@ -325,8 +329,16 @@ def staff_rows(organization: Organization, today: date | None = None) -> list[St
         .order_by(StaffGroup.name)
     ):
         groups.setdefault(user_id, []).append(name)
+    quizzes = quiz_records.summaries(
+        db.select(User.id).where(User.organization_id == organization.id)
+    )
     return [
-        StaffRow(person, groups.get(person.id, []), max(0, int(seconds.get(person.id) or 0)))
+        StaffRow(
+            person,
+            groups.get(person.id, []),
+            max(0, int(seconds.get(person.id) or 0)),
+            quizzes.get(person.id),
+        )
         for person in people
     ]
 

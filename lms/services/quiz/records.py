@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
 
 from lms.extensions import db
 from lms.models import Course, Lesson, Module, QuizAttempt
@@ -60,3 +60,41 @@ def for_learner(user_id: int) -> list[QuizRecord]:
         for course_zh, course_en, quiz_zh, quiz_en, count, best, ok, last in rows
     ]  # fmt: skip
     return sorted(records, key=lambda r: r.last_at, reverse=True)
+
+
+@dataclass(frozen=True)
+class QuizSummary:
+    """A person's quizzes at a glance: how many they took and passed, and the mean best score."""
+
+    taken: int
+    passed: int
+    mean_best: float
+
+
+def summaries(user_ids: Select) -> dict[int, QuizSummary]:
+    """Per user among ``user_ids`` (a query of ids) who submitted any quiz: their summary.
+
+    One query: each person's best score and pass per quiz, then summed per person.
+    """
+    per_quiz = (
+        db.select(
+            QuizAttempt.user_id.label("user_id"),
+            func.max(QuizAttempt.score).label("best"),
+            func.max(db.case((QuizAttempt.passed.is_(True), 1), else_=0)).label("passed"),
+        )
+        .where(QuizAttempt.user_id.in_(user_ids), QuizAttempt.status == "submitted")
+        .group_by(QuizAttempt.user_id, QuizAttempt.lesson_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        db.select(
+            per_quiz.c.user_id,
+            func.count(),
+            func.sum(per_quiz.c.passed),
+            func.avg(per_quiz.c.best),
+        ).group_by(per_quiz.c.user_id)
+    )
+    return {
+        user_id: QuizSummary(int(taken), int(passed or 0), round(float(mean or 0), 1))
+        for user_id, taken, passed, mean in rows
+    }
