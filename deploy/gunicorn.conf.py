@@ -75,6 +75,10 @@ pidfile = os.environ.get("LMS_PIDFILE") or os.path.join(
     or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance"),
     "gunicorn.pid",
 )
+try:  # the instance folder may not exist yet (lms init makes it; the app would too)
+    os.makedirs(os.path.dirname(pidfile), exist_ok=True)
+except OSError:
+    pidfile = None  # no pidfile: `lms plugins reload` then says to restart by hand
 
 # gunicorn 27's control socket (gunicornc) would live in the user's home, which the systemd
 # unit makes read-only; signals (HUP, TERM, TTIN/TTOU) do all we need.

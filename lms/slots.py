@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app, g, render_template
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -48,6 +48,8 @@ def render_slot(name: str, **context: Any) -> Markup:
     """Every active plugin's fragment for slot ``name``, in a stable order."""
     if name not in SLOTS:
         raise ValueError(f"unknown template slot {name!r}")
+    if g.get("database_unavailable"):  # the 503 page: no plugin can be asked (lms.web.errors)
+        return Markup("")
     registry = current_app.extensions["lms.plugins"]
     context.setdefault("user", current_user)
     found = []

@@ -168,7 +168,7 @@ def test_learner_logs_in_enrolls_and_the_video_plays(context, course, learner):
     enroll(page, course)
     assert "You are enrolled" in page.inner_text(".flash")
     links = page.locator("section.syllabus li.lesson-row a")
-    assert links.count() == 6  # every lesson of the syllabus is a link once enrolled
+    assert links.count() == 7  # every lesson of the syllabus (six and the quiz) is a link
     first_video = page.locator("section.syllabus li.lesson-row:has(.kind-video) a").first
     title = first_video.inner_text()
     with page.expect_navigation():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -129,6 +129,7 @@ def register(app: Flask) -> None:
         # Answer as to a visitor: the language, the page's menu and the response headers would
         # ask the database about the logged-in user again. The session cookie stays as it is.
         current_app.login_manager._update_request_context_with_user()
+        g.database_unavailable = True  # and plugins' slots would ask which camps are on
         return render_error(ServiceUnavailable(_("The database is not reachable right now.")))
 
     @app.errorhandler(Exception)
