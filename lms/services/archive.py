@@ -317,27 +317,6 @@ def _corrections(user_id: int) -> list[tuple[AttendanceCorrection, LiveSession, 
     )
 
 
-def _history(
-    attendance: list[tuple[Attendance, LiveSession]], credited: dict[int, int]
-) -> list[AttendanceRecord]:
-    """The attendance history: status, arrival, departure, hours and whom they replaced."""
-    records = [
-        AttendanceRecord(
-            starts_at=aware(session.starts_at),
-            timezone=session.timezone,
-            title_zh=session.title_zh,
-            title_en=session.title_en,
-            status=row.status,
-            arrived_at=(row.arrived_at or row.checked_in_at) if row.status in ATTENDED else None,
-            left_at=row.left_at,
-            seconds=credited.get(session.id, 0),
-            in_place_of=row.substitute_for.name if row.substitute_for else "",
-        )
-        for row, session in attendance
-    ]
-    return sorted(records, key=lambda record: record.starts_at, reverse=True)
-
-
 def _credited_per_session(user_id: int) -> dict[int, int]:
     """Seconds credited per live session: the check-in and every correction, summed."""
     rows = db.session.execute(
