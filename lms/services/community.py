@@ -16,7 +16,6 @@ Every function validates before it writes, so a refused request leaves nothing b
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,7 @@ from lms.models import (
     User,
 )
 from lms.services import search
+from lms.services.paging import Paginated
 
 MAX_TITLE = 200
 MAX_COMPANY = 200
@@ -106,25 +106,13 @@ def _member(user: Any) -> None:
 
 
 @dataclass
-class Page:
+class Page(Paginated):
     """One page of a listing: ``items`` are ``(row, comment_count)`` pairs."""
 
     items: list[tuple[Any, int]]
     page: int
     per_page: int
     total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def _paginate(query: Any, count_query: Any, page: int, per_page: int) -> Page:

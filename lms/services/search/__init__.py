@@ -17,7 +17,6 @@ from the live rows at each search (``query.visible``). ``search()`` answers a qu
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ from lms.extensions import db
 from lms.models import Camp, Course, DiscussionTopic, Lesson, SalonCase
 from lms.models._base import current_language
 from lms.models.search import SEARCH_KINDS, SearchDocument
+from lms.services.paging import Paginated
 from lms.services.search import documents, query, snippets
 from lms.services.search.segment import query_terms
 
@@ -115,7 +115,7 @@ class Hit:
 
 
 @dataclass
-class Results:
+class Results(Paginated):
     query: str
     terms: list[str]
     total: int = 0
@@ -123,18 +123,6 @@ class Results:
     per_page: int = PER_PAGE
     hits: list[Hit] = field(default_factory=list)
     camps: list[Camp] = field(default_factory=list)  # the visible camps, for the filter
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def clean_query(raw: str | None) -> str:
