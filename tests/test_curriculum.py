@@ -96,6 +96,21 @@ def test_a_minimal_curriculum_loads(tmp_path):
     assert {lesson.kind for lesson in lessons} == {"video"}
 
 
+def test_a_file_edited_in_place_is_read_again_and_copies_are_independent(tmp_path):
+    """Loads of an unchanged text are served from memory, as copies; an edit is seen at once."""
+    path = write(tmp_path, minimal())
+    first = load_curriculum(path, "design")
+    first.courses[0].slug = "changed-by-a-caller"
+    assert load_curriculum(path, "design").courses[0].slug != "changed-by-a-caller"
+
+    edited = minimal()
+    edited["courses"][0]["slug"] = "edited"  # same length, written within the same tick
+    path.write_text(yaml.safe_dump(edited, allow_unicode=True), encoding="utf-8")
+    assert load_curriculum(path, "design").courses[0].slug == "edited"
+    with pytest.raises(CurriculumError, match="not 'studio'"):
+        load_curriculum(path, "studio")
+
+
 def lessons_of(data: dict, module: int = 0) -> list[dict]:
     return data["courses"][0]["modules"][module]["lessons"]
 

@@ -8,6 +8,7 @@ nobody touched follows the curriculum (a three-way merge against ``synced``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -107,10 +108,24 @@ class CurriculumError(ValueError):
 
 
 def load_curriculum(path: Path, camp_slug: str) -> Curriculum:
-    """Read and validate a curriculum file; raise :class:`CurriculumError` with the reasons."""
+    """Read and validate a curriculum file; raise :class:`CurriculumError` with the reasons.
+
+    A file whose text was validated before is not parsed again: every app a process builds
+    (tests build thousands, a plugin reload one more) gets its own copy of the result.
+    """
     try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SafeLoader)  # noqa: S506
-    except (OSError, yaml.YAMLError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CurriculumError(f"{path}: {exc}") from exc
+    return _validated(text, str(path), camp_slug).model_copy(deep=True)
+
+
+@functools.lru_cache(maxsize=32)
+def _validated(text: str, path: str, camp_slug: str) -> Curriculum:
+    """The curriculum in ``text`` (read from ``path``); errors are raised, not cached."""
+    try:
+        data = yaml.load(text, Loader=SafeLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
         raise CurriculumError(f"{path}: {exc}") from exc
     try:
         curriculum = Curriculum.model_validate(data)
