@@ -55,6 +55,9 @@ DEFAULTS: dict[str, object] = {
     "PLUGINS_STRICT": False,
     # Training-time target per learner and month (hours), as in the park's companies.
     "MONTHLY_TARGET_HOURS": 12,
+    # Minutes during which the author of a salon case, a topic or a comment may edit or delete
+    # it (docs/community.md); trainers and organizers moderate at any time.
+    "COMMUNITY_EDIT_MINUTES": 30,
     # Verified watch time (docs/video.md): the player reports every WATCH_REPORT_EVERY seconds;
     # a report earns at most the wall-clock time since the session's previous report, capped
     # at WATCH_WINDOW seconds (a little longer than the interval), plus WATCH_SLACK seconds.

@@ -22,6 +22,7 @@ from lms.models.assessment import (
     SurveyResponse,
 )
 from lms.models.catalog import (
+    COURSE_LEVELS,
     LESSON_KINDS,
     Camp,
     Caption,
@@ -51,6 +52,7 @@ from lms.models.live import (
     LiveSegment,
     LiveSeries,
     LiveSession,
+    Moderated,
     Registration,
     SalonCase,
     TopicComment,
@@ -63,6 +65,7 @@ from lms.models.settings import PluginSetting, PluginState
 __all__ = [
     "ATTENDANCE_STATUSES",
     "CASE_TOPICS",
+    "COURSE_LEVELS",
     "LESSON_KINDS",
     "QUESTION_KINDS",
     "REVIEW_POLICIES",
@@ -92,6 +95,7 @@ __all__ = [
     "LiveSegment",
     "LiveSeries",
     "LiveSession",
+    "Moderated",
     "MediaAsset",
     "Module",
     "Organization",

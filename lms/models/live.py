@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from lms.extensions import db
 from lms.models._base import Bilingual, Timestamped, academy_timezone, utcnow
@@ -194,7 +194,26 @@ class AttendanceCorrection(db.Model):
     attendance: Mapped[Attendance] = relationship()
 
 
-class SalonCase(Timestamped, db.Model):
+class Moderated:
+    """What community posts and comments share: the author's last edit, and a moderator's
+    (or the author's) hiding or deletion with who did it and why (docs/community.md).
+
+    A deleted post stays as a row (a reply keeps its place in a thread) but is shown to
+    nobody; a hidden one is shown to moderators only, marked.
+    """
+
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    moderation_reason: Mapped[str | None] = mapped_column(String(500))
+
+    @declared_attr
+    def moderated_by(cls) -> Mapped[User | None]:
+        return relationship(foreign_keys=[cls.moderated_by_id])
+
+
+class SalonCase(Moderated, Timestamped, db.Model):
     """A company's case presented at the maker salon; the case library lists them."""
 
     __tablename__ = "salon_cases"
@@ -215,10 +234,10 @@ class SalonCase(Timestamped, db.Model):
 
     session: Mapped[LiveSession | None] = relationship()
     organization: Mapped[Organization | None] = relationship()
-    presenter: Mapped[User | None] = relationship()
+    presenter: Mapped[User | None] = relationship(foreign_keys=[presenter_id])
 
 
-class CaseComment(Timestamped, db.Model):
+class CaseComment(Moderated, Timestamped, db.Model):
     """A learner's comment or suggestion on a case; experts' reviews are marked as such."""
 
     __tablename__ = "case_comments"
@@ -231,10 +250,10 @@ class CaseComment(Timestamped, db.Model):
     body: Mapped[str] = mapped_column(Text)
     is_expert_review: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
-class DiscussionTopic(Timestamped, db.Model):
+class DiscussionTopic(Moderated, Timestamped, db.Model):
     """A topic for the members' discussion: a news item, an event, a phenomenon, a person."""
 
     __tablename__ = "discussion_topics"
@@ -250,10 +269,10 @@ class DiscussionTopic(Timestamped, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     session: Mapped[LiveSession | None] = relationship()
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
 
-class TopicComment(Timestamped, db.Model):
+class TopicComment(Moderated, Timestamped, db.Model):
     """A threaded comment: ``parent_id`` is the comment it answers."""
 
     __tablename__ = "topic_comments"
@@ -268,7 +287,7 @@ class TopicComment(Timestamped, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class CalendarFeed(db.Model):
