@@ -7,7 +7,6 @@ titles, reasons) is escaped before it reaches a ``Paragraph``, whose input is ma
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from io import BytesIO
 from typing import Any
@@ -25,9 +24,10 @@ from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Space
 from lms.models._base import utcnow
 from lms.services import hours
 from lms.services.archive import Archive, Event, kind_label, status_label
+from lms.services.text import control_characters
 
 FONT = "STSong-Light"
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL = control_characters(keep_line_breaks=True)
 # The CID font covers ASCII, CJK and common punctuation, but not every Latin-1 sign (the
 # middle dot "·" among them): separators stay ASCII.
 SEPARATOR = " | "

@@ -16,7 +16,6 @@ Every function validates before it writes, so a refused request leaves nothing b
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +36,7 @@ from lms.models import (
 )
 from lms.services import search
 from lms.services.paging import Paginated
+from lms.services.text import control_characters
 
 MAX_TITLE = 200
 MAX_COMPANY = 200
@@ -53,7 +53,7 @@ MAX_DEPTH = 5
 MAX_ID = 2**31 - 1
 
 # Control characters other than tab, line feed and carriage return.
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL = control_characters(keep_line_breaks=True)
 
 
 class CommunityError(ValueError):

@@ -15,6 +15,7 @@ form, a CSV import, a curriculum, the CLI); file names shown or sent back are cl
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -26,6 +27,21 @@ REMOVED_CATEGORIES = frozenset({"Cf", "Zl", "Zp", "Cs", "Co"})
 NAME_COLUMNS = frozenset(
     {"name", "title_zh", "title_en", "original_name", "learner_name", "guest_name", "company"}
 )
+
+
+# C0 control characters and DEL. Tab, line feed and carriage return are text in a body of
+# several lines; in a one-line name or a search query they are controls like the others.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROLS_BUT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_characters(*, keep_line_breaks: bool) -> re.Pattern[str]:
+    """The pattern of control characters (C0 and DEL) a text may not hold.
+
+    With ``keep_line_breaks`` tab, line feed and carriage return are not matched: a comment
+    or a PDF cell keeps its lines. C1 controls (U+0080–U+009F) are not matched.
+    """
+    return _CONTROLS_BUT_LINE_BREAKS if keep_line_breaks else _CONTROLS
 
 
 def clean_name(value: str) -> str:

@@ -17,7 +17,6 @@ from the live rows at each search (``query.visible``). ``search()`` answers a qu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ from lms.models.search import SEARCH_KINDS, SearchDocument
 from lms.services.paging import Paginated
 from lms.services.search import documents, query, snippets
 from lms.services.search.segment import query_terms
+from lms.services.text import control_characters
 
 MAX_QUERY = 200
 PER_PAGE = 20
@@ -135,7 +135,7 @@ def clean_query(raw: str | None) -> str:
         raise SearchError("NUL")
     if len(raw) > MAX_QUERY:
         raise SearchError("too long")
-    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", raw).split())
+    return " ".join(control_characters(keep_line_breaks=False).sub(" ", raw).split())
 
 
 def search(
