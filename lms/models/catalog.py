@@ -25,6 +25,8 @@ from lms.models.accounts import User
 
 COURSE_STATUSES = ("draft", "published")
 LESSON_KINDS = ("video", "live", "reading", "quiz")
+# A course's level: one of these, or "" for none (forms, curricula and a check constraint).
+COURSE_LEVELS = ("foundation", "intermediate", "advanced")
 MEDIA_STATUSES = ("processing", "ready", "failed")
 
 
@@ -73,6 +75,7 @@ class Course(Synced, Bilingual, Timestamped, db.Model):
     __table_args__ = (
         UniqueConstraint("camp_id", "slug"),
         CheckConstraint(f"status IN {COURSE_STATUSES!r}", name="status"),
+        CheckConstraint(f"level IN {('', *COURSE_LEVELS)!r}", name="level"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -131,6 +134,9 @@ class Lesson(Synced, Bilingual, db.Model):
     body_zh: Mapped[str] = mapped_column(Text, default="")
     body_en: Mapped[str] = mapped_column(Text, default="")
     required: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A preview lesson is open to everyone, anonymous visitors included, in a published
+    # course: its page and its media (lms.services.catalog, lms.services.media_access).
+    preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     minutes: Mapped[int] = mapped_column(Integer, default=0)
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id"))
 
