@@ -6,7 +6,6 @@ Only the sha256 of a feed's token is stored; the URL is shown once, when it is m
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -15,15 +14,12 @@ from icalendar import Calendar, Event
 from lms.extensions import db
 from lms.models import CalendarFeed, Camp, LiveSession, Registration, User
 from lms.models._base import utcnow
+from lms.services import accounts
 from lms.services.hours import academy_timezone
 from lms.services.live import aware, local
 
 PAST_DAYS = 90
 FUTURE_DAYS = 400
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_feed(user: User, camp: Camp | None = None) -> tuple[CalendarFeed, str]:
@@ -38,7 +34,7 @@ def create_feed(user: User, camp: Camp | None = None) -> tuple[CalendarFeed, str
         )
     token = secrets.token_urlsafe(32)
     feed = CalendarFeed(
-        token_hash=_digest(token),
+        token_hash=accounts.token_digest(token),
         user_id=None if camp else user.id,
         camp_id=camp.id if camp else None,
         created_by_id=user.id,
@@ -72,7 +68,7 @@ def find(token: str, disabled_camp_ids: set[int]) -> CalendarFeed | None:
     if not token or len(token) > 100:
         return None
     feed = db.session.scalar(
-        db.select(CalendarFeed).filter_by(token_hash=_digest(token), revoked_at=None)
+        db.select(CalendarFeed).filter_by(token_hash=accounts.token_digest(token), revoked_at=None)
     )
     if feed is None or (feed.camp_id is not None and feed.camp_id in disabled_camp_ids):
         return None

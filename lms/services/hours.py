@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy import extract, func, or_
 
@@ -40,11 +41,6 @@ def target_hours(user: User) -> int:
         if organization is not None and organization.monthly_target_hours is not None:
             return organization.monthly_target_hours
     return int(current_app.config["MONTHLY_TARGET_HOURS"])
-
-
-def camp_target_hours(camp: Camp) -> int | None:
-    """A camp's own monthly target, when the organizers set one."""
-    return camp.monthly_target_hours
 
 
 MAX_TARGET_HOURS = 744  # 31 days × 24 hours; the database checks the same bound
@@ -231,7 +227,7 @@ def month_by_camp(user_id: int, today: date | None = None) -> list[CampMonth]:
     """
     today = today or local_day(utcnow())
     first = today.replace(day=1)
-    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    following = first + relativedelta(months=1)
     sums = (
         db.select(TrainingTime.camp_id, func.sum(TrainingTime.seconds).label("seconds"))
         .where(

@@ -40,10 +40,6 @@ def _fold(value: str) -> str:
     return value.strip().lower()
 
 
-def is_common(password: str) -> bool:
-    return _fold(password) in common_passwords()
-
-
 def problem(password: str, *, email: str | None = None, name: str | None = None) -> str | None:
     """The first rule ``password`` breaks (a code above), or None when it is acceptable.
 

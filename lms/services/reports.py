@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy import and_, case, func, literal, or_
 from sqlalchemy.orm import contains_eager, joinedload
@@ -35,10 +36,6 @@ from lms.models._base import utcnow
 from lms.services import plans
 from lms.services.hours import academy_zone
 from lms.services.people import Scope
-
-
-def next_month(first: date) -> date:
-    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
 
 
 def utc_start(day: date) -> datetime:
@@ -117,7 +114,7 @@ def _hours_query(scope: Scope, month: date, camp: Camp | None) -> Select:
     """
     sums = (
         db.select(TrainingTime.user_id, func.sum(TrainingTime.seconds).label("seconds"))
-        .where(TrainingTime.day >= month, TrainingTime.day < next_month(month))
+        .where(TrainingTime.day >= month, TrainingTime.day < month + relativedelta(months=1))
         .group_by(TrainingTime.user_id)
     )
     if camp is not None:
