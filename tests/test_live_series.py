@@ -224,3 +224,98 @@ def test_cancelling_needs_a_reason_that_is_shown(app, client, organizer):
     assert client.post(f"/live/{session_id}/reinstate", {}).status_code == 302
     with app.app_context():
         assert db.session.get(LiveSession, session_id).cancel_reason is None
+
+
+def test_this_and_following_with_a_new_date_moves_every_following_session(
+    app, client, organizer, learner
+):
+    ids = make_weekly(app, organizer)
+    register(app, learner.id, ids[3])
+    with app.app_context():
+        before = [
+            live.local(db.session.get(LiveSession, i).starts_at, "Asia/Shanghai") for i in ids
+        ]
+        feeds_before = [db.session.get(LiveSession, i).sequence for i in ids]
+    client.login(organizer.email)
+    new_day = (before[2] + timedelta(days=2)).strftime("%Y-%m-%d")
+    data = edit_data(app, ids[2], scope="following", date=new_day, start="14:00")
+    assert client.post(f"/live/{ids[2]}/manage", data).status_code == 302
+    with app.app_context():
+        found = [db.session.get(LiveSession, i) for i in ids]
+        after = [live.local(s.starts_at, "Asia/Shanghai") for s in found]
+        assert after[:2] == before[:2]
+        for old, new in zip(before[2:], after[2:], strict=True):  # two days later, at 14:00
+            assert new.date() == old.date() + timedelta(days=2)
+            assert new.strftime("%H:%M") == "14:00"
+        # Feed revisions: SEQUENCE rises and LAST-MODIFIED moves for the moved sessions only.
+        assert [s.sequence > b for s, b in zip(found, feeds_before, strict=True)] == [
+            False, False, True, True, True, True,
+        ]  # fmt: skip
+        assert all(s.updated_at is not None for s in found[2:])
+        # Segments moved with their sessions.
+        for session in found:
+            assert live.aware(session.segments[0].starts_at) == live.aware(session.starts_at)
+        # The series continues from the new date: extending it adds nothing twice.
+        assert live.extend_series(datetime.now(UTC) + timedelta(days=300)) == 0
+        assert count(LiveSession) == 6
+        successor = found[2].series
+        assert successor.id != found[0].series_id
+        assert (
+            live.local(successor.starts_local.replace(tzinfo=SHANGHAI), "Asia/Shanghai")
+            == (after[2])
+        )
+
+
+def test_this_and_following_into_the_past_is_guarded(app, client, organizer, learner):
+    ids = make_weekly(app, organizer, weeks=3)
+    client.login(organizer.email)
+    with app.app_context():
+        first = live.local(db.session.get(LiveSession, ids[0]).starts_at, "Asia/Shanghai")
+    back = (first - timedelta(days=7)).strftime("%Y-%m-%d")
+    url = f"/live/{ids[0]}/manage"
+    asked = client.post(url, edit_data(app, ids[0], scope="following", date=back))
+    assert asked.status_code == 400 and "in the past" in asked.get_data(as_text=True)
+    register(app, learner.id, ids[0])
+    refused = client.post(
+        url, edit_data(app, ids[0], scope="following", date=back, confirm_past="y")
+    )
+    assert refused.status_code == 409
+    with app.app_context():  # nothing written: every session where it was, no revision
+        assert [db.session.get(LiveSession, i).sequence for i in ids] == [0, 0, 0]
+        assert count(LiveSeries) == 1
+
+
+def test_a_series_moved_from_its_first_session_keeps_one_series(app, organizer):
+    ids = make_weekly(app, organizer, weeks=3)
+    with app.test_request_context():
+        session = db.session.get(LiveSession, ids[0])
+        target = live.local(session.starts_at, session.timezone) + timedelta(days=1)
+        edit = live.SessionEdit("周课", "Weekly", "A", 10)
+        assert live.edit_following(session, edit, starts_at=target) == 3
+        assert count(LiveSeries) == 1
+        assert live.extend_series(datetime.now(UTC) + timedelta(days=300)) == 0
+        assert count(LiveSession) == 3
+
+
+@pytest.mark.engine_independent
+@pytest.mark.parametrize(
+    ("rule", "days", "moved"),
+    [
+        ("FREQ=MONTHLY;BYMONTHDAY=25", 1, "FREQ=MONTHLY;BYMONTHDAY=26"),
+        ("FREQ=WEEKLY;BYDAY=MO,WE;COUNT=4", -1, "FREQ=WEEKLY;BYDAY=SU,TU;COUNT=4"),
+        ("FREQ=MONTHLY;BYDAY=2SU", 1, "FREQ=MONTHLY;BYDAY=2MO"),
+        ("FREQ=WEEKLY;UNTIL=20311231T155959Z", 3, "FREQ=WEEKLY;UNTIL=20320103T155959Z"),
+    ],
+)
+def test_a_rule_moves_by_days(app, rule, days, moved):
+    with app.test_request_context():
+        assert live.shift_rule(rule, days) == moved
+
+
+@pytest.mark.engine_independent
+@pytest.mark.parametrize(
+    "rule", ["FREQ=MONTHLY;BYMONTHDAY=31", "FREQ=YEARLY;BYMONTH=3", "FREQ=MONTHLY;BYMONTHDAY=-1"]
+)
+def test_a_rule_that_cannot_move_is_refused(app, rule):
+    with app.test_request_context(), pytest.raises(live.LiveError):
+        live.shift_rule(rule, 1)

@@ -17,9 +17,18 @@ from lms.models._base import utcnow
 from lms.services import accounts
 from lms.services.hours import academy_timezone
 from lms.services.live import aware, local
+from lms.services.switches import disabled_camps
 
 PAST_DAYS = 90
 FUTURE_DAYS = 400
+
+
+def disabled_camp_ids() -> set[int]:
+    """Ids of the camps switched off: their sessions leave every feed, their feeds answer 404."""
+    slugs = disabled_camps()
+    if not slugs:
+        return set()
+    return set(db.session.scalars(db.select(Camp.id).where(Camp.slug.in_(slugs))))
 
 
 def create_feed(user: User, camp: Camp | None = None) -> tuple[CalendarFeed, str]:

@@ -33,7 +33,8 @@ from lms.models._base import aware, utcnow
 from lms.services import schedule
 from lms.services.hours import academy_timezone
 
-ACTIVITY_DAY_RULE = "FREQ=MONTHLY;BYMONTHDAY=25"
+ACTIVITY_DAY = 25  # of every month
+ACTIVITY_DAY_RULE = f"FREQ=MONTHLY;BYMONTHDAY={ACTIVITY_DAY}"
 ACTIVITY_DAY_START = time(13, 30)
 # The academy's fixed activity day: three segments in the afternoon (minutes from the start).
 ACTIVITY_DAY_SEGMENTS = [
@@ -463,11 +464,15 @@ def edit_session(
 ) -> None:
     """Change one session's title, place, lecturer, seats and (optionally) its time. Fewer
     seats than learners holding one is refused; more seats take learners off the waitlist.
-    Commits."""
+    Commits; on a refusal nothing is written (rolled back)."""
     now = now or utcnow()
-    _edit_one(session, edit, now)
-    if starts_at is not None and starts_at.astimezone(UTC) != aware(session.starts_at):
-        move(session, starts_at, confirm_past, now)  # commits
+    try:
+        _edit_one(session, edit, now)
+        if starts_at is not None and starts_at.astimezone(UTC) != aware(session.starts_at):
+            move(session, starts_at, confirm_past, now)  # commits
+    except LiveError:
+        db.session.rollback()
+        raise
     db.session.commit()
 
 
@@ -476,15 +481,43 @@ def edit_following(
     edit: SessionEdit,
     start_time: time | None = None,
     now: datetime | None = None,
+    *,
+    starts_at: datetime | None = None,
+    confirm_past: bool = False,
 ) -> int:
     """Edit this occurrence and every later one of its series, like a calendar's "this and
     following": the series itself takes the new values for the occurrences it makes later.
-    A new start time applies to the occurrences that have not started (moved ones keep
-    their own time of day). The number of sessions changed. Commits."""
+
+    A new start time (``start_time``, same day) applies to the occurrences that have not
+    started (moved ones keep their own time of day). A new date and time (``starts_at``,
+    zone-aware) moves this occurrence and every following one by the same offset (in local
+    wall-clock time), with the guards of :func:`move`: nothing that has started moves, the
+    past needs ``confirm_past`` and is refused for registered sessions. Either way the
+    series is split here and continues at the new date and time. The number of sessions
+    changed. Commits; on a refusal nothing is written (rolled back)."""
     if session.series is None:
         raise LiveError(_("This session is not part of a series."))
     now = now or utcnow()
-    series = session.series
+    try:
+        edited = _edit_following(
+            session.series, session, edit, start_time, now, starts_at, confirm_past
+        )
+    except LiveError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return edited
+
+
+def _edit_following(
+    series: LiveSeries,
+    session: LiveSession,
+    edit: SessionEdit,
+    start_time: time | None,
+    now: datetime,
+    starts_at: datetime | None,
+    confirm_past: bool,
+) -> int:
     lock_row(LiveSeries, series.id)
     following = list(
         db.session.scalars(
@@ -496,32 +529,97 @@ def edit_following(
             .order_by(LiveSession.starts_at)
         )
     )
+    shift, days = timedelta(), 0
+    if starts_at is not None:
+        check_year(starts_at.year)
+        here = local(session.starts_at, session.timezone)
+        target = starts_at.astimezone(here.tzinfo).replace(second=0, microsecond=0)
+        start_time, days = target.time(), (target.date() - here.date()).days
+        if days:  # another day: everything from here moves by the same offset
+            shift = target.replace(tzinfo=None) - here.replace(tzinfo=None)
     edited = 0
     for occurrence in following:
         changed_here = _edit_one(occurrence, edit, now)
-        if start_time is not None and not occurrence.moved and not has_started(occurrence, now):
+        new_start = None
+        if shift:
+            new_start = _shifted(occurrence, shift)
+            if has_started(occurrence, now):
+                raise LiveConflict(_("This session has started: it cannot be moved."))
+            check_past(new_start, confirm_past, occurrence, now)
+        elif start_time is not None and not occurrence.moved and not has_started(occurrence, now):
             local_start = local(occurrence.starts_at, occurrence.timezone)
             new_start = datetime.combine(local_start.date(), start_time, local_start.tzinfo)
-            if new_start.astimezone(UTC) != aware(occurrence.starts_at):
-                _shift(occurrence, new_start.astimezone(UTC))
-                changed(occurrence, now)
-                changed_here = True
+            new_start = new_start.astimezone(UTC)
+        if new_start is not None and new_start != aware(occurrence.starts_at):
+            _shift(occurrence, new_start)
+            changed(occurrence, now)
+            changed_here = True
         edited += changed_here
     for name in ("title_zh", "title_en", "location", "capacity"):
         setattr(series, name, getattr(edit, name))
     if start_time is not None:
-        _split_time(series, session, start_time, following)
-    db.session.commit()
+        _split(series, session, start_time, following, days)
     return edited
 
 
-def _split_time(
-    series: LiveSeries, session: LiveSession, start_time: time, following: list[LiveSession]
+def _shifted(occurrence: LiveSession, shift: timedelta) -> datetime:
+    """``occurrence``'s start moved by ``shift`` of local wall-clock time, in UTC."""
+    moment = local(occurrence.starts_at, occurrence.timezone)
+    return (moment.replace(tzinfo=None) + shift).replace(tzinfo=moment.tzinfo).astimezone(UTC)
+
+
+WEEKDAY_PART = re.compile(r"([+-]?\d*)(MO|TU|WE|TH|FR|SA|SU)")
+
+
+def shift_rule(rule: str, days: int) -> str:
+    """``rule`` with its days moved by ``days``: weekdays (``BYDAY``), days of the month
+    (``BYMONTHDAY``) and ``UNTIL``. Parts that cannot follow a move of days (months,
+    weeks or days of the year, set positions, hours) refuse a move (LiveError)."""
+    if not days:
+        return rule
+    parts = []
+    for part in rule.split(";"):
+        name, _sep, value = part.partition("=")
+        name = name.upper()
+        if name == "BYDAY":
+            moved = []
+            for item in value.split(","):
+                found = WEEKDAY_PART.fullmatch(item.upper())
+                if found is None:
+                    raise LiveError(_("The recurrence rule is not valid: %(error)s", error=item))
+                weekday = WEEKDAYS[(WEEKDAYS.index(found.group(2)) + days) % 7]
+                moved.append(f"{found.group(1)}{weekday}")
+            value = ",".join(moved)
+        elif name == "BYMONTHDAY":
+            monthdays = [int(item) + days for item in value.split(",")]
+            if any(not 1 <= day <= 31 for day in monthdays) or any(
+                int(item) < 0 for item in value.split(",")
+            ):
+                raise LiveError(_("This series cannot move to another day of the month."))
+            value = ",".join(str(day) for day in monthdays)
+        elif name == "UNTIL":
+            until = datetime.strptime(value[:15], "%Y%m%dT%H%M%S") + timedelta(days=days)
+            value = f"{until:%Y%m%dT%H%M%S}" + value[15:]
+        elif name in ("BYMONTH", "BYYEARDAY", "BYWEEKNO", "BYSETPOS", "BYHOUR", "BYMINUTE"):
+            raise LiveError(
+                _("This series' rule cannot move to another date: end it and start a new one.")
+            )
+        parts.append(f"{name}={value}")
+    return ";".join(parts)
+
+
+def _split(
+    series: LiveSeries,
+    session: LiveSession,
+    start_time: time,
+    following: list[LiveSession],
+    days: int = 0,
 ) -> None:
-    """A new time of day from ``session`` on: the series ends before it and a new series with
-    the same rule continues at the new time, taking over the following occurrences."""
+    """A new date or time of day from ``session`` on: the series ends before it and a new
+    series with the same rule (its days moved by ``days``) continues at the new time,
+    taking over the following occurrences (their recurrence ids moved the same way)."""
     first_local = local(session.recurrence_id or session.starts_at, series.timezone)
-    if first_local.time() == start_time:
+    if first_local.time() == start_time and not days:
         return
     old_rule = series.rrule
     split_at = aware(session.recurrence_id or session.starts_at)
@@ -533,22 +631,33 @@ def _split_time(
             if moment >= split_at
         ]
         rule = f"{rule};COUNT={max(1, len(left))}"
-    series.rrule = _with_until(old_rule, split_at - timedelta(seconds=1))
-    successor = LiveSeries(
-        **{name: getattr(series, name) for name in SERIES_FIELDS},
-        rrule=rule,
-        starts_local=datetime.combine(first_local.date(), start_time),
-        segments=series.segments,
-        created_by_id=series.created_by_id,
+    rule = shift_rule(rule, days)
+    starts_local = datetime.combine(first_local.date() + timedelta(days=days), start_time)
+    parse_rule(rule, starts_local, series.timezone)
+    earlier = db.session.scalar(
+        db.select(LiveSession.id)
+        .where(LiveSession.series_id == series.id, LiveSession.id.not_in([o.id for o in following]))
+        .limit(1)
     )
-    db.session.add(successor)
-    db.session.flush()
+    if earlier is None:  # from its first session on: the series itself changes
+        series.rrule, series.starts_local, successor = rule, starts_local, series
+    else:
+        series.rrule = _with_until(old_rule, split_at - timedelta(seconds=1))
+        successor = LiveSeries(
+            **{name: getattr(series, name) for name in SERIES_FIELDS},
+            rrule=rule,
+            starts_local=starts_local,
+            segments=series.segments,
+            created_by_id=series.created_by_id,
+        )
+        db.session.add(successor)
+        db.session.flush()
     zone_of = zone(series.timezone)
     for occurrence in following:
         original = local(occurrence.recurrence_id or occurrence.starts_at, series.timezone)
         occurrence.series_id = successor.id
         occurrence.recurrence_id = datetime.combine(
-            original.date(), start_time, zone_of
+            original.date() + timedelta(days=days), start_time, zone_of
         ).astimezone(UTC)
 
 

@@ -9,11 +9,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
-from lms.extensions import db
-from lms.models import Camp
 from lms.services import feeds
 from lms.services.camps import get_visible_camp, visible_camps
-from lms.services.switches import disabled_camps
 from lms.web.forms import ActionForm
 
 bp = Blueprint("feeds", __name__, url_prefix="/calendar")
@@ -23,16 +20,9 @@ class FeedForm(FlaskForm):
     camp = SelectField(choices=[])
 
 
-def _disabled_camp_ids() -> set[int]:
-    slugs = disabled_camps()
-    if not slugs:
-        return set()
-    return set(db.session.scalars(db.select(Camp.id).where(Camp.slug.in_(slugs))))
-
-
 @bp.get("/feed/<token>.ics")
 def feed(token: str) -> Response:
-    disabled = _disabled_camp_ids()
+    disabled = feeds.disabled_camp_ids()
     found = feeds.find(token, disabled)
     if found is None:
         abort(404)
@@ -54,7 +44,7 @@ def feed(token: str) -> Response:
 def academy_feed() -> Response:
     """The academy's public calendar: the activity day and every other visible session."""
     body = feeds.to_ics(
-        feeds.academy_sessions(_disabled_camp_ids()),
+        feeds.academy_sessions(feeds.disabled_camp_ids()),
         _("Camp LMS: the academy's live sessions"),
         lambda session: url_for("live.session", session_id=session.id, _external=True),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import segno
@@ -23,10 +23,9 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from lms.extensions import db
-from lms.models import Camp, Course, Lesson, LiveSession, User
+from lms.models import LiveSession
 from lms.models._base import utcnow
-from lms.services import checkin, hours, live, ratelimit
+from lms.services import checkin, hours, live, live_setup, ratelimit
 from lms.services.camps import visible_camps
 from lms.services.hours import academy_timezone
 from lms.web.downloads import csv_response
@@ -74,32 +73,21 @@ def runnable_or_404(session_id: int) -> LiveSession:
 
 @bp.get("/")
 def index() -> str:
-    camps = visible_camps()
-    sessions = live.upcoming([camp.id for camp in camps])
-    registrations = {}
-    if current_user.is_authenticated and sessions:
-        from lms.models import Registration
-
-        registrations = {
-            row.session_id: row
-            for row in db.session.scalars(
-                db.select(Registration).where(
-                    Registration.user_id == current_user.id,
-                    Registration.session_id.in_([s.id for s in sessions]),
-                )
-            )
-        }
-    return render_template("live/index.html", sessions=sessions, registrations=registrations)
+    sessions = live.upcoming(live.camp_ids_visible())
+    return render_template(
+        "live/index.html",
+        sessions=sessions,
+        registrations=live_setup.registrations_by_session(current_user, sessions),
+    )
 
 
 @bp.get("/calendar")
 def calendar_page() -> str:
     today = live.local(utcnow(), academy_timezone()).date()
     try:
-        year = int(request.args.get("year", today.year))
-        month = int(request.args.get("month", today.month))
-        live.check_year(year)
-        first = date(year, month, 1)
+        first = live_setup.month_start(
+            int(request.args.get("year", today.year)), int(request.args.get("month", today.month))
+        )
     except (ValueError, OverflowError):
         abort(400, _("Unknown month."))
     start = datetime(first.year, first.month, 1, tzinfo=live.zone(academy_timezone())) - timedelta(
@@ -213,9 +201,7 @@ def check_in(session_id: int) -> str | Response | tuple[str, int]:
                 _("Too many wrong codes. Wait a minute and ask the trainer for the current code."),
             )
         if form.validate_on_submit():
-            absent = (
-                db.session.get(User, form.substitute_for.data) if form.substitute_for.data else None
-            )
+            absent = live_setup.user(form.substitute_for.data)
             try:
                 result = checkin.check_in(
                     current_user, found, form.code.data, substitute_for=absent
@@ -329,17 +315,6 @@ def sign_in_sheet(session_id: int) -> str:
     )
 
 
-def _moment(session: LiveSession, value: time | None) -> datetime | None:
-    """A time of day on the session's (local) day, as an aware instant."""
-    if value is None:
-        return None
-    start = live.local(session.starts_at, session.timezone)
-    moment = datetime.combine(start.date(), value, tzinfo=start.tzinfo)
-    if moment < start and live.local(session.ends_at, session.timezone).date() > start.date():
-        moment += timedelta(days=1)  # a session past midnight
-    return moment
-
-
 @bp.post("/<int:session_id>/attendance")
 @login_required
 def correct(session_id: int) -> Response:
@@ -347,7 +322,7 @@ def correct(session_id: int) -> Response:
     form = CorrectionForm()
     if not form.validate_on_submit():
         abort(400, _("Choose a learner and a status, and give a reason."))
-    learner = db.session.get(User, form.learner.data)
+    learner = live_setup.user(form.learner.data)
     if learner is None:
         abort(400, _("Choose a learner and a status, and give a reason."))
     try:
@@ -357,8 +332,8 @@ def correct(session_id: int) -> Response:
             learner,
             form.status.data,
             form.reason.data,
-            arrived_at=_moment(found, form.arrived.data),
-            left_at=_moment(found, form.left.data),
+            arrived_at=live_setup.on_session_day(found, form.arrived.data),
+            left_at=live_setup.on_session_day(found, form.left.data),
         )
     except checkin.SeatConflict as exc:
         abort(409, str(exc))
@@ -386,13 +361,9 @@ def mark_all_present(session_id: int) -> Response:
 
 def _course_choices() -> list[SelectChoice]:
     """Published courses of visible camps; a session tied to a course also gets its camp."""
-    courses = db.session.scalars(
-        db.select(Course)
-        .where(Course.camp_id.in_(live.camp_ids_visible()), Course.status == "published")
-        .where(Course.archived_at.is_(None))
-        .order_by(Course.camp_id, Course.position)
-    )
-    return [SelectChoice(0, _("— none —"))] + [SelectChoice(c.id, c.title) for c in courses]
+    return [SelectChoice(0, _("— none —"))] + [
+        SelectChoice(c.id, c.title) for c in live_setup.schedulable_courses()
+    ]
 
 
 def _camp_choices() -> list[SelectChoice]:
@@ -402,13 +373,8 @@ def _camp_choices() -> list[SelectChoice]:
 
 
 def _lecturer_choices() -> list[SelectChoice]:
-    trainers = db.session.scalars(
-        db.select(User)
-        .where(User.role.in_(("trainer", "organizer")), User.active.is_(True))
-        .order_by(User.name)
-    )
     return [SelectChoice(0, _("— none —"))] + [
-        SelectChoice(user.id, user.name) for user in trainers
+        SelectChoice(user.id, user.name) for user in live_setup.lecturers()
     ]
 
 
@@ -482,32 +448,17 @@ def _rule(form: SessionForm) -> str:
 
 
 def _activity_day_defaults(form: SessionForm) -> None:
-    today = live.local(utcnow(), academy_timezone()).date()
-    next_25th = (
-        today.replace(day=25)
-        if today.day <= 25
-        else (today.replace(day=1) + timedelta(days=32)).replace(day=25)
-    )
-    form.title_zh.data, form.title_en.data = "园区党员固定活动日", "Park activity day"
-    form.date.data, form.start.data = next_25th, live.ACTIVITY_DAY_START
-    form.timezone.data = academy_timezone()
-    form.frequency.data, form.monthday.data = "monthly", 25
-    form.location.data = live.REMOTE_EDUCATION_CENTRE
-    form.capacity.data = 80
+    defaults = live_setup.activity_day_defaults()
+    for name in ("title_zh", "title_en", "location", "capacity", "timezone"):
+        getattr(form, name).data = getattr(defaults.values, name)
+    form.date.data, form.start.data = defaults.date, defaults.start
+    form.frequency.data, form.monthday.data = defaults.frequency, defaults.monthday
 
 
 def _create(form: SessionForm, rule: str, starts_local: datetime) -> LiveSession:
-    course = db.session.get(Course, form.course.data) if form.course.data else None
-    camp = (
-        db.session.scalar(db.select(Camp).filter_by(slug=form.camp.data))
-        if form.camp.data
-        else None
-    )
-    if course is not None:
-        camp = course.camp
+    camp_id, course_id = live_setup.placement(form.camp.data or "", form.course.data or None)
     lesson_id = form.screening_lesson.data if form.delivery.data == "screening" else None
-    if lesson_id is not None and db.session.get(Lesson, lesson_id) is None:
-        raise live.LiveError(_("There is no lesson with this number."))
+    live_setup.check_screening(lesson_id)
     values = live.SessionValues(
         title_zh=form.title_zh.data.strip(),
         title_en=form.title_en.data.strip(),
@@ -516,40 +467,16 @@ def _create(form: SessionForm, rule: str, starts_local: datetime) -> LiveSession
         location=form.location.data.strip(),
         capacity=form.capacity.data,
         timezone=form.timezone.data,
-        camp_id=camp.id if camp else None,
-        course_id=course.id if course else None,
+        camp_id=camp_id,
+        course_id=course_id,
         lecturer_id=form.lecturer.data or None,
         guest_name=(form.guest_name.data or "").strip(),
         guest_title=(form.guest_title.data or "").strip(),
         delivery=form.delivery.data,
         screening_lesson_id=lesson_id,
     )
-    plan = live.ACTIVITY_DAY_SEGMENTS
-    if form.plan.data == "lecture":
-        minutes = form.minutes.data or 90
-        plan = [
-            {
-                "kind": "lecture",
-                "title_zh": "讲座",
-                "title_en": "Lecture",
-                "offset": 0,
-                "minutes": minutes,
-            }
-        ]
-    if rule:
-        series = live.create_series(values, rule, starts_local, plan, current_user)
-        first = db.session.scalar(
-            db.select(LiveSession)
-            .filter_by(series_id=series.id)
-            .order_by(LiveSession.starts_at)
-            .limit(1)
-        )
-        if first is None:
-            raise live.LiveError(_("The rule gives no date in the coming months."))
-        return first
-    return live.create_session(
-        values, starts_local.replace(tzinfo=live.zone(values.timezone)), plan
-    )
+    plan = live_setup.segment_plan(form.plan.data, form.minutes.data)
+    return live_setup.create(values, rule, starts_local, plan, current_user)
 
 
 def _edit_form(found: LiveSession) -> EditForm:
@@ -589,17 +516,15 @@ def manage(session_id: int) -> str | Response | tuple[str, int]:
         )
         try:
             if form.scope.data == "following":
-                live.edit_following(found, edit, start_time=form.start.data)
-                if moment.date() != live.local(found.starts_at, found.timezone).date():
-                    live.move(found, moment, bool(form.confirm_past.data))
+                live.edit_following(
+                    found, edit, starts_at=moment, confirm_past=bool(form.confirm_past.data)
+                )
             else:
                 live.edit_session(found, edit, moment, bool(form.confirm_past.data))
         except live.LiveConflict as exc:
-            db.session.rollback()
             form.date.errors.append(str(exc))
             status = 409
         except live.LiveError as exc:
-            db.session.rollback()
             form.date.errors.append(str(exc))
         else:
             flash(_("Saved."), "success")
