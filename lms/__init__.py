@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from lms.camp import Camp, EnrollmentDecision
+from lms.models._base import MAX_INTEGER
 from lms.services.settings import plugin_settings
 from lms.services.text import protect_names
 from lms.slots import Fragment, render_fragment
@@ -191,7 +192,7 @@ class DatabaseId(IntegerConverter):
     """``<int:…>`` in URLs, bounded to the database's integer keys: bigger numbers are 404."""
 
     def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_INTEGER)
         super().__init__(url_map, *args, **kwargs)
 
 

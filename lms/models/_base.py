@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.config import DEFAULTS
 
+# Ids and integer columns are 32-bit INTEGER on PostgreSQL: a larger number names nothing,
+# and must not reach the database, which would refuse it as out of range.
+MAX_INTEGER = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -34,6 +34,7 @@ from lms.models import (
     TopicComment,
     User,
 )
+from lms.models._base import MAX_INTEGER
 from lms.services import search
 from lms.services.paging import Paginated
 from lms.services.text import control_characters
@@ -48,9 +49,7 @@ PER_PAGE = 20
 # back-and-forth does not push the text off a phone's screen.
 MAX_DEPTH = 5
 
-# Ids are 32-bit integers in PostgreSQL: a larger number names nothing (and must not reach
-# the database, which would refuse it as out of range).
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_INTEGER
 
 # Control characters other than tab, line feed and carriage return.
 CONTROL = control_characters(keep_line_breaks=True)

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from lms.extensions import csrf
 from lms.models import Lesson
+from lms.models._base import MAX_INTEGER
 from lms.services import catalog, progress
 from lms.web.openapi import openapi_document
 
@@ -32,7 +33,7 @@ class ProgressReport(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    seq: int = Field(ge=0, le=2**31 - 1, description="Increases with every report of a session.")
+    seq: int = Field(ge=0, le=MAX_INTEGER, description="Increases with every report of a session.")
     position: float = Field(ge=0, description="Current playhead, seconds (used to resume).")
     intervals: list[tuple[float, float]] = Field(
         max_length=progress.MAX_INTERVALS,

@@ -31,6 +31,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from lms.models._base import MAX_INTEGER
 from lms.services import passwords
 
 LANGUAGE_CHOICES = [SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")]
@@ -206,7 +207,7 @@ class VideoUploadForm(FlaskForm):
 class RetryMediaForm(FlaskForm):
     """Retry a failed video; from a lesson's page, back to that page."""
 
-    lesson_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    lesson_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_INTEGER)])
 
 
 class CaptionForm(FlaskForm):
