@@ -13,6 +13,7 @@ from lms.models.accounts import Organization, StaffGroup, User
 from lms.models.catalog import Camp, Course
 
 HOURS_SOURCES = ("video", "live", "correction")
+SOURCE_KEY_LENGTH = 120
 
 
 class LedgerIsAppendOnly(RuntimeError):
@@ -36,7 +37,7 @@ class TrainingTime(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    source_key: Mapped[str] = mapped_column(String(120), unique=True)
+    source_key: Mapped[str] = mapped_column(String(SOURCE_KEY_LENGTH), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(String(20))
     seconds: Mapped[int] = mapped_column(Integer)
@@ -80,7 +81,7 @@ def _refuse_bulk_changes(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete):
         return
     table = getattr(state.statement, "table", None)  # annotated when made from the class
-    if table is not None and table._deannotate() is TrainingTime.__table__:
+    if table is not None and table.is_derived_from(TrainingTime.__table__):
         _refuse("update" if state.is_update else "delete")
 
 

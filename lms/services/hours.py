@@ -27,6 +27,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import academy_timezone, aware, utcnow
+from lms.models.records import HOURS_SOURCES, SOURCE_KEY_LENGTH
 
 
 def academy_zone() -> ZoneInfo:
@@ -76,13 +77,22 @@ def add(
     live_session_id: int | None = None,
     note: str = "",
 ) -> bool:
-    """Append one entry unless an entry with ``key`` exists; True when written. No commit."""
+    """Append one entry unless an entry with ``key`` exists; True when written. No commit.
+
+    ``source`` is stored as given (one of ``HOURS_SOURCES``), never read from the key. A key
+    longer than the column (``SOURCE_KEY_LENGTH``) is refused with ValueError: cut, two keys
+    could become one and the second entry would be lost as a "retry".
+    """
+    if source not in HOURS_SOURCES:
+        raise ValueError(f"unknown training-time source {source!r}")
+    if not key or len(key) > SOURCE_KEY_LENGTH:
+        raise ValueError(f"a ledger key has 1 to {SOURCE_KEY_LENGTH} characters: {key[:40]!r}…")
     if seconds == 0:
         return False
     return insert_ignoring_conflicts(
         TrainingTime,
         ["source_key"],
-        source_key=key[:120],
+        source_key=key,
         user_id=user_id,
         source=source,
         seconds=seconds,
