@@ -198,6 +198,14 @@ EXPECTED: dict[str, Rule] = {
     "community.topic": Rule(get=MEMBERS),
     "community.comment_topic": Rule(post=MEMBERS),
     "community.new_topic": Rule(get=TRAINERS, post=TRAINERS),
+    # Editing (the author, within the window: the organizer's case, the learner's comment),
+    # deleting (the author, or a moderator) and moderating (trainers and organizers).
+    "community.edit_post": Rule(get=ORG, post=ORG),
+    "community.delete_post": Rule(post=TRAINERS),
+    "community.moderate_post": Rule(post=TRAINERS),
+    "community.edit_comment": Rule(get=frozenset({LEARNER}), post=frozenset({LEARNER})),
+    "community.delete_comment": Rule(post=TRAINERS | {LEARNER}),
+    "community.moderate_comment": Rule(post=TRAINERS),
     "search.results": Rule(get=ALL),  # what each finds: tests/test_search.py
     # Quizzes (issue 14): the learner's own attempts; another's answer like unknown ids.
     "quiz.start": Rule(post=frozenset({LEARNER}), idor=True),
@@ -326,6 +334,7 @@ def _build(app: Flask, demo_video) -> World:
         topic = community.create_topic(
             organizer, sorted(community.TOPIC_KINDS)[0], "A topic", "Body"
         )
+        case_comment = community.add_case_comment(learner, case, "A comment")
         db.session.commit()
 
         module_id = lesson.module_id
@@ -352,6 +361,9 @@ def _build(app: Flask, demo_video) -> World:
             "code": certificate.code,
             "case_id": str(case.id),
             "topic_id": str(topic.id),
+            "area": "salon",
+            "post_id": str(case.id),
+            "comment_id": str(case_comment.id),
             "feed_id": str(feed.id),
             "attempt_id": str(quiz_attempt.id),
             "question_id": str(question_ids[0]),

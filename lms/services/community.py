@@ -10,6 +10,13 @@ Who may do what (kept deliberately simple; docs/community.md says the same):
   organizers (the invited experts) may mark a comment as an *expert review*.
 * **Discussion topics** (members' discussion, 党员大讨论): trainers and organizers create them.
 * **Comments on a topic**: any logged-in user; a reply names a parent comment of the same topic.
+* **Editing**: the author of a case, topic or comment may edit or delete it for
+  ``COMMUNITY_EDIT_MINUTES`` after posting it (then :class:`EditWindowClosed`); an edit is
+  marked with its time.
+* **Moderation**: trainers and organizers hide, show again or delete any post or comment,
+  with a reason; each decision is written to the audit log (:mod:`lms.services.audit`).
+  Hidden posts are shown to moderators only (marked), deleted ones to nobody; neither is
+  found by search.
 
 Every function validates before it writes, so a refused request leaves nothing behind.
 """
@@ -17,8 +24,10 @@ Every function validates before it writes, so a refused request leaves nothing b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func
 
@@ -29,13 +38,14 @@ from lms.models import (
     CaseComment,
     DiscussionTopic,
     LiveSession,
+    Moderated,
     Organization,
     SalonCase,
     TopicComment,
     User,
 )
-from lms.models._base import MAX_INTEGER
-from lms.services import search
+from lms.models._base import MAX_INTEGER, aware, utcnow
+from lms.services import audit, search
 from lms.services.paging import Paginated
 from lms.services.text import control_characters
 
@@ -65,6 +75,10 @@ class InvalidParent(CommunityError):
 
 class NotAllowed(PermissionError):
     """The user may not do this."""
+
+
+class EditWindowClosed(NotAllowed):
+    """The author's time to edit or delete a post is over; the message says so."""
 
 
 # -- validation ------------------------------------------------------------------------
@@ -99,6 +113,43 @@ def _comment(value: str | None) -> str:
 def _member(user: Any) -> None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         raise NotAllowed
+
+
+# -- who sees what -----------------------------------------------------------------------
+
+
+def is_moderator(user: Any) -> bool:
+    """Trainers and organizers moderate the community."""
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_trainer)
+
+
+def visible_to(item: Moderated, user: Any) -> bool:
+    """Deleted posts are shown to nobody, hidden ones to moderators only."""
+    if item.deleted_at is not None:
+        return False
+    return item.hidden_at is None or is_moderator(user)
+
+
+def _shown(model: Any, user: Any) -> list[Any]:
+    """The conditions that keep what ``user`` may not see out of a query of ``model``."""
+    conditions = [model.deleted_at.is_(None)]
+    if not is_moderator(user):
+        conditions.append(model.hidden_at.is_(None))
+    return conditions
+
+
+def _comment_count(comment_model: Any, foreign_key: Any, post_model: Any) -> Any:
+    """A post's number of comments everyone sees (neither hidden nor deleted)."""
+    return (
+        db.select(func.count(comment_model.id))
+        .where(
+            foreign_key == post_model.id,
+            comment_model.deleted_at.is_(None),
+            comment_model.hidden_at.is_(None),
+        )
+        .correlate(post_model)
+        .scalar_subquery()
+    )
 
 
 # -- pages -----------------------------------------------------------------------------
@@ -188,12 +239,17 @@ def create_case(
 
 
 def list_cases(
-    topic: str | None = None, query: str | None = None, page: int = 1, per_page: int = PER_PAGE
+    topic: str | None = None,
+    query: str | None = None,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    viewer: Any = None,
 ) -> Page:
-    """The case library, newest first; filter by topic, search title and company."""
+    """The case library as ``viewer`` sees it, newest first; filter by topic, search title
+    and company."""
     if topic and topic not in CASE_TOPICS:
         raise CommunityError(_("Choose a topic from the list."))
-    conditions = []
+    conditions = _shown(SalonCase, viewer)
     if topic:
         conditions.append(SalonCase.topic == topic)
     query = (query or "").strip()
@@ -205,12 +261,7 @@ def list_cases(
             SalonCase.title.ilike(pattern, escape="\\")
             | SalonCase.company.ilike(pattern, escape="\\")
         )
-    comments = (
-        db.select(func.count(CaseComment.id))
-        .where(CaseComment.case_id == SalonCase.id)
-        .correlate(SalonCase)
-        .scalar_subquery()
-    )
+    comments = _comment_count(CaseComment, CaseComment.case_id, SalonCase)
     rows = (
         db.select(SalonCase, comments)
         .where(*conditions)
@@ -225,12 +276,13 @@ def _valid_id(value: int | None) -> bool:
     return value is not None and 0 < value <= MAX_ID
 
 
-def get_case(case_id: int) -> SalonCase | None:
+def get_case(case_id: int, viewer: Any = None) -> SalonCase | None:
+    """The case, if ``viewer`` may see it."""
     if not _valid_id(case_id):
         return None
     return db.session.scalar(
         db.select(SalonCase)
-        .where(SalonCase.id == case_id)
+        .where(SalonCase.id == case_id, *_shown(SalonCase, viewer))
         .options(
             db.joinedload(SalonCase.presenter),
             db.joinedload(SalonCase.organization),
@@ -239,13 +291,14 @@ def get_case(case_id: int) -> SalonCase | None:
     )
 
 
-def case_comments(case: SalonCase) -> list[CaseComment]:
-    """Expert reviews first, then the other comments; each group oldest first. One query."""
+def case_comments(case: SalonCase, viewer: Any = None) -> list[CaseComment]:
+    """The comments ``viewer`` may see: expert reviews first, then the others; each group
+    oldest first. One query."""
     return list(
         db.session.scalars(
             db.select(CaseComment)
-            .where(CaseComment.case_id == case.id)
-            .options(db.joinedload(CaseComment.user))
+            .where(CaseComment.case_id == case.id, *_shown(CaseComment, viewer))
+            .options(db.joinedload(CaseComment.user), db.joinedload(CaseComment.moderated_by))
             .order_by(CaseComment.is_expert_review.desc(), CaseComment.created_at, CaseComment.id)
         )
     )
@@ -299,17 +352,17 @@ def create_topic(
     return topic
 
 
-def list_topics(kind: str | None = None, page: int = 1, per_page: int = PER_PAGE) -> Page:
-    """The discussion topics, newest first, with their number of comments."""
+def list_topics(
+    kind: str | None = None, page: int = 1, per_page: int = PER_PAGE, viewer: Any = None
+) -> Page:
+    """The discussion topics as ``viewer`` sees them, newest first, with their number of
+    comments."""
     if kind and kind not in TOPIC_KINDS:
         raise CommunityError(_("Choose a kind of topic from the list."))
-    conditions = [DiscussionTopic.kind == kind] if kind else []
-    comments = (
-        db.select(func.count(TopicComment.id))
-        .where(TopicComment.topic_id == DiscussionTopic.id)
-        .correlate(DiscussionTopic)
-        .scalar_subquery()
-    )
+    conditions = _shown(DiscussionTopic, viewer)
+    if kind:
+        conditions.append(DiscussionTopic.kind == kind)
+    comments = _comment_count(TopicComment, TopicComment.topic_id, DiscussionTopic)
     rows = (
         db.select(DiscussionTopic, comments)
         .where(*conditions)
@@ -320,12 +373,13 @@ def list_topics(kind: str | None = None, page: int = 1, per_page: int = PER_PAGE
     return _paginate(rows, count, page, per_page)
 
 
-def get_topic(topic_id: int) -> DiscussionTopic | None:
+def get_topic(topic_id: int, viewer: Any = None) -> DiscussionTopic | None:
+    """The topic, if ``viewer`` may see it."""
     if not _valid_id(topic_id):
         return None
     return db.session.scalar(
         db.select(DiscussionTopic)
-        .where(DiscussionTopic.id == topic_id)
+        .where(DiscussionTopic.id == topic_id, *_shown(DiscussionTopic, viewer))
         .options(db.joinedload(DiscussionTopic.created_by), db.joinedload(DiscussionTopic.session))
     )
 
@@ -341,7 +395,7 @@ def add_topic_comment(
     text = _comment(body)
     if parent_id is not None:
         parent = db.session.get(TopicComment, parent_id) if _valid_id(parent_id) else None
-        if parent is None or parent.topic_id != topic.id:
+        if parent is None or parent.topic_id != topic.id or not visible_to(parent, user):
             raise InvalidParent(_("You can only reply to a comment of this topic."))
     comment = TopicComment(topic_id=topic.id, user_id=user.id, body=text, parent_id=parent_id)
     db.session.add(comment)
@@ -351,17 +405,33 @@ def add_topic_comment(
 
 @dataclass
 class Node:
-    """A comment in the thread, its replies, its depth, and whom it answers when flattened."""
+    """A comment in the thread, its replies, its depth, and whom it answers when flattened.
+
+    ``shown`` is False for a comment the viewer may not see that is kept only as the place
+    of its replies (the page says it was removed, not what it said).
+    """
 
     comment: TopicComment
     depth: int = 0
     reply_to: User | None = None
     children: list[Node] = field(default_factory=list)
     container: Node | None = field(default=None, repr=False)
+    shown: bool = True
 
 
-def thread(topic: DiscussionTopic) -> list[Node]:
-    """The topic's comments as a tree (roots and replies oldest first), from one query.
+def _prune(nodes: list[Node]) -> list[Node]:
+    """Drop the comments not shown that hold no shown reply, deepest first."""
+    kept = []
+    for node in nodes:
+        node.children = _prune(node.children)
+        if node.shown or node.children:
+            kept.append(node)
+    return kept
+
+
+def thread(topic: DiscussionTopic, viewer: Any = None) -> list[Node]:
+    """The topic's comments as ``viewer`` sees them, as a tree (roots and replies oldest
+    first), from one query.
 
     Ordered by id: a parent always exists before its replies, so it always comes first.
     Replies below ``MAX_DEPTH`` are placed next to their parent, in the same list, and
@@ -370,7 +440,7 @@ def thread(topic: DiscussionTopic) -> list[Node]:
     comments = db.session.scalars(
         db.select(TopicComment)
         .where(TopicComment.topic_id == topic.id)
-        .options(db.joinedload(TopicComment.user))
+        .options(db.joinedload(TopicComment.user), db.joinedload(TopicComment.moderated_by))
         .order_by(TopicComment.id)
     ).all()
     nodes: dict[int, Node] = {}
@@ -387,5 +457,207 @@ def thread(topic: DiscussionTopic) -> list[Node]:
             holder = parent.container or parent  # at depth MAX_DEPTH >= 1: the container
             node = Node(comment, depth=parent.depth, reply_to=parent.comment.user, container=holder)
             holder.children.append(node)
+        node.shown = visible_to(comment, viewer)
         nodes[comment.id] = node
-    return roots
+    return _prune(roots)
+
+
+def organizations() -> list[Organization]:
+    """Every organization by name: the companies a trainer may present a case for."""
+    return list(db.session.scalars(db.select(Organization).order_by(Organization.name)))
+
+
+# -- editing, deleting and moderating ------------------------------------------------------
+
+MAX_REASON = 500
+# Which post each area of the site holds, and its comments.
+AREAS = {"salon": (SalonCase, CaseComment), "discussions": (DiscussionTopic, TopicComment)}
+MODERATIONS = ("hide", "unhide", "delete")
+
+
+def edit_window() -> timedelta:
+    """How long an author may edit or delete what they posted (``COMMUNITY_EDIT_MINUTES``)."""
+    return timedelta(minutes=int(current_app.config["COMMUNITY_EDIT_MINUTES"]))
+
+
+def author_id(item: Moderated) -> int | None:
+    """The id of whoever wrote a case, topic or comment."""
+    if isinstance(item, SalonCase):
+        return item.presenter_id
+    if isinstance(item, DiscussionTopic):
+        return item.created_by_id
+    return item.user_id  # type: ignore[attr-defined] - a comment
+
+
+def _kind(item: Moderated) -> str:
+    return {
+        SalonCase: "case",
+        DiscussionTopic: "topic",
+        CaseComment: "case_comment",
+        TopicComment: "topic_comment",
+    }[type(item)]
+
+
+def _own(item: Moderated, user: Any) -> bool:
+    return (
+        user is not None and getattr(user, "id", None) is not None and (author_id(item) == user.id)
+    )
+
+
+def within_window(item: Moderated, now: datetime | None = None) -> bool:
+    """Is it still the author's time to edit or delete ``item``?"""
+    return (now or utcnow()) - aware(item.created_at) <= edit_window()
+
+
+def can_edit(item: Moderated, user: Any, now: datetime | None = None) -> bool:
+    """Only its author, within the window, and while no moderator hid it."""
+    return (
+        _own(item, user)
+        and item.deleted_at is None
+        and item.hidden_at is None
+        and within_window(item, now)
+    )
+
+
+def can_delete(item: Moderated, user: Any, now: datetime | None = None) -> bool:
+    """Its author within the window; moderators always."""
+    return item.deleted_at is None and (is_moderator(user) or can_edit(item, user, now))
+
+
+def check_author(item: Moderated, user: Any, now: datetime | None = None) -> None:
+    """Raise NotAllowed for anyone but the author, EditWindowClosed once the window closed."""
+    _member(user)
+    if not _own(item, user) or item.deleted_at is not None or item.hidden_at is not None:
+        raise NotAllowed
+    if not within_window(item, now):
+        minutes = int(edit_window().total_seconds() // 60)
+        raise EditWindowClosed(
+            _(
+                "You can edit or delete what you posted for %(minutes)d minutes only; ask a "
+                "trainer if it must change now.",
+                minutes=minutes,
+            )
+        )
+
+
+def _reindex(item: Moderated) -> None:
+    """Keep search in step: a case or topic everyone sees is indexed, any other is not."""
+    if isinstance(item, SalonCase | DiscussionTopic):
+        if item.deleted_at is None and item.hidden_at is None:
+            search.index(item)
+        else:
+            search.remove(item)
+
+
+def edit_post(
+    user: User,
+    post: SalonCase | DiscussionTopic,
+    title: str | None,
+    body: str | None,
+    now: datetime | None = None,
+) -> None:
+    """The author changes the title and text of their case or topic within the window.
+
+    Raises NotAllowed, EditWindowClosed or CommunityError; commits and reindexes.
+    """
+    check_author(post, user, now)
+    post.title, post.body = _title(title), _body(body)
+    post.edited_at = now or utcnow()
+    db.session.commit()
+    _reindex(post)
+
+
+def edit_comment(
+    user: User, comment: CaseComment | TopicComment, body: str | None, now: datetime | None = None
+) -> None:
+    """The author changes their comment within the window. Commits."""
+    check_author(comment, user, now)
+    comment.body = _comment(body)
+    comment.edited_at = now or utcnow()
+    db.session.commit()
+
+
+def _reason(value: str | None) -> str:
+    return _text(value, MAX_REASON, _("The reason"), single_line=True)
+
+
+def delete(user: User, item: Moderated, reason: str | None = None, now: datetime | None = None):
+    """Delete a post or comment: its author within the window (no reason needed), or a
+    moderator with a reason (written to the audit log). A deleted case or topic leaves
+    search. Raises NotAllowed, EditWindowClosed or CommunityError; commits."""
+    _member(user)
+    if item.deleted_at is not None:
+        raise NotAllowed
+    if is_moderator(user) and not (_own(item, user) and within_window(item, now)):
+        moderate(user, item, "delete", reason, now=now)
+        return
+    check_author(item, user, now)
+    item.deleted_at = now or utcnow()
+    db.session.commit()
+    audit.event("community_deleted_by_author", user=user.id, post=_kind(item), post_id=item.id)
+    _reindex(item)
+
+
+def moderate(
+    user: User, item: Moderated, action: str, reason: str | None, now: datetime | None = None
+) -> None:
+    """A trainer or organizer hides, shows again or deletes any post or comment, with a
+    reason. The decision is kept on the row (who, when, why) and written to the audit log.
+    Raises NotAllowed or CommunityError before writing anything; commits."""
+    _member(user)
+    if not is_moderator(user):
+        raise NotAllowed
+    if action not in MODERATIONS:
+        raise CommunityError(_("Choose hide, show or delete."))
+    if item.deleted_at is not None:
+        raise CommunityError(_("This post was deleted."))
+    if action == "unhide" and item.hidden_at is None:
+        raise CommunityError(_("This post is not hidden."))
+    if action == "hide" and item.hidden_at is not None:
+        raise CommunityError(_("This post is already hidden."))
+    why = _reason(reason)
+    moment = now or utcnow()
+    if action == "hide":
+        item.hidden_at = moment
+    elif action == "unhide":
+        item.hidden_at = None
+    else:
+        item.deleted_at = moment
+    item.moderated_by_id = user.id
+    item.moderation_reason = why
+    db.session.commit()
+    audit.event(
+        "community_moderated",
+        user=user.id,
+        action=action,
+        post=_kind(item),
+        post_id=item.id,
+        author=author_id(item),
+        reason=why,
+    )
+    _reindex(item)
+
+
+def find_post(area: str, post_id: int, viewer: Any) -> SalonCase | DiscussionTopic | None:
+    """The case (``salon``) or topic (``discussions``) ``viewer`` may see."""
+    if area == "salon":
+        return get_case(post_id, viewer)
+    if area == "discussions":
+        return get_topic(post_id, viewer)
+    return None
+
+
+def find_comment(
+    post: SalonCase | DiscussionTopic, comment_id: int, viewer: Any
+) -> CaseComment | TopicComment | None:
+    """A comment of ``post`` that ``viewer`` may see."""
+    if not _valid_id(comment_id):
+        return None
+    model, key = (
+        (CaseComment, CaseComment.case_id)
+        if isinstance(post, SalonCase)
+        else (TopicComment, TopicComment.topic_id)
+    )
+    return db.session.scalar(
+        db.select(model).where(model.id == comment_id, key == post.id, *_shown(model, viewer))
+    )

@@ -7,7 +7,7 @@ may do what live in :mod:`lms.services.community`; these views parse, call and r
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,8 +15,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from lms.extensions import db
-from lms.models import DiscussionTopic, LiveSession, Organization, SalonCase
+from lms.models import LiveSession, Moderated, SalonCase
 from lms.models._base import utcnow
 from lms.services import community, live
 from lms.services.hours import academy_timezone
@@ -26,7 +25,11 @@ from lms.web.community_forms import (
     TOPIC_KIND_LABELS,
     CaseCommentForm,
     CaseForm,
+    CommentEditForm,
+    DeleteForm,
     LibraryFilterForm,
+    ModerationForm,
+    PostEditForm,
     TopicCommentForm,
     TopicFilterForm,
     TopicForm,
@@ -47,6 +50,12 @@ def labels() -> dict[str, Any]:
         "topic_kind_labels": TOPIC_KIND_LABELS,
         "local_time": _local_time,
         "iso_time": lambda moment: live.aware(moment).isoformat(timespec="seconds"),
+        "markdown": render_markdown,
+        "can_edit": lambda item: community.can_edit(item, current_user),
+        "can_delete": lambda item: community.can_delete(item, current_user),
+        "is_moderator": community.is_moderator(current_user),
+        "moderation_form": ModerationForm(formdata=None),
+        "delete_form": DeleteForm(formdata=None),
     }
 
 
@@ -62,6 +71,11 @@ def _page_number() -> int:
 
 def _status(form: Any) -> int:
     return 400 if form.errors else 200
+
+
+def _refused(exc: community.NotAllowed) -> NoReturn:
+    """403, with the service's reason when it gave one (the editing window is over)."""
+    abort(403, str(exc) if exc.args else None)
 
 
 def _session_choices() -> list[SelectChoice]:
@@ -89,14 +103,50 @@ def _chosen_session(session_id: int | None) -> LiveSession | None:
     return found
 
 
-# -- the maker salon: case library -----------------------------------------------------
+# -- the two areas: the salon's case library and the members' discussion ------------------
 
 
-def case_or_404(case_id: int) -> SalonCase:
-    found = community.get_case(case_id)
+def post_or_404(area: str, post_id: int) -> Any:
+    """The case or topic the user may see (hidden ones only to moderators), else 404."""
+    found = community.find_post(area, post_id, current_user)
     if found is None:
         abort(404)
     return found
+
+
+def comment_or_404(post: Any, comment_id: int) -> Any:
+    found = community.find_comment(post, comment_id, current_user)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _post_url(post: Any, anchor: str | None = None) -> str:
+    if isinstance(post, SalonCase):
+        return url_for(".case", case_id=post.id, _anchor=anchor)
+    return url_for(".topic", topic_id=post.id, _anchor=anchor)
+
+
+def _post_page(post: Any, form: Any) -> str:
+    """A case with its comments, or a topic with its thread, as the user may see them."""
+    if isinstance(post, SalonCase):
+        return render_template(
+            "community/case.html",
+            case=post,
+            body=render_markdown(post.body),
+            comments=community.case_comments(post, current_user),
+            form=form,
+        )
+    return render_template(
+        "community/topic.html",
+        topic=post,
+        body=render_markdown(post.body),
+        thread=community.thread(post, current_user),
+        form=form,
+    )
+
+
+# -- the maker salon: case library -----------------------------------------------------
 
 
 @bp.get("/salon/")
@@ -107,7 +157,10 @@ def cases() -> tuple[str, int]:
     if form.validate():
         try:
             page = community.list_cases(
-                topic=form.topic.data or None, query=form.q.data, page=_page_number()
+                topic=form.topic.data or None,
+                query=form.q.data,
+                page=_page_number(),
+                viewer=current_user,
             )
         except community.CommunityError as exc:
             form.q.errors.append(str(exc))
@@ -123,9 +176,8 @@ def _case_form() -> CaseForm:
     form = CaseForm()
     form.session.choices = _session_choices()
     if current_user.is_trainer:
-        organizations = db.session.scalars(db.select(Organization).order_by(Organization.name))
         form.organization.choices = [SelectChoice(0, _("— none —"))] + [
-            SelectChoice(org.id, org.name) for org in organizations
+            SelectChoice(org.id, org.name) for org in community.organizations()
         ]
     else:  # a manager presents their own company only
         own = current_user.organization
@@ -163,26 +215,16 @@ def new_case() -> str | Response | tuple[str, int]:
     return render_template("community/new_case.html", form=form), _status(form)
 
 
-def _case_page(found: SalonCase, form: CaseCommentForm) -> str:
-    return render_template(
-        "community/case.html",
-        case=found,
-        body=render_markdown(found.body),
-        comments=community.case_comments(found),
-        form=form,
-    )
-
-
 @bp.get("/salon/<int:case_id>")
 @login_required
 def case(case_id: int) -> str:
-    return _case_page(case_or_404(case_id), CaseCommentForm(formdata=None))
+    return _post_page(post_or_404("salon", case_id), CaseCommentForm(formdata=None))
 
 
 @bp.post("/salon/<int:case_id>/comments")
 @login_required
 def comment_case(case_id: int) -> Response | tuple[str, int]:
-    found = case_or_404(case_id)
+    found = post_or_404("salon", case_id)
     form = CaseCommentForm()
     if form.validate_on_submit():
         try:
@@ -195,18 +237,11 @@ def comment_case(case_id: int) -> Response | tuple[str, int]:
             form.body.errors.append(str(exc))
         else:
             flash(_("Thank you for your comment."), "success")
-            return redirect(url_for(".case", case_id=found.id))
-    return _case_page(found, form), 400
+            return redirect(_post_url(found))
+    return _post_page(found, form), 400
 
 
 # -- the members' discussion -----------------------------------------------------------
-
-
-def topic_or_404(topic_id: int) -> DiscussionTopic:
-    found = community.get_topic(topic_id)
-    if found is None:
-        abort(404)
-    return found
 
 
 @bp.get("/discussions/")
@@ -215,7 +250,9 @@ def topics() -> tuple[str, int]:
     form = TopicFilterForm(request.args)
     page = None
     if form.validate():
-        page = community.list_topics(kind=form.kind.data or None, page=_page_number())
+        page = community.list_topics(
+            kind=form.kind.data or None, page=_page_number(), viewer=current_user
+        )
     return render_template(
         "community/topics.html",
         form=form,
@@ -248,26 +285,16 @@ def new_topic() -> str | Response | tuple[str, int]:
     return render_template("community/new_topic.html", form=form), _status(form)
 
 
-def _topic_page(found: DiscussionTopic, form: TopicCommentForm) -> str:
-    return render_template(
-        "community/topic.html",
-        topic=found,
-        body=render_markdown(found.body),
-        thread=community.thread(found),
-        form=form,
-    )
-
-
 @bp.get("/discussions/<int:topic_id>")
 @login_required
 def topic(topic_id: int) -> str:
-    return _topic_page(topic_or_404(topic_id), TopicCommentForm(formdata=None))
+    return _post_page(post_or_404("discussions", topic_id), TopicCommentForm(formdata=None))
 
 
 @bp.post("/discussions/<int:topic_id>/comments")
 @login_required
 def comment_topic(topic_id: int) -> Response | tuple[str, int]:
-    found = topic_or_404(topic_id)
+    found = post_or_404("discussions", topic_id)
     form = TopicCommentForm()
     if form.validate_on_submit():
         parent_id = int(form.parent_id.data) if form.parent_id.data else None
@@ -279,5 +306,127 @@ def comment_topic(topic_id: int) -> Response | tuple[str, int]:
             form.body.errors.append(str(exc))
         else:
             flash(_("Thank you for your comment."), "success")
-            return redirect(url_for(".topic", topic_id=found.id, _anchor=f"c{created.id}"))
-    return _topic_page(found, form), 400
+            return redirect(_post_url(found, f"c{created.id}"))
+    return _post_page(found, form), 400
+
+
+# -- editing, deleting, moderating (both areas) ------------------------------------------
+
+AREA = "<any(salon, discussions):area>/<int:post_id>"
+COMMENT = AREA + "/comments/<int:comment_id>"
+
+
+def _edit_page(item: Moderated, form: Any, post: Any) -> str:
+    return render_template(
+        "community/edit.html",
+        item=item,
+        post=post,
+        form=form,
+        back=_post_url(post),
+        window=int(community.edit_window().total_seconds() // 60),
+    )
+
+
+@bp.route(f"/{AREA}/edit", methods=["GET", "POST"])
+@login_required
+def edit_post(area: str, post_id: int) -> str | Response | tuple[str, int]:
+    """The author edits their case or topic, within the window."""
+    post = post_or_404(area, post_id)
+    form = PostEditForm(obj=post)
+    try:
+        if form.validate_on_submit():
+            community.edit_post(current_user, post, form.title.data, form.body.data)
+            flash(_("Your changes are saved."), "success")
+            return redirect(_post_url(post))
+        community.check_author(post, current_user)
+    except community.NotAllowed as exc:
+        _refused(exc)
+    except community.CommunityError as exc:
+        form.form_errors.append(str(exc))
+    return _edit_page(post, form, post), _status(form)
+
+
+@bp.route(f"/{COMMENT}/edit", methods=["GET", "POST"])
+@login_required
+def edit_comment(area: str, post_id: int, comment_id: int) -> str | Response | tuple[str, int]:
+    """The author edits their comment, within the window."""
+    post = post_or_404(area, post_id)
+    comment = comment_or_404(post, comment_id)
+    form = CommentEditForm(obj=comment)
+    try:
+        if form.validate_on_submit():
+            community.edit_comment(current_user, comment, form.body.data)
+            flash(_("Your changes are saved."), "success")
+            return redirect(_post_url(post, f"c{comment.id}"))
+        community.check_author(comment, current_user)
+    except community.NotAllowed as exc:
+        _refused(exc)
+    except community.CommunityError as exc:
+        form.form_errors.append(str(exc))
+    return _edit_page(comment, form, post), _status(form)
+
+
+def _delete(item: Moderated, back: str) -> Response:
+    form = DeleteForm()
+    if not form.validate_on_submit():
+        abort(400, _("The reason is too long or contains control characters."))
+    try:
+        community.delete(current_user, item, form.reason.data)
+    except community.NotAllowed as exc:
+        _refused(exc)
+    except community.CommunityError as exc:
+        abort(400, str(exc))
+    flash(_("It is deleted."), "success")
+    return redirect(back)
+
+
+@bp.post(f"/{AREA}/delete")
+@login_required
+def delete_post(area: str, post_id: int) -> Response:
+    """The author (within the window) or a moderator (with a reason) deletes a post."""
+    return _delete(post_or_404(area, post_id), _index(area))
+
+
+@bp.post(f"/{COMMENT}/delete")
+@login_required
+def delete_comment(area: str, post_id: int, comment_id: int) -> Response:
+    post = post_or_404(area, post_id)
+    return _delete(comment_or_404(post, comment_id), _post_url(post, "comments"))
+
+
+def _index(area: str) -> str:
+    return url_for(".cases") if area == "salon" else url_for(".topics")
+
+
+def _moderate(item: Moderated, back: str, gone: str) -> Response:
+    """Hide, show again or delete ``item``; then back to ``back`` (``gone`` once deleted)."""
+    if not community.is_moderator(current_user):
+        abort(403)
+    form = ModerationForm()
+    if not form.validate_on_submit():
+        abort(400, _("Choose an action and give a reason."))
+    try:
+        community.moderate(current_user, item, form.action.data, form.reason.data)
+    except community.NotAllowed as exc:
+        _refused(exc)
+    except community.CommunityError as exc:
+        abort(400, str(exc))
+    flash(_("The moderation is saved and written to the audit log."), "success")
+    return redirect(gone if form.action.data == "delete" else back)
+
+
+@bp.post(f"/{AREA}/moderate")
+@login_required
+def moderate_post(area: str, post_id: int) -> Response:
+    """A trainer or organizer hides, shows again or deletes a case or topic."""
+    post = post_or_404(area, post_id)
+    return _moderate(post, _post_url(post), _index(area))
+
+
+@bp.post(f"/{COMMENT}/moderate")
+@login_required
+def moderate_comment(area: str, post_id: int, comment_id: int) -> Response:
+    """A trainer or organizer hides, shows again or deletes a comment."""
+    post = post_or_404(area, post_id)
+    comment = comment_or_404(post, comment_id)
+    return _moderate(comment, _post_url(post, f"c{comment.id}"), _post_url(post, "comments"))

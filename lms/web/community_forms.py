@@ -9,7 +9,14 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from lms.models import CASE_TOPICS, TOPIC_KINDS
-from lms.services.community import MAX_BODY, MAX_COMMENT, MAX_COMPANY, MAX_QUERY, MAX_TITLE
+from lms.services.community import (
+    MAX_BODY,
+    MAX_COMMENT,
+    MAX_COMPANY,
+    MAX_QUERY,
+    MAX_REASON,
+    MAX_TITLE,
+)
 from lms.web.forms import NO_CONTROL
 
 # The labels of the model's choices, in the order of the model's tuples.
@@ -104,3 +111,44 @@ class TopicFilterForm(FlaskForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.kind.choices = [SelectChoice("", _l("All kinds")), *topic_kind_choices()]
+
+
+class PostEditForm(FlaskForm):
+    """The author's edit of their case or topic: its title and text."""
+
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=MAX_TITLE), NO_CONTROL])
+    body = TextAreaField(
+        _l("The text (Markdown)"), validators=[DataRequired(), Length(max=MAX_BODY)]
+    )
+
+
+class CommentEditForm(FlaskForm):
+    """The author's edit of their comment."""
+
+    body = TextAreaField(
+        _l("Your comment (Markdown)"), validators=[DataRequired(), Length(max=MAX_COMMENT)]
+    )
+
+
+class DeleteForm(FlaskForm):
+    """Delete a post: the author needs no reason, a moderator gives one (checked by the
+    service, which knows who is deleting)."""
+
+    reason = StringField(_l("Reason"), validators=[Length(max=MAX_REASON), NO_CONTROL])
+
+
+class ModerationForm(FlaskForm):
+    """A moderator hides, shows again or deletes a post, with a reason."""
+
+    action = SelectField(
+        _l("Action"),
+        choices=[
+            SelectChoice("hide", _l("Hide")),
+            SelectChoice("unhide", _l("Show again")),
+            SelectChoice("delete", _l("Delete")),
+        ],
+        validators=[DataRequired()],
+    )
+    reason = StringField(
+        _l("Reason"), validators=[DataRequired(), Length(max=MAX_REASON), NO_CONTROL]
+    )

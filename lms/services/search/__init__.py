@@ -7,8 +7,10 @@ with one call after its commit:
 * ``index_lesson(lesson)`` — a lesson created or edited, or its captions changed;
 * ``index_camp(camp)`` — after a curriculum sync: every course and lesson of the camp;
 * ``index_case(case)``, ``index_topic(topic)`` — community posts created or edited;
-* nothing for deletions: deleting a course, lesson, case or topic deletes its document
-  through the foreign key;
+* ``remove(case_or_topic)`` — a community post hidden or deleted by a moderator or its
+  author (``index`` again when a moderator shows it again);
+* nothing for deletions of rows: deleting a course, lesson, case or topic deletes its
+  document through the foreign key;
 * ``reindex()`` — everything again (``lms search reindex``).
 
 Publishing, archiving and enabling camps need no call: who may see a document is decided
@@ -77,11 +79,22 @@ def index_topic(topic: DiscussionTopic) -> None:
 
 
 def index(obj: object) -> None:
-    """(Re)index a course or lesson an edit changed (a module has no document). Commits."""
+    """(Re)index a course, lesson, case or topic an edit changed (a module has no
+    document). Commits."""
     if isinstance(obj, Course):
         index_course(obj)
     elif isinstance(obj, Lesson):
         index_lesson(obj)
+    elif isinstance(obj, SalonCase):
+        index_case(obj)
+    elif isinstance(obj, DiscussionTopic):
+        index_topic(obj)
+
+
+def remove(obj: SalonCase | DiscussionTopic) -> None:
+    """Take a hidden or deleted case or topic out of the index. Commits."""
+    documents.remove_key(f"{'case' if isinstance(obj, SalonCase) else 'topic'}:{obj.id}")
+    db.session.commit()
 
 
 def reindex() -> int:

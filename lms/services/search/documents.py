@@ -185,9 +185,24 @@ def _courses_rows(courses: list[Course]) -> list[dict[str, Any]]:
 def every_row() -> list[dict[str, Any]]:
     """The rows of everything searchable."""
     rows = _courses_rows(list(db.session.scalars(select(Course).order_by(Course.id))))
-    rows += [case_row(case) for case in db.session.scalars(select(SalonCase))]
-    rows += [topic_row(topic) for topic in db.session.scalars(select(DiscussionTopic))]
+    rows += [
+        case_row(case) for case in db.session.scalars(select(SalonCase).where(*_public(SalonCase)))
+    ]
+    rows += [
+        topic_row(topic)
+        for topic in db.session.scalars(select(DiscussionTopic).where(*_public(DiscussionTopic)))
+    ]
     return rows
+
+
+def _public(model: Any) -> tuple:
+    """Community posts neither hidden nor deleted by a moderator (or their author)."""
+    return (model.hidden_at.is_(None), model.deleted_at.is_(None))
+
+
+def remove_key(key: str) -> None:
+    """Drop one document (its texts go with it) in the current transaction."""
+    db.session.execute(delete(SearchDocument).where(SearchDocument.key == key))
 
 
 def clear() -> None:
