@@ -21,7 +21,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import sqlite3
 import tarfile
 import tempfile
@@ -265,13 +264,13 @@ def _known_revisions() -> set[str] | None:
         return None
 
 
-def _extract_file(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
-    source = tar.extractfile(member)
-    if source is None:
-        raise BackupError(f"cannot read {member.name!r} from the archive")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with source, open(target, "wb") as out:
-        shutil.copyfileobj(source, out, 1 << 20)
+def _extract_file(tar: tarfile.TarFile, member: tarfile.TarInfo, folder: Path, name: str) -> None:
+    """Extract ``member`` as ``folder/name`` through tarfile's ``data`` filter, which refuses
+    links, devices, absolute names and names leaving ``folder``, and drops unsafe modes."""
+    try:
+        tar.extract(member.replace(name=name, deep=False), folder, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise BackupError(f"refused {member.name!r}: {exc}") from None
 
 
 def restore_backup(archive: Path, force: bool = False) -> RestoreReport:
@@ -305,7 +304,7 @@ def restore_backup(archive: Path, force: bool = False) -> RestoreReport:
         database.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=database.parent, prefix=".lms-restore-") as scratch:
             staged = Path(scratch) / "lms.sqlite3"
-            _extract_file(tar, tar.getmember(DATABASE_MEMBER), staged)
+            _extract_file(tar, tar.getmember(DATABASE_MEMBER), Path(scratch), staged.name)
             _check_snapshot(staged, manifest)
             # Nothing of ours may keep the old file open; then swap it in.
             db.session.remove()
@@ -319,10 +318,7 @@ def restore_backup(archive: Path, force: bool = False) -> RestoreReport:
             if not member.isfile() or not member.name.startswith(f"{MEDIA_PREFIX}/"):
                 continue
             relative = PurePosixPath(member.name).relative_to(MEDIA_PREFIX)
-            target = (base / relative).resolve()
-            if not target.is_relative_to(base):  # checked already; never write outside
-                raise BackupError(f"refused {member.name!r}: outside the media folder")
-            _extract_file(tar, member, target)
+            _extract_file(tar, member, base, str(relative))
             report.media_files += 1
     if revisions:
         report.notes.append(
