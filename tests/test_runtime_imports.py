@@ -1,0 +1,80 @@
+"""The runtime package needs neither the test tools nor the production extra to import.
+
+``pip install camp-lms`` (no extras) runs the embedded default: ``lms`` and its CLI must import
+without pytest or hypothesis (test tools) and without gunicorn, psycopg, redis or rq (the
+``production`` extra). The test blocks those modules in a fresh interpreter and imports every
+module of ``lms`` but the conformance kit ``lms.testing`` (a pytest plugin for camp packages'
+own tests), then builds the app on SQLite and runs the CLI's help.
+"""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.engine_independent
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BLOCKED = ("pytest", "_pytest", "hypothesis", "gunicorn", "psycopg", "redis", "rq")
+
+SCRIPT = textwrap.dedent(
+    """
+    import importlib, importlib.abc, pkgutil, sys
+
+    BLOCKED = {blocked!r}
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ModuleNotFoundError(f"blocked by the test: {{name}}", name=name)
+            return None
+
+    sys.meta_path.insert(0, Block())
+    import lms, lms.cli
+
+    skipped = ("lms.testing", "lms.migrations", "lms.scaffold.files")
+    for module in pkgutil.walk_packages(lms.__path__, "lms."):
+        if not module.name.startswith(skipped):
+            importlib.import_module(module.name)
+    app = lms.create_app({{"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 32}})
+    assert app.name == "lms"
+    try:
+        lms.cli.main(["--help"])
+    except SystemExit as done:
+        assert done.code == 0, done.code
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+    assert not leaked, leaked
+    print("ok")
+    """
+).format(blocked=BLOCKED)
+
+
+def test_lms_imports_without_test_tools_or_production_extras(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "LMS_INSTANCE_PATH": str(tmp_path),
+            "HOME": str(tmp_path),
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_the_blocker_blocks(tmp_path):
+    """The check above could pass by not blocking anything: importing pytest must fail."""
+    script = SCRIPT.replace("import lms, lms.cli", "import pytest  # noqa")
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "blocked by the test: pytest" in result.stderr
