@@ -12,6 +12,16 @@ the version, so a value computed from data read before a change can never be ser
 (apart from a value written from a snapshot older than the change, which expires after
 ``CACHE_TIMEOUT`` seconds). Redis being unreachable is logged and the data is read from the
 database instead: the cache can slow nothing down for longer than a second and break nothing.
+
+**Per-process caches behind versions** (:func:`versioned`). The row of ``cache_versions``
+(:class:`lms.models.CacheVersion`) holds counters, each raised **in the same transaction** as
+any write to the tables it stands for (:data:`VERSIONED`; an engine event sees every
+``INSERT``/``UPDATE``/``DELETE`` of the ORM, of ``session.execute`` and of bare connections).
+Each request reads the counters once, in the login's statement (or alone when nobody is
+logged in), and a process re-reads a value it keeps only when its counter moved. So a value
+is never older than the request's read of the counters, in any process, with or without
+Redis. ``FAST_PATHS = False`` turns these caches off (every value read from the database):
+the general path the tests compare the fast one with.
 """
 
 from __future__ import annotations
@@ -20,13 +30,20 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context, session
 from flask_caching import Cache
-from sqlalchemy import event, inspect
-from sqlalchemy.engine import make_url
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import Engine, event, inspect, select
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.sql.dml import UpdateBase
+
+from lms.database import dialect_insert
+from lms.models.versions import CacheVersion
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,10 +125,17 @@ def key_prefix(app: Flask) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """A shared cache when Redis is configured (``CACHE_REDIS_URL``, default ``REDIS_URL``)."""
+    """A shared cache when Redis is configured (``CACHE_REDIS_URL``, default ``REDIS_URL``);
+    this app's per-process caches, and the versions raised by its engine's writes."""
+    from lms.extensions import db
+
     url = app.config.get("CACHE_REDIS_URL", app.config.get("REDIS_URL"))
     app.extensions["lms.cache"] = SharedCache(app, url) if url else None
+    app.extensions["lms.versioned"] = {}
+    app.add_template_global(fragment, "fragment")
     _watch_sessions()
+    with app.app_context():
+        watch_engine(db.engine)
 
 
 def shared_cache() -> SharedCache | None:
@@ -194,3 +218,174 @@ def _watch_sessions() -> None:
     for name, listener in _LISTENERS:
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)
+
+
+# Per-process caches behind the versions of ``cache_versions``.
+
+# Each counter of the row and the tables whose writes raise it.
+VERSIONED: dict[str, frozenset[str]] = {
+    "switches": frozenset({"camps", "plugin_states"}),
+    "content": frozenset({"camps", "courses", "modules", "lessons", "media_assets", "captions"}),
+}
+COUNTERS_OF: dict[str, frozenset[str]] = {
+    table: frozenset(counter for counter, tables in VERSIONED.items() if table in tables)
+    for table in frozenset().union(*VERSIONED.values())
+}
+# A process keeps at most this many values; past it, it starts again from nothing.
+MAX_VALUES = 20_000
+_RAISED = "lms_raised_versions"  # on a connection: counters raised in its transaction
+_RAISED_ANY = "lms_raised_any"  # …and whether any was, savepoints rolled back or not
+_VERSIONS = CacheVersion.__table__
+READ_VERSIONS = select(_VERSIONS.c.switches, _VERSIONS.c.content).where(_VERSIONS.c.id == 1)
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The counters as this request read them (None: no row, nothing is cached)."""
+
+    switches: int | None = None
+    content: int | None = None
+
+
+NO_VERSIONS = Versions()
+
+
+def fast_paths() -> bool:
+    """Are the per-process caches and the fast paths on (``FAST_PATHS``, default True)?"""
+    return bool(current_app.config.get("FAST_PATHS", True))
+
+
+def note_versions(switches: int | None, content: int | None) -> None:
+    """The counters, read by the login's statement: this request's versions."""
+    if "lms_versions" not in g:
+        g.lms_versions = Versions(switches, content)
+
+
+def current_versions() -> Versions:
+    """The counters for this request, read once: with the login when someone is logged in
+    (one statement for both), else alone."""
+    found = g.get("lms_versions")
+    if found is not None:
+        return found
+    if has_request_context() and "_user_id" in session and "_login_user" not in g:
+        current_user._get_current_object()  # the user loader reads the versions too
+        found = g.get("lms_versions")
+        if found is not None:
+            return found
+    from lms.extensions import db
+
+    row = db.session.connection().execute(READ_VERSIONS).first()
+    g.lms_versions = Versions(*row) if row is not None else NO_VERSIONS
+    return g.lms_versions
+
+
+def versioned(name: str, counter: str, load: Callable[[], T], key: Any = None) -> T:
+    """``load()``'s value, kept by this process while ``counter`` (a key of
+    :data:`VERSIONED`) stays where this request read it; memoized for the request.
+
+    Read from the database every time when ``FAST_PATHS`` is off, when there is no versions
+    row, and in a transaction that already wrote what the counter stands for (until it ends).
+    """
+    memo = g.setdefault("lms_cache", {})
+    slot = (name, key)
+    if slot in memo:
+        return memo[slot]
+    if not fast_paths() or g.get("lms_versions_raised"):
+        value = memo[slot] = load()
+        return value
+    version = getattr(current_versions(), counter)
+    if version is None:
+        value = memo[slot] = load()
+        return value
+    store: dict[tuple[str, Any], tuple[tuple[str, int], Any]] = current_app.extensions[
+        "lms.versioned"
+    ]
+    kept = store.get(slot)
+    if kept is not None and kept[0] == (counter, version):
+        memo[slot] = kept[1]
+        return kept[1]
+    value = load()
+    if len(store) >= MAX_VALUES:
+        store.clear()
+    store[slot] = ((counter, version), value)
+    memo[slot] = value
+    return value
+
+
+def fragment(name: str, *key: Any, caller: Callable[[], Markup]) -> Markup:
+    """A template's ``{% call fragment("name", key…) %}…{% endcall %}``: the block's HTML,
+    rendered once per process for ``key``, the reader's language and the app's root URL while
+    the ``content`` version stays; render only what every reader sees alike inside it (each
+    learner's progress goes after it: a hole in the fragment)."""
+    from flask import request
+    from flask_babel import get_locale
+
+    root = request.script_root if has_request_context() else ""
+    slot = (key, str(get_locale()), root)
+    # The caller is the template's block: it returns Markup, escaped as the template says.
+    return versioned(f"fragment:{name}", "content", caller, key=slot)
+
+
+def _raise_statement(dialect: str, counters: frozenset[str]) -> Any:
+    """Raise ``counters`` by one; the row is created if a database lost it (emptied)."""
+    first = {"id": 1, "switches": 0, "content": 0} | {counter: 1 for counter in counters}
+    insert = dialect_insert(dialect)(_VERSIONS).values(first)
+    return insert.on_conflict_do_update(
+        index_elements=["id"],
+        set_={counter: _VERSIONS.c[counter] + 1 for counter in sorted(counters)},
+    )
+
+
+_RAISE = {
+    (dialect, frozenset(combination)): _raise_statement(dialect, frozenset(combination))
+    for dialect in ("sqlite", "postgresql")
+    for combination in ({"switches"}, {"content"}, {"switches", "content"})
+}
+
+
+def _before_execute(
+    connection: Connection, statement: Any, _multiparams: Any, _params: Any, _options: Any
+) -> None:
+    """A write to a versioned table raises its counters first, in the same transaction
+    (once per transaction and counter)."""
+    if not isinstance(statement, UpdateBase):
+        return
+    counters = COUNTERS_OF.get(getattr(getattr(statement, "table", None), "name", None))
+    if not counters:
+        return
+    raised = connection.info.setdefault(_RAISED, set())
+    due = counters - raised
+    if not due:
+        return
+    raised.update(due)
+    connection.info[_RAISED_ANY] = True
+    connection.execute(_RAISE[connection.dialect.name, frozenset(due)])
+    if has_app_context():
+        g.lms_versions_raised = True  # this request's cached values are older than its writes
+
+
+def _transaction_ended(connection: Connection) -> None:
+    """After a commit or rollback: the next request (or statement) reads the counters again."""
+    if connection.invalidated:  # lost (its info with it); what it raised was rolled back
+        return
+    connection.info.pop(_RAISED, None)
+    if connection.info.pop(_RAISED_ANY, False) and has_app_context():
+        g.pop("lms_versions", None)
+        g.pop("lms_versions_raised", None)
+        g.pop("lms_cache", None)
+
+
+def _savepoint_rolled_back(connection: Connection, _name: Any, _context: Any) -> None:
+    connection.info.pop(_RAISED, None)  # the raise may be undone: the next write raises again
+
+
+def watch_engine(engine: Engine) -> None:
+    """Raise the versions with every write through ``engine``."""
+    for name, listener in (
+        ("before_execute", _before_execute),
+        ("commit", _transaction_ended),
+        ("rollback", _transaction_ended),
+        ("rollback_savepoint", _savepoint_rolled_back),
+    ):
+        if not event.contains(engine, name, listener):
+            event.listen(engine, name, listener)

@@ -71,6 +71,9 @@ DEFAULTS: dict[str, object] = {
     "PROXY_FIX": 0,
     # Seconds a shared (Redis) cache entry lives at most; changes invalidate it at once.
     "CACHE_TIMEOUT": 300,
+    # Per-process caches behind the versions row, fragment caching and the pre-built read paths
+    # (lms/cache.py). Off: every page takes the general path (the tests compare both).
+    "FAST_PATHS": True,
     # Rate limits ("N/period" in the `limits` library's notation); 429 past them.
     "LOGIN_RATE_LIMIT": "10/5 minutes",  # failed log-ins, per client address and per account
     "REGISTER_RATE_LIMIT": "30/hour",  # sign-ups (registration, invite links) per address

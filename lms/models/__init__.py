@@ -61,6 +61,7 @@ from lms.models.records import Assignment, TrainingTime
 from lms.models.schedule import ScheduledTask
 from lms.models.search import SEARCH_KINDS, SearchDocument, SearchText
 from lms.models.settings import PluginSetting, PluginState
+from lms.models.versions import CacheVersion
 
 __all__ = [
     "ATTENDANCE_STATUSES",
@@ -80,6 +81,7 @@ __all__ = [
     "Attendance",
     "AttendanceCorrection",
     "AuthSession",
+    "CacheVersion",
     "CalendarFeed",
     "Camp",
     "Caption",

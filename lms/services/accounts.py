@@ -9,18 +9,20 @@ can no longer be used are deleted by the scheduled task ``prune login sessions``
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, bindparam
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from lms.cache import note_versions
 from lms.extensions import db
-from lms.models import ROLES, AccountToken, AuthSession, User
+from lms.models import ROLES, AccountToken, AuthSession, CacheVersion, User
 from lms.models._base import aware, utcnow
 from lms.services import audit, schedule
 
@@ -143,7 +145,11 @@ def user_for_session(
 ) -> User | None:
     """The user of a live login, or None: revoked, idle since ``last_seen`` (Unix time) for
     longer than ``SESSION_IDLE_LIFETIME``, older than ``SESSION_ABSOLUTE_LIFETIME``, or the
-    user disabled."""
+    user disabled.
+
+    One pre-built Core statement reads the user's columns and, with them, the versions of
+    the per-process caches (:func:`lms.cache.note_versions`): a page needs no other
+    statement to know its cached camps and plugin flags are current."""
     now = now or utcnow()
     if not token or not user_id.isdigit() or idle_expired(last_seen, now):
         return None
@@ -152,23 +158,55 @@ def user_for_session(
         "token_hash": token_digest(token),
         "born_after": now - lifetime("SESSION_ABSOLUTE_LIFETIME"),
     }
-    return db.session.scalar(_live_login(), params)
+    row = db.session.connection().execute(LIVE_LOGIN, params).first()
+    if row is None:
+        return None
+    note_versions(row[0], row[1])
+    return _attached_user(row)
 
 
-@functools.cache
-def _live_login() -> Select:
-    """The user of a live login: built once per process (every request runs it)."""
-    return (
-        db.select(User)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(
-            User.id == bindparam("user_id"),
-            User.active.is_(True),
-            AuthSession.token_hash == bindparam("token_hash"),
-            AuthSession.revoked_at.is_(None),
-            AuthSession.created_at > bindparam("born_after"),
-        )
+_USERS, _LOGINS, _VERSIONS = User.__table__, AuthSession.__table__, CacheVersion.__table__
+# The user of a live login, every column of the row (whatever columns users gets), and the
+# cache versions: built once per process, as every request runs it.
+LIVE_LOGIN = (
+    select(
+        select(_VERSIONS.c.switches).where(_VERSIONS.c.id == 1).scalar_subquery(),
+        select(_VERSIONS.c.content).where(_VERSIONS.c.id == 1).scalar_subquery(),
+        *_USERS.c,
     )
+    .join_from(_USERS, _LOGINS, _LOGINS.c.user_id == _USERS.c.id)
+    .where(
+        _USERS.c.id == bindparam("user_id"),
+        _USERS.c.active.is_(True),
+        _LOGINS.c.token_hash == bindparam("token_hash"),
+        _LOGINS.c.revoked_at.is_(None),
+        _LOGINS.c.created_at > bindparam("born_after"),
+    )
+)
+# (position in LIVE_LOGIN's row, attribute of User) for each column.
+_USER_ATTRIBUTES = [
+    (2 + position, User.__mapper__.get_property_by_column(column).key)
+    for position, column in enumerate(_USERS.c)
+]
+
+
+def _attached_user(row: Row) -> User:
+    """A persistent ``User`` from the row's columns, in the session as if the ORM had loaded
+    it (relationships load lazily as usual); the session's own instance if it has one."""
+    key = User.__mapper__.identity_key_from_primary_key((row[2 + _USER_ID],))
+    known = db.session.identity_map.get(key)
+    if known is not None:
+        return known
+    user = User.__mapper__.class_manager.new_instance()
+    values = instance_dict(user)
+    for position, attribute in _USER_ATTRIBUTES:
+        values[attribute] = row[position]
+    make_transient_to_detached(user)
+    db.session.add(user)
+    return user
+
+
+_USER_ID = list(_USERS.c).index(_USERS.c.id)
 
 
 def _prune(now: datetime, *where: object) -> int:

@@ -1,9 +1,11 @@
 """Which camps and plugins organizers switched off.
 
 Camps are switched with their own flag (``camps.enabled``); plugins that are not camps with a
-``plugin_states`` row. Both are read in one statement, once per request (shared through Redis
-when configured, see :mod:`lms.cache`), so a switch takes effect on the next request in every
-process.
+``plugin_states`` row. Both are read in one statement and kept by each process behind the
+``switches`` version (:func:`lms.cache.versioned`): every request reads the version with its
+login, and a process reads the flags again only when a switch changed (the change raised the
+version in its own transaction), so a switch takes effect on the next request in every process.
+With ``FAST_PATHS`` off they are read once per request (shared through Redis when configured).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import false, literal, union_all
 
-from lms.cache import cached, invalidate
+from lms.cache import cached, fast_paths, invalidate, versioned
 from lms.extensions import db
 from lms.models import Camp, PluginState
 from lms.models._base import utcnow
@@ -29,18 +31,22 @@ class SwitchedOff:
 
 
 def switched_off() -> SwitchedOff:
-    """What is disabled right now, read once per request."""
+    """What is disabled right now: as of this request's read of the versions."""
+    if fast_paths():
+        return versioned(CACHE_NAME, "switches", _query_switched_off)
     return cached(CACHE_NAME, _query_switched_off)
 
 
+_CAMPS, _STATES = Camp.__table__, PluginState.__table__
+# Core, not ORM, one statement, built once.
+SWITCHED_OFF = union_all(
+    db.select(literal("camp"), _CAMPS.c.slug).where(_CAMPS.c.enabled.is_(false())),
+    db.select(literal("plugin"), _STATES.c.plugin).where(_STATES.c.enabled.is_(false())),
+)
+
+
 def _query_switched_off() -> SwitchedOff:
-    # Core, not ORM, and one statement: this runs on every request that calls a hook.
-    camps, states = Camp.__table__, PluginState.__table__
-    query = union_all(
-        db.select(literal("camp"), camps.c.slug).where(camps.c.enabled.is_(false())),
-        db.select(literal("plugin"), states.c.plugin).where(states.c.enabled.is_(false())),
-    )
-    rows = db.session.connection().execute(query).all()
+    rows = db.session.connection().execute(SWITCHED_OFF).all()
     return SwitchedOff(
         camps=frozenset(name for kind, name in rows if kind == "camp"),
         plugins=frozenset(name for kind, name in rows if kind == "plugin"),
