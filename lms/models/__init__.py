@@ -57,6 +57,7 @@ from lms.models.live import (
     SalonCase,
     TopicComment,
 )
+from lms.models.notifications import CHANNELS, Notification, NotificationPreference
 from lms.models.records import Assignment, TrainingTime
 from lms.models.schedule import ScheduledTask
 from lms.models.search import SEARCH_KINDS, SearchDocument, SearchText
@@ -66,6 +67,7 @@ from lms.models.versions import CacheVersion
 __all__ = [
     "ATTENDANCE_STATUSES",
     "CASE_TOPICS",
+    "CHANNELS",
     "COURSE_LEVELS",
     "LESSON_KINDS",
     "QUESTION_KINDS",
@@ -100,6 +102,8 @@ __all__ = [
     "Moderated",
     "MediaAsset",
     "Module",
+    "Notification",
+    "NotificationPreference",
     "Organization",
     "PlaybackSession",
     "PluginSetting",

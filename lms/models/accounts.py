@@ -56,6 +56,9 @@ class User(UserMixin, Timestamped, db.Model):
         ForeignKey("organizations.id", ondelete="SET NULL"), index=True
     )
     is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    # In-app notifications not read yet, kept with them (lms/services/notifications/): the
+    # header's bell reads it from the user row the request loads anyway.
+    unread_notifications: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
 

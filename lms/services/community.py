@@ -45,7 +45,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import MAX_INTEGER, aware, utcnow
-from lms.services import audit, search
+from lms.services import audit, notifications, search
 from lms.services.paging import Paginated
 from lms.services.text import control_characters
 
@@ -315,6 +315,7 @@ def add_case_comment(
         case_id=case.id, user_id=user.id, body=_comment(body), is_expert_review=bool(expert_review)
     )
     db.session.add(comment)
+    notifications.on_case_comment(comment)
     db.session.commit()
     return comment
 
@@ -399,6 +400,7 @@ def add_topic_comment(
             raise InvalidParent(_("You can only reply to a comment of this topic."))
     comment = TopicComment(topic_id=topic.id, user_id=user.id, body=text, parent_id=parent_id)
     db.session.add(comment)
+    notifications.on_topic_comment(comment)
     db.session.commit()
     return comment
 

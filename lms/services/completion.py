@@ -10,6 +10,7 @@ from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
 from lms.models import Certificate, Course, Enrollment, Lesson, LessonProgress, Module, User
 from lms.models._base import utcnow
+from lms.services import notifications
 from lms.services.camps import registry
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
@@ -84,6 +85,7 @@ def check_course(user: User, course: Course) -> bool:
         camp_title_en=course.camp.title_en,
         minutes=minutes,
     )
+    notifications.on_certificate(user.id, course.id)
     db.session.commit()
     if updated != 1:
         return False

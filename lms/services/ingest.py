@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, or_
 from lms.extensions import db
 from lms.models import Lesson, MediaAsset
 from lms.models._base import utcnow
-from lms.services import authoring, jobs, media, schedule, transcode
+from lms.services import authoring, jobs, media, notifications, schedule, transcode
 from lms.services.integrity import CheckResult
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ def _record(asset: MediaAsset, folder: str, outputs: transcode.Outputs, poster_k
     asset.status, asset.error = "ready", None
     asset.progress, asset.eta_seconds, asset.heartbeat_at = 1.0, None, None
     set_lesson_minutes(asset)
+    notifications.on_video_processed(asset)
     db.session.commit()
     if old_folder and old_folder != folder:
         transcode.remove_tree(streams_root() / old_folder)
@@ -192,6 +193,7 @@ def set_lesson_minutes(asset: MediaAsset) -> None:
 def _fail(asset: MediaAsset, reason: str) -> None:
     asset.status, asset.error = "failed", reason[:500]
     asset.eta_seconds, asset.heartbeat_at = None, None
+    notifications.on_video_processed(asset)
     db.session.commit()
     log.warning("video %s failed: %s", asset.id, reason)
 

@@ -30,7 +30,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import aware, utcnow
-from lms.services import schedule
+from lms.services import notifications, schedule
 from lms.services.hours import academy_timezone
 
 ACTIVITY_DAY = 25  # of every month
@@ -404,6 +404,7 @@ def move(
     _shift(session, starts_at)
     session.moved = True
     changed(session)
+    notifications.on_session_moved(session)
     db.session.commit()
 
 
@@ -431,6 +432,7 @@ def _promote_waitlist(session: LiveSession, now: datetime) -> None:
         .limit(free)
     ):
         waiting.status, waiting.updated_at = "registered", now
+        notifications.on_promoted(waiting)
 
 
 def _edit_one(session: LiveSession, edit: SessionEdit, now: datetime) -> bool:
@@ -697,6 +699,7 @@ def end_series(session: LiveSession, reason: str, now: datetime | None = None) -
             if later.status != "cancelled":
                 later.status, later.cancel_reason = "cancelled", reason
                 changed(later, now)
+                notifications.on_session_cancelled(later)
                 cancelled += 1
         else:
             db.session.delete(later)
@@ -713,6 +716,7 @@ def cancel(session: LiveSession, reason: str) -> None:
     if session.status != "cancelled":
         session.status, session.cancel_reason = "cancelled", reason
         changed(session)
+        notifications.on_session_cancelled(session)
     db.session.commit()
 
 
@@ -868,6 +872,7 @@ def cancel_registration(
         )
         if promoted is not None:
             promoted.status, promoted.updated_at = "registered", now
+            notifications.on_promoted(promoted)
     db.session.commit()
     return promoted
 
