@@ -79,10 +79,8 @@ class Totals:
 
     @property
     def month_percent(self) -> int:
-        """This month's hours against the target, 0..100."""
-        if not self.target_hours:
-            return 100 if self.seconds_month > 0 else 0
-        return min(100, round(100 * max(0, self.seconds_month) / (3600 * self.target_hours)))
+        """This month's hours against the target, 0..100 (as the dashboard shows it)."""
+        return hours.percent_of_target(self.seconds_month, self.target_hours)
 
     @property
     def attendance_rate(self) -> int | None:

@@ -109,6 +109,18 @@ def _completed_required(user: User, course_ids: list[int]) -> dict[int, int]:
     return {course_id: count for course_id, count in rows}
 
 
+def course_percent(done: int, required: int) -> int:
+    """A course's progress, 0..100: required lessons completed of the required lessons. Every
+    page (the course, the lesson sidebar, the dashboard, the progress answer) uses this."""
+    return min(100, round(100 * done / required)) if required else 0
+
+
+def course_progress(user: User, course: Course) -> int:
+    """``user``'s progress in one course (two queries; cached totals make it one)."""
+    _lessons, _minutes, required = _lesson_totals([course.id]).get(course.id, (0, 0, 0))
+    return course_percent(_completed_required(user, [course.id]).get(course.id, 0), required)
+
+
 def _cards(courses: list[Course], user: User | None) -> list[CourseCard]:
     ids = [course.id for course in courses]
     totals = _lesson_totals(ids) if ids else {}
@@ -126,7 +138,7 @@ def _cards(courses: list[Course], user: User | None) -> list[CourseCard]:
     cards = []
     for course in courses:
         lessons, minutes, required = totals.get(course.id, (0, 0, 0))
-        percent = round(100 * done.get(course.id, 0) / required) if required else 0
+        percent = course_percent(done.get(course.id, 0), required)
         cards.append(CourseCard(course, lessons, minutes, course.id in enrolled, percent))
     return cards
 
@@ -277,10 +289,8 @@ class Outline:
     @property
     def percent(self) -> int:
         required = [lesson for lesson in self.lessons if lesson.required]
-        if not required:
-            return 0
         done = sum(1 for lesson in required if self.is_complete(lesson))
-        return round(100 * done / len(required))
+        return course_percent(done, len(required))
 
     def is_complete(self, lesson: Lesson) -> bool:
         progress = self.progress.get(lesson.id)
@@ -331,9 +341,10 @@ def outline(course: Course, user: User | None) -> Outline:
     return Outline(course, modules, progress, enrollment)
 
 
-def my_courses(user: User) -> list[CourseCard]:
-    """The learner's enrolled courses in visible camps, most recent first."""
-    visible = {camp.id: camp for camp in visible_camps()}
+def my_courses(user: User, camps: list[Camp] | None = None) -> list[CourseCard]:
+    """The learner's enrolled courses in visible camps (``camps``, when the caller has read
+    them already), most recent first."""
+    visible = {camp.id: camp for camp in (visible_camps() if camps is None else camps)}
     courses = list(
         db.session.scalars(
             db.select(Course)

@@ -44,6 +44,14 @@ def target_hours(user: User) -> int:
     return int(current_app.config["MONTHLY_TARGET_HOURS"])
 
 
+def percent_of_target(seconds: int, target_hours: int) -> int:
+    """Training time against a monthly target in hours, 0..100: the one rounding every page
+    uses (from seconds, never from hours already rounded to a tenth). A zero target is met."""
+    if not target_hours:
+        return 100
+    return min(100, round(100 * max(0, seconds) / (3600 * target_hours)))
+
+
 MAX_TARGET_HOURS = 744  # 31 days × 24 hours; the database checks the same bound
 
 
@@ -224,9 +232,7 @@ class CampMonth:
 
     @property
     def percent(self) -> int:
-        if not self.target:
-            return 100
-        return min(100, round(100 * max(0, self.seconds) / (3600 * self.target)))
+        return percent_of_target(self.seconds, self.target)
 
 
 def month_by_camp(user_id: int, today: date | None = None) -> list[CampMonth]:

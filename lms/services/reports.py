@@ -34,7 +34,7 @@ from lms.models import (
 from lms.models import Attendance as AttendanceRow
 from lms.models._base import utcnow
 from lms.services import plans
-from lms.services.hours import academy_zone
+from lms.services.hours import academy_zone, percent_of_target
 from lms.services.people import Scope
 
 
@@ -76,7 +76,7 @@ class HoursRow:
 
     @property
     def percent(self) -> int:
-        return percent(max(0, self.seconds), self.target * 3600) if self.target else 100
+        return percent_of_target(self.seconds, self.target)
 
 
 @dataclass

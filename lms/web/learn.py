@@ -21,13 +21,12 @@ from lms.models import Lesson, MediaAsset
 from lms.services import (
     catalog,
     completion,
-    hours,
     lessons,
     media,
     media_access,
-    plans,
     streams,
 )
+from lms.services import dashboard as dashboard_service
 from lms.services.quiz import attempts
 from lms.web.auth import SESSION_SEEN, SESSION_TOKEN
 from lms.web.catalog import course_or_404
@@ -39,17 +38,7 @@ bp = Blueprint("learn", __name__)
 @bp.get("/dashboard")
 @login_required
 def dashboard() -> str:
-    months = hours.monthly(current_user.id)
-    target = hours.target_hours(current_user)
-    return render_template(
-        "dashboard.html",
-        cards=catalog.my_courses(current_user),
-        months=months,
-        target=target,
-        chart_top=max([target, *(m.hours for m in months)]),
-        camp_months=hours.month_by_camp(current_user.id),
-        assignments=plans.for_learner(current_user),
-    )
+    return render_template("dashboard.html", board=dashboard_service.build(current_user))
 
 
 @bp.get("/camps/<camp_slug>/<course_slug>/lessons/<lesson_slug>")

@@ -1,0 +1,251 @@
+"""The learner's dashboard: where to continue, what is coming, what is due, what was earned.
+
+:func:`build` gathers it in a fixed number of statements, however many courses, lessons,
+sessions and certificates the learner has (``tests/test_dashboard.py`` counts them).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import contains_eager
+
+from lms.extensions import db
+from lms.models import (
+    Camp,
+    Certificate,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    LiveSession,
+    MediaAsset,
+    Module,
+    Registration,
+    User,
+)
+from lms.models._base import utcnow
+from lms.services import catalog, hours, plans
+from lms.services.camps import visible_camps
+
+UPCOMING_SESSIONS = 5
+CERTIFICATES_SHOWN = 6
+ASSIGNMENTS_SHOWN = 5
+# A saved position this close to the start or the end is no place to resume at.
+RESUME_MARGIN = 2.0
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The lesson to continue with, and where in its video."""
+
+    lesson: Lesson
+    course: Course
+    position: float  # seconds into the video; 0 to start from the beginning
+    completed: bool  # every lesson of the course is complete: this is the last one touched
+
+    @property
+    def duration(self) -> float | None:
+        media = self.lesson.media
+        return float(media.duration_seconds) if media and media.duration_seconds else None
+
+    @property
+    def percent(self) -> int:
+        """How far into the video the saved position is, 0..100."""
+        duration = self.duration
+        return min(100, round(100 * self.position / duration)) if duration else 0
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    label: str
+    sublabel: str  # the year, under the first month and under each January
+    value: float
+    title: str
+    cls: str
+
+
+@dataclass
+class Dashboard:
+    cards: list[catalog.CourseCard]
+    months: list[hours.MonthHours]
+    target: int
+    camp_months: list[hours.CampMonth]
+    assignments: list[plans.MyAssignment]
+    resume: Resume | None
+    sessions: list[tuple[LiveSession, Registration]]
+    certificates: list[Certificate]
+    ticks: list[float] = field(default_factory=list)
+
+    @property
+    def this_month(self) -> hours.MonthHours:
+        return self.months[-1]
+
+    @property
+    def month_percent(self) -> int:
+        """This month's hours against the target: the archive's and the reports' number."""
+        return hours.percent_of_target(self.this_month.seconds, self.target)
+
+    @property
+    def bars(self) -> list[ChartBar]:
+        bars = []
+        for index, month in enumerate(self.months):
+            bars.append(
+                ChartBar(
+                    label=str(month.month),
+                    sublabel=str(month.year) if index == 0 or month.month == 1 else "",
+                    value=month.hours,
+                    title=f"{month.year}-{month.month:02d}: {month.hours} h",
+                    cls="met" if self.target and month.seconds >= 3600 * self.target else "",
+                )
+            )
+        return bars
+
+
+def axis_ticks(top: float, most: int = 5) -> list[float]:
+    """Round values for an axis from 0 to at least ``top``: steps of 1, 2 or 5 times a power of
+    ten, at most ``most`` steps (``axis_ticks(12)`` is 0, 5, 10, 15)."""
+    if not math.isfinite(top) or top <= 0:
+        return [0, 1]
+    rough = top / most
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
+    count = math.ceil(top / step - 1e-9)
+    return [round(step * i, 6) for i in range(count + 1)]
+
+
+def build(user: User, now: datetime | None = None) -> Dashboard:
+    """Everything the dashboard shows for ``user``."""
+    now = now or utcnow()
+    camps = visible_camps()
+    camp_ids = [camp.id for camp in camps]
+    months = hours.monthly(user.id, today=hours.local_day(now))
+    target = hours.target_hours(user)
+    board = Dashboard(
+        cards=catalog.my_courses(user, camps=camps),
+        months=months,
+        target=target,
+        camp_months=hours.month_by_camp(user.id, today=hours.local_day(now)),
+        assignments=plans.for_learner(user)[:ASSIGNMENTS_SHOWN],
+        resume=resume(user, camp_ids),
+        sessions=upcoming_sessions(user, camp_ids, now),
+        certificates=certificates(user),
+    )
+    board.ticks = axis_ticks(max([target, *(m.hours for m in months)]))
+    return board
+
+
+def _last_lesson(user: User, camp_ids: list[int]) -> tuple[LessonProgress, Lesson] | None:
+    """The lesson the learner last made progress in, in a course they may still study."""
+    return db.session.execute(
+        db.select(LessonProgress, Lesson)
+        .join(Lesson, LessonProgress.lesson_id == Lesson.id)
+        .join(Lesson.module)
+        .join(Module.course)
+        .join(Course.camp)
+        .join(Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id))
+        .outerjoin(Lesson.media)
+        .where(
+            LessonProgress.user_id == user.id,
+            Lesson.archived_at.is_(None),
+            Module.archived_at.is_(None),
+            Course.archived_at.is_(None),
+            Course.status == "published",
+            Course.camp_id.in_(camp_ids),
+        )
+        .options(
+            contains_eager(Lesson.module).contains_eager(Module.course).contains_eager(Course.camp),
+            contains_eager(Lesson.media),
+        )
+        .order_by(LessonProgress.updated_at.desc(), LessonProgress.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _first_open_lesson(user: User, course: Course) -> tuple[Lesson, LessonProgress | None] | None:
+    """The first lesson of ``course``, in syllabus order, the learner has not completed."""
+    progress = (LessonProgress.lesson_id == Lesson.id) & (LessonProgress.user_id == user.id)
+    return db.session.execute(
+        db.select(Lesson, LessonProgress)
+        .join(Lesson.module)
+        .outerjoin(LessonProgress, progress)
+        .outerjoin(Lesson.media)
+        .where(
+            Module.course_id == course.id,
+            Module.archived_at.is_(None),
+            Lesson.archived_at.is_(None),
+            LessonProgress.completed_at.is_(None),
+        )
+        .options(contains_eager(Lesson.media))
+        .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
+        .limit(1)
+    ).first()
+
+
+def resume(user: User, camp_ids: list[int]) -> Resume | None:
+    """Where to continue: the lesson last worked on at its saved position; when that lesson is
+    complete, the course's first lesson not complete yet (from its start, or where it was left).
+    Two statements at most."""
+    if not camp_ids:
+        return None
+    found = _last_lesson(user, camp_ids)
+    if found is None:
+        return None
+    row, lesson = found
+    course = lesson.module.course
+    if row.completed_at is None:
+        return Resume(lesson, course, _position(lesson, row), completed=False)
+    following = _first_open_lesson(user, course)
+    if following is None:
+        return Resume(lesson, course, 0.0, completed=True)
+    open_lesson, open_row = following
+    return Resume(open_lesson, course, _position(open_lesson, open_row), completed=False)
+
+
+def _position(lesson: Lesson, row: LessonProgress | None) -> float:
+    """The saved video position worth resuming at (0: from the start)."""
+    media: MediaAsset | None = lesson.media
+    if row is None or lesson.kind != "video" or media is None or not media.duration_seconds:
+        return 0.0
+    position = float(row.position_seconds or 0.0)
+    if position < RESUME_MARGIN or position > media.duration_seconds - RESUME_MARGIN:
+        return 0.0
+    return position
+
+
+def upcoming_sessions(
+    user: User, camp_ids: list[int], now: datetime
+) -> list[tuple[LiveSession, Registration]]:
+    """The live sessions the learner holds a seat or a waitlist place for that have not ended,
+    soonest first (cancelled ones too, so the learner learns of it here)."""
+    return [
+        (session, registration)
+        for registration, session in db.session.execute(
+            db.select(Registration, LiveSession)
+            .join(LiveSession, Registration.session_id == LiveSession.id)
+            .outerjoin(Camp, LiveSession.camp_id == Camp.id)
+            .where(
+                Registration.user_id == user.id,
+                Registration.status.in_(("registered", "waitlisted")),
+                LiveSession.ends_at > now,
+                LiveSession.camp_id.is_(None) | LiveSession.camp_id.in_(camp_ids),
+            )
+            .options(contains_eager(LiveSession.camp))
+            .order_by(LiveSession.starts_at, LiveSession.id)
+            .limit(UPCOMING_SESSIONS)
+        )
+    ]
+
+
+def certificates(user: User) -> list[Certificate]:
+    """The learner's certificates, newest first (their titles are a snapshot: no joins)."""
+    return list(
+        db.session.scalars(
+            db.select(Certificate)
+            .where(Certificate.user_id == user.id)
+            .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+            .limit(CERTIFICATES_SHOWN)
+        )
+    )
