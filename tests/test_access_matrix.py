@@ -122,6 +122,7 @@ EXPECTED: dict[str, Rule] = {
     "admin.reload_plugins": Rule(post=ORG),
     "admin.users": Rule(get=ORG),
     "admin.update_user": Rule(post=ORG),
+    "admin.create_user": Rule(get=ORG, post=ORG),
     "plugin_admin.edit_settings": Rule(get=ORG, post=ORG),
     "organizations.admin_list": Rule(get=ORG, post=ORG),
     "organizations.admin_detail": Rule(get=ORG, idor=True),

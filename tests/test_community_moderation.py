@@ -4,9 +4,11 @@ hidden or deleted posts kept out of lists, pages and search."""
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -16,6 +18,7 @@ from lms.models import CaseComment, DiscussionTopic, SalonCase, TopicComment, Us
 from lms.services import community, search
 from tests.test_community import client_for, text
 
+ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = "<script>alert(1)</script>"
 
 
@@ -345,3 +348,23 @@ def test_the_chinese_ui_speaks_chinese(app, learner, trainer):
     trainer_client.raw.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN,zh;q=0.9"
     page = text(trainer_client.get(f"/salon/{case_id}"))
     assert "管理" in page and "隐藏" in page
+
+
+# -- the views stay thin (issue 19) --------------------------------------------------------
+
+
+@pytest.mark.engine_independent
+@pytest.mark.parametrize("module", ["lms/web/community.py", "lms/web/admin.py"])
+def test_the_community_and_admin_views_query_nothing(module):
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    spelled = [ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.Attribute)]
+    assert not [name for name in spelled if name.startswith("db.")]
+    called = [
+        ast.unparse(node.func).rsplit(".", 1)[-1]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+    ]
+    assert "select" not in called
+    assert "lms.extensions" not in [
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ]

@@ -28,6 +28,11 @@ def visible_camps() -> list[Camp]:
     return [camp for camp in camps if camp.slug in loaded]
 
 
+def get_camp(slug: str) -> Camp | None:
+    """The camp with this slug, enabled or not (organizers' pages)."""
+    return db.session.scalar(db.select(Camp).filter_by(slug=slug))
+
+
 def get_visible_camp(slug: str) -> Camp | None:
     camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
     if camp is None or not camp.enabled or camp.slug not in registry().camps:

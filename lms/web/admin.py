@@ -12,13 +12,13 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import IntegerField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
-from lms.extensions import db
-from lms.models import Camp, User
-from lms.services import accounts, camps, hours, reload
+from lms.services import accounts, camps, hours, reload, user_admin
 from lms.services import plugins as plugin_service
 from lms.services.curriculum import CurriculumError
+from lms.web.admin_forms import NewUserForm
 from lms.web.forms import ActionForm, UserAdminForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -71,7 +71,7 @@ def _camp_page(errors: dict[str, list[str]] | None = None, submitted: dict | Non
 @organizer_required
 def camp_target(slug: str) -> Response | tuple[str, int]:
     """Set or clear a camp's monthly target; a bad value re-shows the page with the error."""
-    camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+    camp = camps.get_camp(slug)
     if camp is None:
         abort(404)
     form = CampTargetForm()
@@ -224,7 +224,9 @@ def users() -> str:
 @bp.post("/users/<int:user_id>")
 @organizer_required
 def update_user(user_id: int) -> Response:
-    user = db.get_or_404(User, user_id)
+    user = user_admin.get_user(user_id)
+    if user is None:
+        abort(404)
     form = UserAdminForm()
     if not form.validate_on_submit():
         abort(400, _("Choose a role."))
@@ -235,3 +237,44 @@ def update_user(user_id: int) -> Response:
         abort(403, _("You cannot change your own account here."))
     flash(_("%(name)s is saved.", name=user.name), "success")
     return redirect(url_for(".users", q=request.args.get("q", "")))
+
+
+def _new_user_form() -> NewUserForm:
+    form = NewUserForm()
+    form.organization.choices = [SelectChoice(0, _("— none —"))] + [
+        SelectChoice(org.id, org.name) for org in user_admin.organizations()
+    ]
+    return form
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@organizer_required
+def create_user() -> str | tuple[str, int]:
+    """Create an account: with an initial password, or with a set-password link shown once."""
+    form = _new_user_form()
+    if form.validate_on_submit():
+        try:
+            created = user_admin.create_account(
+                by=current_user,
+                email=form.email.data,
+                name=form.name.data,
+                role=form.role.data,
+                locale=form.locale.data,
+                organization_id=form.organization.data or None,
+                is_manager=form.is_manager.data,
+                password=form.password.data or None,
+            )
+        except accounts.EmailTaken:
+            form.email.errors.append(_("An account with this e-mail address exists already."))
+        except user_admin.AccountInvalid as exc:
+            form.form_errors.append(str(exc))
+        else:
+            link = None
+            if created.link is not None:
+                link = url_for(
+                    "organizations.setup_account", token=created.link.token, _external=True
+                )
+            # The link is shown on this page only (never put in a flash message: the session
+            # cookie is signed, not encrypted).
+            return render_template("admin/user_created.html", user=created.user, link=link)
+    return render_template("admin/new_user.html", form=form), 400 if form.errors else 200
