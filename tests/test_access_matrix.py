@@ -41,9 +41,11 @@ from lms.services import (
     community,
     enrollment,
     feeds,
+    invites,
     live,
     media,
     progress,
+    staff_groups,
 )
 from lms.services import camps as camp_service
 from lms.services import organizations as org_service
@@ -293,9 +295,9 @@ def _build(app: Flask, demo_video) -> World:
         enrollment.enroll(learner, course)
         playback, _ = progress.open_session(learner, lesson)
 
-        group = org_service.create_group(org_a, "Sales")
-        org_service.add_to_group(group, learner.id)
-        invite, invite_token = org_service.create_invite(org_a, by=manager_a, group_id=group.id)
+        group = staff_groups.create_group(org_a, "Sales")
+        staff_groups.add_to_group(group, learner.id)
+        invite, invite_token = invites.create_invite(org_a, by=manager_a, group_id=group.id)
         setup = account_tokens.issue_setup_token(learner)
         reset = account_tokens.issue_setup_token(
             stranger, purpose="reset", lifetime=timedelta(hours=1)

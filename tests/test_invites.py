@@ -13,7 +13,9 @@ import pytest
 from lms.extensions import db
 from lms.models import Invite, Organization, StaffGroupMember, User
 from lms.models._base import utcnow
-from lms.services import organizations as service
+from lms.services import invites as service
+from lms.services import staff_groups
+from lms.services.errors import Conflict, NotFound
 from tests.conftest import PASSWORD, Client
 
 INVALID = "This invite link does not work"
@@ -24,7 +26,9 @@ def acme(app, make_user):
     """Organization Acme with its manager and a group; returns (org id, group id, manager)."""
     manager = make_user("manager@acme.example", organization="Acme", is_manager=True)
     with app.app_context():
-        group = service.create_group(db.session.get(Organization, manager.organization_id), "Lab")
+        group = staff_groups.create_group(
+            db.session.get(Organization, manager.organization_id), "Lab"
+        )
         return manager.organization_id, group.id, manager
 
 
@@ -173,7 +177,7 @@ def test_a_member_of_another_organization_is_refused_with_409(app, client, acme,
         assert "Your account belongs to another organization" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(User, other.id).organization_id != org_id
-        with pytest.raises(service.Conflict):
+        with pytest.raises(Conflict):
             service.accept_invite(token, db.session.get(User, other.id))
     assert uses(app, invite_id) == 0
 
@@ -265,7 +269,7 @@ def test_parallel_accepts_never_exceed_max_uses(app, acme, make_user):
             barrier.wait()
             try:
                 service.accept_invite(token, user)
-            except service.NotFound:
+            except NotFound:
                 results.append("refused")
             else:
                 results.append("joined")
@@ -301,7 +305,7 @@ def test_parallel_registrations_never_exceed_max_uses(app, acme):
                 service.register_with_invite(
                     token, email=f"p{number}@example.com", name="P", password=PASSWORD
                 )
-            except service.NotFound:
+            except NotFound:
                 results.append("refused")
             else:
                 results.append("joined")

@@ -19,7 +19,7 @@ from lms.models import (
     TrainingTime,
     User,
 )
-from lms.services import hours
+from lms.services import hours, invites, staff, staff_groups
 from lms.services import organizations as service
 from tests.conftest import Client
 from tests.test_query_counts import count_queries
@@ -56,9 +56,9 @@ def world(app, make_user) -> World:
         ids = {}
         for label, manager, member in (("a", manager_a, staff_a), ("b", manager_b, staff_b)):
             organization = db.session.get(Organization, member.organization_id)
-            group = service.create_group(organization, f"Sales {label}")
-            service.add_to_group(group, member.id)
-            invite, _token = service.create_invite(
+            group = staff_groups.create_group(organization, f"Sales {label}")
+            staff_groups.add_to_group(group, member.id)
+            invite, _token = invites.create_invite(
                 organization, by=db.session.get(User, manager.id), group_id=group.id
             )
             ids[label] = (organization.id, group.id, invite.id)
@@ -106,10 +106,10 @@ CSV = b"email,name,group\nfresh@example.com,Fresh Person,Sales a\n"
 
 
 def _links_payload(app, org_id: int) -> str:
-    from lms.web.organizations import _links_serializer
+    from lms.web.organizations.imports import links_serializer
 
     with app.test_request_context():
-        return _links_serializer().dumps(
+        return links_serializer().dumps(
             {"org": org_id, "links": [["x@example.com", "X", "http://x/", "2030-01-01"]]}
         )
 
@@ -385,7 +385,7 @@ def test_the_staff_page_lists_only_the_organizations_staff(app, world):
     with app.app_context():
         hours.add(key="a1", user_id=world.staff_a.id, source="live", seconds=5400, day=today)
         hours.add(key="a2", user_id=world.staff_a.id, source="video", seconds=1800, day=today)
-        last_month = service.month_bounds(today)[0] - timedelta(days=1)
+        last_month = staff.month_bounds(today)[0] - timedelta(days=1)
         hours.add(key="old", user_id=world.staff_a.id, source="live", seconds=36000, day=last_month)
         hours.add(key="b1", user_id=world.staff_b.id, source="live", seconds=7200, day=today)
         db.session.commit()
@@ -429,7 +429,7 @@ def test_the_staff_page_charts_the_staff_against_the_target(app, make_user, worl
     """Acme (the academy's 12 h): the staff member 12 h this month (met), the newcomer 4 h
     (a third), the manager none; Beta's staff and last month's time do not count."""
     today = hours.local_day(hours.utcnow())
-    last_month = service.month_bounds(today)[0] - timedelta(days=1)
+    last_month = staff.month_bounds(today)[0] - timedelta(days=1)
     with app.app_context():
         hours.add(key="a1", user_id=world.staff_a.id, source="live", seconds=12 * 3600, day=today)
         hours.add(key="n1", user_id=world.newcomer_a.id, source="video", seconds=4 * 3600,

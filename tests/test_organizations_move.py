@@ -14,8 +14,9 @@ import pytest
 from lms.extensions import db
 from lms.models import Assignment, Organization, StaffGroupMember, TrainingTime, User
 from lms.models._base import utcnow
-from lms.services import hours, plans
+from lms.services import hours, plans, staff_groups
 from lms.services import organizations as service
+from lms.services.errors import Conflict
 from tests.conftest import Client
 
 
@@ -28,8 +29,8 @@ def parks(app, make_user, course, organizer):
     manager_b = make_user("manager@beta.example", organization="Beta", is_manager=True)
     with app.app_context():
         acme = db.session.get(Organization, manager_a.organization_id)
-        lab = service.create_group(acme, "Lab")
-        service.add_to_group(lab, mover.id)
+        lab = staff_groups.create_group(acme, "Lab")
+        staff_groups.add_to_group(lab, mover.id)
         due = plans.today() + timedelta(days=30)
         by = db.session.get(User, manager_a.id)
         direct = plans.assign(acme.id, by, due_on=due, user_id=mover.id, course_id=course.id)
@@ -165,8 +166,8 @@ def test_someone_who_left_meanwhile_is_a_conflict(app, parks):
         person = db.session.get(User, parks["mover"].id)
         db.session.execute(db.update(User).where(User.id == person.id).values(organization_id=None))
         db.session.commit()
-        with pytest.raises(service.Conflict):
-            service._leave(acme, person, parks["beta"])
+        with pytest.raises(Conflict):
+            service.leave(acme, person, parks["beta"])
         assert db.session.get(User, person.id).organization_id is None
         assert db.session.get(Assignment, parks["direct"]).cancelled_at is None
         assert db.session.get(StaffGroupMember, (parks["lab"], person.id)) is not None

@@ -17,7 +17,7 @@ from lms.extensions import db
 from lms.models import AccountToken, AuthSession, Organization, User
 from lms.models._base import aware, utcnow
 from lms.services import account_tokens, accounts, jobs, passwords
-from lms.services import organizations as org_service
+from lms.services import invites as org_service
 from lms.web.forms import ResetPasswordForm
 from tests.conftest import PASSWORD, Client, without_csrf
 

@@ -685,7 +685,7 @@ def test_future_sessions_are_not_counted(app, world, organizer, monkeypatch):
 def test_the_chart_leaves_out_what_the_table_shows_as_a_dash(app, world, organizer):
     """A session without registered learners (walk-ins only) has no rate: "—" in the table,
     and no 0 % bar in the chart."""
-    from lms.web.reports import session_bars
+    from lms.services.charts import session_bars
 
     add_sessions(app, world, count=2)
     with app.app_context():

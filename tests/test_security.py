@@ -27,7 +27,8 @@ from lms.models import (
     TopicComment,
     User,
 )
-from lms.services import organizations as org_service
+from lms.services import invites as org_service
+from lms.services import staff_groups
 from tests.conftest import PASSWORD, Client
 from tests.test_checkin import make_session
 from tests.test_checkin import register as register_for_session
@@ -242,7 +243,7 @@ def two_organizations(app, make_user):
             db.session.get(Organization, manager.organization_id),
             by=db.session.get(User, manager.id),
         )
-        beta_group = org_service.create_group(
+        beta_group = staff_groups.create_group(
             db.session.get(Organization, beta.organization_id), "Beta lab"
         )
         return token, manager.organization_id, beta.organization_id, beta_group.id

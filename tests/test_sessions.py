@@ -15,7 +15,7 @@ import pytest
 from lms.extensions import db
 from lms.models import AuthSession, Organization, User
 from lms.services import account_tokens, accounts, feeds, schedule
-from lms.services import organizations as org_service
+from lms.services import invites as org_service
 from lms.web.auth import SESSION_SEEN, SESSION_TOKEN
 from tests.conftest import PASSWORD, Client
 

@@ -70,11 +70,11 @@ def test_write_csv_quotes_and_sanitizes_every_cell():
 @pytest.fixture
 def acme(app, make_user):
     """Acme's manager and an existing group "Lab"; returns (org id, manager)."""
-    from lms.services import organizations
+    from lms.services import staff_groups
 
     manager = make_user("manager@acme.example", organization="Acme", is_manager=True)
     with app.app_context():
-        organizations.create_group(db.session.get(Organization, manager.organization_id), "Lab")
+        staff_groups.create_group(db.session.get(Organization, manager.organization_id), "Lab")
     return manager.organization_id, manager
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from lms.config import production_problems
 from lms.extensions import db
-from lms.models import AccountToken, Invite, Organization, StaffGroupMember, User
+from lms.models import AccountToken, Invite, Organization, StaffGroup, StaffGroupMember, User
 from lms.services import jobs, mail, staff_mail
-from lms.services import organizations as service
+from lms.services import staff_groups as service
 from lms.services.account_tokens import unusable_password
 from tests.conftest import Client
 
@@ -290,7 +290,7 @@ def test_a_message_that_cannot_be_sent_leaves_no_usable_link(app, acme, monkeypa
 def test_a_group_deleted_before_the_job_runs_is_left_out(app, acme):
     manager, _beta, lab, _other = acme
     with app.app_context():
-        service.delete_group(db.session.get(service.StaffGroup, lab))
+        service.delete_group(db.session.get(StaffGroup, lab))
         staff_mail.send_invite(
             manager.organization_id, "a@example.com", lab, 7, manager.id, "en", "http://x/"
         )

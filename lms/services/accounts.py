@@ -25,9 +25,10 @@ from lms.extensions import db
 from lms.models import ROLES, AccountToken, AuthSession, CacheVersion, User
 from lms.models._base import aware, utcnow
 from lms.services import audit, schedule
+from lms.services.errors import Conflict
 
 
-class EmailTaken(ValueError):
+class EmailTaken(Conflict):
     """An account with this e-mail address exists already."""
 
 

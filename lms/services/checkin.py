@@ -28,6 +28,7 @@ from lms.models import (
 from lms.models._base import utcnow
 from lms.services import hours, schedule
 from lms.services.camps import registry
+from lms.services.errors import Conflict, Invalid
 from lms.services.live import aware, local, registration_of
 
 WINDOW_SECONDS = 30
@@ -38,11 +39,11 @@ ATTENDED = ("present", "late")
 CORRECTABLE = ("present", "late", "excused", "absent")
 
 
-class CheckinError(ValueError):
+class CheckinError(Invalid):
     """The check-in or correction is refused; the message says why (a 400)."""
 
 
-class SeatConflict(CheckinError):
+class SeatConflict(CheckinError, Conflict):
     """The change would credit two people for one registered seat (a 409)."""
 
 

@@ -46,6 +46,7 @@ from lms.models import (
 )
 from lms.models._base import MAX_INTEGER, aware, utcnow
 from lms.services import audit, notifications, search
+from lms.services.errors import Invalid
 from lms.services.paging import Paginated
 from lms.services.text import control_characters
 
@@ -65,7 +66,7 @@ MAX_ID = MAX_INTEGER
 CONTROL = control_characters(keep_line_breaks=True)
 
 
-class CommunityError(ValueError):
+class CommunityError(Invalid):
     """Input the community refuses; the message is shown to the user."""
 
 

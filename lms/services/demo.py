@@ -133,18 +133,18 @@ def _live_and_community(result: DemoResult) -> None:
 def _staff_group(organization: Organization) -> None:
     """The demo organization's staff group with its members. Idempotent; commits."""
     from lms.models import StaffGroup
-    from lms.services import organizations
+    from lms.services import staff_groups
 
     name, emails = DEMO_GROUP
     group = db.session.scalar(
         db.select(StaffGroup).filter_by(organization_id=organization.id, name=name)
     )
     if group is None:
-        group = organizations.create_group(organization, name)
+        group = staff_groups.create_group(organization, name)
     for user_id in db.session.scalars(
         db.select(User.id).where(User.email.in_(emails), User.organization_id == organization.id)
     ):
-        organizations.add_to_group(group, user_id)
+        staff_groups.add_to_group(group, user_id)
 
 
 def _read_passwords(path: Path) -> dict[str, str]:

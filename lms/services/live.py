@@ -31,6 +31,7 @@ from lms.models import (
 )
 from lms.models._base import aware, utcnow
 from lms.services import notifications, schedule
+from lms.services.errors import Conflict, Invalid
 from lms.services.hours import academy_timezone
 
 ACTIVITY_DAY = 25  # of every month
@@ -59,11 +60,11 @@ WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 FIRST_YEAR, LAST_YEAR = 1970, 2199
 
 
-class LiveError(ValueError):
+class LiveError(Invalid):
     """A request the live-teaching rules refuse; the message is shown (a 400)."""
 
 
-class LiveConflict(LiveError):
+class LiveConflict(LiveError, Conflict):
     """The change conflicts with what learners already did (registered, attended): a 409."""
 
 

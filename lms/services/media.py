@@ -28,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 
 from lms.extensions import db
 from lms.models import MediaAsset
+from lms.services.errors import Invalid
 
 # Accepted file names, the MIME type of the original, and the container family FFmpeg must
 # find inside (checked by content: first the magic bytes, then PyAV).
@@ -53,7 +54,7 @@ MOV_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"
 CHUNK = 1 << 20
 
 
-class MediaError(ValueError):
+class MediaError(Invalid):
     """The file is not a playable video we accept."""
 
 

@@ -36,12 +36,13 @@ from lms.models import (
 )
 from lms.models._base import utcnow
 from lms.services.camps import visible_camps
+from lms.services.errors import Invalid
 from lms.services.hours import academy_timezone, local_day
 
 STATUSES = ("done", "on_track", "late")
 
 
-class PlanError(ValueError):
+class PlanError(Invalid):
     """An assignment the rules refuse; the message is shown."""
 
 

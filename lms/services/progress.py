@@ -39,6 +39,7 @@ from lms.services import hours
 from lms.services import intervals as iv
 from lms.services.camps import registry
 from lms.services.completion import after_lesson_completed
+from lms.services.errors import Invalid
 from lms.services.lessons import completion_threshold
 
 MAX_INTERVALS = 500
@@ -51,7 +52,7 @@ MAX_RATE_RANGE = (1.0, 4.0)  # what lms_max_playback_rate may set
 MAX_PLAYED_SECONDS = 7 * 24 * 3600
 
 
-class ProgressError(ValueError):
+class ProgressError(Invalid):
     """The report is invalid; nothing was written."""
 
 

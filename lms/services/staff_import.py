@@ -25,7 +25,9 @@ from lms.extensions import db
 from lms.models import Organization, StaffGroup, StaffGroupMember, User
 from lms.services import accounts, mail
 from lms.services.account_tokens import SetupLink, issue_setup_token, unusable_password
-from lms.services.organizations import CONTROL, GROUP_NAME_LENGTH, Conflict, OrganizationError
+from lms.services.errors import Conflict, Invalid, TooLarge
+from lms.services.organizations import CONTROL
+from lms.services.staff_groups import GROUP_NAME_LENGTH
 from lms.services.text import clean_name
 
 MAX_BYTES = 1024 * 1024
@@ -41,12 +43,12 @@ WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a ZIP), .xl
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 
 
-class ImportFileError(OrganizationError):
-    """The file as a whole cannot be read: not UTF-8, no header, too large (413)…"""
+class ImportFileError(Invalid):
+    """The file as a whole cannot be read: not UTF-8, no header, too many rows…"""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+
+class ImportFileTooLarge(ImportFileError, TooLarge):
+    """The file is over :data:`MAX_BYTES`."""
 
 
 @dataclass
@@ -92,7 +94,7 @@ class Preview:
         return sorted({row.group for row in self.valid_rows if row.group} - self.existing_groups)
 
 
-class ImportRejected(OrganizationError):
+class ImportRejected(Invalid):
     """Some rows have errors: nothing was written."""
 
     def __init__(self, result: Preview) -> None:
@@ -121,7 +123,7 @@ def decode(data: bytes) -> Decoded:
     Windows). An Excel workbook, UTF-16 ("Unicode text"), other encodings and binary files
     are a 400 that says what to do."""
     if len(data) > MAX_BYTES:
-        raise ImportFileError(_("The file is larger than 1 MiB."), 413)
+        raise ImportFileTooLarge(_("The file is larger than 1 MiB."))
     if data.startswith(WORKBOOK_SIGNATURES):
         raise ImportFileError(
             _("This is an Excel workbook, not CSV. In Excel, save it as CSV UTF-8 first.")
@@ -149,7 +151,7 @@ def normalise(text: str) -> str:
 
 def _read(text: str) -> list[ImportRow]:
     if len(text.encode()) > MAX_BYTES:
-        raise ImportFileError(_("The file is larger than 1 MiB."), 413)
+        raise ImportFileTooLarge(_("The file is larger than 1 MiB."))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next((row for row in reader if any(cell.strip() for cell in row)), None)
@@ -168,7 +170,7 @@ def _read(text: str) -> list[ImportRow]:
             if not any(cell.strip() for cell in cells):
                 continue
             if len(rows) == MAX_ROWS:
-                raise ImportFileError(_("The file has more than %(max)d rows.", max=MAX_ROWS), 400)
+                raise ImportFileError(_("The file has more than %(max)d rows.", max=MAX_ROWS))
             values = dict(zip(columns, cells, strict=False))
             row = ImportRow(
                 line=reader.line_num,

@@ -34,13 +34,9 @@ from lms.extensions import db
 from lms.models import Organization, User
 from lms.services import accounts, audit, hours, jobs, mail, ratelimit
 from lms.services.account_tokens import has_password, issue_setup_token
-from lms.services.organizations import (
-    NotFound,
-    OrganizationError,
-    add_invite,
-    check_invite_days,
-    find_group,
-)
+from lms.services.errors import Invalid, NotFound
+from lms.services.invites import add_invite, check_invite_days
+from lms.services.staff_groups import find_group
 
 MAX_ADDRESSES = 50
 ADDRESS_SEPARATORS = re.compile(r"[\s,;，；、]+")  # also the Chinese comma and semicolon
@@ -48,7 +44,7 @@ ADDRESS_SEPARATORS = re.compile(r"[\s,;，；、]+")  # also the Chinese comma a
 QUEUED, REPEATED, OVER_LIMIT = "queued", "repeated", "over_limit"
 
 
-class AddressError(OrganizationError):
+class AddressError(Invalid):
     """The list of addresses cannot be used; the message says why and nothing is sent."""
 
 

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from lms.extensions import db
 from lms.models import Caption, Lesson, MediaAsset, User
 from lms.services import ingest, media, quota, search
+from lms.services.errors import Invalid
 from lms.services.text import clean_name
 
 CUE_TIMING = re.compile(
@@ -24,7 +25,7 @@ CUE_TIMING = re.compile(
 MAX_CAPTION_BYTES = 2 * 1024 * 1024
 
 
-class UploadError(ValueError):
+class UploadError(Invalid):
     """The upload is refused; the message says why (shown to the trainer)."""
 
 

@@ -2,16 +2,18 @@
 
 Authenticated by the session cookie; every state change needs the CSRF token in the
 ``X-CSRFToken`` header. Bodies are validated with pydantic before anything is written.
+Refusals are raised like anywhere else (``abort``, a service's domain error) and answered
+in JSON by :mod:`lms.web.errors`, which answers every error of this blueprint in JSON.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
 from lms.extensions import csrf
@@ -48,10 +50,12 @@ class ProgressReport(BaseModel):
     )
 
 
-def _error(status: int, message: str, details: Any = None) -> HTTPException:
-    response = jsonify({"error": message, "status": status, "details": details})
-    response.status_code = status
-    return HTTPException(response=response)
+class InvalidBody(BadRequest):
+    """A body pydantic refused: ``details`` has one entry per invalid field."""
+
+    def __init__(self, details: list[dict[str, Any]]) -> None:
+        super().__init__("invalid body")
+        self.details = details
 
 
 @bp.before_request
@@ -59,26 +63,26 @@ def _guard() -> None:
     if request.endpoint == "api.openapi":
         return
     if not current_user.is_authenticated:
-        raise _error(401, "log in first")
+        abort(401, "log in first")
     if current_app.config["WTF_CSRF_ENABLED"]:
         csrf.protect()  # state changes: a 400 without a valid X-CSRFToken header
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise _error(413, f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        abort(413, f"bodies are limited to {MAX_BODY_BYTES} bytes")
 
 
 def _json_body(model: type[BaseModel]) -> BaseModel:
     if request.mimetype != "application/json":
-        raise _error(415, "send application/json")
+        abort(415, "send application/json")
     data = request.get_data(cache=True)
     if len(data) > MAX_BODY_BYTES:
-        raise _error(413, f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        abort(413, f"bodies are limited to {MAX_BODY_BYTES} bytes")
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:
         details = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
-        raise _error(400, "invalid body", details) from None
+        raise InvalidBody(details) from None
 
 
 def _lesson_for_learner(lesson_id: int) -> Lesson:
@@ -86,10 +90,10 @@ def _lesson_for_learner(lesson_id: int) -> Lesson:
     if access is None or access.lesson.kind != "video":
         abort(404)
     if not access.enrolled:
-        raise _error(403, "enroll in the course first")
+        abort(403, "enroll in the course first")
     media = access.lesson.media
     if media is None or media.status != "ready":
-        raise _error(409, "the video is not ready")
+        abort(409, "the video is not ready")
     return access.lesson
 
 
@@ -120,16 +124,16 @@ def report_progress(session_id: str) -> Response:
         abort(404)
     lesson = _lesson_for_learner(session.lesson_id)
     body = _json_body(ProgressReport)
-    try:
-        state = progress.report(
-            session,
-            current_user,
-            lesson,
-            seq=body.seq,
-            position=body.position,
-            played=[list(pair) for pair in body.intervals],
-            played_seconds=body.played_seconds,
-        )
-    except progress.ProgressError as exc:
-        raise _error(400, str(exc)) from None
-    return jsonify(state.as_dict())
+    state = progress.report(  # a refused report is a ProgressError: a 400, nothing written
+        session,
+        current_user,
+        lesson,
+        seq=body.seq,
+        position=body.position,
+        played=[list(pair) for pair in body.intervals],
+        played_seconds=body.played_seconds,
+    )
+    answer = state.as_dict()
+    if state.certificate_code is not None:  # this report finished the course
+        answer["certificate_url"] = url_for("learn.certificate", code=state.certificate_code)
+    return jsonify(answer)

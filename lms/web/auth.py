@@ -7,7 +7,8 @@ with a message, and is logged on ``lms.security`` (:mod:`lms.services.audit`).
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import (
     Blueprint,
@@ -22,9 +23,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from lms.models import AccountToken
 from lms.models._base import utcnow
 from lms.services import accounts, audit, password_reset, ratelimit
 from lms.web.forms import (
@@ -83,7 +88,8 @@ def load_user(user_id: str) -> accounts.User | None:
     return user
 
 
-def _log_in(user: accounts.User) -> None:
+def log_in(user: accounts.User) -> None:
+    """Log ``user`` in, in a fresh session (no fixation), with a new login row."""
     replacing = session.get(SESSION_TOKEN)
     session.clear()  # a fresh session at every login: no fixation
     token = accounts.start_session(user, request.user_agent.string, replacing=replacing)
@@ -107,7 +113,7 @@ def register() -> str | Response:
         except accounts.EmailTaken:
             form.email.errors.append(_("This e-mail address is already registered."))
         else:
-            _log_in(user)
+            log_in(user)
             audit.event("account_created", user=user)
             flash(_("Welcome, %(name)s!", name=user.name), "success")
             return redirect(url_for("catalog.index"))
@@ -126,7 +132,7 @@ def login() -> str | Response | tuple[str, int]:
             abort(429, _("Too many failed log-ins. Wait a few minutes and try again."))
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
-            _log_in(user)
+            log_in(user)
             audit.event("login", user=user)
             return redirect(safe_next(form.next.data, url_for("learn.dashboard")))
         for key in keys:
@@ -190,7 +196,7 @@ def change_password() -> Response | tuple[str, int]:
         form.current_password.errors.append(_("This is not your current password."))
         return _account_page(form, 400)
     accounts.set_password(user, form.password.data)
-    _log_in(user)
+    log_in(user)
     audit.event("password_changed", user=user)
     flash(_("Your password is changed. Your other devices are logged out."), "success")
     return redirect(url_for(".account"))
@@ -219,32 +225,59 @@ def forgot_password() -> tuple[str, int]:
     return render_template("auth/forgot_sent.html"), 200
 
 
-def _invalid_reset_link() -> NoReturn:
-    abort(
-        404,
-        _(
-            "This link does not work: it is unknown, expired or used already. "
-            "Ask for a new one on the log-in page."
-        ),
-    )
+@dataclass(frozen=True)
+class PasswordLinkPage:
+    """The page a one-time password link opens: a forgotten password's reset link (here)
+    and an imported account's set-password link (``organizations.setup_account``) share
+    :func:`password_link_page`; this says what differs: the link's lookup and spending, the
+    form, the template, the words for a link that does not work and for one that worked."""
+
+    find: Callable[[str], AccountToken | None]
+    spend: Callable[[str, str], accounts.User | None]
+    form: type[FlaskForm]
+    template: str
+    invalid: LazyString
+    done: LazyString
+
+
+def password_link_page(token: str, page: PasswordLinkPage) -> Response:
+    """A link that does not work (unknown, expired, used, a disabled account) is a 404
+    saying so. A valid new password spends the link and ends every session of the account
+    (:mod:`lms.services.account_tokens`); this browser's login ends too, whoever's it was,
+    and the person is sent to log in with the new password."""
+    found = page.find(token)
+    if found is None:
+        abort(404, str(page.invalid))
+    form = page.form()
+    form.account = found.user  # the password must differ from its e-mail and name
+    if form.validate_on_submit():
+        if page.spend(token, form.password.data) is None:
+            abort(404, str(page.invalid))
+        if current_user.is_authenticated:
+            logout_user()
+        accounts.end_session(session.get(SESSION_TOKEN))  # another account's login, maybe
+        session.clear()
+        flash(str(page.done), "success")
+        return redirect(url_for("auth.login"))
+    html = render_template(page.template, form=form, email=found.user.email)
+    return make_response(html, 400 if form.errors else 200)  # no-store: lms.web.security
+
+
+# The reset link of a forgotten password: the set-password page's implementation.
+RESET_PAGE = PasswordLinkPage(
+    find=password_reset.find_link,
+    spend=password_reset.reset,
+    form=ResetPasswordForm,
+    template="auth/reset.html",
+    invalid=_l(
+        "This link does not work: it is unknown, expired or used already. "
+        "Ask for a new one on the log-in page."
+    ),
+    done=_l("Your password is changed. Log in with the new password."),
+)
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str) -> Response:
     """Choose a new password through a mailed link; every session of the account ends."""
-    found = password_reset.find_link(token)
-    if found is None:
-        _invalid_reset_link()
-    form = ResetPasswordForm()
-    form.account = found.user
-    if form.validate_on_submit():
-        if password_reset.reset(token, form.password.data) is None:
-            _invalid_reset_link()
-        if current_user.is_authenticated:
-            logout_user()
-        accounts.end_session(session.get(SESSION_TOKEN))  # another account's login, maybe
-        session.clear()
-        flash(_("Your password is changed. Log in with the new password."), "success")
-        return redirect(url_for(".login"))
-    page = render_template("auth/reset.html", form=form, email=found.user.email)
-    return make_response(page, 400 if form.errors else 200)  # no-store: lms.web.security
+    return password_link_page(token, RESET_PAGE)

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import errno
 import logging
+from typing import Any
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_login import logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    ServiceUnavailable,
+    default_exceptions,
+)
 from werkzeug.wrappers import Response
 
 from lms.extensions import db
 from lms.services import audit
+from lms.services.errors import Conflict, DomainError, Forbidden, NotFound, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +48,43 @@ def _storage_full_message() -> str:
     return _("The server has run out of storage space. Nothing was saved; try again later.")
 
 
+# The one mapping of the services' refusals (lms.services.errors) to HTTP statuses: the
+# most specific class first; any other DomainError (Invalid among them) is a 400.
+DOMAIN_STATUSES: tuple[tuple[type[DomainError], int], ...] = (
+    (TooLarge, 413),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+)
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status of a service's refusal, for views that show it in their own page
+    (a form with the message next to its field)."""
+    for kind, status in DOMAIN_STATUSES:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def http_error(error: DomainError) -> HTTPException:
+    """The refusal as the HTTP error :func:`render_error` answers; without a message, the
+    status's usual words."""
+    exception = default_exceptions[status_of(error)]()
+    if error.message:
+        exception.description = error.message
+    return exception
+
+
+# Blueprints that answer every error in JSON, whatever the client accepts.
+JSON_BLUEPRINTS = frozenset({"api"})
+JSON_PREFIX = "/api/"  # an address there that no route matched is answered in JSON too
+
+
 def _wants_json() -> bool:
-    if request.path.startswith("/api/") or request.is_json:
+    if request.blueprint in JSON_BLUEPRINTS or request.is_json:
+        return True
+    if request.url_rule is None and request.path.startswith(JSON_PREFIX):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -102,7 +145,11 @@ def render_error(error: HTTPException) -> ResponseReturnValue:
     # The error's own headers: Allow on a 405, Retry-After on a 429, Content-Range on a 416.
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if _wants_json():
-        return jsonify({"error": title, "message": str(message), "status": code}), code, headers
+        answer: dict[str, Any] = {"error": title, "message": str(message), "status": code}
+        details = getattr(error, "details", None)
+        if details is not None:  # an invalid JSON body: one entry per field
+            answer["details"] = details
+        return jsonify(answer), code, headers
     return render_template("error.html", code=code, title=title, message=message), code, headers
 
 
@@ -117,8 +164,16 @@ def out_of_space(error: BaseException) -> ResponseReturnValue:
     return render_error(ServiceUnavailable(_storage_full_message()))
 
 
+def domain_error(error: DomainError) -> ResponseReturnValue:
+    """A service's refusal no view caught: nothing it began is kept; its status (see
+    :data:`DOMAIN_STATUSES`), as a page or as JSON like every other error."""
+    db.session.rollback()
+    return render_error(http_error(error))
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(DomainError, domain_error)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> tuple[Response | str, int]:
@@ -127,8 +182,14 @@ def register(app: Flask) -> None:
             return out_of_space(error)
         log.error("database error: %s", error.orig)
         # Answer as to a visitor: the language, the page's menu and the response headers would
-        # ask the database about the logged-in user again. The session cookie stays as it is.
-        current_app.login_manager._update_request_context_with_user()
+        # ask the database about the logged-in user again. Flask-Login's public logout makes
+        # this request anonymous (without the user id it loads nobody, so it asks nothing);
+        # the session keeps its login, so the next request has it.
+        login = dict(session)
+        session.pop("_user_id", None)
+        logout_user()
+        session.clear()
+        session.update(login)
         g.database_unavailable = True  # and plugins' slots would ask which camps are on
         return render_error(ServiceUnavailable(_("The database is not reachable right now.")))
 

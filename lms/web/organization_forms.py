@@ -29,13 +29,9 @@ from wtforms.validators import (
     Optional,
 )
 
-from lms.services.organizations import (
-    GROUP_NAME_LENGTH,
-    INVITE_DAYS,
-    INVITE_USES,
-    MAX_TARGET_HOURS,
-    ORGANIZATION_NAME_LENGTH,
-)
+from lms.services.invites import INVITE_DAYS, INVITE_USES
+from lms.services.organizations import MAX_TARGET_HOURS, ORGANIZATION_NAME_LENGTH
+from lms.services.staff_groups import GROUP_NAME_LENGTH
 from lms.services.staff_mail import MAX_ADDRESSES
 from lms.web.forms import NO_CONTROL, RegisterForm
 

@@ -7,9 +7,9 @@ from flask import Blueprint, Response, abort, render_template
 from flask_babel import gettext as _
 
 from lms.models import Lesson
+from lms.services.charts import Bar
 from lms.services.quiz import item_analysis
 from lms.web.downloads import csv_response
-from lms.web.reports import Bar
 from lms.web.teach import lesson_or_404, trainer_required
 
 bp = Blueprint("quiz_reports", __name__, url_prefix="/reports/quizzes")

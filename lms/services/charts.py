@@ -1,0 +1,80 @@
+"""The bars of the reports' server-drawn charts (``templates/reports/_charts.html``):
+labels, values, tooltips and CSS classes, in the viewer's language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+
+from lms.services import reports
+from lms.services.live import local
+
+CHART_SESSIONS = 60  # the attendance chart shows the period's last sessions
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart."""
+
+    label: str
+    value: float | None
+    title: str
+    cls: str = ""
+
+
+def hours_bars(summary: reports.HoursSummary) -> list[Bar]:
+    """The distribution of learners by the share of their target reached."""
+    labels = {
+        "none": _("none"),
+        "under_25": "0–25%",
+        "under_50": "25–50%",
+        "under_75": "50–75%",
+        "under_100": "75–100%",
+        "met": _("met"),
+    }
+    return [
+        Bar(
+            labels[key],
+            summary.buckets[key],
+            _("%(share)s: %(num)d learners", share=labels[key], num=summary.buckets[key]),
+            "met" if key == "met" else "",
+        )
+        for key in reports.HOUR_BUCKETS
+    ]
+
+
+def session_bars(rows: list[reports.SessionAttendance]) -> list[Bar]:
+    """Attendance rate of the last sessions of the period that have a rate: a session the
+    table shows as "—" (nobody registered) is left out rather than drawn as 0 %."""
+    bars = []
+    for row in [row for row in rows if row.rate is not None][-CHART_SESSIONS:]:
+        day = local(row.session.starts_at, row.session.timezone)
+        bars.append(
+            Bar(
+                day.strftime("%m-%d"),
+                row.rate,
+                f"{day:%Y-%m-%d} {row.session.title}: {row.rate}%",
+                "low" if row.rate < 50 else "",
+            )
+        )
+    return bars
+
+
+def completion_bars(rows: list[reports.CourseCompletion]) -> list[Bar]:
+    """The completion rate of each course someone is enrolled in."""
+    return [
+        Bar(
+            row.course.title,
+            row.rate,
+            _(
+                "%(course)s: %(completed)d of %(enrolled)d completed",
+                course=row.course.title,
+                completed=row.completed,
+                enrolled=row.enrolled,
+            ),
+            f"camp-{row.course.camp.slug}",
+        )
+        for row in rows
+        if row.enrolled
+    ]
