@@ -31,6 +31,7 @@ from lms.models import (
     Course,
     Lesson,
     LiveSession,
+    Notification,
     Organization,
     User,
 )
@@ -210,6 +211,11 @@ EXPECTED: dict[str, Rule] = {
     "community.delete_comment": Rule(post=TRAINERS | {LEARNER}),
     "community.moderate_comment": Rule(post=TRAINERS),
     "search.results": Rule(get=ALL),  # what each finds: tests/test_search.py
+    # Notifications: one's own; another's id answers like an unknown one (the learner has one).
+    "notifications.index": Rule(get=MEMBERS),
+    "notifications.open_one": Rule(post=frozenset({LEARNER}), idor=True),
+    "notifications.read_all": Rule(post=MEMBERS),
+    "notifications.settings": Rule(get=MEMBERS, post=MEMBERS),
     # Quizzes (issue 14): the learner's own attempts; another's answer like unknown ids.
     "quiz.start": Rule(post=frozenset({LEARNER}), idor=True),
     "quiz.attempt": Rule(get=frozenset({LEARNER}), idor=True),
@@ -338,6 +344,11 @@ def _build(app: Flask, demo_video) -> World:
             organizer, sorted(community.TOPIC_KINDS)[0], "A topic", "Body"
         )
         case_comment = community.add_case_comment(learner, case, "A comment")
+        question = community.add_topic_comment(learner, topic, "A question")
+        community.add_topic_comment(organizer, topic, "An answer", parent_id=question.id)
+        notification_id = db.session.scalar(
+            db.select(Notification.id).filter_by(user_id=learner.id, kind="reply")
+        )
         db.session.commit()
 
         module_id = lesson.module_id
@@ -368,6 +379,7 @@ def _build(app: Flask, demo_video) -> World:
             "post_id": str(case.id),
             "comment_id": str(case_comment.id),
             "feed_id": str(feed.id),
+            "notification_id": str(notification_id),
             "attempt_id": str(quiz_attempt.id),
             "question_id": str(question_ids[0]),
             "name": "xapi",

@@ -263,11 +263,12 @@ def test_no_link_reaches_the_job_arguments_or_the_log(app, acme, monkeypatch, ca
         invite_mail(logged_in(app, manager.email), manager.organization_id, "li@example.com")
     (message,) = outbox(app)
     token = link_in(message).rsplit("/", 1)[-1]
-    ((org_id, address, group, days, by, locale, base),) = queued
+    ((org_id, address, group, days, by, locale, base, occasion),) = queued
     assert (org_id, address, group, days, by, locale) == (
         manager.organization_id, "li@example.com", None, 7, manager.id, "en",
     )  # fmt: skip
     assert base == "http://localhost/"
+    assert re.fullmatch("[0-9a-f]{16}", occasion) and occasion not in token  # a retry's key
     assert token not in caplog.text and "li@example.com" not in caplog.text
     assert "invite_mailed" in caplog.text
 

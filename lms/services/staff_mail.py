@@ -24,6 +24,7 @@ sent twice, sends nothing more.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,6 +35,7 @@ from lms.extensions import db
 from lms.models import Organization, User
 from lms.services import accounts, audit, hours, jobs, mail, ratelimit
 from lms.services.account_tokens import has_password, issue_setup_token
+from lms.services.notifications import delivery
 from lms.services.errors import Invalid, NotFound
 from lms.services.invites import add_invite, check_invite_days
 from lms.services.staff_groups import find_group
@@ -134,6 +136,7 @@ def invite_by_mail(
                 by.id,
                 mail.recipient_locale(locale),
                 base,
+                secrets.token_hex(8),
             )
     return report
 
@@ -146,9 +149,12 @@ def send_invite(
     by_id: int | None,
     locale: str,
     base: str,
+    occasion: str | None = None,
 ) -> None:
-    """The job: a new single-use invite of the organization, mailed to ``email``. A group
-    deleted meanwhile is left out; a deleted organization sends nothing."""
+    """The job: a new single-use invite of the organization, mailed to ``email``, as a
+    notification (:func:`delivery.send_link`): ``occasion``, drawn when the mail was
+    queued, makes a retried job send nothing more. A group deleted meanwhile is left out; a
+    deleted organization, or an account that is disabled or wants no invites, gets nothing."""
     organization = db.session.get(Organization, organization_id)
     if organization is None:
         return
@@ -157,24 +163,29 @@ def send_invite(
             find_group(organization, group_id)
         except NotFound:
             group_id = None
-    account_locale = db.session.scalar(db.select(User.locale).filter_by(email=email))
-    try:
+    account = db.session.scalar(db.select(User).filter_by(email=email))
+    made: list[int] = []
+
+    def make_link() -> dict:
         invite, token = add_invite(
             organization, by_id=by_id, group_id=group_id, days=days, max_uses=1
         )
-        mail.send_template(
-            email,
-            "invite",
-            mail.recipient_locale(account_locale or locale),
-            organization=organization.name,
-            url=mail.link(base, "organizations.invite", token=token),
-            expires=_expires(invite.expires_at),
-        )
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    audit.event("invite_mailed", email=email, org=organization_id, invite=invite.id, by=by_id)
+        made.append(invite.id)
+        return {"token": token, "expires": _expires(invite.expires_at)}
+
+    facts = {"organization": organization.name}
+    if delivery.send_link(
+        "invite",
+        email,
+        account,
+        locale,
+        organization_id,
+        occasion or secrets.token_hex(8),
+        facts,
+        base,
+        make_link,
+    ):
+        audit.event("invite_mailed", email=email, org=organization_id, invite=made[0], by=by_id)
 
 
 # -- set-password links ----------------------------------------------------------------
@@ -204,13 +215,22 @@ def mail_setup_links(organization: Organization, people: list[User]) -> MailRepo
         outcome = _admit(organization.id, "setup", str(person.id))
         report.add(outcome, person.name)
         if outcome == QUEUED:
-            jobs.enqueue(f"{__name__}.send_setup_link", person.id, organization.id, base)
+            jobs.enqueue(
+                f"{__name__}.send_setup_link",
+                person.id,
+                organization.id,
+                base,
+                secrets.token_hex(8),
+            )
     return report
 
 
-def send_setup_link(user_id: int, organization_id: int, base: str) -> None:
+def send_setup_link(
+    user_id: int, organization_id: int, base: str, occasion: str | None = None
+) -> None:
     """The job: a new set-password link mailed to the account, if it is still active, still
-    in the organization and still without a password (else nothing)."""
+    in the organization and still without a password (else nothing), as a notification
+    (``occasion`` makes a retried job send nothing more)."""
     person = db.session.get(User, user_id)
     if (
         person is None
@@ -219,20 +239,22 @@ def send_setup_link(user_id: int, organization_id: int, base: str) -> None:
         or has_password(person)
     ):
         return
-    try:
+
+    def make_link() -> dict:
         link = issue_setup_token(person)
         db.session.flush()
-        mail.send_template(
-            person.email,
-            "setup_link",
-            mail.recipient_locale(person.locale),
-            name=person.name,
-            organization=person.organization.name,
-            url=mail.link(base, "organizations.setup_account", token=link.token),
-            expires=_expires(link.expires_at),
-        )
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    audit.event("setup_link_mailed", user=user_id, org=organization_id)
+        return {"token": link.token, "expires": _expires(link.expires_at)}
+
+    facts = {"name": person.name, "organization": person.organization.name}
+    if delivery.send_link(
+        "setup_link",
+        person.email,
+        person,
+        person.locale or "",
+        person.id,
+        occasion or secrets.token_hex(8),
+        facts,
+        base,
+        make_link,
+    ):
+        audit.event("setup_link_mailed", user=user_id, org=organization_id)
