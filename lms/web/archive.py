@@ -6,16 +6,13 @@ Visible to the learner, the managers of their organization and organizers
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 from flask import Blueprint, Response, abort, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from lms.models import User
 from lms.services import archive, archive_pdf, people
-from lms.web.downloads import UNSAFE_IN_FILENAME, attachment
+from lms.web.downloads import UNSAFE_IN_FILENAME, send_download
 
 bp = Blueprint("archive", __name__)
 
@@ -54,18 +51,5 @@ def pdf(user_id: int) -> Response:
         archive.build(found),
         verify_url=lambda code: url_for("learn.certificate", code=code, _external=True),
     )
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = content_disposition(found)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def content_disposition(person: User) -> str:
-    """``attachment`` with an ASCII ``filename`` and the full name in RFC 5987 ``filename*``."""
-    ascii_name = (
-        unicodedata.normalize("NFKD", person.name).encode("ascii", "ignore").decode("ascii")
-    )
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower()[:60]
-    fallback = f"archive-{slug or person.id}.pdf"
-    name = UNSAFE_IN_FILENAME.sub("_", person.name).strip(" ._") or str(person.id)
-    return attachment(f"{name} - {_('Training archive')}.pdf", ascii_name=fallback)
+    name = UNSAFE_IN_FILENAME.sub("_", found.name).strip(" ._") or str(found.id)
+    return send_download(data, f"{name} - {_('Training archive')}.pdf", "application/pdf")

@@ -1,13 +1,15 @@
-"""File downloads views share: CSV for spreadsheets, safe attachment names."""
+"""File downloads views share: CSV for spreadsheets, safe names sent with Werkzeug's
+``send_file`` (which writes RFC 6266's ``Content-Disposition`` with RFC 5987's
+``filename*`` for names that are not ASCII)."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
-from urllib.parse import quote
+from io import BytesIO
+from pathlib import Path
 
-from flask import Response
+from flask import Response, send_file
 
 from lms.services.csv_safe import write_csv
 from lms.services.text import clean_name
@@ -27,24 +29,39 @@ def csv_response(rows: Iterable[Sequence[object]], header: Sequence[str], name: 
 UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f"*/:<>?\\|;]+')
 
 
-def attachment(filename: str, ascii_name: str | None = None) -> str:
-    """A ``Content-Disposition: attachment`` value that is safe for any file name.
+def download_name(filename: str) -> str:
+    """``filename`` as people wrote it (Chinese included), safe to name a download.
 
-    ``filename`` keeps the name as people wrote it (Chinese included) in RFC 6266's
-    ``filename*`` (UTF-8, percent-encoded); the plain ``filename`` is ``ascii_name`` or an
-    ASCII version of it, for old clients. Path separators, quotes, semicolons, control,
-    bidi and invisible characters never reach the header: a name cannot add a header, a
+    Path separators, quotes, semicolons, control, bidi and invisible characters are replaced
+    or removed, and the extension is letters and digits only: a name cannot add a header, a
     parameter or a path, nor show another extension than its own.
     """
     cleaned = UNSAFE_IN_FILENAME.sub("_", clean_name(filename)).strip(" ._")[:200]
     stem, _dot, extension = cleaned.rpartition(".") if "." in cleaned else (cleaned, "", "")
     extension = re.sub(r"[^A-Za-z0-9]", "", extension)[:10]
     suffix = f".{extension}" if extension else ""
-    stem = stem.strip(" ._") or "download"
-    if ascii_name is None:
-        ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-        ascii_stem = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-.")[:100]
-        ascii_name = (ascii_stem or "download") + suffix
-    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name).strip("-.") or f"download{suffix}"
-    encoded = quote(stem + suffix, safe="")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
+    return (stem.strip(" ._") or "download") + suffix
+
+
+def send_download(
+    body: bytes | str | Path, filename: str, mimetype: str, *, inline: bool = False
+) -> Response:
+    """``body`` (bytes, text in UTF-8, or a file) as a download named ``filename`` (made
+    safe by :func:`download_name`), private and not stored; a file answers Range requests.
+
+    Werkzeug writes ``Content-Disposition``: ``filename`` alone for an ASCII name, else an
+    ASCII ``filename`` for old clients and the full name in RFC 5987's ``filename*``.
+    """
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    source = body if isinstance(body, Path) else BytesIO(body)
+    response = send_file(
+        source,
+        mimetype=mimetype,
+        as_attachment=not inline,
+        download_name=download_name(filename),
+        conditional=True,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

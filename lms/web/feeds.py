@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from lms.services import feeds
 from lms.services.camps import get_visible_camp, visible_camps
+from lms.web.downloads import send_download
 from lms.web.forms import ActionForm
 
 bp = Blueprint("feeds", __name__, url_prefix="/calendar")
@@ -33,10 +34,8 @@ def feed(token: str) -> Response:
         lambda session: url_for("live.session", session_id=session.id, _external=True),
         feeds.waitlisted_ids(found),
     )
-    response = Response(body, mimetype="text/calendar")
-    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response = send_download(body, "camp-lms.ics", "text/calendar", inline=True)
     response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["Content-Disposition"] = 'inline; filename="camp-lms.ics"'
     return response
 
 
@@ -48,10 +47,8 @@ def academy_feed() -> Response:
         _("Camp LMS: the academy's live sessions"),
         lambda session: url_for("live.session", session_id=session.id, _external=True),
     )
-    response = Response(body, mimetype="text/calendar")
-    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response = send_download(body, "academy.ics", "text/calendar", inline=True)
     response.headers["Cache-Control"] = "public, max-age=900"
-    response.headers["Content-Disposition"] = 'inline; filename="academy.ics"'
     return response
 
 

@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from lms.extensions import db
 from lms.models import Course, Question
 from lms.services.quiz import attempts, bank, editor, gift
-from lms.web.downloads import attachment
+from lms.web.downloads import send_download
 from lms.web.forms import ActionForm
 from lms.web.quiz_forms import GiftForm, QuestionForm, QuizSettingsForm
 from lms.web.teach import course_or_404, lesson_or_404, trainer_required
@@ -151,10 +151,7 @@ def export_gift(course_id: int) -> Response:
     course = course_or_404(course_id)
     language = "en" if request.args.get("language") == "en" else "zh"
     text = gift.write([bank.as_spec(q) for q in bank.questions_of(course)], language)
-    response = Response(text, mimetype="text/plain")
-    response.headers["Content-Disposition"] = attachment(f"{course.slug}-{language}.gift.txt")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_download(text, f"{course.slug}-{language}.gift.txt", "text/plain")
 
 
 @bp.route("/lessons/<int:lesson_id>/quiz", methods=["GET", "POST"])

@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -26,7 +25,7 @@ from lms.extensions import db
 from lms.models import Camp, Course, Lesson, MediaAsset, Module, User
 from lms.services import authoring, ingest, media, quota, uploads
 from lms.services.camps import visible_camps
-from lms.web.downloads import attachment
+from lms.web.downloads import send_download
 from lms.web.forms import (
     ActionForm,
     AttachMediaForm,
@@ -457,7 +456,4 @@ def download_media(asset_id: int) -> Response:
     path = media.storage_path(asset)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=asset.mime_type, conditional=True, max_age=0)
-    response.headers["Content-Disposition"] = attachment(asset.original_name)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_download(path, asset.original_name, asset.mime_type)
