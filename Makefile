@@ -25,6 +25,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The bench drives gunicorn, PostgreSQL and Redis as production does: the production extra too.
+$(VENV)/.installed-production: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,production]'
+	touch $@
+
 ## make translations: compile each catalog (core and plugins) whose .mo is missing or stale
 translations: $(VENV)/.installed
 	$(BIN)/python -m lms.i18n
@@ -72,7 +77,7 @@ messages: $(VENV)/.installed-test
 ## report timings over 1,000,000 ledger rows (`python -m bench records` for those alone), the
 ## ingest pipeline against the ffmpeg command line (`python -m bench transcode`) and HLS
 ## segments through nginx + the app against nginx alone (`python -m bench hls`)
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-production
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		{ [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk nginx-light >/dev/null; } || \
 		echo "bench needs wrk and nginx (apt-get install wrk nginx-light)"
