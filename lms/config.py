@@ -53,6 +53,9 @@ DEFAULTS: dict[str, object] = {
     "SESSION_ABSOLUTE_LIFETIME": 30 * 24 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,
     "PLUGINS_STRICT": False,
+    # The font PDFs embed (docs/archive.md): empty for the bundled Noto Sans SC cut to GB 2312
+    # (lms/fonts/), or the path of a fuller font with TrueType outlines (.ttf).
+    "PDF_FONT": "",
     # Training-time target per learner and month (hours), as in the park's companies.
     "MONTHLY_TARGET_HOURS": 12,
     # Minutes during which the author of a salon case, a topic or a comment may edit or delete
@@ -126,6 +129,7 @@ ENVIRONMENT = {
     "LMS_UPLOAD_QUOTA_MB": "UPLOAD_QUOTA_MB",
     "LMS_TRUSTED_HOSTS": "TRUSTED_HOSTS",
     "LMS_TIMEZONE": "TIMEZONE",
+    "LMS_PDF_FONT": "PDF_FONT",
 }
 
 
@@ -315,6 +319,7 @@ def load(config: FlaskConfig, test_config: Mapping[str, Any] | None = None) -> N
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     config["PERMANENT_SESSION_LIFETIME"] = config["SESSION_IDLE_LIFETIME"]
     config["BABEL_DEFAULT_TIMEZONE"] = check_timezone(config["TIMEZONE"])
+    check_pdf_font(config["PDF_FONT"])
     apply_production(config)
 
 
@@ -327,6 +332,17 @@ def check() -> None:
     if not config.get("PRODUCTION"):
         return
     refuse(service_problems(config))
+
+
+def check_pdf_font(path: object) -> None:
+    """``PDF_FONT`` (``LMS_PDF_FONT``), when set, names a TrueType font file that exists."""
+    if not path:
+        return
+    if not (str(path).lower().endswith(".ttf") and Path(str(path)).is_file()):
+        raise ConfigurationError(
+            f"PDF_FONT (LMS_PDF_FONT) must be the path of a TrueType font file (.ttf), not "
+            f"{path!r}; leave it empty for the bundled font."
+        )
 
 
 def check_timezone(name: object) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import re
-import zlib
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -23,6 +21,7 @@ from lms.models import (
 from lms.models._base import utcnow
 from lms.services import archive, checkin, hours, live
 from lms.services.completion import new_code
+from tests.pdf_helpers import fonts, pdf_text
 from tests.test_query_counts import count_queries
 
 LECTURE = [
@@ -270,37 +269,6 @@ def test_the_archive_uses_the_organizations_target(app, client, people):
 
 # -- the PDF ---------------------------------------------------------------------------
 
-STREAM = re.compile(rb"<<(.*?)>>\s*stream\r?\n(.*?)endstream", re.S)
-# A string shown with Tj, or an operator that starts a new line of text.
-SHOWN = re.compile(rb"\(((?:\\.|[^\\)])*)\)\s*Tj|\bT\*|\bET\b|\bT[dDm]\b", re.S)
-ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
-SIMPLE_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
-
-
-def _unescape(match: re.Match) -> bytes:
-    value = match.group(1)
-    if value[:1].isdigit():
-        return bytes([int(value, 8)])
-    return SIMPLE_ESCAPES.get(value, value)
-
-
-def pdf_text(data: bytes) -> str:
-    """The text the PDF shows, read without reportlab: each content stream is decoded
-    (ASCII85 and Flate, per its /Filter) and the strings of its ``Tj`` operators, which the
-    CID font encodes as UTF-16BE, are joined; a new line of text becomes one space."""
-    shown = []
-    for dictionary, raw in STREAM.findall(data):
-        raw = raw.strip()
-        if b"/ASCII85Decode" in dictionary:
-            raw = base64.a85decode(raw.removesuffix(b"~>"))
-        if b"/FlateDecode" in dictionary:
-            raw = zlib.decompress(raw)
-        for match in SHOWN.finditer(raw):
-            string = match.group(1)
-            shown.append(b"\x00\n" if string is None else ESCAPE.sub(_unescape, string))
-    return " ".join(b"".join(shown).decode("utf-16-be", errors="replace").split())
-
-
 def test_the_pdf_is_a_real_pdf_with_the_archive(app, client, people, record):
     rename(app, people["self"].id, "张三 <Zhang> & Co")
     client.login(people["organizer"].email)
@@ -309,7 +277,8 @@ def test_the_pdf_is_a_real_pdf_with_the_archive(app, client, people, record):
     assert response.mimetype == "application/pdf"
     data = response.get_data()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
-    assert b"/STSong-Light" in data
+    assert b"/STSong-Light" not in data  # no font left to the reader: every one embedded
+    assert all(font["embedded"] and font["truetype_file"] for font in fonts(data)), fonts(data)
     shown = pdf_text(data)
     assert "张三 <Zhang> & Co" in shown
     assert "First lecture" in shown and "Corrected lecture" in shown

@@ -1,8 +1,9 @@
 """The training archive as a PDF, built with reportlab's platypus.
 
-Every piece of text is set in ``STSong-Light``, one of the CID fonts every PDF reader
-carries, so Chinese renders without shipping font files. Text from the database (names,
-titles, reasons) is escaped before it reaches a ``Paragraph``, whose input is markup.
+Every piece of text is set in the embedded font of :mod:`lms.services.pdf_fonts` (Noto Sans
+SC by default), so Chinese reads the same in every PDF reader, whatever fonts it has. Text
+from the database (names, titles, reasons) is escaped before it reaches a ``Paragraph``, whose
+input is markup.
 """
 
 from __future__ import annotations
@@ -17,28 +18,21 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from lms.models._base import utcnow
-from lms.services import hours
+from lms.services import hours, pdf_fonts
 from lms.services.archive import Archive, Event, kind_label, status_label
 from lms.services.text import control_characters
 
-FONT = "STSong-Light"
 CONTROL = control_characters(keep_line_breaks=True)
-# The CID font covers ASCII, CJK and common punctuation, but not every Latin-1 sign (the
-# middle dot "·" among them): separators stay ASCII.
 SEPARATOR = " | "
 GRID = colors.HexColor("#999999")
 HEAD = colors.HexColor("#eeeeee")
 
 
 def _font() -> str:
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
+    return pdf_fonts.font()
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -74,6 +68,7 @@ def build(archive: Archive, verify_url: Callable[[str], str]) -> bytes:
         title=f"{CONTROL.sub('', profile.name)} - {title}",
         author=_("Innovation Academy"),
         creator="Camp LMS",
+        initialFontName=styles["body"].fontName,  # not Helvetica: every font is embedded
     )
     width = document.width
     story: list[Any] = [
@@ -163,7 +158,7 @@ def build(archive: Archive, verify_url: Callable[[str], str]) -> bytes:
                     Paragraph(_details(event, verify_url), styles["body"]),
                 ]
             )
-        story.append(_table(rows, styles, [width * 0.2, width * 0.2, width * 0.6]))
+        story.append(_table(rows, styles, [width * 0.19, width * 0.26, width * 0.55]))
     else:
         story.append(Paragraph(text(_("Nothing on record yet.")), styles["body"]))
 
@@ -194,7 +189,7 @@ def build(archive: Archive, verify_url: Callable[[str], str]) -> bytes:
 
     def on_page(canvas: Any, doc: Any) -> None:
         canvas.saveState()
-        canvas.setFont(FONT, 7.5)
+        canvas.setFont(_font(), 7.5)
         canvas.setFillColor(colors.HexColor("#444444"))
         canvas.drawString(doc.leftMargin, 10 * mm, footer[:120])
         canvas.drawRightString(
@@ -248,6 +243,7 @@ def _facts(pairs: list[tuple[str, object]], styles: dict, width: float) -> Table
         TableStyle(
             [
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONTNAME", (0, 0), (-1, -1), _font()),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
                 ("TOPPADDING", (0, 0), (-1, -1), 2),
             ]
@@ -277,6 +273,7 @@ def _table(rows: list[list[Any]], styles: dict, widths: list[float], style: str 
         TableStyle(
             [
                 ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+                ("FONTNAME", (0, 0), (-1, -1), _font()),
                 ("BACKGROUND", (0, 0), (-1, 0), HEAD),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ]

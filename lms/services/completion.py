@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import func
 
@@ -10,7 +11,7 @@ from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
 from lms.models import Certificate, Course, Enrollment, Lesson, LessonProgress, Module, User
 from lms.models._base import utcnow
-from lms.services import notifications
+from lms.services import catalog, notifications
 from lms.services.camps import registry
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
@@ -19,6 +20,27 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud an
 def new_code() -> str:
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What completing a lesson changed for the learner's screen: the course's progress, and
+    whether this completion finished the course (then its certificate's code)."""
+
+    course_percent: int
+    course_completed: bool = False
+    certificate_code: str | None = None
+
+
+def finish_state(user: User, course: Course, finished: bool) -> Finish:
+    """The :class:`Finish` after a lesson of ``course`` was completed (``finished``: that
+    completion finished the course, as :func:`after_lesson_completed` answered)."""
+    certificate = certificate_for(user, course) if finished else None
+    return Finish(
+        course_percent=catalog.course_progress(user, course),
+        course_completed=finished,
+        certificate_code=certificate.code if certificate is not None else None,
+    )
 
 
 def after_lesson_completed(user: User, lesson: Lesson, progress: LessonProgress) -> bool:

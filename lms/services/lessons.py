@@ -13,7 +13,7 @@ from lms.extensions import db
 from lms.models import Lesson, LessonProgress, User
 from lms.models._base import utcnow
 from lms.services.camps import registry
-from lms.services.completion import after_lesson_completed
+from lms.services.completion import Finish, after_lesson_completed, finish_state
 
 DEFAULT_COMPLETION_THRESHOLD = 0.9
 
@@ -49,8 +49,9 @@ def render_markdown(text: str) -> Markup:
     return Markup(clean)  # noqa: S704 - sanitized by nh3 above
 
 
-def mark_read(user: User, lesson: Lesson) -> LessonProgress:
-    """Complete a reading lesson for ``user`` (idempotent: the first completion time stays)."""
+def mark_read(user: User, lesson: Lesson) -> Finish | None:
+    """Complete a reading (or passed quiz) lesson for ``user``; idempotent: the first
+    completion time stays. What the completion changed, or None if it was complete already."""
     now = utcnow()
     insert_ignoring_conflicts(
         LessonProgress,
@@ -68,6 +69,7 @@ def mark_read(user: User, lesson: Lesson) -> LessonProgress:
         progress.completed_at = now
     progress.updated_at = now
     db.session.commit()
-    if newly_completed:
-        after_lesson_completed(user, lesson, progress)
-    return progress
+    if not newly_completed:
+        return None
+    finished = after_lesson_completed(user, lesson, progress)
+    return finish_state(user, lesson.module.course, finished)

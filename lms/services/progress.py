@@ -35,7 +35,7 @@ from lms.models import (
     WatchClock,
 )
 from lms.models._base import aware, utcnow
-from lms.services import hours
+from lms.services import completion, hours
 from lms.services import intervals as iv
 from lms.services.camps import registry
 from lms.services.completion import after_lesson_completed
@@ -82,6 +82,10 @@ class ProgressState:
     credited: float = 0.0
     course_completed: bool = False
     credit: Credit | None = None  # set on the answer to a report
+    # Set on the answer to the report that completed the lesson: the course's progress now
+    # (the sidebar updates without a reload), and the certificate when it finished the course.
+    course_percent: int | None = None
+    certificate_code: str | None = None
 
     @property
     def fraction(self) -> float:
@@ -100,6 +104,10 @@ class ProgressState:
         }
         if self.credit is not None:
             answer.update(self.credit.as_dict())
+        if self.course_percent is not None:
+            answer["course_percent"] = self.course_percent
+        if self.certificate_code is not None:
+            answer["certificate_code"] = self.certificate_code
         return answer
 
 
@@ -292,9 +300,17 @@ def report(
     )
     db.session.commit()
 
-    if newly_completed and after_lesson_completed(user, lesson, row):
-        return replace(result, course_completed=True)
-    return result
+    if not newly_completed:
+        return result
+    finish = completion.finish_state(
+        user, lesson.module.course, after_lesson_completed(user, lesson, row)
+    )
+    return replace(
+        result,
+        course_completed=finish.course_completed,
+        course_percent=finish.course_percent,
+        certificate_code=finish.certificate_code,
+    )
 
 
 def _credit(

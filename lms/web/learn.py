@@ -9,19 +9,25 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
+    jsonify,
     redirect,
     render_template,
+    request,
     send_file,
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from lms.models import Lesson, MediaAsset
+from lms.models import Certificate, Lesson, MediaAsset
 from lms.services import (
     catalog,
+    certificates,
     completion,
     lessons,
+    mail,
     media,
     media_access,
     streams,
@@ -53,6 +59,7 @@ def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response
         return redirect(url_for("catalog.course", camp_slug=camp_slug, course_slug=course_slug))
     ordered = outline.lessons
     index = ordered.index(current)
+    finished = outline.enrollment is not None and outline.enrollment.completed_at is not None
     return render_template(
         "lesson.html",
         course=course,
@@ -64,12 +71,15 @@ def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response
         body=lessons.render_markdown(current.body),
         form=ActionForm(),
         quiz=attempts.overview(current_user, current) if current.kind == "quiz" else None,
+        certificate=completion.certificate_for(current_user, course) if finished else None,
     )
 
 
 @bp.post("/camps/<camp_slug>/<course_slug>/lessons/<lesson_slug>/read")
 @login_required
 def mark_read(camp_slug: str, course_slug: str, lesson_slug: str) -> Response:
+    """Complete a reading lesson. The lesson page's script asks for JSON (``Accept:
+    application/json``) and updates the page; without scripts, the form redirects back."""
     course = course_or_404(camp_slug, course_slug)
     outline = catalog.outline(course, current_user)
     current = next((x for x in outline.lessons if x.slug == lesson_slug), None)
@@ -79,7 +89,17 @@ def mark_read(camp_slug: str, course_slug: str, lesson_slug: str) -> Response:
         abort(403)
     if current.kind != "reading":
         abort(409)
-    lessons.mark_read(current_user, current)
+    finish = lessons.mark_read(current_user, current)
+    if request.accept_mimetypes.best == "application/json":
+        answer: dict = {"completed": True, "course_completed": False}
+        answer["course_percent"] = outline.percent if finish is None else finish.course_percent
+        if finish is not None and finish.course_completed:
+            answer["course_completed"] = True
+            if finish.certificate_code is not None:
+                answer["certificate_url"] = url_for(".certificate", code=finish.certificate_code)
+        return jsonify(answer)
+    if finish is not None and finish.course_completed:
+        flash(_("Congratulations! You have completed %(course)s.", course=course.title), "success")
     return redirect(
         url_for(".lesson", camp_slug=camp_slug, course_slug=course_slug, lesson_slug=lesson_slug)
     )
@@ -236,10 +256,40 @@ def _private_file(path: Path, mimetype: str) -> Response:
     return response
 
 
-@bp.get("/certificates/<code>")
-def certificate(code: str) -> str:
-    """Public verification page: anyone holding the code can check the certificate."""
+def _certificate_or_404(code: str) -> tuple[Certificate, str]:
+    """The certificate with ``code`` and its public verification URL (absolute: ``BASE_URL``
+    when configured, else this request's address)."""
     found = completion.find_certificate(code)
     if found is None:
         abort(404)
-    return render_template("certificate.html", certificate=found)
+    return found, mail.link(mail.base_url(), "learn.certificate", code=found.code)
+
+
+@bp.get("/certificates/<code>")
+def certificate(code: str) -> str:
+    """Public verification page: anyone holding the code can check the certificate; it prints
+    as the certificate itself (print CSS), with a QR code of this address."""
+    found, verify_url = _certificate_or_404(code)
+    return render_template(
+        "certificate.html",
+        certificate=found,
+        issued_on=certificates.issued_on(found),
+        course_title=certificates.course_title(found),
+        camp_title=certificates.camp_title(found),
+        qr=certificates.qr_svg(verify_url),
+        verify_url=verify_url,
+    )
+
+
+@bp.get("/certificates/<code>.pdf")
+def certificate_pdf(code: str) -> Response:
+    """The certificate as a PDF (its font embedded, a QR code of the verification page)."""
+    found, verify_url = _certificate_or_404(code)
+    response = Response(
+        certificates.pdf(found, verify_url, academy=_("Innovation Academy")),
+        mimetype="application/pdf",
+    )
+    # The code is letters, digits and dashes (completion.CODE_ALPHABET): a safe ASCII name.
+    response.headers["Content-Disposition"] = f'attachment; filename="certificate-{found.code}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

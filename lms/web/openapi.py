@@ -47,6 +47,20 @@ _STATE = {
         "completed": {"type": "boolean"},
         "credited": {"type": "number", "minimum": 0},
         "course_completed": {"type": "boolean"},
+        "course_percent": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100,
+            "description": "On the report that completed the lesson: the course's progress now.",
+        },
+        "certificate_code": {
+            "type": "string",
+            "description": "On the report that finished the course: the certificate's code.",
+        },
+        "certificate_url": {
+            "type": "string",
+            "description": "On the report that finished the course: its certificate's page.",
+        },
     },
 }
 _CREDIT = {

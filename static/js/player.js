@@ -193,7 +193,8 @@
     if (bar) { bar.value = percent; }
     if (label) { label.textContent = percent + "%"; }
     if (status && state.completed) { status.hidden = false; }
-    if (state.course_completed) { window.location.reload(); }
+    // lesson.js updates the sidebar and, when the course is finished, congratulates.
+    document.dispatchEvent(new CustomEvent("lms:progress", { detail: state }));
   }
 
   function post(url, body, keepalive) {
