@@ -95,6 +95,7 @@ EXPECTED: dict[str, Rule] = {
     "learn.lesson": Rule(get=LEARNERS_OF_COURSE, refusal="/camps/{camp_slug}/{course_slug}/"),
     "learn.mark_read": Rule(post=LEARNERS_OF_COURSE),
     "learn.certificate": Rule(get=ALL),
+    "learn.certificate_pdf": Rule(get=ALL),
     "learn.dashboard": Rule(get=MEMBERS),
     "learn.lesson_video": Rule(get=LEARNERS_OF_COURSE, idor=True),
     "learn.lesson_caption": Rule(get=LEARNERS_OF_COURSE, idor=True),
