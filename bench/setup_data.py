@@ -83,7 +83,7 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
     from lms import create_app
     from lms.extensions import db
     from lms.models import Course, Enrollment, Lesson, MediaAsset, Module, User
-    from lms.services import accounts, camps, media
+    from lms.services import accounts, camps, demo_media, media
     from lms.services.enrollment import enroll
 
     app = create_app()
@@ -96,7 +96,7 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
             .join(Module)
             .where(Module.course_id == course.id, Lesson.kind == "video")
         ).all()
-        video = media.generate_demo_video(
+        video = demo_media.generate_demo_video(
             folder / "demo.webm", seconds=VIDEO_SECONDS, color="#1f4fb8"
         )
         asset, _ = media.import_file(video)
@@ -116,7 +116,9 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
         data.lesson_path = f"/camps/{course.camp.slug}/{course.slug}/lessons/{lessons[0].slug}"
         data.video_key, data.video_size = f"{blob_key[:2]}/{blob_key}", RANGE_FILE_BYTES
         short, _ = media.import_file(
-            media.generate_demo_video(folder / "short.webm", seconds=WATCH_SECONDS, color="#b8411f")
+            demo_media.generate_demo_video(
+                folder / "short.webm", seconds=WATCH_SECONDS, color="#b8411f"
+            )
         )
         # Not named bench-…: catalog_data fills every bench-… course with its own lessons.
         watch = Course(

@@ -327,7 +327,7 @@ def course(app: Flask) -> Course:
 @pytest.fixture(scope="session")
 def demo_video(tmp_path_factory) -> Path:
     """A real 3-second VP8/Opus WebM made with PyAV, shared by the session."""
-    from lms.services.media import generate_demo_video
+    from lms.services.demo_media import generate_demo_video
 
     path = tmp_path_factory.mktemp("media") / "demo.webm"
     return generate_demo_video(path, seconds=3, color="#336699")

@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 from lms.extensions import db
 from lms.models import Course, LessonProgress
-from lms.services import media
+from lms.services import demo_media, media
 from tests.conftest import PASSWORD, course_url, video_lessons_of
 from tests.servers import unavailable
 
@@ -56,7 +56,7 @@ document.addEventListener('securitypolicyviolation', (e) => {
 def browser_video(tmp_path_factory) -> Path:
     """A real VP8/Opus WebM, generated once per session."""
     path = tmp_path_factory.mktemp("browser-video") / f"demo-{VIDEO_SECONDS}s.webm"
-    return media.generate_demo_video(path, seconds=VIDEO_SECONDS, color="#1f4fb8")
+    return demo_media.generate_demo_video(path, seconds=VIDEO_SECONDS, color="#1f4fb8")
 
 
 @pytest.fixture(scope="module", name="browser")

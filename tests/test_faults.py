@@ -46,7 +46,7 @@ from lms.models import (
     TrainingTime,
     WatchClock,
 )
-from lms.services import accounts, media
+from lms.services import accounts, demo_media, media
 from lms.services import intervals as iv
 from lms.services.integrity import run_checks
 from lms.services.lessons import completion_threshold
@@ -81,7 +81,7 @@ UNREACHABLE = "The database is not reachable right now."
 def long_video(tmp_path_factory) -> Path:
     """A real two-minute WebM (one small frame a second), so credit reaches whole minutes."""
     path = tmp_path_factory.mktemp("faults") / "two-minutes.webm"
-    return media.generate_demo_video(
+    return demo_media.generate_demo_video(
         path, seconds=VIDEO_SECONDS, color="#663399", fps=1, size=(128, 72)
     )
 

@@ -26,7 +26,7 @@ from lms.cli import main
 from lms.extensions import db
 from lms.models import CourseTrainer, Lesson, MediaAsset
 from lms.models._base import utcnow
-from lms.services import ingest, media, transcode
+from lms.services import demo_media, ingest, media, transcode
 from tests.conftest import Client, video_lessons_of
 
 # -- fixtures: what trainers bring ----------------------------------------------------------
@@ -114,10 +114,10 @@ def sources(tmp_path_factory) -> dict[str, Path]:
         "odd": encode(folder / "odd.webm", codec="libvpx-vp9", size=(321, 181), audio="libopus",
                       seconds=9, options={"deadline": "realtime", "cpu-used": "8"}),
         "vfr": encode(folder / "vfr.mkv", seconds=9, pts_jitter=True),
-        "avi": media.generate_demo_video(  # old courseware: MPEG-4 Part 2 and MP3
+        "avi": demo_media.generate_demo_video(  # old courseware: MPEG-4 Part 2 and MP3
             folder / "old.avi", seconds=9, color="#0e7c66", size=(320, 180)
         ),
-        "video_first": media.generate_demo_video(
+        "video_first": demo_media.generate_demo_video(
             folder / "video-first.webm", seconds=14, color="#1f4fb8", interleave=False
         ),
     }  # fmt: skip

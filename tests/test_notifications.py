@@ -27,6 +27,7 @@ from lms.models._base import utcnow
 from lms.services import (
     community,
     completion,
+    demo_media,
     ingest,
     live,
     mail,
@@ -366,7 +367,7 @@ def test_a_trainers_video_ready_and_failed(app, trainer, demo_video, tmp_path):
         asset_id = asset.id
         ingest.process(asset_id)
         assert db.session.get(MediaAsset, asset_id).status == "ready"
-    other = media.generate_demo_video(tmp_path / "second.webm", seconds=2, color="#aa3300")
+    other = demo_media.generate_demo_video(tmp_path / "second.webm", seconds=2, color="#aa3300")
     with app.app_context(), other.open("rb") as handle:
         broken, _new = media.store_stream(handle, "second.webm", uploaded_by=trainer.id)
         db.session.get(MediaAsset, broken.id).attempts = ingest.MAX_ATTEMPTS

@@ -32,6 +32,16 @@ from lms.models.catalog import (
     MediaAsset,
     Module,
 )
+from lms.models.community import (
+    CASE_TOPICS,
+    TOPIC_KINDS,
+    CaseComment,
+    DiscussionTopic,
+    Moderated,
+    SalonCase,
+    TopicComment,
+)
+from lms.models.feeds import CalendarFeed
 from lms.models.learning import (
     Certificate,
     Enrollment,
@@ -41,21 +51,13 @@ from lms.models.learning import (
 )
 from lms.models.live import (
     ATTENDANCE_STATUSES,
-    CASE_TOPICS,
     SEGMENT_KINDS,
-    TOPIC_KINDS,
     Attendance,
     AttendanceCorrection,
-    CalendarFeed,
-    CaseComment,
-    DiscussionTopic,
     LiveSegment,
     LiveSeries,
     LiveSession,
-    Moderated,
     Registration,
-    SalonCase,
-    TopicComment,
 )
 from lms.models.notifications import CHANNELS, Notification, NotificationPreference
 from lms.models.records import Assignment, TrainingTime
@@ -99,8 +101,8 @@ __all__ = [
     "LiveSegment",
     "LiveSeries",
     "LiveSession",
-    "Moderated",
     "MediaAsset",
+    "Moderated",
     "Module",
     "Notification",
     "NotificationPreference",

@@ -1,4 +1,7 @@
-"""Live teaching: the monthly activity day and other sessions, registration, attendance."""
+"""Live teaching: the monthly activity day and other sessions, registration, attendance.
+
+The community's cases and topics are in :mod:`lms.models.community`, calendar feeds in
+:mod:`lms.models.feeds`."""
 
 from __future__ import annotations
 
@@ -11,14 +14,13 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.extensions import db
 from lms.models._base import Bilingual, Timestamped, academy_timezone, utcnow
-from lms.models.accounts import Organization, User
+from lms.models.accounts import User
 from lms.models.catalog import Camp, Course, Lesson
 
 SEGMENT_KINDS = ("open_class", "salon", "discussion", "lecture")
@@ -28,8 +30,6 @@ REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled")
 # An attendance row per person: present or late (credited), excused or absent (not), and
 # "replaced" for a registered learner whose seat a colleague took (the colleague is credited).
 ATTENDANCE_STATUSES = ("present", "late", "excused", "absent", "replaced")
-CASE_TOPICS = ("strategy", "management", "hr", "financing", "innovation", "party_building", "other")
-TOPIC_KINDS = ("news", "event", "phenomenon", "person", "party_building")
 
 
 class LiveSeries(Bilingual, Timestamped, db.Model):
@@ -192,114 +192,3 @@ class AttendanceCorrection(db.Model):
 
     by: Mapped[User | None] = relationship()
     attendance: Mapped[Attendance] = relationship()
-
-
-class Moderated:
-    """What community posts and comments share: the author's last edit, and a moderator's
-    (or the author's) hiding or deletion with who did it and why (docs/community.md).
-
-    A deleted post stays as a row (a reply keeps its place in a thread) but is shown to
-    nobody; a hidden one is shown to moderators only, marked.
-    """
-
-    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    moderation_reason: Mapped[str | None] = mapped_column(String(500))
-
-    @declared_attr
-    def moderated_by(cls) -> Mapped[User | None]:
-        return relationship(foreign_keys=[cls.moderated_by_id])
-
-
-class SalonCase(Moderated, Timestamped, db.Model):
-    """A company's case presented at the maker salon; the case library lists them."""
-
-    __tablename__ = "salon_cases"
-    __table_args__ = (CheckConstraint(f"topic IN {CASE_TOPICS!r}", name="topic"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("live_sessions.id", ondelete="SET NULL"), index=True
-    )
-    company: Mapped[str] = mapped_column(String(200))
-    organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organizations.id", ondelete="SET NULL")
-    )
-    topic: Mapped[str] = mapped_column(String(20))
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text, default="")
-    presenter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-    session: Mapped[LiveSession | None] = relationship()
-    organization: Mapped[Organization | None] = relationship()
-    presenter: Mapped[User | None] = relationship(foreign_keys=[presenter_id])
-
-
-class CaseComment(Moderated, Timestamped, db.Model):
-    """A learner's comment or suggestion on a case; experts' reviews are marked as such."""
-
-    __tablename__ = "case_comments"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(
-        ForeignKey("salon_cases.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    body: Mapped[str] = mapped_column(Text)
-    is_expert_review: Mapped[bool] = mapped_column(Boolean, default=False)
-
-    user: Mapped[User] = relationship(foreign_keys=[user_id])
-
-
-class DiscussionTopic(Moderated, Timestamped, db.Model):
-    """A topic for the members' discussion: a news item, an event, a phenomenon, a person."""
-
-    __tablename__ = "discussion_topics"
-    __table_args__ = (CheckConstraint(f"kind IN {TOPIC_KINDS!r}", name="kind"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("live_sessions.id", ondelete="SET NULL"), index=True
-    )
-    kind: Mapped[str] = mapped_column(String(20))
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text, default="")
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-    session: Mapped[LiveSession | None] = relationship()
-    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
-
-
-class TopicComment(Moderated, Timestamped, db.Model):
-    """A threaded comment: ``parent_id`` is the comment it answers."""
-
-    __tablename__ = "topic_comments"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    topic_id: Mapped[int] = mapped_column(
-        ForeignKey("discussion_topics.id", ondelete="CASCADE"), index=True
-    )
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("topic_comments.id", ondelete="CASCADE")
-    )
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    body: Mapped[str] = mapped_column(Text)
-
-    user: Mapped[User] = relationship(foreign_keys=[user_id])
-
-
-class CalendarFeed(db.Model):
-    """A secret, revocable iCalendar URL: a learner's own sessions, or a camp's."""
-
-    __tablename__ = "calendar_feeds"
-    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (camp_id IS NULL)", name="owner"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    camp_id: Mapped[int | None] = mapped_column(ForeignKey("camps.id", ondelete="CASCADE"))
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

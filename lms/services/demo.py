@@ -11,7 +11,7 @@ from flask import current_app
 
 from lms.extensions import db
 from lms.models import Camp, Course, Lesson, Module, Organization, User
-from lms.services import accounts, ingest, media
+from lms.services import accounts, demo_media, ingest, media
 from lms.services.camps import registry
 from lms.services.hours import academy_timezone
 
@@ -185,7 +185,7 @@ def _attach_videos(result: DemoResult) -> None:
         for seconds, extension, width, height in DEMO_VIDEOS:
             name = f"{slug}-demo-{seconds}s{extension}"
             with tempfile.TemporaryDirectory() as folder:
-                path = media.generate_demo_video(
+                path = demo_media.generate_demo_video(
                     Path(folder) / name,
                     seconds=seconds,
                     color=reg.camps[slug].color,
