@@ -160,6 +160,28 @@ def test_ending_a_series_tells_the_holders_of_each_cancelled_session(app, organi
     assert all(r.data["reason"] == "场地维修" for r in found)
 
 
+def test_moving_this_and_following_tells_each_moved_sessions_holders(app, organizer, learner):
+    with app.app_context():
+        first = (datetime.now(UTC) + timedelta(days=2)).replace(tzinfo=None, microsecond=0)
+        series = live.create_series(
+            live.activity_day_values(),
+            "FREQ=WEEKLY;COUNT=3",
+            first,
+            live.ACTIVITY_DAY_SEGMENTS,
+            db.session.get(User, organizer.id),
+        )
+        sessions = sorted(series_sessions(series.id), key=lambda s: s.starts_at)
+        for session in sessions[1:]:
+            register(learner.id, session)
+        target = live.local(sessions[0].starts_at, sessions[0].timezone) + timedelta(days=1)
+        edit = live.SessionEdit("周课", "Weekly", "centre", 80)
+        assert live.edit_following(sessions[0], edit, starts_at=target) == 3
+        moved_ids = sorted(s.id for s in sessions[1:])
+    found = rows(app, learner.id, "session_moved")
+    assert sorted(r.object_id for r in found) == moved_ids
+    assert len(mail_to(app, learner.email)) == 2
+
+
 def series_sessions(series_id: int) -> list:
     from lms.models import LiveSession
 

@@ -556,6 +556,7 @@ def _edit_following(
         if new_start is not None and new_start != aware(occurrence.starts_at):
             _shift(occurrence, new_start)
             changed(occurrence, now)
+            notifications.on_session_moved(occurrence)
             changed_here = True
         edited += changed_here
     for name in ("title_zh", "title_en", "location", "capacity"):

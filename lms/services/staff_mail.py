@@ -35,9 +35,9 @@ from lms.extensions import db
 from lms.models import Organization, User
 from lms.services import accounts, audit, hours, jobs, mail, ratelimit
 from lms.services.account_tokens import has_password, issue_setup_token
-from lms.services.notifications import delivery
 from lms.services.errors import Invalid, NotFound
 from lms.services.invites import add_invite, check_invite_days
+from lms.services.notifications import delivery
 from lms.services.staff_groups import find_group
 
 MAX_ADDRESSES = 50
