@@ -255,6 +255,29 @@ def fast_paths() -> bool:
     return bool(current_app.config.get("FAST_PATHS", True))
 
 
+def shared_objects() -> bool:
+    """May this request use ORM objects the process keeps (:func:`detached`)? Only with the
+    fast paths on, in a read-only (GET, HEAD) request that wrote nothing: nothing there
+    attaches, changes or commits an object, which other threads read at the same time."""
+    from lms.database import read_only_transaction
+
+    return fast_paths() and read_only_transaction() and not g.get("lms_versions_raised")
+
+
+def detached(load: Callable[[Session], T]) -> T:
+    """``load(session)`` run in a private session on the request's own connection (and
+    transaction), closed afterwards: the objects it returns are fully loaded and detached,
+    fit to be kept by the process and read by any request. ``load`` must load eagerly all
+    that readers use (and set the back-references), as a detached object loads nothing."""
+    from lms.extensions import db
+
+    private = Session(bind=db.session.connection(), autoflush=False)
+    try:
+        return load(private)
+    finally:
+        private.close()
+
+
 def note_versions(switches: int | None, content: int | None) -> None:
     """The counters, read by the login's statement: this request's versions."""
     if "lms_versions" not in g:

@@ -307,3 +307,107 @@ def test_a_new_lesson_counts_on_the_cards_of_another_instance(make_app, learner)
         db.session.commit()
     after = count_of(browser.get("/camps/entrepreneur/").get_data(as_text=True), slug)
     assert int(after) == int(before) + 1
+
+
+def first_course(app, camp_slug: str) -> tuple[int, str]:
+    with app.app_context():
+        course = db.session.scalars(
+            db.select(Course).join(Camp).where(Camp.slug == camp_slug).order_by(Course.position)
+        ).first()
+        return course.id, course.slug
+
+
+def test_a_course_published_in_one_instance_is_listed_by_another(make_app, learner):
+    writer, reader = make_app(), make_app()
+    browser = Client(reader.test_client())
+    browser.login(learner.email)
+    zh = {"Accept-Language": "zh-CN"}
+    assert "新开的课：危机预防" not in browser.get("/camps/practitioner/", headers=zh).get_data(
+        as_text=True
+    )
+    browser.get("/", headers=zh)
+    with writer.app_context():
+        camp = db.session.scalar(db.select(Camp).filter_by(slug="practitioner"))
+        db.session.add(
+            Course(camp=camp, slug="new-course", status="published", position=-1,
+                   title_zh="新开的课：危机预防", title_en="A new course")
+        )  # fmt: skip
+        db.session.commit()
+    assert "新开的课：危机预防" in browser.get("/camps/practitioner/", headers=zh).get_data(
+        as_text=True
+    )
+    assert "新开的课：危机预防" in browser.get("/", headers=zh).get_data(as_text=True)
+    assert browser.get("/camps/practitioner/new-course/").status_code == 200
+
+
+def test_a_syllabus_change_shows_on_the_course_and_lesson_pages_of_another_instance(
+    make_app, learner
+):
+    writer, reader = make_app(), make_app()
+    course_id, slug = first_course(writer, "entrepreneur")
+    page = f"/camps/entrepreneur/{slug}/"
+    browser = Client(reader.test_client())
+    browser.login(learner.email)
+    browser.post(page + "enroll")
+    with writer.app_context():
+        lesson = db.session.scalars(
+            db.select(Lesson).join(Module).where(Module.course_id == course_id)
+        ).first()
+        lesson_id, lesson_page = lesson.id, f"{page}lessons/{lesson.slug}"
+    assert browser.get(lesson_page).status_code == 200
+    assert browser.get(lesson_page).status_code == 200  # kept by the reader now
+    with writer.app_context():
+        db.session.get(Lesson, lesson_id).title_en = "Renamed <in> the writer"
+        db.session.commit()
+    assert "Renamed &lt;in&gt; the writer" in browser.get(page).get_data(as_text=True)
+    assert "Renamed &lt;in&gt; the writer" in browser.get(lesson_page).get_data(as_text=True)
+    with writer.app_context():
+        db.session.get(Lesson, lesson_id).archived_at = db.func.now()
+        db.session.commit()
+    assert browser.get(lesson_page).status_code == 404
+    assert "Renamed &lt;in&gt; the writer" not in browser.get(page).get_data(as_text=True)
+    with writer.app_context():
+        db.session.get(Course, course_id).status = "draft"
+        db.session.commit()
+    assert browser.get(page).status_code == 404
+
+
+def test_trainers_take_the_general_path_and_see_drafts(make_app, make_user):
+    app = make_app()
+    trainer = make_user("trainer@example.com", role="organizer")
+    course_id, slug = first_course(app, "startup-growth")
+    with app.app_context():
+        db.session.get(Course, course_id).status = "draft"
+        db.session.commit()
+    browser = Client(app.test_client())
+    browser.login(trainer.email)
+    page = browser.get(f"/camps/startup-growth/{slug}/")
+    assert page.status_code == 200 and "Edit course" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lessons", [0, 12])
+def test_a_learners_lesson_page_runs_three_statements_however_long_the_course(
+    make_app, learner, lessons
+):
+    app = make_app()
+    course_id, slug = first_course(app, "startup-growth")
+    with app.app_context():
+        module = db.session.scalars(db.select(Module).filter_by(course_id=course_id)).first()
+        first = module.lessons[0].slug
+        for number in range(lessons):
+            db.session.add(
+                Lesson(module=module, slug=f"more-{number}", kind="reading", position=100 + number,
+                       title_zh=f"第{number}课", title_en=f"Lesson {number}", minutes=3)
+            )  # fmt: skip
+        db.session.commit()
+    browser = Client(app.test_client())
+    browser.login(learner.email)
+    browser.post(f"/camps/startup-growth/{slug}/enroll")
+    path = f"/camps/startup-growth/{slug}/lessons/{first}"
+    browser.get(path)
+    with Statements(app) as seen:
+        assert browser.get(path).status_code == 200
+    # The login (with the versions), the learner's progress and enrollment: nothing of the
+    # course, its camp, syllabus, media or captions (kept by the process).
+    queries = [s for s in seen if not s.startswith("BEGIN")]
+    assert len(queries) == 3, queries

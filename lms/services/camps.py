@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import select
 
-from lms.cache import invalidate
+from lms.cache import detached, invalidate, shared_objects, versioned
 from lms.camp import Camp as CampSpec
 from lms.extensions import db
 from lms.models import Camp, Course
@@ -19,13 +20,23 @@ def registry() -> PluginRegistry:
     return current_app.extensions["lms.plugins"]
 
 
+ENABLED_CAMPS = select(Camp).where(Camp.enabled.is_(True)).order_by(Camp.position, Camp.slug)
+
+
 def visible_camps() -> list[Camp]:
-    """Enabled camps whose plugin is loaded, in display order."""
+    """Enabled camps whose plugin is loaded, in display order.
+
+    In a read-only request: the process's own detached copies, kept while the ``content``
+    version stays (:func:`lms.cache.shared_objects`); read them, never change them."""
     loaded = set(registry().camps)
-    camps = db.session.scalars(
-        db.select(Camp).where(Camp.enabled.is_(True)).order_by(Camp.position, Camp.slug)
-    )
-    return [camp for camp in camps if camp.slug in loaded]
+    if shared_objects():
+        kept = versioned("camps.enabled", "content", _detached_enabled_camps)
+        return [camp for camp in kept if camp.slug in loaded]
+    return [camp for camp in db.session.scalars(ENABLED_CAMPS) if camp.slug in loaded]
+
+
+def _detached_enabled_camps() -> tuple[Camp, ...]:
+    return detached(lambda session: tuple(session.scalars(ENABLED_CAMPS)))
 
 
 def get_camp(slug: str) -> Camp | None:
@@ -34,6 +45,8 @@ def get_camp(slug: str) -> Camp | None:
 
 
 def get_visible_camp(slug: str) -> Camp | None:
+    if shared_objects():
+        return next((camp for camp in visible_camps() if camp.slug == slug), None)
     camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
     if camp is None or not camp.enabled or camp.slug not in registry().camps:
         return None

@@ -6,12 +6,14 @@ Every function here runs a fixed number of queries whatever the amount of data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.orm import contains_eager, selectinload, with_loader_criteria
+from sqlalchemy import bindparam, func
+from sqlalchemy.orm import Session, contains_eager, selectinload, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
 
-from lms.cache import cached, shared_cache
+from lms.cache import cached, detached, shared_cache, shared_objects, versioned
 from lms.extensions import db
 from lms.models import Camp, Course, Enrollment, Lesson, LessonProgress, Module, User
 from lms.services.camps import get_visible_camp, registry, visible_camps
@@ -63,6 +65,9 @@ def _lesson_totals(course_ids: list[int]) -> dict[int, tuple[int, int, int]]:
     With a shared cache (Redis), the totals of every course are cached together (the same for
     every learner; any change to courses, modules or lessons invalidates them).
     """
+    if shared_objects():  # kept by the process behind the content version
+        every = versioned("catalog.lesson_totals", "content", partial(_query_lesson_totals, None))
+        return {course_id: every[course_id] for course_id in course_ids if course_id in every}
     if shared_cache() is not None:
         every = cached("catalog.lesson_totals", lambda: _query_lesson_totals(None))
         return {course_id: every[course_id] for course_id in course_ids if course_id in every}
@@ -157,12 +162,18 @@ def catalog(user: User | None, per_camp: int = CARDS_PER_CAMP) -> list[CampSecti
         .label("rank"),
         func.count().over(partition_by=published.c.camp_id).label("total"),
     ).subquery()
-    rows = db.session.execute(
+    query = (
         db.select(Course, ranked.c.total)
         .join(ranked, ranked.c.id == Course.id)
         .where(ranked.c.rank <= per_camp)
         .order_by(Course.camp_id, Course.position, Course.id)
-    ).all()
+    )
+    if shared_objects():
+        camps_by_id = {camp.id: camp for camp in camps}
+        load = partial(_kept_rows, query, camps_by_id)
+        rows = versioned("catalog.first", "content", load, key=(tuple(sections), per_camp))
+    else:
+        rows = db.session.execute(query).all()
     for course, total in rows:
         sections[course.camp_id].total = total
     for card in _cards([course for course, _total in rows], user):
@@ -177,13 +188,48 @@ def camp_section(
     camp = get_visible_camp(slug)
     if camp is None:
         return None
-    query = _published([camp.id])
-    total = db.session.scalar(db.select(func.count()).select_from(query.subquery()))
-    section = CampSection(camp, total=total, per_page=per_page)
-    section.page = min(max(1, page), section.pages)
-    courses = db.session.scalars(query.offset((section.page - 1) * per_page).limit(per_page))
+    if shared_objects():
+        load = partial(_camp_page, camp, page, per_page, True)
+        total, section_page, courses = versioned(
+            "catalog.camp_page", "content", load, key=(camp.id, page, per_page)
+        )
+    else:
+        total, section_page, courses = _camp_page(camp, page, per_page, False)
+    section = CampSection(camp, total=total, per_page=per_page, page=section_page)
     section.cards = _cards(list(courses), user)
     return section
+
+
+def _camp_page(
+    camp: Camp, page: int, per_page: int, keep: bool
+) -> tuple[int, int, tuple[Course, ...]]:
+    """(published courses, the page shown, its courses) of a camp's page; with ``keep``,
+    detached with their camp set, for the process to keep."""
+
+    def load(session: Session) -> tuple[int, int, tuple[Course, ...]]:
+        query = _published([camp.id])
+        total = session.scalar(db.select(func.count()).select_from(query.subquery())) or 0
+        pages = max(1, -(-total // per_page)) if per_page else 1
+        shown = min(max(1, page), pages)
+        courses = tuple(session.scalars(query.offset((shown - 1) * per_page).limit(per_page)))
+        if keep:
+            for course in courses:
+                set_committed_value(course, "camp", camp)
+        return total, shown, courses
+
+    return detached(load) if keep else load(db.session())
+
+
+def _kept_rows(query: Any, camps: dict[int, Camp]) -> list[tuple[Course, int]]:
+    """The rows of ``query`` (a course and a number), detached, each course's camp set."""
+
+    def load(session: Session) -> list[tuple[Course, int]]:
+        rows = [(course, total) for course, total in session.execute(query)]
+        for course, _total in rows:
+            set_committed_value(course, "camp", camps[course.camp_id])
+        return rows
+
+    return detached(load)
 
 
 def find_course(camp_slug: str, course_slug: str, user: User | None) -> Course | None:
@@ -191,6 +237,11 @@ def find_course(camp_slug: str, course_slug: str, user: User | None) -> Course |
     camp = get_visible_camp(camp_slug)
     if camp is None:
         return None
+    if shared_objects() and not _edits_courses(user):
+        # The learners' read path: the published course and its syllabus as this process
+        # keeps them (detached, behind the content version).
+        load = partial(_kept_course, camp, course_slug)
+        return versioned("catalog.course", "content", load, key=(camp.id, course_slug))
     course = db.session.scalar(
         db.select(Course).filter_by(camp_id=camp.id, slug=course_slug, archived_at=None)
     )
@@ -315,6 +366,9 @@ class Outline:
 
 def outline(course: Course, user: User | None) -> Outline:
     """The syllabus of ``course`` (live modules and lessons) with ``user``'s progress."""
+    kept = getattr(course, KEPT_SYLLABUS, None)
+    if kept is not None:  # a course of the learners' read path (find_course)
+        return _kept_outline(course, kept, user)
     modules = list(
         db.session.scalars(
             db.select(Module)
@@ -339,6 +393,79 @@ def outline(course: Course, user: User | None) -> Outline:
             progress = {row.lesson_id: row for row in rows}
         enrollment = enrollment_of(user, course)
     return Outline(course, modules, progress, enrollment)
+
+
+# -- the learners' read path of course and lesson pages (issue 20) --------------------------
+#
+# In a read-only request of a learner (or a visitor), the course and its live syllabus
+# (modules, lessons, media, captions) come from the process's copy, kept behind the content
+# version: every write to camps, courses, modules, lessons, media or captions moves it in its
+# own transaction. The statements are built once; only the learner's progress and enrollment
+# are read per request. Trainers and organizers (drafts, editing) take the general path.
+
+KEPT_SYLLABUS = "_lms_kept_syllabus"  # a kept course's modules, an attribute of the object
+_COURSE_BY_SLUG = db.select(Course).where(
+    Course.camp_id == bindparam("camp_id"),
+    Course.slug == bindparam("slug"),
+    Course.archived_at.is_(None),
+    Course.status == "published",
+)
+_SYLLABUS = (
+    db.select(Module)
+    .where(Module.course_id == bindparam("course_id"), Module.archived_at.is_(None))
+    .order_by(Module.position, Module.id)
+    .options(
+        selectinload(Module.lessons).options(
+            selectinload(Lesson.media), selectinload(Lesson.captions)
+        ),
+        with_loader_criteria(Lesson, Lesson.archived_at.is_(None)),
+    )
+)
+_PROGRESS = db.select(LessonProgress.__table__).where(
+    LessonProgress.user_id == bindparam("user_id"),
+    LessonProgress.lesson_id.in_(bindparam("lesson_ids", expanding=True)),
+)
+_ENROLLMENT = db.select(Enrollment).where(
+    Enrollment.user_id == bindparam("user_id"), Enrollment.course_id == bindparam("course_id")
+)
+
+
+def _edits_courses(user: User | None) -> bool:
+    return user is not None and user.is_authenticated and user.is_trainer
+
+
+def _kept_course(camp: Camp, slug: str) -> Course | None:
+    """The published course ``slug`` of ``camp`` with its syllabus, detached, every
+    reference a page follows set (course.camp, module.course, lesson.module)."""
+
+    def load(session: Session) -> Course | None:
+        course = session.scalar(_COURSE_BY_SLUG, {"camp_id": camp.id, "slug": slug})
+        if course is None:
+            return None
+        modules = tuple(session.scalars(_SYLLABUS, {"course_id": course.id}))
+        set_committed_value(course, "camp", camp)
+        for module in modules:
+            set_committed_value(module, "course", course)
+            for lesson in module.lessons:
+                set_committed_value(lesson, "module", module)
+        setattr(course, KEPT_SYLLABUS, modules)
+        return course
+
+    return detached(load)
+
+
+def _kept_outline(course: Course, modules: tuple[Module, ...], user: User | None) -> Outline:
+    progress: dict[int, Any] = {}
+    enrollment = None
+    if user is not None and user.is_authenticated:
+        lesson_ids = [lesson.id for module in modules for lesson in module.lessons]
+        if lesson_ids:
+            rows = db.session.connection().execute(
+                _PROGRESS, {"user_id": user.id, "lesson_ids": lesson_ids}
+            )
+            progress = {row.lesson_id: row for row in rows}
+        enrollment = db.session.scalar(_ENROLLMENT, {"user_id": user.id, "course_id": course.id})
+    return Outline(course, list(modules), progress, enrollment)
 
 
 def my_courses(user: User, camps: list[Camp] | None = None) -> list[CourseCard]:
