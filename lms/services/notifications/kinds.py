@@ -66,9 +66,9 @@ def _session_link(data: Data) -> tuple[str, dict[str, Any]]:
 def _reminder(data: Data) -> tuple[str, str]:
     title, when = localized(data, "title"), local_time(data)
     if data.get("before") == "hour":
-        heading = _("Starting in an hour: %(title)s", title=title)
+        heading = _("Starting soon: %(title)s", title=title)
     else:
-        heading = _("Tomorrow: %(title)s", title=title)
+        heading = _("Reminder: %(title)s", title=title)
     return heading, _("%(time)s, %(place)s.", time=when, place=data.get("location", ""))
 
 
