@@ -235,3 +235,30 @@ def test_a_configured_pdf_font_must_be_a_truetype_file(make_app, tmp_path):
 
     with pytest.raises(ConfigurationError, match="PDF_FONT"):
         make_app(PDF_FONT=str(tmp_path / "missing.ttf"))
+
+
+def test_the_quiz_attempt_that_finishes_the_course_congratulates(app, learner, course):
+    from tests.quiz_helpers import quiz_lesson, right_answers
+    from tests.test_quiz_attempts import keys, save, start
+
+    with app.app_context():
+        lesson_id, ids = quiz_lesson(course.id)
+    taker = Client(app.test_client())
+    taker.login(learner.email)
+    taker.post(course_url(course) + "enroll")
+    complete_all_but(app, learner.id, course.id, keep={lesson_id})
+    # A failed attempt first: no congratulation.
+    failed = start(taker, lesson_id)
+    taker.post(f"/quiz/attempts/{failed}/submit")
+    page = taker.get(f"/quiz/attempts/{failed}").get_data(as_text=True)
+    assert 'data-test="course-finish"' not in page
+    passed = start(taker, lesson_id)
+    assert save(taker, passed, right_answers(keys(app, ids))).status_code == 200
+    taker.post(f"/quiz/attempts/{passed}/submit")
+    page = taker.get(f"/quiz/attempts/{passed}").get_data(as_text=True)
+    with app.app_context():
+        code = db.session.scalar(db.select(Certificate.code))
+    assert 'data-test="course-finish"' in page and f'href="/certificates/{code}"' in page
+    # The earlier attempt's page does not claim it finished the course.
+    page = taker.get(f"/quiz/attempts/{failed}").get_data(as_text=True)
+    assert 'data-test="course-finish"' not in page

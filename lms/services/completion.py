@@ -11,6 +11,7 @@ from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
 from lms.models import Certificate, Course, Enrollment, Lesson, LessonProgress, Module, User
 from lms.models._base import utcnow
+from lms.models.assessment import QuizAttempt
 from lms.services import catalog, notifications
 from lms.services.camps import registry
 
@@ -118,6 +119,26 @@ def check_course(user: User, course: Course) -> bool:
 
 def certificate_for(user: User, course: Course) -> Certificate | None:
     return db.session.scalar(db.select(Certificate).filter_by(user_id=user.id, course_id=course.id))
+
+
+def finished_by(attempt: QuizAttempt, course: Course) -> Certificate | None:
+    """The certificate of ``course`` when its learner finished it with ``attempt`` (passed,
+    and the course completed at its submission or later): the result page congratulates."""
+    if not attempt.passed or attempt.submitted_at is None:
+        return None
+    return db.session.scalar(
+        db.select(Certificate)
+        .join(
+            Enrollment,
+            (Enrollment.user_id == Certificate.user_id)
+            & (Enrollment.course_id == Certificate.course_id),
+        )
+        .where(
+            Certificate.user_id == attempt.user_id,
+            Certificate.course_id == course.id,
+            Enrollment.completed_at >= attempt.submitted_at,
+        )
+    )
 
 
 def find_certificate(code: str) -> Certificate | None:

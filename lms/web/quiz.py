@@ -20,7 +20,7 @@ from flask_login import current_user, login_required
 
 from lms.models import Enrollment, Lesson, QuizAttempt
 from lms.models._base import utcnow
-from lms.services import catalog
+from lms.services import catalog, completion
 from lms.services.quiz import attempts
 from lms.web.forms import ActionForm
 
@@ -85,6 +85,7 @@ def attempt(attempt_id: int) -> str:
             review=review,
             pass_mark=attempts.passing_score(found.quiz),
             lesson_url=lesson_url(lesson),
+            finished=completion.finished_by(found, lesson.module.course),
         )
     return render_template(
         "quiz/take.html",
