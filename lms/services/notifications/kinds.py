@@ -69,7 +69,7 @@ def _reminder(data: Data) -> tuple[str, str]:
         heading = _("Starting soon: %(title)s", title=title)
     else:
         heading = _("Reminder: %(title)s", title=title)
-    return heading, _("%(time)s, %(place)s.", time=when, place=data.get("location", ""))
+    return heading, _("Starts at %(time)s, %(place)s.", time=when, place=data.get("location", ""))
 
 
 def _moved(data: Data) -> tuple[str, str]:
