@@ -195,6 +195,7 @@ EXPECTED: dict[str, Rule] = {
     "live.register": Rule(post=MEMBERS),
     "live.cancel_registration": Rule(post=MEMBERS),
     "live.check_in": Rule(get=MEMBERS, post=MEMBERS),
+    "live.check_out": Rule(post=MEMBERS),
     "community.cases": Rule(get=MEMBERS),
     "community.case": Rule(get=MEMBERS),
     "community.comment_case": Rule(post=MEMBERS),

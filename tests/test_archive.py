@@ -19,7 +19,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import utcnow
-from lms.services import archive, checkin, hours, live
+from lms.services import archive, checkin, hours, live, live_attendance
 from lms.services.completion import new_code
 from tests.pdf_helpers import fonts, pdf_text
 from tests.test_query_counts import count_queries
@@ -96,6 +96,14 @@ def attend(user_id: int, session: LiveSession, status: str = "present") -> None:
     )  # fmt: skip
     db.session.add(attendance)
     db.session.flush()
+    live_attendance.apply(  # every segment, as a check-in in each would
+        session,
+        attendance,
+        live_attendance.spans_between(
+            session, session.starts_at.replace(tzinfo=UTC), session.ends_at.replace(tzinfo=UTC)
+        ),
+        "code",
+    )
     hours.record_attendance(
         session, attendance, f"live:{session.id}:{user_id}:test", source="live",
         now=session.ends_at.replace(tzinfo=UTC),

@@ -6,8 +6,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lms.extensions import db
-from lms.models import Attendance, AttendanceCorrection, LiveSession, TrainingTime, User
-from lms.services import checkin, live
+from lms.models import (
+    Attendance,
+    AttendanceCorrection,
+    LiveSession,
+    SegmentAttendance,
+    TrainingTime,
+    User,
+)
+from lms.services import checkin, live, live_attendance
 
 
 def make_session(app, starts_in=timedelta(minutes=5), plan=None, capacity=10, lecturer_id=None):
@@ -74,7 +81,9 @@ def test_registered_learner_checks_in_with_the_current_code(app, client, learner
         )
     assert ledger(app, learner.id) == []  # nothing before the segments end
     end_of(app, open_session)
-    assert ledger(app, learner.id) == [170 * 60]  # the three segments: 60 + 60 + 50 minutes
+    # A check-in is for the current segment (here the open class, before the start): the
+    # salon and the discussion are attended separately, each with its own check-in.
+    assert ledger(app, learner.id) == [60 * 60]
 
 
 def test_a_second_check_in_changes_nothing(app, client, learner, open_session):
@@ -84,8 +93,9 @@ def test_a_second_check_in_changes_nothing(app, client, learner, open_session):
     assert again.status_code == 302
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Attendance.id))) == 1
+        assert db.session.scalar(db.select(db.func.count(SegmentAttendance.id))) == 1
     end_of(app, open_session)
-    assert ledger(app, learner.id) == [170 * 60]
+    assert ledger(app, learner.id) == [60 * 60]
 
 
 def test_an_expired_code_is_refused(app, client, learner, open_session):
@@ -123,7 +133,7 @@ def test_check_in_closes_after_the_session(app, client, learner):
 
 
 def test_arriving_late_is_recorded_and_credits_the_rest(app, client, learner):
-    session_id = make_session(app, starts_in=timedelta(minutes=-75))  # the open class is over
+    session_id = make_session(app, starts_in=timedelta(minutes=-85))  # the salon began at 70
     register_at = datetime.now(UTC)
     with app.test_request_context():
         db.session.add(
@@ -140,9 +150,23 @@ def test_arriving_late_is_recorded_and_credits_the_rest(app, client, learner):
     with app.app_context():
         attendance = db.session.scalars(db.select(Attendance)).one()
         assert attendance.status == "late"
+        assert live.aware(attendance.arrived_at) == live.aware(attendance.checked_in_at)
     end_of(app, session_id)
     credited = ledger(app, learner.id)[0]
-    assert 100 * 60 < credited < 110 * 60  # salon (60) and discussion (50), not the open class
+    assert 44 * 60 < credited <= 45 * 60  # the rest of the salon only: not the open class,
+    # nor the discussion, for which the learner did not check in
+
+
+def test_coming_on_time_for_the_salon_only_is_present_and_credits_its_hour(app, client, learner):
+    session_id = make_session(app, starts_in=timedelta(minutes=-75))  # the salon began at 70
+    register(app, learner.id, session_id)
+    client.login(learner.email)
+    assert post_code(client, session_id, code(app, session_id)).status_code == 302
+    with app.app_context():
+        attendance = db.session.scalars(db.select(Attendance)).one()
+        assert (attendance.status, attendance.arrived_at) == ("present", None)
+    end_of(app, session_id)
+    assert ledger(app, learner.id) == [60 * 60]
 
 
 def test_a_colleague_may_substitute(app, client, make_user):
@@ -160,7 +184,7 @@ def test_a_colleague_may_substitute(app, client, make_user):
             (absent.id, None, "replaced"),
         ]
     end_of(app, session_id)
-    assert ledger(app, substitute.id) == [170 * 60] and ledger(app, absent.id) == []
+    assert ledger(app, substitute.id) == [60 * 60] and ledger(app, absent.id) == []
     client.logout()
     client.login(absent.email)  # the holder comes after all: the seat is taken
     assert post_code(client, session_id, code(app, session_id)).status_code == 302
@@ -219,7 +243,7 @@ def test_trainer_corrections_are_kept_and_adjust_the_hours(
         f"/live/{open_session}/attendance",
         {"learner": learner.id, "status": "excused", "reason": "ill"},
     )
-    assert ledger(app, learner.id) == [170 * 60, -170 * 60]  # excused is worth nothing too
+    assert ledger(app, learner.id) == [60 * 60, -60 * 60]  # excused is worth nothing too
     with app.app_context():
         corrections = db.session.scalars(
             db.select(AttendanceCorrection).order_by(AttendanceCorrection.id)
@@ -254,7 +278,7 @@ def test_ledger_writes_are_idempotent(app, learner, open_session):
             db.session.get(User, learner.id), session, checkin.code_for(session)
         )
         assert result.created
-    assert end_of(app, open_session) == 170 * 60
+    assert end_of(app, open_session) == 60 * 60
     for _ in range(3):  # a second run, or a late one, adds nothing
         assert end_of(app, open_session, after=timedelta(hours=2)) == 0
     with app.app_context():
@@ -266,7 +290,7 @@ def test_ledger_writes_are_idempotent(app, learner, open_session):
             key = f"live:{open_session}:{learner.id}:segment:{session.segments[0].id}"
             hours.record_attendance(session, row, key, source="live")
         db.session.commit()
-    assert ledger(app, learner.id) == [170 * 60]
+    assert ledger(app, learner.id) == [60 * 60]
 
 
 @pytest.mark.parametrize("path", ["code", "code.json", "code.svg", "roster"])
@@ -393,6 +417,7 @@ MEMBERS = [
     ("post", "/live/{id}/cancel-registration"),
     ("get", "/live/{id}/checkin"),
     ("post", "/live/{id}/checkin"),
+    ("post", "/live/{id}/checkout"),
 ]
 TRAINERS = [("get", "/live/new"), ("post", "/live/new")]
 
@@ -488,10 +513,22 @@ def test_lms_attended_fires_once_when_a_learner_comes_to_count_as_attending(
 
 
 def add_attendance(app, session_id, user_id, status="present", substitute_for_id=None):
+    """An attendance row as a trainer would record it: present or late from the start (late:
+    from the check-in, now, if the session has started) to the end, over every segment."""
     with app.app_context():
-        db.session.add(Attendance(session_id=session_id, user_id=user_id, status=status,
-                                  substitute_for_id=substitute_for_id,
-                                  checked_in_at=datetime.now(UTC)))  # fmt: skip
+        now = datetime.now(UTC)
+        attendance = Attendance(session_id=session_id, user_id=user_id, status=status,
+                                substitute_for_id=substitute_for_id, checked_in_at=now)  # fmt: skip
+        db.session.add(attendance)
+        db.session.flush()
+        if status in checkin.ATTENDED:
+            session = db.session.get(LiveSession, session_id)
+            start, end = live.aware(session.starts_at), live.aware(session.ends_at)
+            since = min(max(start, now), end - timedelta(minutes=1)) if status == "late" else start
+            live_attendance.apply(
+                session, attendance, live_attendance.spans_between(session, since, end), "trainer"
+            )
+            attendance.arrived_at = None
         db.session.commit()
 
 

@@ -289,6 +289,8 @@ def registrations(app, session_id: int) -> dict[int, str]:
 
 
 SESSION_SECONDS = 170 * 60  # the activity day's open class, salon and discussion
+# A check-in is for the current segment (before the start: the open class, 60 minutes).
+CHECKIN_SECONDS = 60 * 60
 
 
 # -- 1. registration with a capacity ---------------------------------------------------------
@@ -466,7 +468,7 @@ def test_one_learner_checking_in_ten_times_at_once_is_recorded_and_credited_once
     ]
     assert ledger_rows(app, learner.id) == []  # credited when the segments end
     credit_at_the_end(app, session_id)
-    assert [seconds for _key, seconds in ledger_rows(app, learner.id)] == [SESSION_SECONDS]
+    assert [seconds for _key, seconds in ledger_rows(app, learner.id)] == [CHECKIN_SECONDS]
 
 
 def test_checking_in_while_the_organizer_marks_the_learner_present_credits_once(
@@ -581,7 +583,7 @@ def test_many_learners_checking_in_at_once_are_all_recorded(app, make_user):
                 TrainingTime.user_id
             )
         ).all()
-    assert dict(credited) == {user.id: SESSION_SECONDS for user in users}
+    assert dict(credited) == {user.id: CHECKIN_SECONDS for user in users}
 
 
 def test_colleagues_racing_to_substitute_for_one_absent_learner_let_only_one_in(app, make_user):

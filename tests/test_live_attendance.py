@@ -144,9 +144,20 @@ def test_hours_are_credited_as_each_segment_ends(app, client, learner):
         assert checkin.credit_ended_segments(first_end + timedelta(minutes=1)) == 60 * 60
         assert checkin.credit_ended_segments(first_end + timedelta(minutes=2)) == 0
     assert ledger(app, learner.id) == [60 * 60]
+    # The learner skips the salon and checks in for the discussion, two minutes in (on time):
+    # segments are attended separately, and the salon between them is not credited.
+    with app.test_request_context():
+        session = db.session.get(LiveSession, session_id)
+        discussion = session.segments[2]
+        at = discussion.starts_at.replace(tzinfo=UTC) + timedelta(minutes=2)
+        user = db.session.get(type(learner), learner.id)
+        assert checkin.check_in(user, session, checkin.code_for(session, at), now=at).created
+        row = db.session.scalars(db.select(Attendance)).one()
+        assert row.status == "present"
+        assert [s.segment_id for s in row.segments] == [session.segments[0].id, discussion.id]
     end_of(app, session_id)
-    assert ledger(app, learner.id) == [60 * 60, 110 * 60]
-    assert "Hours credited so far: 2.8 h" in client.get(f"/live/{session_id}/checkin").get_data(
+    assert ledger(app, learner.id) == [60 * 60, 50 * 60]
+    assert "Hours credited so far: 1.8 h" in client.get(f"/live/{session_id}/checkin").get_data(
         as_text=True
     )
 

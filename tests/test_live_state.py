@@ -1,8 +1,11 @@
 """A state-machine property test of live attendance (issue 17): random sequences of register,
-cancel, check-in, substitute, correct, mark everyone present and the session's end, on the
-engine the suite runs on. After every step: no seat is credited twice, the ledger holds what
-the attendance is worth, a cancelled registration has no attendance, and the attendance
-report counts what the roster shows."""
+cancel, check-in, substitute, check-out, correct (the whole session or one segment), mark
+everyone present, time passing from segment to segment and the session's end, on the engine
+the suite runs on. After every step: no seat is credited twice, the ledger holds what the
+attendance is worth, a cancelled registration has no attendance, the attendance report counts
+what the roster shows, a person is present or late exactly when a segment was attended, each
+segment's presence lies within it, and no time between or outside the segments attended is
+credited."""
 
 from __future__ import annotations
 
@@ -106,6 +109,43 @@ def run_machine(app, make_user) -> None:
                 )
             )  # fmt: skip
 
+        @rule(minutes=st.integers(1, 80))
+        def time_passes(self, minutes: int) -> None:
+            """The afternoon goes on (never past the end: ``end`` does that); the crediting
+            task runs as it would, so each segment is credited as it ends."""
+            if self.ended:
+                return
+            last = live.aware(self.session().ends_at) - timedelta(minutes=1)
+            self.clock = min(self.clock + timedelta(minutes=minutes), last)
+            checkin.credit_ended_segments(self.clock)
+
+        @rule(who=st.integers(0, PEOPLE - 1))
+        def check_out(self, who: int) -> None:
+            self.attempt(lambda: checkin.check_out(self.user(who), self.session(), now=self.clock))
+
+        @rule(
+            who=st.integers(0, PEOPLE - 1),
+            part=st.integers(0, len(live.ACTIVITY_DAY_SEGMENTS) - 1),
+            status=STATUSES,
+            late_by=st.integers(0, 59),
+            left_after=st.none() | st.integers(1, 60),
+        )
+        def correct_segment(
+            self, who: int, part: int, status: str, late_by: int, left_after: int | None
+        ) -> None:
+            session = self.session()
+            segment = session.segments[part]
+            start, end = live.aware(segment.starts_at), live.aware(segment.ends_at)
+            arrival = min(start + timedelta(minutes=late_by), end - timedelta(minutes=1))
+            left = None if left_after is None else min(arrival + timedelta(minutes=left_after), end)
+            self.attempt(
+                lambda: checkin.correct(
+                    db.session.get(User, trainer.id), session, self.user(who), status, "seen",
+                    arrived_at=arrival if status == "late" else None, left_at=left,
+                    now=self.clock, segment=segment,
+                )
+            )  # fmt: skip
+
         @rule()
         def mark_all_present(self) -> None:
             self.attempt(
@@ -145,6 +185,35 @@ def run_machine(app, make_user) -> None:
                     )
                 )
                 assert credited == hours.attended_seconds(session, rows.get(user_id), self.clock)
+
+        @invariant()
+        def attended_exactly_when_a_segment_was(self) -> None:
+            session = self.session()
+            segments = {segment.id: segment for segment in session.segments}
+            for row in self.rows().values():
+                assert (row.status in checkin.ATTENDED) == bool(row.segments), row.status
+                for part in row.segments:
+                    segment = segments[part.segment_id]
+                    start, end = hours.segment_span(segment, part)
+                    assert (
+                        live.aware(segment.starts_at) <= start < end <= live.aware(segment.ends_at)
+                    )
+
+        @invariant()
+        def no_gap_is_credited(self) -> None:
+            """Credited time never exceeds the segments attended that have ended."""
+            session = self.session()
+            rows = self.rows()
+            ended = {s.id: s for s in session.segments if live.aware(s.ends_at) <= self.clock}
+            for user_id in self.users:
+                row = rows.get(user_id)
+                attended = [p.segment_id for p in row.segments] if row is not None else []
+                most = sum(
+                    (live.aware(ended[i].ends_at) - live.aware(ended[i].starts_at)).total_seconds()
+                    for i in attended
+                    if i in ended
+                )
+                assert hours.attended_seconds(session, row, self.clock) <= most
 
         @invariant()
         def a_cancelled_registration_has_no_attendance(self) -> None:
@@ -190,7 +259,7 @@ def run_machine(app, make_user) -> None:
             Attendance_,
             settings=settings(
                 max_examples=12,
-                stateful_step_count=12,
+                stateful_step_count=16,
                 deadline=None,
                 suppress_health_check=list(HealthCheck),
                 derandomize=True,

@@ -58,6 +58,7 @@ from lms.models.live import (
     LiveSeries,
     LiveSession,
     Registration,
+    SegmentAttendance,
 )
 from lms.models.notifications import CHANNELS, Notification, NotificationPreference
 from lms.models.records import Assignment, TrainingTime
@@ -118,6 +119,7 @@ __all__ = [
     "ScheduledTask",
     "SearchDocument",
     "SearchText",
+    "SegmentAttendance",
     "StaffGroup",
     "StaffGroupMember",
     "Survey",

@@ -170,6 +170,36 @@ class Attendance(db.Model):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     substitute_for: Mapped[User | None] = relationship(foreign_keys=[substitute_for_id])
     session: Mapped[LiveSession] = relationship()
+    # The segments attended (present or late has at least one; the others have none).
+    segments: Mapped[list[SegmentAttendance]] = relationship(
+        cascade="all, delete-orphan", order_by="SegmentAttendance.segment_id"
+    )
+
+
+class SegmentAttendance(db.Model):
+    """One segment a person attended: from ``arrived_at`` (None: its start) to ``left_at``
+    (None: its end). Hours are credited per segment, so segments are attended separately."""
+
+    __tablename__ = "segment_attendance"
+    __table_args__ = (
+        UniqueConstraint("attendance_id", "segment_id"),
+        CheckConstraint(
+            "arrived_at IS NULL OR left_at IS NULL OR left_at > arrived_at", name="times"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(
+        ForeignKey("attendance.id", ondelete="CASCADE"), index=True
+    )
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("live_segments.id", ondelete="CASCADE"), index=True
+    )
+    arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    method: Mapped[str] = mapped_column(String(20), default="code")
+
+    segment: Mapped[LiveSegment] = relationship()
 
 
 class AttendanceCorrection(db.Model):
@@ -187,8 +217,13 @@ class AttendanceCorrection(db.Model):
     reason: Mapped[str] = mapped_column(String(500), default="")
     arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The segment corrected (None: the whole session).
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("live_segments.id", ondelete="SET NULL")
+    )
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     by: Mapped[User | None] = relationship()
     attendance: Mapped[Attendance] = relationship()
+    segment: Mapped[LiveSegment | None] = relationship()

@@ -26,7 +26,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import utcnow
-from lms.services import hours, schedule
+from lms.services import hours, live_attendance, schedule
 from lms.services.camps import registry
 from lms.services.errors import Conflict, Invalid
 from lms.services.live import aware, local, registration_of
@@ -99,8 +99,12 @@ def attendance_of(user: User, session: LiveSession) -> Attendance | None:
 
 
 def may_check_in_myself(user: User, session: LiveSession) -> bool:
+    """Registered, or already attending (a substitute checks in for the next segment too)."""
     registration = registration_of(user, session)
-    return registration is not None and registration.status == "registered"
+    if registration is not None and registration.status == "registered":
+        return True
+    attendance = attendance_of(user, session)
+    return attendance is not None and attendance.status in ATTENDED
 
 
 def replaceable_colleagues(user: User, session: LiveSession) -> list[User]:
@@ -181,38 +185,41 @@ def check_in(
     substitute_for: User | None = None,
     now: datetime | None = None,
 ) -> CheckinResult:
-    """Record the user's presence. Refuses wrong or expired codes, closed sessions, learners
-    who are not registered (unless substituting for a registered colleague of the same
-    organization, whose row becomes "replaced"), and learners a colleague replaced. A second
-    check-in changes nothing. No hours yet: they are credited as the segments end
-    (:func:`credit_ended_segments`). Commits."""
+    """Record the user's presence in the current segment (the one running, or the next one
+    before the start and in a break): segments are attended separately, so a learner checks
+    in for each. Late when more than 10 minutes after that segment's start. Refuses wrong or
+    expired codes, closed sessions, learners who are not registered (unless substituting for
+    a registered colleague of the same organization, whose row becomes "replaced"), and
+    learners a colleague replaced. A second check-in in the same segment changes nothing
+    (``created`` is False), nor does one over a trainer's absent or excused. No hours yet:
+    they are credited as the segments end (:func:`credit_ended_segments`). Commits."""
     now = now or utcnow()
-    if not is_open(session, now):
+    segment = live_attendance.current_segment(session, now)
+    if not is_open(session, now) or segment is None:
         raise CheckinError(_("Check-in is not open for this session."))
     if not code_is_valid(session, code, now):
         raise CheckinError(_("Wrong or expired code."))
-    existing = db.session.scalar(
-        db.select(Attendance).filter_by(session_id=session.id, user_id=user.id)
-    )
+    existing = _row(session, user.id)
     if existing is not None and existing.status == "replaced":
         raise SeatConflict(_("A colleague already attends in your place."))
-    if existing is not None:
+    if existing is not None and existing.status not in ATTENDED:
         return CheckinResult(existing, False)
-    if substitute_for is not None:
+    if existing is None and substitute_for is not None:
         _check_substitute(user, session, substitute_for)
-    else:
+    elif existing is None:
         registration = registration_of(user, session)
         if registration is None or registration.status != "registered":
             raise CheckinError(_("You are not registered for this session."))
-    status = "present" if now <= aware(session.starts_at) + LATE_AFTER else "late"
+    arrived = None if now <= aware(segment.starts_at) + LATE_AFTER else now
     created = insert_ignoring_conflicts(
         Attendance,
         ["session_id", "user_id"],
         session_id=session.id,
         user_id=user.id,
         substitute_for_id=substitute_for.id if substitute_for else None,
-        status=status,
+        status="present" if arrived is None else "late",
         checked_in_at=now,
+        arrived_at=arrived,
         method="code",
         updated_at=now,
     )
@@ -229,10 +236,112 @@ def check_in(
     attendance = db.session.scalars(
         db.select(Attendance).filter_by(session_id=session.id, user_id=user.id)
     ).one()
+    added = False
+    if attendance.status in ATTENDED:
+        added = live_attendance.add_segment(attendance, segment, arrived)
+        if added and not created:
+            spans = live_attendance.spans_of(attendance)
+            attendance.status = live_attendance.status_of(session, spans) or attendance.status
+            live_attendance.summarize(session, attendance, spans)
+            attendance.updated_at = now
     db.session.commit()
     if created:
         registry().call_all("lms_attended", attendance=attendance)
-    return CheckinResult(attendance, created)
+    return CheckinResult(attendance, added)
+
+
+def checked_in_now(user: User, session: LiveSession, now: datetime | None = None) -> bool:
+    """Has ``user`` checked in for the current segment (or may not check in at all: a
+    colleague replaced them, or a trainer recorded them absent or excused)?"""
+    attendance = attendance_of(user, session)
+    if attendance is None:
+        return False
+    if attendance.status not in ATTENDED:
+        return True
+    segment = live_attendance.current_segment(session, now or utcnow())
+    return segment is None or segment.id in live_attendance.spans_of(attendance)
+
+
+def can_check_out(
+    attendance: Attendance | None, session: LiveSession, now: datetime | None = None
+) -> bool:
+    """Would a check-out change something: checked in, the session not over, and a segment
+    attended that has not ended, with no departure yet?"""
+    now = now or utcnow()
+    if attendance is None or attendance.status not in ATTENDED or session.status != "scheduled":
+        return False
+    if now >= aware(session.ends_at):
+        return False
+    ends = {segment.id: aware(segment.ends_at) for segment in session.segments}
+    return any(
+        ends.get(row.segment_id, now) > now and row.left_at is None for row in attendance.segments
+    )
+
+
+@dataclass(frozen=True)
+class SegmentLine:
+    """One segment of a session as a person's record shows it: attended or not, from when
+    to when (local HH:MM; empty: its start or its end)."""
+
+    segment: LiveSegment
+    state: str  # present, late or absent
+    arrived: str
+    left: str
+
+
+def segment_lines(session: LiveSession, attendance: Attendance | None) -> list[SegmentLine]:
+    spans = live_attendance.spans_of(attendance) if attendance is not None else {}
+
+    def clock(moment: datetime | None) -> str:
+        return local(moment, session.timezone).strftime("%H:%M") if moment else ""
+
+    return [
+        SegmentLine(
+            segment,
+            live_attendance.segment_state(spans, segment.id),
+            clock(spans.get(segment.id, (None, None))[0]),
+            clock(spans.get(segment.id, (None, None))[1]),
+        )
+        for segment in session.segments
+    ]
+
+
+def check_out(user: User, session: LiveSession, now: datetime | None = None) -> Attendance:
+    """The learner leaves early: the current segment's time ends now, and segments that have
+    not started (checked in for during a break) are given up; segments attended before stay.
+    Idempotent (a second check-out changes nothing); refused before check-in, after the
+    session ended, and before the segment checked in for has started. Commits."""
+    now = now or utcnow()
+    if session.status != "scheduled" or now >= aware(session.ends_at):
+        raise CheckinError(_("This session is over."))
+    lock_row(LiveSession, session.id)  # corrections and the crediting task queue here
+    attendance = _row(session, user.id)
+    if attendance is None or attendance.status not in ATTENDED or not attendance.segments:
+        db.session.rollback()
+        raise CheckinError(_("You have not checked in."))
+    before = live_attendance.spans_of(attendance)
+    spans = {}
+    for segment in session.segments:
+        span = before.get(segment.id)
+        if span is None or aware(segment.starts_at) >= now:
+            continue  # not attended, or not started: given up
+        arrived, left = span
+        if aware(segment.ends_at) > now and (left is None or left > now):
+            left = now  # the current segment ends for them now
+        if arrived is not None and left is not None and left <= arrived:
+            continue
+        spans[segment.id] = (arrived, left)
+    if not spans:
+        db.session.rollback()
+        raise CheckinError(
+            _("The segment you checked in for has not started: check out once it has.")
+        )
+    if spans != before:
+        live_attendance.apply(session, attendance, spans, "code")
+        attendance.status = live_attendance.status_of(session, spans) or attendance.status
+        attendance.updated_at = now
+    db.session.commit()
+    return attendance
 
 
 def _check_substitute(user: User, session: LiveSession, absent: User) -> None:
@@ -273,12 +382,17 @@ def credited_substitute(session: LiveSession, holder_id: int) -> Attendance | No
 
 
 def _check_times(
-    session: LiveSession, arrived_at: datetime | None, left_at: datetime | None
+    within: LiveSession | LiveSegment, arrived_at: datetime | None, left_at: datetime | None
 ) -> None:
-    start, end = aware(session.starts_at), aware(session.ends_at)
+    """Arrival and departure within the session, or within the segment corrected."""
+    start, end = aware(within.starts_at), aware(within.ends_at)
     if arrived_at is not None and not start <= arrived_at < end:
+        if isinstance(within, LiveSegment):
+            raise CheckinError(_("The arrival time must lie within the segment."))
         raise CheckinError(_("The arrival time must lie within the session."))
     if left_at is not None and not start < left_at <= end:
+        if isinstance(within, LiveSegment):
+            raise CheckinError(_("The departure time must lie within the segment."))
         raise CheckinError(_("The departure time must lie within the session."))
     if arrived_at is not None and left_at is not None and left_at <= arrived_at:
         raise CheckinError(_("The departure must come after the arrival."))
@@ -319,8 +433,10 @@ def correct(
     arrived_at: datetime | None = None,
     left_at: datetime | None = None,
     now: datetime | None = None,
+    segment: LiveSegment | None = None,
 ) -> AttendanceCorrection:
-    """A trainer sets a learner's attendance; the change is logged. Commits.
+    """A trainer sets a learner's attendance, for the whole session or for one ``segment``
+    (segments are attended separately); the change is logged. Commits.
 
     Every correction needs a reason; "late" needs an arrival time (given, or the check-in);
     ``left_at`` records an early departure. Only people on the session's roster can be
@@ -328,7 +444,11 @@ def correct(
     a learner whom a credited colleague replaced, or a substitute whose colleague is
     credited, raises :class:`SeatConflict`. A substitute who is no longer credited gives
     the seat back (the holder becomes absent), and takes it again when credited again.
-    The ledger moves by the difference, for the segments that have ended.
+    For the whole session, present or late covers every segment from the start or the
+    arrival to the end or the departure; for one segment, present or late records it (with
+    the arrival and departure within it) and absent or excused removes it, and the session's
+    status follows (present or late while a segment is attended). The ledger moves by the
+    difference, for the segments that have ended.
     """
     if status not in CORRECTABLE:
         raise CheckinError(_("Unknown attendance status."))
@@ -345,7 +465,9 @@ def correct(
         arrived_at = left_at = None
     elif status == "present":
         arrived_at = None
-    _check_times(session, arrived_at, left_at)
+    if segment is not None and segment.session_id != session.id:
+        raise CheckinError(_("Choose a segment of this session."))
+    _check_times(segment or session, arrived_at, left_at)
     lock_row(LiveSession, session.id)  # corrections and the crediting task queue here
     insert_ignoring_conflicts(
         Attendance,
@@ -359,13 +481,25 @@ def correct(
     attendance = db.session.scalars(
         db.select(Attendance).filter_by(session_id=session.id, user_id=learner.id).with_for_update()
     ).one()
+    before = live_attendance.spans_of(attendance)
     if status == "late" and arrived_at is None:
-        arrived_at = attendance.arrived_at or attendance.checked_in_at
+        if segment is not None:
+            arrived_at = (before.get(segment.id) or (None, None))[0]
+        else:
+            arrived_at = attendance.arrived_at or attendance.checked_in_at
         if arrived_at is None:
             raise CheckinError(_("Give the arrival time of a late learner."))
-        _check_times(session, aware(arrived_at), left_at)
+        arrived_at = aware(arrived_at)
+        _check_times(segment or session, arrived_at, left_at)
+    spans = _spans_after(session, before, status, arrived_at, left_at, segment)
+    if not spans:  # nothing attended: absent (or excused) for the whole session
+        new_status = status if status not in ATTENDED else "absent"
+    elif segment is None:
+        new_status = status
+    else:  # the session's status follows its segments
+        new_status = live_attendance.status_of(session, spans) or status
     holder = _row(session, attendance.substitute_for_id) if attendance.substitute_for_id else None
-    if status in ATTENDED:
+    if new_status in ATTENDED:
         substitute = credited_substitute(session, learner.id)
         if substitute is not None and substitute.id != attendance.id:
             raise SeatConflict(
@@ -382,20 +516,50 @@ def correct(
                 )
             )
     was = attendance.status
-    correction = _set(attendance, status, reason, trainer, now, arrived_at, left_at)
+    if segment is None:
+        correction = _set(attendance, new_status, reason, trainer, now, arrived_at, left_at)
+    else:
+        old = live_attendance.segment_state(before, segment.id)
+        correction = _set(attendance, new_status, reason, trainer, now)
+        correction.old_status, correction.new_status = old, status
+        correction.arrived_at, correction.left_at = arrived_at, left_at
+        correction.segment_id = segment.id
+    live_attendance.apply(session, attendance, spans, "trainer")
+    if segment is None and spans:  # the times the trainer gave, as given
+        attendance.arrived_at, attendance.left_at = arrived_at, left_at
     if holder is not None:  # the seat goes back to its holder, or is taken again
-        if status in ATTENDED and holder.status == "absent":
+        if new_status in ATTENDED and holder.status == "absent":
             _set(holder, "replaced", reason, trainer, now)
-        elif status not in ATTENDED and holder.status == "replaced":
+        elif new_status not in ATTENDED and holder.status == "replaced":
             _set(holder, "absent", reason, trainer, now)
     db.session.flush()
     hours.record_attendance(
         session, attendance, f"live:{session.id}:{learner.id}:correction:{correction.id}", now=now
     )
     db.session.commit()
-    if status in ATTENDED and was not in ATTENDED:
+    if new_status in ATTENDED and was not in ATTENDED:
         registry().call_all("lms_attended", attendance=attendance)
     return correction
+
+
+def _spans_after(
+    session: LiveSession,
+    before: dict[int, live_attendance.Span],
+    status: str,
+    arrived_at: datetime | None,
+    left_at: datetime | None,
+    segment: LiveSegment | None,
+) -> dict[int, live_attendance.Span]:
+    """The segments attended after a correction."""
+    if segment is None:
+        if status not in ATTENDED:
+            return {}
+        since = arrived_at if status == "late" and arrived_at else aware(session.starts_at)
+        return live_attendance.spans_between(session, since, left_at or aware(session.ends_at))
+    spans = {key: value for key, value in before.items() if key != segment.id}
+    if status in ATTENDED:
+        spans[segment.id] = (arrived_at if status == "late" else None, left_at)
+    return spans
 
 
 def mark_all_present(
@@ -434,6 +598,14 @@ def mark_all_present(
         )  # fmt: skip
         db.session.add(attendance)
         db.session.flush()
+        live_attendance.apply(
+            session,
+            attendance,
+            live_attendance.spans_between(
+                session, aware(session.starts_at), aware(session.ends_at)
+            ),
+            "trainer",
+        )
         db.session.add(
             AttendanceCorrection(
                 attendance_id=attendance.id, old_status=None, new_status="present",
@@ -480,7 +652,10 @@ def credit_ended_segments(now: datetime | None = None) -> int:
             continue
         session = db.session.get(LiveSession, session_id)
         for attendance in db.session.scalars(
-            db.select(Attendance).filter_by(session_id=session_id).order_by(Attendance.id)
+            db.select(Attendance)
+            .filter_by(session_id=session_id)
+            .order_by(Attendance.id)
+            .options(db.selectinload(Attendance.segments))
         ):
             written += hours.record_attendance(
                 session,
@@ -519,7 +694,11 @@ def roster(session: LiveSession) -> list[dict]:
         for row in db.session.scalars(
             db.select(Attendance)
             .where(Attendance.session_id == session.id)
-            .options(db.joinedload(Attendance.user), db.joinedload(Attendance.substitute_for))
+            .options(
+                db.joinedload(Attendance.user),
+                db.joinedload(Attendance.substitute_for),
+                db.selectinload(Attendance.segments),
+            )
         )
     }
     substitutes = {
@@ -553,6 +732,7 @@ class RosterLine:
     left: str
     in_place_of: str
     replaced_by: str
+    segments: str = ""  # the segments attended, with the times when not the whole of one
 
 
 def roster_lines(session: LiveSession) -> list[RosterLine]:
@@ -581,9 +761,26 @@ def roster_lines(session: LiveSession) -> list[RosterLine]:
                     else ""
                 ),
                 replaced_by=substitute.user.name if substitute is not None else "",
+                segments=_segments_attended(session, attendance),
             )
         )
     return lines
+
+
+def _segments_attended(session: LiveSession, attendance: Attendance | None) -> str:
+    if attendance is None or attendance.status not in ATTENDED:
+        return ""
+    parts = []
+    for line in segment_lines(session, attendance):
+        if line.state == "absent":
+            continue
+        if line.arrived or line.left:
+            start = line.arrived or f"{local(line.segment.starts_at, session.timezone):%H:%M}"
+            end = line.left or f"{local(line.segment.ends_at, session.timezone):%H:%M}"
+            parts.append(f"{line.segment.title} {start}–{end}")
+        else:
+            parts.append(line.segment.title)
+    return "; ".join(parts)
 
 
 def corrections(session: LiveSession) -> list[AttendanceCorrection]:

@@ -21,8 +21,10 @@ from lms.models import (
     Camp,
     Course,
     Enrollment,
+    LiveSegment,
     LiveSession,
     Organization,
+    SegmentAttendance,
     TrainingTime,
     User,
 )
@@ -113,35 +115,34 @@ def add(
     )
 
 
-def presence(session: LiveSession, attendance: Attendance) -> tuple[datetime, datetime]:
-    """When a credited learner was there: "present" from the start (on time), "late" from the
-    arrival a trainer set or else the check-in; until they left (check-out) or the end."""
-    since = aware(session.starts_at)
-    if attendance.status == "late":
-        arrival = attendance.arrived_at or attendance.checked_in_at
-        if arrival is not None:
-            since = max(since, aware(arrival))
-    until = aware(session.ends_at)
-    if attendance.left_at is not None:
-        until = min(until, aware(attendance.left_at))
-    return since, until
+def segment_span(segment: LiveSegment, row: SegmentAttendance) -> tuple[datetime, datetime]:
+    """When a person was in one segment: from their arrival in it (or its start) to their
+    departure (check-out, or a trainer's time) or its end."""
+    start, end = aware(segment.starts_at), aware(segment.ends_at)
+    if row.arrived_at is not None:
+        start = max(start, aware(row.arrived_at))
+    if row.left_at is not None:
+        end = min(end, aware(row.left_at))
+    return start, end
 
 
 def attended_seconds(
     session: LiveSession, attendance: Attendance | None, as_of: datetime | None = None
 ) -> int:
-    """What an attendance is worth once its segments are over: the time of each segment
-    that has ended by ``as_of`` (default: now) inside the learner's presence; excused,
-    absent or replaced → nothing. Nothing is worth anything before its segment ends."""
+    """What an attendance is worth once its segments are over: for each segment attended
+    (segments are attended separately) that has ended by ``as_of`` (default: now), the time
+    from the arrival in it to the departure or its end; nothing for a gap between segments,
+    and nothing when excused, absent or replaced. Nothing counts before its segment ends."""
     if attendance is None or attendance.status not in ("present", "late"):
         return 0
     as_of = as_of or utcnow()
-    since, until = presence(session, attendance)
+    segments = {segment.id: segment for segment in session.segments}
     total = timedelta()
-    for segment in session.segments:
-        if aware(segment.ends_at) > as_of:
+    for row in attendance.segments:
+        segment = segments.get(row.segment_id)
+        if segment is None or aware(segment.ends_at) > as_of:
             continue
-        start, end = max(aware(segment.starts_at), since), min(aware(segment.ends_at), until)
+        start, end = segment_span(segment, row)
         if end > start:
             total += end - start
     return int(total.total_seconds())

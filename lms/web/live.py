@@ -25,7 +25,7 @@ from wtforms.fields.choices import SelectChoice
 
 from lms.models import LiveSession
 from lms.models._base import utcnow
-from lms.services import checkin, hours, live, live_setup, ratelimit
+from lms.services import checkin, hours, live, live_attendance, live_setup, ratelimit
 from lms.services.camps import visible_camps
 from lms.services.hours import academy_timezone
 from lms.web.downloads import csv_response
@@ -120,6 +120,7 @@ def session(session_id: int) -> str:
         registration = live.registration_of(current_user, found)
         if registration is not None and registration.status == "waitlisted":
             position = live.waitlist_position(registration)
+    attendance = checkin.attendance_of(current_user, found)
     return render_template(
         "live/session.html",
         session=found,
@@ -129,9 +130,11 @@ def session(session_id: int) -> str:
         runs=live.can_run(current_user, found),
         checkin_open=checkin.is_open(found),
         cancellable=registration is not None and live.can_cancel(current_user, found),
-        attendance=checkin.attendance_of(current_user, found),
+        attendance=attendance,
         form=ActionForm(),
         checkin_form=_checkin_form(found),
+        checked_in_now=checkin.checked_in_now(current_user, found),
+        **_attendance_context(found, attendance),
     )
 
 
@@ -142,7 +145,7 @@ def _checkin_form(found: LiveSession, formdata: Any = None) -> CheckinForm:
     choices = []
     if current_user.is_authenticated and checkin.may_check_in_myself(current_user, found):
         choices.append(SelectChoice(0, _("— myself —")))
-    if current_user.is_authenticated:
+    if current_user.is_authenticated and checkin.attendance_of(current_user, found) is None:
         choices += [
             SelectChoice(user.id, user.name)
             for user in checkin.replaceable_colleagues(current_user, found)
@@ -190,7 +193,7 @@ def cancel_registration(session_id: int) -> Response:
 def check_in(session_id: int) -> str | Response | tuple[str, int]:
     found = session_or_404(session_id)
     form = _checkin_form(found, request.form if request.method == "POST" else None)
-    if request.method == "POST" and checkin.attendance_of(current_user, found) is not None:
+    if request.method == "POST" and checkin.checked_in_now(current_user, found):
         flash(_("You were already checked in."), "info")
         return redirect(url_for(".check_in", session_id=found.id))
     if request.method == "POST":
@@ -228,7 +231,33 @@ def check_in(session_id: int) -> str | Response | tuple[str, int]:
         opens_at=checkin.opens_at(found),
         closes_at=checkin.closes_at(found),
         checkin_open=checkin.is_open(found),
+        checked_in_now=checkin.checked_in_now(current_user, found),
+        **_attendance_context(found, attendance),
     ), status
+
+
+def _attendance_context(found: LiveSession, attendance: Any) -> dict[str, Any]:
+    """What the learner's attendance box shows: their segments and the check-out button."""
+    return {
+        "segment_lines": checkin.segment_lines(found, attendance) if attendance else [],
+        "can_check_out": checkin.can_check_out(attendance, found),
+        "checkout_form": ActionForm(formdata=None),
+    }
+
+
+@bp.post("/<int:session_id>/checkout")
+@login_required
+def check_out(session_id: int) -> Response:
+    """The learner leaves early: the time credited ends now."""
+    found = session_or_404(session_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        checkin.check_out(current_user, found)
+    except checkin.CheckinError as exc:
+        abort(409, str(exc))
+    flash(_("You are checked out. Your time in this segment ends now."), "info")
+    return redirect(url_for(".check_in", session_id=found.id))
 
 
 @bp.get("/<int:session_id>/code")
@@ -270,10 +299,13 @@ def code_qr(session_id: int) -> Response:
 @login_required
 def roster(session_id: int) -> str:
     found = runnable_or_404(session_id)
+    rows = checkin.roster(found)
     return render_template(
         "live/roster.html",
         session=found,
-        rows=checkin.roster(found),
+        rows=rows,
+        segments=found.segments,
+        lines={row["user"].id: checkin.segment_lines(found, row["attendance"]) for row in rows},
         corrections=checkin.corrections(found),
         form=CorrectionForm(formdata=None),
         mark_all=MarkAllForm(
@@ -294,13 +326,13 @@ def roster_csv(session_id: int) -> Response:
             (
                 row.name, row.email, row.organization, status_label(row.registration),
                 status_label(row.attendance), row.arrived, row.left, row.in_place_of,
-                row.replaced_by,
+                row.replaced_by, row.segments,
             )
             for row in rows
         ),
         [
             _("Learner"), _("E-mail"), _("Organization"), _("Registration"), _("Attendance"),
-            _("Arrived"), _("Left"), _("In place of"), _("Replaced by"),
+            _("Arrived"), _("Left"), _("In place of"), _("Replaced by"), _("Segments attended"),
         ],
         f"roster-{found.id}-{live.local(found.starts_at, found.timezone):%Y-%m-%d}",
     )  # fmt: skip
@@ -325,6 +357,9 @@ def correct(session_id: int) -> Response:
     learner = live_setup.user(form.learner.data)
     if learner is None:
         abort(400, _("Choose a learner and a status, and give a reason."))
+    segment = live_attendance.segment_of(found, form.segment.data) if form.segment.data else None
+    if form.segment.data and segment is None:
+        abort(400, _("Choose a segment of this session."))
     try:
         checkin.correct(
             current_user,
@@ -334,6 +369,7 @@ def correct(session_id: int) -> Response:
             form.reason.data,
             arrived_at=live_setup.on_session_day(found, form.arrived.data),
             left_at=live_setup.on_session_day(found, form.left.data),
+            segment=segment,
         )
     except checkin.SeatConflict as exc:
         abort(409, str(exc))

@@ -157,6 +157,7 @@ class CorrectionForm(FlaskForm):
         ],
         validate_choice=True,
     )
+    segment = IntegerField(_l("Segment"), validators=[Optional(), NumberRange(0)])
     arrived = TimeField(_l("Arrived at (late)"), validators=[Optional()])
     left = TimeField(_l("Left at (early)"), validators=[Optional()])
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500), NO_CONTROL])

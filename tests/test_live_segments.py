@@ -1,0 +1,231 @@
+"""Segments attended separately (issue 17): check-in and check-out apply to the current
+segment, a learner checks out to leave early, trainers correct one segment, hours are
+credited per segment (never for a gap), and a session counts as attended when any segment was.
+
+The activity day's segments: open class 0–60, salon 70–130, discussion 140–190 minutes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from lms.extensions import db
+from lms.models import Attendance, AttendanceCorrection, LiveSession, SegmentAttendance, User
+from lms.services import archive, checkin, hours, live, reports
+from lms.services import people as people_service
+from tests.test_checkin import code, end_of, ledger, make_session, post_code, register
+
+
+def at(app, session_id, minutes):
+    """The instant ``minutes`` after the session's start."""
+    with app.app_context():
+        return live.aware(db.session.get(LiveSession, session_id).starts_at) + timedelta(
+            minutes=minutes
+        )
+
+
+def check_in_at(app, session_id, user_id, minutes):
+    moment = at(app, session_id, minutes)
+    with app.test_request_context():
+        session = db.session.get(LiveSession, session_id)
+        user = db.session.get(User, user_id)
+        return checkin.check_in(user, session, checkin.code_for(session, moment), now=moment)
+
+
+def check_out_at(app, session_id, user_id, minutes):
+    moment = at(app, session_id, minutes)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        session = db.session.get(LiveSession, session_id)
+        return checkin.check_out(db.session.get(User, user_id), session, now=moment).status
+
+
+def segments_of(app, session_id, user_id):
+    """[(segment index, arrival minute or None, departure minute or None)]"""
+    with app.app_context():
+        session = db.session.get(LiveSession, session_id)
+        start = live.aware(session.starts_at)
+        index = {segment.id: n for n, segment in enumerate(session.segments)}
+        row = db.session.scalars(
+            db.select(Attendance).filter_by(session_id=session_id, user_id=user_id)
+        ).one()
+
+        def minute(moment):
+            return None if moment is None else int((live.aware(moment) - start).seconds // 60)
+
+        return sorted(
+            (index[part.segment_id], minute(part.arrived_at), minute(part.left_at))
+            for part in row.segments
+        )
+
+
+@pytest.fixture
+def day(app, learner):
+    """An activity day that started four hours ago (so the times below are in the past)."""
+    session_id = make_session(app, starts_in=timedelta(hours=-4))
+    with app.app_context():
+        db.session.add(
+            live.Registration(session_id=session_id, user_id=learner.id, status="registered")
+        )
+        db.session.commit()
+    return session_id
+
+
+def test_each_check_in_is_for_the_current_segment_and_gaps_are_not_credited(app, learner, day):
+    assert check_in_at(app, day, learner.id, -10).created  # early: the open class
+    assert not check_in_at(app, day, learner.id, 30).created  # the same segment again
+    assert check_in_at(app, day, learner.id, 135).created  # the break: the discussion, on time
+    assert segments_of(app, day, learner.id) == [(0, None, None), (2, None, None)]
+    end_of(app, day)
+    assert sum(ledger(app, learner.id)) == (60 + 50) * 60  # not the salon, nor the breaks
+
+
+def test_a_late_check_in_into_the_salon_credits_from_the_arrival(app, learner, day):
+    check_in_at(app, day, learner.id, 95)  # 25 minutes into the salon
+    with app.app_context():
+        row = db.session.scalars(db.select(Attendance)).one()
+        assert row.status == "late"
+    assert segments_of(app, day, learner.id) == [(1, 95, None)]
+    end_of(app, day)
+    assert ledger(app, learner.id) == [35 * 60]
+
+
+def test_checking_out_ends_the_credited_time(app, learner, day):
+    check_in_at(app, day, learner.id, 0)
+    assert check_out_at(app, day, learner.id, 40) == "present"
+    assert check_out_at(app, day, learner.id, 50) == "present"  # idempotent: still 40
+    assert segments_of(app, day, learner.id) == [(0, None, 40)]
+    end_of(app, day)
+    assert ledger(app, learner.id) == [40 * 60]
+
+
+def test_checking_out_in_a_break_gives_up_the_next_segment(app, learner, day):
+    check_in_at(app, day, learner.id, 0)
+    check_in_at(app, day, learner.id, 65)  # in the break: for the salon
+    check_out_at(app, day, learner.id, 66)  # and leaves before it starts
+    assert segments_of(app, day, learner.id) == [(0, None, None)]
+    # Back for the discussion: a new check-in for it.
+    assert check_in_at(app, day, learner.id, 141).created
+    check_out_at(app, day, learner.id, 170)
+    assert segments_of(app, day, learner.id) == [(0, None, None), (2, None, 170)]
+    end_of(app, day)
+    assert sum(ledger(app, learner.id)) == (60 + 30) * 60
+
+
+@pytest.mark.parametrize(
+    ("checked_in", "minutes", "message"),
+    [
+        (False, 30, "not checked in"),  # before check-in
+        (True, 191, "over"),  # after the session ended
+        (True, -5, "has not started"),  # before the segment checked in for starts
+    ],
+)
+def test_check_out_is_refused_before_check_in_and_after_the_end(
+    app, learner, day, checked_in, minutes, message
+):
+    if checked_in:
+        check_in_at(app, day, learner.id, -10)
+    with pytest.raises(checkin.CheckinError, match=message):
+        check_out_at(app, day, learner.id, minutes)
+    if checked_in:
+        assert segments_of(app, day, learner.id) == [(0, None, None)]  # nothing changed
+
+
+def test_the_check_out_button(app, client, learner):
+    session_id = make_session(app, starts_in=timedelta(minutes=-20))  # the open class runs
+    register(app, learner.id, session_id)
+    client.login(learner.email)
+    refused = client.post(f"/live/{session_id}/checkout", {})
+    assert refused.status_code == 409  # not checked in
+    assert post_code(client, session_id, code(app, session_id)).status_code == 302
+    page = client.get(f"/live/{session_id}/checkin").get_data(as_text=True)
+    assert 'data-test="checkout"' in page and 'data-test="my-segments"' in page
+    assert client.post(f"/live/{session_id}/checkout", {}).status_code == 302
+    assert client.post(f"/live/{session_id}/checkout", {}).status_code == 302  # idempotent
+    page = client.get(f"/live/{session_id}/checkin", headers={"Accept-Language": "zh-CN"})
+    text = page.get_data(as_text=True)
+    assert 'data-test="checkout"' not in text and "离场" in text  # "left at"
+    with app.app_context():
+        (part,) = db.session.scalars(db.select(SegmentAttendance)).all()
+        assert part.left_at is not None
+
+
+def test_a_trainer_corrects_one_segment(app, client, learner, organizer, day):
+    check_in_at(app, day, learner.id, 0)
+    with app.app_context():
+        session = db.session.get(LiveSession, day)
+        salon_id = session.segments[1].id
+        salon_start = checkin.local(session.segments[1].starts_at, session.timezone)
+    client.login(organizer.email)
+    late = (salon_start + timedelta(minutes=15)).strftime("%H:%M")
+    left = (salon_start + timedelta(minutes=45)).strftime("%H:%M")
+    data = {"learner": learner.id, "status": "late", "reason": "came back", "segment": salon_id}
+    assert (
+        client.post(f"/live/{day}/attendance", {**data, "arrived": late, "left": left}).status_code
+        == 302
+    )
+    assert segments_of(app, day, learner.id) == [(0, None, None), (1, 85, 115)]
+    # An arrival outside the segment is refused, and so is a segment of another session.
+    outside = {**data, "arrived": (salon_start - timedelta(minutes=30)).strftime("%H:%M")}
+    assert client.post(f"/live/{day}/attendance", outside).status_code == 400
+    other = make_session(app, starts_in=timedelta(hours=-4))
+    with app.app_context():
+        foreign = db.session.get(LiveSession, other).segments[1].id
+    assert client.post(f"/live/{day}/attendance", {**data, "segment": foreign}).status_code == 400
+    assert client.post(f"/live/{day}/attendance", {**data, "segment": "x"}).status_code == 400
+    end_of(app, day)
+    assert sum(ledger(app, learner.id)) == (60 + 30) * 60
+    # The open class was not attended after all: the ledger moves by the difference.
+    open_class = {"learner": learner.id, "status": "absent", "reason": "elsewhere"}
+    with app.app_context():
+        open_class["segment"] = db.session.get(LiveSession, day).segments[0].id
+    assert client.post(f"/live/{day}/attendance", open_class).status_code == 302
+    assert ledger(app, learner.id)[-1] == -60 * 60 and sum(ledger(app, learner.id)) == 30 * 60
+    with app.app_context():
+        row = db.session.scalars(db.select(Attendance)).one()
+        assert row.status == "late"  # the salon, where they came late, is what they attended
+        log = db.session.scalars(
+            db.select(AttendanceCorrection).order_by(AttendanceCorrection.id)
+        ).all()
+        assert [(c.old_status, c.new_status, c.segment_id is not None) for c in log] == [
+            ("absent", "late", True), ("present", "absent", True),
+        ]  # fmt: skip
+    # The last segment removed: the session is absent, and nothing is credited.
+    salon_only = {"learner": learner.id, "status": "absent", "reason": "no", "segment": salon_id}
+    assert client.post(f"/live/{day}/attendance", salon_only).status_code == 302
+    assert sum(ledger(app, learner.id)) == 0
+    with app.app_context():
+        assert db.session.scalars(db.select(Attendance)).one().status == "absent"
+    roster = client.get(f"/live/{day}/roster", headers={"Accept-Language": "zh-CN"})
+    assert "创客沙龙" in roster.get_data(as_text=True)
+
+
+def test_a_session_counts_as_attended_when_any_segment_was(app, learner, day):
+    check_in_at(app, day, learner.id, 141)  # the discussion only
+    end_of(app, day)
+    with app.test_request_context():
+        session = db.session.get(LiveSession, day)
+        today = hours.local_day(session.starts_at)
+        (row,) = [
+            r
+            for r in reports.attendance_by_session(
+                people_service.Scope(None, everyone=True), today, today
+            )
+            if r.session.id == day
+        ]
+        assert (row.present, row.registered, row.rate) == (1, 1, 100)
+        totals = archive.build(db.session.get(User, learner.id)).totals
+        assert totals.sessions_attended == 1
+    assert ledger(app, learner.id) == [50 * 60]
+
+
+def test_the_roster_csv_names_the_segments_attended(app, client, learner, organizer, day):
+    check_in_at(app, day, learner.id, 0)
+    check_in_at(app, day, learner.id, 150)
+    client.login(organizer.email)
+    body = client.get(f"/live/{day}/roster.csv", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    header, line = body.splitlines()[:2]
+    assert header.endswith("Segments attended")
+    assert "Open class;" in line and "Members' discussion" in line and "Maker salon" not in line
