@@ -1,8 +1,11 @@
 """Flask extensions, created unbound and initialised in :func:`lms.create_app`."""
 
+from typing import TYPE_CHECKING
+
+import flask_sqlalchemy.model
 from flask_babel import Babel
 from flask_login import LoginManager
-from flask_migrate import Migrate
+from flask_migrate import Config, Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -22,6 +25,17 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # What db.Model is at run time: Flask-SQLAlchemy's declarative base made from Base, with
+    # its query property and table-name rule. Type checkers cannot see a base class created
+    # by a call (db.Model), so the models subclass this name.
+    class Model(Base, flask_sqlalchemy.model.Model):
+        __abstract__ = True
+
+else:
+    Model = db.Model
+
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
@@ -29,7 +43,7 @@ migrate = Migrate()
 
 
 @migrate.configure
-def _with_plugin_migrations(config):  # type: ignore[no-untyped-def]
+def _with_plugin_migrations(config: Config) -> Config:
     """Alembic sees the core's versions folder and every loaded plugin's own branch."""
     import os
     from pathlib import Path

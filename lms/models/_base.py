@@ -55,7 +55,8 @@ class Bilingual:
 
     def localized(self, field: str) -> str:
         primary, fallback = ("en", "zh") if current_language() == "en" else ("zh", "en")
-        return getattr(self, f"{field}_{primary}") or getattr(self, f"{field}_{fallback}")
+        text: str = getattr(self, f"{field}_{primary}") or getattr(self, f"{field}_{fallback}")
+        return text
 
     @property
     def title(self) -> str:

@@ -16,13 +16,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import Timestamped, utcnow
 
 ROLES = ("learner", "trainer", "organizer")
 
 
-class Organization(Timestamped, db.Model):
+class Organization(Timestamped, Model):
     """A company of the park that sends staff to train. ``monthly_target_hours`` overrides
     the academy's default target for its staff."""
 
@@ -41,7 +41,7 @@ class Organization(Timestamped, db.Model):
     members: Mapped[list[User]] = relationship(back_populates="organization")
 
 
-class User(UserMixin, Timestamped, db.Model):
+class User(UserMixin, Timestamped, Model):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
 
@@ -81,7 +81,7 @@ class User(UserMixin, Timestamped, db.Model):
         return self.role == "organizer"
 
 
-class AuthSession(db.Model):
+class AuthSession(Model):
     """One login on one device. Logging out revokes it, so a copied cookie stops working."""
 
     __tablename__ = "auth_sessions"
@@ -96,7 +96,7 @@ class AuthSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class StaffGroup(Timestamped, db.Model):
+class StaffGroup(Timestamped, Model):
     """A named group of an organization's staff (a department, the key-talent pool…)."""
 
     __tablename__ = "staff_groups"
@@ -114,7 +114,7 @@ class StaffGroup(Timestamped, db.Model):
     )
 
 
-class StaffGroupMember(db.Model):
+class StaffGroupMember(Model):
     __tablename__ = "staff_group_members"
 
     group_id: Mapped[int] = mapped_column(
@@ -125,7 +125,7 @@ class StaffGroupMember(db.Model):
     )
 
 
-class Invite(db.Model):
+class Invite(Model):
     """A link a manager hands to staff: whoever opens it joins the organization.
 
     Only a hash of the token is stored. It stops working when it expires, is revoked or
@@ -152,7 +152,7 @@ class Invite(db.Model):
     group: Mapped[StaffGroup | None] = relationship()
 
 
-class AccountToken(db.Model):
+class AccountToken(Model):
     """A one-time link to set a password: for staff a manager imported, or a reset."""
 
     __tablename__ = "account_tokens"

@@ -10,6 +10,7 @@ result is a row of ``attempt_items``, which the reports and the item analysis ag
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import Timestamped, current_language, utcnow
 from lms.models.accounts import User
 from lms.models.catalog import Course, Lesson
@@ -39,10 +40,11 @@ SUBMITTERS = ("learner", "server")
 
 def _localized(row: object, field: str) -> str:
     primary, fallback = ("en", "zh") if current_language() == "en" else ("zh", "en")
-    return getattr(row, f"{field}_{primary}") or getattr(row, f"{field}_{fallback}")
+    text: str = getattr(row, f"{field}_{primary}") or getattr(row, f"{field}_{fallback}")
+    return text
 
 
-class Question(Timestamped, db.Model):
+class Question(Timestamped, Model):
     """One question of a course's bank. ``version`` grows with every change of its key."""
 
     __tablename__ = "questions"
@@ -61,13 +63,13 @@ class Question(Timestamped, db.Model):
     text_en: Mapped[str] = mapped_column(Text, default="")
     explanation_zh: Mapped[str] = mapped_column(Text, default="")
     explanation_en: Mapped[str] = mapped_column(Text, default="")
-    key: Mapped[dict] = mapped_column(JSON)
-    tags: Mapped[list] = mapped_column(JSON, default=list)
+    key: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     points: Mapped[float] = mapped_column(Float, default=1.0)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    synced: Mapped[dict | None] = mapped_column(JSON)
+    synced: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     course: Mapped[Course] = relationship()
 
@@ -80,7 +82,7 @@ class Question(Timestamped, db.Model):
         return _localized(self, "explanation")
 
 
-class Quiz(db.Model):
+class Quiz(Model):
     """The settings of a quiz lesson: which questions, the pass mark, attempts, time, review.
 
     Questions are the fixed list ``question_ids`` or, when ``draw_count`` is set, that many
@@ -112,13 +114,13 @@ class Quiz(db.Model):
     max_attempts: Mapped[int | None] = mapped_column(Integer)
     time_limit_minutes: Mapped[int | None] = mapped_column(Integer)
     review: Mapped[str] = mapped_column(String(20), default="after_attempt")
-    question_ids: Mapped[list] = mapped_column(JSON, default=list)
+    question_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     draw_count: Mapped[int | None] = mapped_column(Integer)
-    draw_tags: Mapped[list] = mapped_column(JSON, default=list)
+    draw_tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     mastery_m: Mapped[int | None] = mapped_column(Integer)
     mastery_n: Mapped[int | None] = mapped_column(Integer)
     shuffle: Mapped[bool] = mapped_column(Boolean, default=True)
-    synced: Mapped[dict | None] = mapped_column(JSON)
+    synced: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     lesson: Mapped[Lesson] = relationship()
 
@@ -127,7 +129,7 @@ class Quiz(db.Model):
         return self.mastery_m is not None
 
 
-class QuizAttempt(db.Model):
+class QuizAttempt(Model):
     """One learner's attempt at a quiz: the server's draw, the answers saved, the result."""
 
     __tablename__ = "quiz_attempts"
@@ -150,8 +152,8 @@ class QuizAttempt(db.Model):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # [{"question": id, "options": [option ids in the order shown]}, ...]
-    layout: Mapped[list] = mapped_column(JSON)
-    answers: Mapped[dict] = mapped_column(JSON, default=dict)
+    layout: Mapped[list[Any]] = mapped_column(JSON)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     saved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_by: Mapped[str | None] = mapped_column(String(10))
@@ -165,7 +167,7 @@ class QuizAttempt(db.Model):
     items: Mapped[list[AttemptItem]] = relationship(order_by="AttemptItem.position")
 
 
-class AttemptItem(db.Model):
+class AttemptItem(Model):
     """A submitted attempt's result for one question (what the reports aggregate)."""
 
     __tablename__ = "attempt_items"
@@ -186,7 +188,7 @@ class AttemptItem(db.Model):
     version: Mapped[int] = mapped_column(Integer)
 
 
-class AttemptRegrade(db.Model):
+class AttemptRegrade(Model):
     """The audit of a regrade: a trainer corrected a key and a submitted attempt's score moved."""
 
     __tablename__ = "attempt_regrades"
@@ -207,7 +209,7 @@ class AttemptRegrade(db.Model):
 SURVEY_QUESTION_KINDS = ("likert", "text")
 
 
-class Survey(Timestamped, db.Model):
+class Survey(Timestamped, Model):
     """A course evaluation or a live session's feedback form: Likert and free-text questions.
 
     ``questions`` is ``[{"id", "kind": "likert"|"text", "text_zh", "text_en"}, ...]``.
@@ -225,11 +227,11 @@ class Survey(Timestamped, db.Model):
     live_session_id: Mapped[int | None] = mapped_column(
         ForeignKey("live_sessions.id", ondelete="CASCADE"), unique=True
     )
-    questions: Mapped[list] = mapped_column(JSON)
+    questions: Mapped[list[Any]] = mapped_column(JSON)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class SurveyResponse(db.Model):
+class SurveyResponse(Model):
     """One learner's answers to a survey (once each); reports show only aggregates."""
 
     __tablename__ = "survey_responses"
@@ -238,5 +240,5 @@ class SurveyResponse(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    answers: Mapped[dict] = mapped_column(JSON)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -19,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import Bilingual, Timestamped
 from lms.models.accounts import User
 
@@ -40,11 +41,11 @@ class Synced:
 
     slug: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(Integer, default=0)
-    synced: Mapped[dict | None] = mapped_column(JSON)
+    synced: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Camp(Bilingual, Timestamped, db.Model):
+class Camp(Bilingual, Timestamped, Model):
     __tablename__ = "camps"
     __table_args__ = (
         CheckConstraint(
@@ -70,7 +71,7 @@ class Camp(Bilingual, Timestamped, db.Model):
         return self.localized("audience")
 
 
-class Course(Synced, Bilingual, Timestamped, db.Model):
+class Course(Synced, Bilingual, Timestamped, Model):
     __tablename__ = "courses"
     __table_args__ = (
         UniqueConstraint("camp_id", "slug"),
@@ -95,7 +96,7 @@ class Course(Synced, Bilingual, Timestamped, db.Model):
         return self.status == "published" and self.archived_at is None
 
 
-class CourseTrainer(db.Model):
+class CourseTrainer(Model):
     """The trainers who may edit a course (besides organizers)."""
 
     __tablename__ = "course_trainers"
@@ -108,7 +109,7 @@ class CourseTrainer(db.Model):
     )
 
 
-class Module(Synced, Bilingual, db.Model):
+class Module(Synced, Bilingual, Model):
     __tablename__ = "modules"
     __table_args__ = (UniqueConstraint("course_id", "slug"),)
 
@@ -121,7 +122,7 @@ class Module(Synced, Bilingual, db.Model):
     )
 
 
-class Lesson(Synced, Bilingual, db.Model):
+class Lesson(Synced, Bilingual, Model):
     __tablename__ = "lessons"
     __table_args__ = (
         UniqueConstraint("module_id", "slug"),
@@ -149,7 +150,7 @@ class Lesson(Synced, Bilingual, db.Model):
         return self.localized("body")
 
 
-class MediaAsset(Timestamped, db.Model):
+class MediaAsset(Timestamped, Model):
     """A video file stored under a generated key; its facts are probed from the file.
 
     Uploads start ``processing``; probing (duration, codecs, poster) happens off the
@@ -179,7 +180,7 @@ class MediaAsset(Timestamped, db.Model):
     # and a seek-preview thumbnail track. ``renditions`` lists them, lowest first:
     # [{"height", "width", "bandwidth", "codecs", "file", "playlist"}, ...].
     stream_dir: Mapped[str | None] = mapped_column(String(64))
-    renditions: Mapped[list | None] = mapped_column(JSON)
+    renditions: Mapped[list[Any] | None] = mapped_column(JSON)
     has_thumbnails: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     pipeline_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Processing: fraction done and seconds left (shown to trainers), the worker's last sign
@@ -190,7 +191,7 @@ class MediaAsset(Timestamped, db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class Caption(Timestamped, db.Model):
+class Caption(Timestamped, Model):
     """A WebVTT caption track of a lesson's video, one per language."""
 
     __tablename__ = "captions"

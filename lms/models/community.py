@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import Timestamped
 from lms.models.accounts import Organization, User
 from lms.models.live import LiveSession
@@ -32,11 +32,11 @@ class Moderated:
     moderation_reason: Mapped[str | None] = mapped_column(String(500))
 
     @declared_attr
-    def moderated_by(cls) -> Mapped[User | None]:
-        return relationship(foreign_keys=[cls.moderated_by_id])
+    def moderated_by(cls: type[Moderated]) -> Mapped[User | None]:
+        return relationship(foreign_keys=f"[{cls.__name__}.moderated_by_id]")
 
 
-class SalonCase(Moderated, Timestamped, db.Model):
+class SalonCase(Moderated, Timestamped, Model):
     """A company's case presented at the maker salon; the case library lists them."""
 
     __tablename__ = "salon_cases"
@@ -60,7 +60,7 @@ class SalonCase(Moderated, Timestamped, db.Model):
     presenter: Mapped[User | None] = relationship(foreign_keys=[presenter_id])
 
 
-class CaseComment(Moderated, Timestamped, db.Model):
+class CaseComment(Moderated, Timestamped, Model):
     """A learner's comment or suggestion on a case; experts' reviews are marked as such."""
 
     __tablename__ = "case_comments"
@@ -76,7 +76,7 @@ class CaseComment(Moderated, Timestamped, db.Model):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
-class DiscussionTopic(Moderated, Timestamped, db.Model):
+class DiscussionTopic(Moderated, Timestamped, Model):
     """A topic for the members' discussion: a news item, an event, a phenomenon, a person."""
 
     __tablename__ = "discussion_topics"
@@ -95,7 +95,7 @@ class DiscussionTopic(Moderated, Timestamped, db.Model):
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
 
-class TopicComment(Moderated, Timestamped, db.Model):
+class TopicComment(Moderated, Timestamped, Model):
     """A threaded comment: ``parent_id`` is the comment it answers."""
 
     __tablename__ = "topic_comments"

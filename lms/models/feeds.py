@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import utcnow
 
 
-class CalendarFeed(db.Model):
+class CalendarFeed(Model):
     """A secret, revocable iCalendar URL: a learner's own sessions, or a camp's."""
 
     __tablename__ = "calendar_feeds"

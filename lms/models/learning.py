@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -16,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import utcnow
 from lms.models.accounts import User
 from lms.models.catalog import Course, Lesson
@@ -24,7 +25,7 @@ from lms.models.catalog import Course, Lesson
 ENROLLMENT_STATUSES = ("active", "completed", "withdrawn")
 
 
-class Enrollment(db.Model):
+class Enrollment(Model):
     __tablename__ = "enrollments"
     __table_args__ = (
         UniqueConstraint("user_id", "course_id"),
@@ -42,7 +43,7 @@ class Enrollment(db.Model):
     course: Mapped[Course] = relationship()
 
 
-class LessonProgress(db.Model):
+class LessonProgress(Model):
     __tablename__ = "lesson_progress"
     __table_args__ = (
         UniqueConstraint("user_id", "lesson_id"),
@@ -54,7 +55,7 @@ class LessonProgress(db.Model):
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
     position_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     # The merged intervals [[start, end], ...] of the video really watched (credited).
-    watched: Mapped[list | None] = mapped_column(JSON)
+    watched: Mapped[list[Any] | None] = mapped_column(JSON)
     covered_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -62,7 +63,7 @@ class LessonProgress(db.Model):
     lesson: Mapped[Lesson] = relationship()
 
 
-class PlaybackSession(db.Model):
+class PlaybackSession(Model):
     """One viewing of one video, opened by the server; its reports are credited against it."""
 
     __tablename__ = "playback_sessions"
@@ -82,7 +83,7 @@ class PlaybackSession(db.Model):
     ledger_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class WatchClock(db.Model):
+class WatchClock(Model):
     """Per learner: credit across all playback sessions never outruns the wall clock."""
 
     __tablename__ = "watch_clocks"
@@ -93,7 +94,7 @@ class WatchClock(db.Model):
     credited_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Certificate(db.Model):
+class Certificate(Model):
     """Issued when a course is complete; anyone can verify it by its code."""
 
     __tablename__ = "certificates"

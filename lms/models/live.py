@@ -6,6 +6,7 @@ The community's cases and topics are in :mod:`lms.models.community`, calendar fe
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -18,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lms.extensions import db
+from lms.extensions import Model, db
 from lms.models._base import Bilingual, Timestamped, academy_timezone, utcnow
 from lms.models.accounts import User
 from lms.models.catalog import Camp, Course, Lesson
@@ -32,7 +33,7 @@ REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled")
 ATTENDANCE_STATUSES = ("present", "late", "excused", "absent", "replaced")
 
 
-class LiveSeries(Bilingual, Timestamped, db.Model):
+class LiveSeries(Bilingual, Timestamped, Model):
     """A recurring live event: an iCalendar RRULE from a local start in a time zone."""
 
     __tablename__ = "live_series"
@@ -46,14 +47,14 @@ class LiveSeries(Bilingual, Timestamped, db.Model):
     location: Mapped[str] = mapped_column(String(200))
     capacity: Mapped[int] = mapped_column(Integer, default=60)
     # The segments of each occurrence: [{"kind", "title_zh", "title_en", "offset", "minutes"}]
-    segments: Mapped[list] = mapped_column(db.JSON, default=list)
+    segments: Mapped[list[Any]] = mapped_column(db.JSON, default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     camp: Mapped[Camp | None] = relationship()
     course: Mapped[Course | None] = relationship()
 
 
-class LiveSession(Bilingual, Timestamped, db.Model):
+class LiveSession(Bilingual, Timestamped, Model):
     """One live session; an occurrence of a series keeps its original start as recurrence id."""
 
     __tablename__ = "live_sessions"
@@ -102,7 +103,7 @@ class LiveSession(Bilingual, Timestamped, db.Model):
     )
 
 
-class LiveSegment(Bilingual, db.Model):
+class LiveSegment(Bilingual, Model):
     """A part of a session: open class, maker salon, members' discussion, or a lecture."""
 
     __tablename__ = "live_segments"
@@ -122,7 +123,7 @@ class LiveSegment(Bilingual, db.Model):
     credited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Registration(db.Model):
+class Registration(Model):
     __tablename__ = "registrations"
     __table_args__ = (
         UniqueConstraint("session_id", "user_id"),
@@ -142,7 +143,7 @@ class Registration(db.Model):
     session: Mapped[LiveSession] = relationship()
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """Who was there. ``substitute_for_id`` names the registered learner someone replaced."""
 
     __tablename__ = "attendance"
@@ -202,7 +203,7 @@ class SegmentAttendance(db.Model):
     segment: Mapped[LiveSegment] = relationship()
 
 
-class AttendanceCorrection(db.Model):
+class AttendanceCorrection(Model):
     """Every change a trainer makes to attendance: who, whom (the row's learner), from → to,
     the arrival and departure times set, why and when."""
 

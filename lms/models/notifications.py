@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import utcnow
 
 CHANNELS = ("both", "in_app", "email", "none")
 
 
-class Notification(db.Model):
+class Notification(Model):
     """Something that happened for one recipient, shown in the app and/or sent by e-mail.
 
     ``key`` — recipient, kind, object and occasion — is unique: a job that runs again inserts
@@ -30,7 +31,7 @@ class Notification(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[int | None] = mapped_column(Integer)
-    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     in_app: Mapped[bool] = mapped_column(Boolean, default=True)
     email: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -38,7 +39,7 @@ class Notification(db.Model):
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class NotificationPreference(db.Model):
+class NotificationPreference(Model):
     """How one user wants one kind: in the app, by e-mail, both or not at all. No row: the
     kind's default."""
 

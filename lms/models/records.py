@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, event
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, ORMExecuteState, Session, mapped_column, relationship
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import utcnow
 from lms.models.accounts import Organization, StaffGroup, User
 from lms.models.catalog import Camp, Course
@@ -20,7 +22,7 @@ class LedgerIsAppendOnly(RuntimeError):
     """Raised when code tries to change or delete a training-time entry through the ORM."""
 
 
-class TrainingTime(db.Model):
+class TrainingTime(Model):
     """One entry of verified training time; never updated or deleted.
 
     ``source_key`` makes writing idempotent: a retried write with the same key adds nothing.
@@ -60,7 +62,7 @@ def _refuse(action: str, entry: TrainingTime | None = None) -> None:
 
 
 @event.listens_for(TrainingTime, "before_update")
-def _refuse_update(_mapper, _connection, entry: TrainingTime) -> None:
+def _refuse_update(_mapper: Mapper[Any], _connection: Connection, entry: TrainingTime) -> None:
     # Called for every "dirty" entry of a flush; refuse only real changes to its columns.
     session = Session.object_session(entry)
     if session is None or session.is_modified(entry, include_collections=False):
@@ -68,7 +70,7 @@ def _refuse_update(_mapper, _connection, entry: TrainingTime) -> None:
 
 
 @event.listens_for(TrainingTime, "before_delete")
-def _refuse_delete(_mapper, _connection, entry: TrainingTime) -> None:
+def _refuse_delete(_mapper: Mapper[Any], _connection: Connection, entry: TrainingTime) -> None:
     _refuse("delete", entry)
 
 
@@ -85,7 +87,7 @@ def _refuse_bulk_changes(state: ORMExecuteState) -> None:
         _refuse("update" if state.is_update else "delete")
 
 
-class Assignment(db.Model):
+class Assignment(Model):
     """One item of a training plan: a course or a whole camp, due on a day, assigned to one
     learner or to a staff group (its members now and later).
 

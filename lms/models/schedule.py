@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.extensions import db
+from lms.extensions import Model
 
 
-class ScheduledTask(db.Model):
+class ScheduledTask(Model):
     """One row per registered task: its last claimed run and the error it last raised."""
 
     __tablename__ = "scheduled_tasks"

@@ -23,13 +23,13 @@ from datetime import datetime
 from sqlalchemy import DDL, CheckConstraint, DateTime, ForeignKey, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import utcnow
 
 SEARCH_KINDS = ("course", "lesson", "case", "topic")
 
 
-class SearchDocument(db.Model):
+class SearchDocument(Model):
     __tablename__ = "search_documents"
     __table_args__ = (CheckConstraint(f"kind IN {SEARCH_KINDS!r}", name="kind"),)
 
@@ -52,7 +52,7 @@ class SearchDocument(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class SearchText(db.Model):
+class SearchText(Model):
     """A document's texts: titles and plain text (for results), and its words (indexed)."""
 
     __tablename__ = "search_texts"

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.extensions import db
+from lms.extensions import Model
 from lms.models._base import utcnow
 
 
-class PluginSetting(db.Model):
+class PluginSetting(Model):
     """The values an organizer saved for one plugin's settings form."""
 
     __tablename__ = "plugin_settings"
 
     plugin: Mapped[str] = mapped_column(String(100), primary_key=True)
-    values: Mapped[dict] = mapped_column(JSON, default=dict)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class PluginState(db.Model):
+class PluginState(Model):
     """What organizers decided about a plugin, and the last error it raised at run time.
 
     Camps are switched through their own flag (:class:`lms.models.Camp`); this row switches

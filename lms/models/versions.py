@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Integer, event, insert
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Connection, Integer, Table, event, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.extensions import db
+from lms.extensions import Model
 
 
-class CacheVersion(db.Model):
+class CacheVersion(Model):
     """One row (id 1) of counters, each raised in the same transaction as any write to the
     tables it stands for: ``switches`` (camps' and plugins' on/off flags), ``content``
     (camps, courses, modules, lessons, media and captions: what every learner sees alike).
@@ -26,6 +28,6 @@ class CacheVersion(db.Model):
 
 
 @event.listens_for(CacheVersion.__table__, "after_create")
-def _the_row(target, connection, **_kw) -> None:
+def _the_row(target: Table, connection: Connection, **_kw: Any) -> None:
     """A database made with ``create_all`` starts with the row (the migration inserts it)."""
     connection.execute(insert(target).values(id=1, switches=0, content=0))
