@@ -61,13 +61,24 @@ def init() -> None:
 @main.command()
 @with_appcontext
 def demo() -> None:
-    """Add demo accounts (printed with their passwords) and playable demo videos."""
+    """Add demo accounts (printed with their passwords), playable demo videos, and a few
+    months of history (docs/running.md)."""
     from lms.services.demo import install_demo
 
     result = install_demo()
     click.echo(
         f"Demo videos: {result.videos_created} created, {result.lessons_attached} lessons attached."
     )
+    history = result.history
+    if history is None:
+        click.echo("History: recorded before, nothing added.")
+    else:
+        click.echo(
+            f"History: {history.enrollments} enrollments, {history.completions} courses "
+            f"completed, {history.reports} video reports, {history.quiz_attempts} quiz "
+            f"attempts, {history.sessions} past activity days ({history.check_ins} check-ins), "
+            f"{history.posts} community posts."
+        )
     click.echo("Demo accounts (also in instance/demo-accounts.txt):")
     for line in result.account_lines:
         click.echo(f"  {line}")

@@ -111,6 +111,12 @@ def _comment(value: str | None) -> str:
     return _text(value, MAX_COMMENT, _("The comment"), single_line=False)
 
 
+def _dated(item: Moderated, at: datetime | None) -> None:
+    """Date a new post ``at`` (the demo's recorded history); the present otherwise."""
+    if at is not None:
+        item.created_at = at
+
+
 def _member(user: Any) -> None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         raise NotAllowed
@@ -199,8 +205,10 @@ def create_case(
     body: str | None,
     session: LiveSession | None = None,
     organization_id: int | None = None,
+    at: datetime | None = None,
 ) -> SalonCase:
-    """Add a case to the library. Raises NotAllowed or CommunityError; commits."""
+    """Add a case to the library (posted ``at``, the present by default). Raises NotAllowed
+    or CommunityError; commits."""
     _member(user)
     if not can_create_case(user):
         raise NotAllowed
@@ -233,6 +241,7 @@ def create_case(
         presenter_id=user.id,
         session_id=session.id if session is not None else None,
     )
+    _dated(case, at)
     db.session.add(case)
     db.session.commit()
     search.index_case(case)
@@ -306,7 +315,11 @@ def case_comments(case: SalonCase, viewer: Any = None) -> list[CaseComment]:
 
 
 def add_case_comment(
-    user: User, case: SalonCase, body: str | None, expert_review: bool = False
+    user: User,
+    case: SalonCase,
+    body: str | None,
+    expert_review: bool = False,
+    at: datetime | None = None,
 ) -> CaseComment:
     """Comment on a case; only trainers and organizers may post an expert review."""
     _member(user)
@@ -315,6 +328,7 @@ def add_case_comment(
     comment = CaseComment(
         case_id=case.id, user_id=user.id, body=_comment(body), is_expert_review=bool(expert_review)
     )
+    _dated(comment, at)
     db.session.add(comment)
     notifications.on_case_comment(comment)
     db.session.commit()
@@ -334,6 +348,7 @@ def create_topic(
     title: str | None,
     body: str | None,
     session: LiveSession | None = None,
+    at: datetime | None = None,
 ) -> DiscussionTopic:
     """A topic for the members' discussion (trainers and organizers). Commits."""
     _member(user)
@@ -348,6 +363,7 @@ def create_topic(
         created_by_id=user.id,
         session_id=session.id if session is not None else None,
     )
+    _dated(topic, at)
     db.session.add(topic)
     db.session.commit()
     search.index_topic(topic)
@@ -387,7 +403,11 @@ def get_topic(topic_id: int, viewer: Any = None) -> DiscussionTopic | None:
 
 
 def add_topic_comment(
-    user: User, topic: DiscussionTopic, body: str | None, parent_id: int | None = None
+    user: User,
+    topic: DiscussionTopic,
+    body: str | None,
+    parent_id: int | None = None,
+    at: datetime | None = None,
 ) -> TopicComment:
     """Comment on a topic, or reply to ``parent_id``, which must be a comment of this topic.
 
@@ -400,6 +420,7 @@ def add_topic_comment(
         if parent is None or parent.topic_id != topic.id or not visible_to(parent, user):
             raise InvalidParent(_("You can only reply to a comment of this topic."))
     comment = TopicComment(topic_id=topic.id, user_id=user.id, body=text, parent_id=parent_id)
+    _dated(comment, at)
     db.session.add(comment)
     notifications.on_topic_comment(comment)
     db.session.commit()

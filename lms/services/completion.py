@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func
 
@@ -44,10 +45,13 @@ def finish_state(user: User, course: Course, finished: bool) -> Finish:
     )
 
 
-def after_lesson_completed(user: User, lesson: Lesson, progress: LessonProgress) -> bool:
-    """Fire the lesson event, then see whether the course is now complete."""
+def after_lesson_completed(
+    user: User, lesson: Lesson, progress: LessonProgress, now: datetime | None = None
+) -> bool:
+    """Fire the lesson event, then see whether the course is now complete (``now``: when
+    the lesson was completed, which a recorded history sets in the past)."""
     registry().call_all("lms_lesson_completed", progress=progress)
-    return check_course(user, lesson.module.course)
+    return check_course(user, lesson.module.course, now)
 
 
 def required_lessons_done(user: User, course: Course) -> bool:
@@ -69,8 +73,9 @@ def required_lessons_done(user: User, course: Course) -> bool:
     return missing == 0
 
 
-def check_course(user: User, course: Course) -> bool:
-    """Complete the enrollment and issue the certificate when the course is done.
+def check_course(user: User, course: Course, now: datetime | None = None) -> bool:
+    """Complete the enrollment and issue the certificate when the course is done, dated
+    ``now`` (the present by default).
 
     Returns True only the first time. A camp may decide through ``lms_course_completion``.
     """
@@ -83,7 +88,7 @@ def check_course(user: User, course: Course) -> bool:
     done = verdict if isinstance(verdict, bool) else required_lessons_done(user, course)
     if not done:
         return False
-    now = utcnow()
+    now = now or utcnow()
     updated = db.session.execute(
         db.update(Enrollment)
         .where(Enrollment.id == enrollment.id, Enrollment.completed_at.is_(None))

@@ -5,13 +5,15 @@ from __future__ import annotations
 import secrets
 import tempfile
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 
 from lms.extensions import db
 from lms.models import Camp, Course, Lesson, Module, Organization, User
-from lms.services import accounts, demo_media, ingest, media
+from lms.services import accounts, demo_history, demo_media, ingest, media
 from lms.services.camps import registry
 from lms.services.hours import academy_timezone
 
@@ -40,6 +42,7 @@ class DemoResult:
     videos_created: int = 0
     lessons_attached: int = 0
     live_series_created: int = 0
+    history: Any = None  # demo_history.History, or None when it was recorded before
 
 
 def install_demo() -> DemoResult:
@@ -75,6 +78,7 @@ def install_demo() -> DemoResult:
     _attach_videos(result)
     db.session.commit()
     _live_and_community(result)
+    result.history = demo_history.record_history(organization)
     return result
 
 
@@ -107,7 +111,11 @@ def _live_and_community(result: DemoResult) -> None:
     if db.session.scalar(db.select(LiveSeries.id).limit(1)) is None:
         values = live.activity_day_values()
         values.lecturer_id = trainer.id
-        today = live.local(live.utcnow(), academy_timezone())
+        # From the first day of the month the recorded history starts in (its past
+        # sessions are materialized by demo_history; the coming ones are made here).
+        today = live.local(
+            live.utcnow() - timedelta(days=demo_history.HISTORY_DAYS), academy_timezone()
+        )
         live.create_series(
             values,
             live.ACTIVITY_DAY_RULE,

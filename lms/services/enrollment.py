@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import gettext as _
 
 from lms.camp import EnrollmentDecision
@@ -31,8 +33,9 @@ def decide(user: User, course: Course) -> EnrollmentDecision:
     return EnrollmentDecision.allow()
 
 
-def enroll(user: User, course: Course) -> tuple[Enrollment, bool]:
-    """Enroll ``user``; returns the enrollment and whether it is new.
+def enroll(user: User, course: Course, at: datetime | None = None) -> tuple[Enrollment, bool]:
+    """Enroll ``user`` (dated ``at``, the present by default: a recorded history passes a
+    day in the past); returns the enrollment and whether it is new.
 
     Safe under concurrency: the unique (user, course) key and an insert that ignores
     conflicts make parallel requests end with one row and no error. The course row is
@@ -53,7 +56,7 @@ def enroll(user: User, course: Course) -> tuple[Enrollment, bool]:
         user_id=user.id,
         course_id=course.id,
         status="active",
-        enrolled_at=utcnow(),
+        enrolled_at=at or utcnow(),
     )
     db.session.commit()
     enrollment = db.session.scalars(

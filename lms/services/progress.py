@@ -303,7 +303,7 @@ def report(
     if not newly_completed:
         return result
     finish = completion.finish_state(
-        user, lesson.module.course, after_lesson_completed(user, lesson, row)
+        user, lesson.module.course, after_lesson_completed(user, lesson, row, now)
     )
     return replace(
         result,

@@ -339,8 +339,8 @@ def _passes(quiz: Quiz, user_id: int, percent: float) -> bool:
 def _after_submit(attempt: QuizAttempt, user: User) -> None:
     """Events after the commit: the plugins hear of it; a pass completes the lesson."""
     registry().call_all("lms_quiz_submitted", attempt=attempt)
-    if attempt.passed:
-        mark_read(user, attempt.quiz.lesson)
+    if attempt.passed:  # completed when it was submitted (a recorded history: in the past)
+        mark_read(user, attempt.quiz.lesson, aware(attempt.submitted_at))
 
 
 @schedule.register("submit overdue quiz attempts", every=timedelta(minutes=1))
