@@ -1,6 +1,7 @@
 """Live teaching in Chromium (issue 17): the trainer's code screen shows the rotating code a
-learner types to check in (and the QR link fills it in), and the recurrence form lists the
-dates of a series before it is saved."""
+learner types to check in (and the QR link fills it in), the recurrence form lists the dates
+of a series before it is saved, a learner checks out on a phone, and the roster's correction
+row works at 390 px."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lms.extensions import db
-from lms.models import Attendance, LiveSession, User
-from lms.services import live
+from lms.models import Attendance, LiveSession, Registration, SegmentAttendance, User
+from lms.services import checkin, live
 from tests.test_browser import (  # noqa: F401 - the browser fixture
     TIMEOUT_MS,
     chromium_browser,
@@ -91,3 +92,86 @@ def test_the_recurrence_form_previews_the_dates(app, browser, organizer):
         assert "/live/" in page.url and "/new" not in page.url
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(LiveSession.id))) == 4
+
+
+def test_a_learner_checks_out_to_leave_early_on_a_phone(app, browser, learner):
+    with app.test_request_context():
+        session = live.create_session(
+            live.SessionValues(
+                title_zh="活动日", title_en="Activity day", location="c", capacity=9
+            ),
+            datetime.now(UTC) - timedelta(minutes=20),  # the open class runs
+            live.ACTIVITY_DAY_SEGMENTS,
+        )
+        live.register(db.session.get(User, learner.id), session)
+        session_id = session.id
+        code = checkin.code_for(session)
+    with serving(app) as base:
+        phone = _context(browser, base, locale="zh-CN", phone=True).new_page()
+        log_in(phone, learner.email)
+        phone.goto(f"/live/{session_id}/checkin?code={code}")
+        with phone.expect_navigation():
+            phone.click("[data-test=checkin]")
+        assert "迟到" in phone.text_content("[data-test=attendance-status]")  # 20 min: late
+        button = phone.locator("[data-test=checkout]")
+        assert "签退" in button.text_content()
+        with phone.expect_navigation():
+            button.click()
+        assert phone.locator("[data-test=checkout]").count() == 0  # checked out: no button
+        segments = phone.text_content("[data-test=my-segments]")
+        assert "创客公开课" in segments and "离场" in segments
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    with app.app_context():
+        (part,) = db.session.scalars(db.select(SegmentAttendance)).all()
+        assert part.left_at is not None
+
+
+def test_the_roster_correction_row_works_at_390_px(app, browser, organizer, make_user):
+    with app.test_request_context():
+        session = live.create_session(
+            live.SessionValues(
+                title_zh="活动日", title_en="Activity day", location="c", capacity=9
+            ),
+            datetime.now(UTC) - timedelta(hours=4),  # over: every segment can be corrected
+            live.ACTIVITY_DAY_SEGMENTS,
+        )
+        session_id, salon = session.id, session.segments[1]
+        salon_id = salon.id
+        salon_start = live.local(salon.starts_at, session.timezone)
+        people = []
+        for n, name in enumerate(("张伟", "欧阳娜娜·长名字的学员", "李")):
+            user = make_user(f"r{n}@example.com", organization="园区创新科技有限公司研发中心")
+            db.session.get(User, user.id).name = name
+            db.session.commit()
+            db.session.add(
+                Registration(session_id=session_id, user_id=user.id, status="registered")
+            )
+            db.session.commit()
+            people.append(user.id)
+    with serving(app) as base:
+        page = _context(browser, base, locale="zh-CN", phone=True).new_page()
+        log_in(page, organizer.email)
+        page.goto(f"/live/{session_id}/roster")
+        fits = "document.documentElement.scrollWidth <= window.innerWidth"
+        assert page.evaluate(fits)
+        wrap = page.locator(".table-wrap")
+        assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")  # nothing hidden sideways
+        row = page.locator(f"tr[data-learner='{people[1]}'] [data-test=correct]")
+        for control in ("select[name=segment]", "select[name=status]", "input[name=arrived]",
+                        "input[name=left]", "input[name=reason]", "button"):  # fmt: skip
+            box = row.locator(control).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, control
+            assert box["height"] >= 24, control  # big enough to tap
+        row.locator("select[name=segment]").select_option(str(salon_id))
+        row.locator("select[name=status]").select_option("late")
+        row.locator("input[name=arrived]").fill(f"{salon_start + timedelta(minutes=20):%H:%M}")
+        row.locator("input[name=reason]").fill("堵车，沙龙迟到")
+        with page.expect_navigation():
+            row.locator("button").click()
+        assert page.evaluate(fits)
+        chips = page.locator(f"tr[data-learner='{people[1]}'] [data-test=segments]")
+        assert "创客沙龙" in chips.text_content()
+        assert "环节：创客沙龙" in page.text_content("[data-test=corrections]")
+    with app.app_context():
+        (part,) = db.session.scalars(db.select(SegmentAttendance)).all()
+        assert part.segment_id == salon_id and part.arrived_at is not None
