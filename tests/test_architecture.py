@@ -1,13 +1,17 @@
-"""The import rules of docs/architecture.md, kept by import-linter (``.importlinter``; run by
-``make lint``): the core is layered web -> services -> models, never imports ``plugins``, and
-plugins import only ``lms.api``."""
+"""The rules of docs/architecture.md: the import rules, kept by import-linter
+(``.importlinter``; run by ``make lint``): the core is layered web -> services -> models,
+never imports ``plugins``, and plugins import only ``lms.api``; and thin views: no module of
+``lms/web`` queries the database itself (read with ``ast``)."""
 
 from __future__ import annotations
 
+import ast
 import configparser
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import lms
 
@@ -68,3 +72,84 @@ def test_a_plugin_importing_the_core_directly_breaks_a_contract(tmp_path):
     )
     assert result.returncode != 0
     assert "plugins.rogue -> lms.models" in result.stdout, result.stdout
+
+
+# -- thin views: no queries in lms/web --------------------------------------------------
+
+WEB = ROOT / "lms" / "web"
+# Flask-SQLAlchemy's helpers that run a query.
+QUERY_HELPERS = frozenset({"get_or_404", "first_or_404", "one_or_404", "paginate"})
+# Not views: the error handlers end a failed request's transaction, the health check asks
+# the database whether it answers. They stay.
+INFRASTRUCTURE = {
+    "lms.web.errors": "rolls back the failed request's transaction",
+    "lms.web.health": "asks the database whether it answers",
+}
+# Views not thin yet (issue 19): each still queries the database itself. The list only
+# shrinks: a module that became thin must leave it (test_the_allowlist_is_not_stale).
+NOT_YET_THIN = frozenset({"lms.web.plans", "lms.web.quiz_teach", "lms.web.surveys"})
+
+
+def queries_in(source: str) -> list[str]:
+    """Where ``source`` talks to the database itself: ``db.session``, ``select(…)`` and
+    ``db.select(…)``, and Flask-SQLAlchemy's query helpers (``db.get_or_404``…)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "db"
+            and node.attr in {"session", "select", *QUERY_HELPERS}
+        ):
+            found.append(f"line {node.lineno}: db.{node.attr}")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "select"
+        ):
+            found.append(f"line {node.lineno}: select(…)")
+    return found
+
+
+def web_modules() -> dict[str, list[str]]:
+    """Every module of lms/web (packages included) and what it queries."""
+    return {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): (
+            queries_in(path.read_text(encoding="utf-8"))
+        )
+        for path in sorted(WEB.rglob("*.py"))
+    }
+
+
+@pytest.mark.engine_independent
+def test_views_do_not_query_the_database():
+    offenders = {
+        module: found
+        for module, found in web_modules().items()
+        if found and module not in NOT_YET_THIN and module not in INFRASTRUCTURE
+    }
+    assert not offenders, f"move these queries into lms/services: {offenders}"
+
+
+@pytest.mark.engine_independent
+def test_the_allowlist_is_not_stale():
+    modules = web_modules()
+    listed = NOT_YET_THIN | set(INFRASTRUCTURE)
+    assert listed <= set(modules), f"no such module: {listed - set(modules)}"
+    clean = sorted(module for module in listed if not modules[module])
+    assert not clean, f"{clean} query nothing now: take them off NOT_YET_THIN"
+
+
+@pytest.mark.engine_independent
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("from lms.extensions import db\ndb.session.get(User, 1)\n", ["line 2: db.session"]),
+        ("x = db.select(User)\n", ["line 1: db.select"]),
+        ("from sqlalchemy import select\nrows = select(User.id)\n", ["line 2: select(…)"]),
+        ("course = db.get_or_404(Course, 3)\n", ["line 1: db.get_or_404"]),
+        ("form.select(1)\nreports.monthly_hours(scope)\n", []),
+    ],
+)
+def test_the_checker_finds_queries(source, found):
+    assert queries_in(source) == found

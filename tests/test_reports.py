@@ -487,11 +487,11 @@ def test_csv_file_names_are_made_of_checked_values(app, world, url, filename):
 
 # -- who sees what ----------------------------------------------------------------------
 
-PAGES = ["/reports/", "/reports/hours", "/reports/attendance", "/reports/completion",
-         "/reports/overdue"]  # fmt: skip
-EXPORTS = ["/reports/hours.csv", "/reports/attendance.csv", "/reports/attendance-series.csv",
-           "/reports/completion.csv", "/reports/completion-camps.csv",
-           "/reports/overdue.csv"]  # fmt: skip
+PAGES = ["/reports/", "/reports/hours", "/reports/hours-grid", "/reports/attendance",
+         "/reports/completion", "/reports/overdue"]  # fmt: skip
+EXPORTS = ["/reports/hours.csv", "/reports/hours-grid.csv", "/reports/attendance.csv",
+           "/reports/attendance-series.csv", "/reports/completion.csv",
+           "/reports/completion-camps.csv", "/reports/overdue.csv"]  # fmt: skip
 
 
 def test_every_report_route_is_tested(app):

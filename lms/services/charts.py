@@ -23,9 +23,9 @@ class Bar:
     cls: str = ""
 
 
-def hours_bars(summary: reports.HoursSummary) -> list[Bar]:
-    """The distribution of learners by the share of their target reached."""
-    labels = {
+def share_labels() -> dict[str, str]:
+    """The names of :data:`~lms.services.reports.HOUR_BUCKETS`: shares of a target."""
+    return {
         "none": _("none"),
         "under_25": "0–25%",
         "under_50": "25–50%",
@@ -33,6 +33,18 @@ def hours_bars(summary: reports.HoursSummary) -> list[Bar]:
         "under_100": "75–100%",
         "met": _("met"),
     }
+
+
+def share_legend() -> list[Bar]:
+    """The hours grid's legend: one swatch per share of the monthly target (its class is the
+    cells' ``heat-<bucket>``)."""
+    labels = share_labels()
+    return [Bar(labels[key], None, labels[key], f"heat-{key}") for key in reports.HOUR_BUCKETS]
+
+
+def hours_bars(summary: reports.HoursSummary) -> list[Bar]:
+    """The distribution of learners by the share of their target reached."""
+    labels = share_labels()
     return [
         Bar(
             labels[key],

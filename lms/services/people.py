@@ -24,11 +24,17 @@ def is_manager(user: User) -> bool:
 
 def can_view_person(viewer: User, person: User) -> bool:
     """May ``viewer`` see ``person``'s training records?"""
+    return may_view_records(viewer, person.id, person.organization_id)
+
+
+def may_view_records(viewer: User, user_id: int, organization_id: int | None) -> bool:
+    """:func:`can_view_person` for a person known by id and organization (a report's row):
+    themselves, organizers, and the managers of their organization."""
     if not viewer.is_authenticated:
         return False
-    if viewer.id == person.id or viewer.is_organizer:
+    if viewer.id == user_id or viewer.is_organizer:
         return True
-    return is_manager(viewer) and person.organization_id == viewer.organization_id
+    return is_manager(viewer) and organization_id == viewer.organization_id
 
 
 def find_person(viewer: User, user_id: int) -> User | None:

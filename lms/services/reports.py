@@ -65,6 +65,7 @@ class HoursRow:
     organization: str
     seconds: int
     target: int  # hours
+    organization_id: int | None = None
 
     @property
     def hours(self) -> float:
@@ -104,29 +105,35 @@ def _target(camp: Camp | None) -> ColumnElement:
     return func.coalesce(Organization.monthly_target_hours, default)
 
 
-def _hours_query(scope: Scope, month: date, camp: Camp | None) -> Select:
-    """Per learner of the scope: id, name, email, organization, target, seconds.
+def _per_learner(
+    scope: Scope, camp: Camp | None, months: list[date], sums: dict[str, ColumnElement]
+) -> Select:
+    """Per learner of the scope: id, name, email, organization (name and id), target, and
+    each of ``sums`` (sums over their ledger rows in ``months``, 0 without any).
 
     A manager's (or one organization's) scope is that organization's staff. The whole
     academy's (``scope.everyone``) adds the learners of no organization — their organization
     is ``""`` and their target the camp's or the academy's default — and anyone else of no
-    organization with time in the month (a trainer who took a course, say).
+    organization with time in the months (a trainer who took a course, say).
     """
-    sums = (
-        db.select(TrainingTime.user_id, func.sum(TrainingTime.seconds).label("seconds"))
-        .where(TrainingTime.day >= month, TrainingTime.day < month + relativedelta(months=1))
+    query = (
+        db.select(TrainingTime.user_id, *(column.label(name) for name, column in sums.items()))
+        .where(
+            TrainingTime.day >= months[0],
+            TrainingTime.day < months[-1] + relativedelta(months=1),
+        )
         .group_by(TrainingTime.user_id)
     )
     if camp is not None:
-        sums = sums.where(TrainingTime.camp_id == camp.id)
+        query = query.where(TrainingTime.camp_id == camp.id)
     if not scope.everyone:
-        sums = sums.where(TrainingTime.user_id.in_(_staff_ids(scope)))
-    totals = sums.subquery("totals")
+        query = query.where(TrainingTime.user_id.in_(_staff_ids(scope)))
+    totals = query.subquery("totals")
     if scope.everyone:
         counted = or_(
             User.organization_id.is_not(None),
             User.role == "learner",
-            totals.c.seconds.is_not(None),
+            totals.c.user_id.is_not(None),
         )
     else:
         counted = scope.restrict(User.organization_id)
@@ -136,13 +143,19 @@ def _hours_query(scope: Scope, month: date, camp: Camp | None) -> Select:
             User.name,
             User.email,
             func.coalesce(Organization.name, "").label("organization"),
+            User.organization_id,
             _target(camp).label("target"),
-            func.coalesce(totals.c.seconds, 0).label("seconds"),
+            *(func.coalesce(totals.c[name], 0).label(name) for name in sums),
         )
         .outerjoin(Organization, Organization.id == User.organization_id)
         .outerjoin(totals, totals.c.user_id == User.id)
         .where(counted)
     )
+
+
+def _hours_query(scope: Scope, month: date, camp: Camp | None) -> Select:
+    """Per learner of the scope (see :func:`_per_learner`): their seconds in the month."""
+    return _per_learner(scope, camp, [month], {"seconds": func.sum(TrainingTime.seconds)})
 
 
 def monthly_hours(
@@ -162,7 +175,15 @@ def monthly_hours(
     if limit is not None:
         query = query.limit(limit).offset(offset)
     return [
-        HoursRow(row.user_id, row.name, row.email, row.organization, int(row.seconds), row.target)
+        HoursRow(
+            row.user_id,
+            row.name,
+            row.email,
+            row.organization,
+            int(row.seconds),
+            row.target,
+            row.organization_id,
+        )
         for row in db.session.execute(query)
     ]
 
@@ -488,3 +509,145 @@ def overdue_count(
     return db.session.scalar(
         db.select(func.count()).select_from(found).where(found.c.status == "late")
     )
+
+
+# -- (e) hours per learner and month: the twelve-month grid ----------------------------
+
+GRID_MONTHS = 12
+
+
+def grid_months(last: date, count: int = GRID_MONTHS) -> list[date]:
+    """The first days of the ``count`` months that end with ``last``'s, oldest first."""
+    first = last.replace(day=1)
+    return [first - relativedelta(months=count - 1 - index) for index in range(count)]
+
+
+def share_bucket(seconds: int, target: int) -> str:
+    """Which of :data:`HOUR_BUCKETS` ``seconds`` in a month reach of a ``target`` in hours
+    (the grid's colour; the same thresholds as :func:`hours_summary`'s distribution)."""
+    goal = target * 3600
+    if seconds >= goal:
+        return "met"
+    if seconds <= 0:
+        return "none"
+    for bucket, share in (("under_25", 0.25), ("under_50", 0.5), ("under_75", 0.75)):
+        if seconds < goal * share:
+            return bucket
+    return "under_100"
+
+
+def _hours(seconds: int) -> float:
+    return round(max(0, seconds) / 3600, 1)
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One learner's verified time in each month of the grid, against their target."""
+
+    user_id: int
+    name: str
+    email: str
+    organization: str
+    organization_id: int | None
+    target: int  # hours a month
+    seconds: tuple[int, ...]  # one per month, oldest first
+
+    @property
+    def hours(self) -> list[float]:
+        return [_hours(value) for value in self.seconds]
+
+    @property
+    def total(self) -> float:
+        return _hours(sum(max(0, value) for value in self.seconds))
+
+    @property
+    def buckets(self) -> list[str]:
+        return [share_bucket(value, self.target) for value in self.seconds]
+
+
+@dataclass(frozen=True)
+class HoursGrid:
+    """Learners × months: a page of rows, and the totals of every learner of the scope."""
+
+    months: list[date]
+    rows: list[GridRow]
+    month_seconds: tuple[int, ...]  # per month, every learner of the scope
+    learners: int
+
+    @property
+    def month_hours(self) -> list[float]:
+        return [_hours(value) for value in self.month_seconds]
+
+    @property
+    def total(self) -> float:
+        return _hours(sum(self.month_seconds))
+
+
+def hours_grid(
+    scope: Scope,
+    last_month: date,
+    camp: Camp | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> HoursGrid:
+    """Each learner's verified time in each of the twelve months ending with
+    ``last_month``, in the order of :func:`monthly_hours`, and the months' totals over
+    every learner of the scope. Two queries, whatever the number of learners and months."""
+    months = grid_months(last_month)
+    following = [*months[1:], months[-1] + relativedelta(months=1)]
+    day, seconds = TrainingTime.day, TrainingTime.seconds
+    sums = {
+        f"m{index}": func.sum(case((and_(day >= start, day < end), seconds), else_=0))
+        for index, (start, end) in enumerate(zip(months, following, strict=True))
+    }
+    per_learner = _per_learner(scope, camp, months, sums)
+    query = per_learner.order_by(
+        User.organization_id.is_(None), Organization.name, User.name, User.id
+    )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    rows = [
+        GridRow(
+            row.user_id,
+            row.name,
+            row.email,
+            row.organization,
+            row.organization_id,
+            row.target,
+            tuple(int(row[f"m{index}"]) for index in range(len(months))),
+        )
+        for row in db.session.execute(query).mappings()
+    ]
+    every = per_learner.subquery("per_learner")
+    totals = db.session.execute(
+        db.select(
+            func.count(),
+            *(
+                func.coalesce(func.sum(case((every.c[name] > 0, every.c[name]), else_=0)), 0)
+                for name in sums
+            ),
+        )
+    ).one()
+    return HoursGrid(months, rows, tuple(int(value) for value in totals[1:]), int(totals[0]))
+
+
+# -- what the filters offer --------------------------------------------------------------
+
+
+def filter_camps() -> list[Camp]:
+    """Every camp, in the catalog's order: the camp filter's choices."""
+    return list(db.session.scalars(db.select(Camp).order_by(Camp.position, Camp.id)))
+
+
+def filter_organizations() -> list[Organization]:
+    """Every organization by name: the organization filter's choices (organizers')."""
+    return list(db.session.scalars(db.select(Organization).order_by(Organization.name)))
+
+
+def find_camp(camp_id: int) -> Camp | None:
+    return db.session.get(Camp, camp_id)
+
+
+def find_organization(organization_id: int) -> Organization | None:
+    return db.session.get(Organization, organization_id)

@@ -1,47 +1,35 @@
 """Reports for organizers (every organization) and managers (their own): pages and CSV.
 
-Every query parameter is checked here: a malformed one is a 400 with a message saying
-which, an organization the viewer may not see is the same 404 as an unknown one.
+The query string is checked by :class:`~lms.web.report_forms.ReportFilterForm`: a
+malformed parameter is a 400 with a message saying which; an organization the viewer may
+not see is the same 404 as an unknown one. The CSV exports are one table
+(:data:`EXPORTS`: a report's rows and columns) served by one view.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_login import current_user, login_required
 
-from lms.extensions import db
-from lms.models import Camp, Organization
-from lms.services import people, plans, reports
+from lms.models import Assignment, Camp, Organization
+from lms.services import charts, people, plans, reports
 from lms.services.live import local
 from lms.web.downloads import csv_response
+from lms.web.report_forms import ReportFilterForm
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 PAGE_SIZE = 100
-MAX_PAGE = 100000
 MAX_PERIOD_DAYS = 731
 DEFAULT_PERIOD_DAYS = 90
-ID = re.compile(r"[0-9]{1,10}")
-MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
-DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-MAX_ID = 2**31 - 1
-FIRST_YEAR, LAST_YEAR = 2000, 2100  # reports reach no further (and dates stay computable)
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One bar of a chart."""
-
-    label: str
-    value: float | None
-    title: str
-    cls: str = ""
 
 
 @dataclass
@@ -82,61 +70,41 @@ class Filters:
             parts.append(f"camp{self.camp.id}")
         return "-".join(parts)
 
+    @property
+    def period(self) -> str:
+        """The period's part of a CSV file name: ``from_to`` (either may be empty)."""
+        if self.start is None and self.end is None:
+            return ""
+        start = self.start.isoformat() if self.start else ""
+        end = self.end.isoformat() if self.end else ""
+        return f"{start}_{end}"
 
-def _id(name: str) -> int | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    if not ID.fullmatch(value) or int(value) > MAX_ID:
-        abort(400, _("%(name)s must be a number.", name=name))
-    return int(value)
-
-
-def _day(name: str) -> date | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        if not DAY.fullmatch(value):
-            raise ValueError(value)
-        found = date.fromisoformat(value)
-    except ValueError:
-        found = None
-    if found is None or not FIRST_YEAR <= found.year <= LAST_YEAR:
-        abort(400, _("%(name)s must be a date written YYYY-MM-DD.", name=name))
-    return found
-
-
-def _month(today: date) -> date:
-    value = request.args.get("month", "").strip()
-    if not value:
-        return today.replace(day=1)
-    match = MONTH.fullmatch(value)
-    if match is None or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
-        abort(400, _("The month must be written YYYY-MM."))
-    year, month = int(match.group(1)), int(match.group(2))
-    if not 1 <= month <= 12:
-        abort(400, _("The month must be written YYYY-MM."))
-    return date(year, month, 1)
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * PAGE_SIZE
 
 
 def filters(default_period: bool = False) -> Filters:
-    """Parse and check the filters; 404 when the viewer may not see the organization."""
-    today = plans.today()
-    organization_id = _id("organization")
-    scope = people.scope_for(current_user, organization_id)
+    """Parse and check the filters: 400 for a malformed or impossible one, 404 when the
+    viewer may not see the organization."""
+    form = ReportFilterForm(request.args)
+    if not form.validate():
+        abort(400, form.first_error())
+    scope = people.scope_for(current_user, form.organization.data)
     if scope is None:
         abort(404)
     organization = None
     if scope.organization_id is not None:
-        organization = db.get_or_404(Organization, scope.organization_id)
+        organization = reports.find_organization(scope.organization_id)
+        if organization is None:
+            abort(404)
     camp = None
-    camp_id = _id("camp")
-    if camp_id is not None:
-        camp = db.session.get(Camp, camp_id)
+    if form.camp.data is not None:
+        camp = reports.find_camp(form.camp.data)
         if camp is None:
             abort(400, _("There is no camp with this number."))
-    start, end = _day("from"), _day("to")
+    start, end = form.start.data, form.end.data
+    today = plans.today()
     if default_period:
         end = end or today
         start = start or end - timedelta(days=DEFAULT_PERIOD_DAYS)
@@ -145,88 +113,26 @@ def filters(default_period: bool = False) -> Filters:
             abort(400, _("The period ends before it starts."))
         if (end - start).days > MAX_PERIOD_DAYS:
             abort(400, _("The period is longer than two years."))
-    page = _id("page")
-    if page is None:
-        page = 1
-    elif not 1 <= page <= MAX_PAGE:
-        abort(400, _("page must be a number from 1 to %(last)d.", last=MAX_PAGE))
-    return Filters(scope, organization, camp, _month(today), start, end, page)
+    month = form.month.data or today.replace(day=1)
+    return Filters(scope, organization, camp, month, start, end, form.page.data or 1)
+
+
+def archive_href(user_id: int, organization_id: int | None) -> str | None:
+    """The learner's archive, when the viewer may see it (None: no link)."""
+    if not people.may_view_records(current_user, user_id, organization_id):
+        return None
+    return url_for("archive.person", user_id=user_id)
 
 
 def _page_options(selected: Filters) -> dict[str, Any]:
-    """What every report page shows: the filter choices and the current filters."""
-    organizations = (
-        list(db.session.scalars(db.select(Organization).order_by(Organization.name)))
-        if current_user.is_organizer
-        else []
-    )
-    camps = list(db.session.scalars(db.select(Camp).order_by(Camp.position, Camp.id)))
-    return {"filters": selected, "organizations": organizations, "camps": camps}
-
-
-def _name(*parts: str) -> str:
-    return "-".join(part for part in parts if part)
-
-
-# -- charts -----------------------------------------------------------------------------
-
-CHART_SESSIONS = 60
-
-
-def hours_bars(summary: reports.HoursSummary) -> list[Bar]:
-    """The distribution of learners by the share of their target reached."""
-    labels = {
-        "none": _("none"),
-        "under_25": "0–25%",
-        "under_50": "25–50%",
-        "under_75": "50–75%",
-        "under_100": "75–100%",
-        "met": _("met"),
+    """What every report page shows: the filter choices, the current filters, the links."""
+    organizations = reports.filter_organizations() if current_user.is_organizer else []
+    return {
+        "filters": selected,
+        "organizations": organizations,
+        "camps": reports.filter_camps(),
+        "archive_href": archive_href,
     }
-    return [
-        Bar(
-            labels[key],
-            summary.buckets[key],
-            _("%(share)s: %(num)d learners", share=labels[key], num=summary.buckets[key]),
-            "met" if key == "met" else "",
-        )
-        for key in reports.HOUR_BUCKETS
-    ]
-
-
-def session_bars(rows: list[reports.SessionAttendance]) -> list[Bar]:
-    """Attendance rate of the last sessions of the period that have a rate: a session the
-    table shows as "—" (nobody registered) is left out rather than drawn as 0 %."""
-    bars = []
-    for row in [row for row in rows if row.rate is not None][-CHART_SESSIONS:]:
-        day = local(row.session.starts_at, row.session.timezone)
-        bars.append(
-            Bar(
-                day.strftime("%m-%d"),
-                row.rate,
-                f"{day:%Y-%m-%d} {row.session.title}: {row.rate}%",
-                "low" if row.rate < 50 else "",
-            )
-        )
-    return bars
-
-
-def completion_bars(rows: list[reports.CourseCompletion]) -> list[Bar]:
-    return [
-        Bar(
-            row.course.title,
-            row.rate,
-            _(
-                "%(course)s: %(completed)d of %(enrolled)d completed",
-                course=row.course.title,
-                completed=row.completed,
-                enrolled=row.enrolled,
-            ),
-            f"camp-{row.course.camp.slug}",
-        )
-        for row in rows
-        if row.enrolled
-    ]
 
 
 # -- pages ------------------------------------------------------------------------------
@@ -240,7 +146,7 @@ def index() -> str:
     return render_template(
         "reports/index.html",
         summary=summary,
-        chart=hours_bars(summary),
+        chart=charts.hours_bars(summary),
         **_page_options(selected),
     )
 
@@ -249,9 +155,8 @@ def index() -> str:
 @login_required
 def hours() -> str:
     selected = filters()
-    offset = (selected.page - 1) * PAGE_SIZE
     rows = reports.monthly_hours(
-        selected.scope, selected.month, selected.camp, limit=PAGE_SIZE + 1, offset=offset
+        selected.scope, selected.month, selected.camp, limit=PAGE_SIZE + 1, offset=selected.offset
     )
     summary = reports.hours_summary(selected.scope, selected.month, selected.camp)
     return render_template(
@@ -259,24 +164,27 @@ def hours() -> str:
         rows=rows[:PAGE_SIZE],
         more=len(rows) > PAGE_SIZE,
         summary=summary,
-        chart=hours_bars(summary),
+        chart=charts.hours_bars(summary),
         camp_target=selected.camp.monthly_target_hours if selected.camp else None,
         **_page_options(selected),
     )
 
 
-@bp.get("/hours.csv")
+@bp.get("/hours-grid")
 @login_required
-def hours_csv() -> Response:
+def hours_grid() -> str:
+    """Learners × the twelve months that end with the chosen one."""
     selected = filters()
-    rows = reports.monthly_hours(selected.scope, selected.month, selected.camp)
-    return csv_response(
-        (
-            (r.organization, r.name, r.email, r.hours, r.target, _("yes") if r.met else _("no"))
-            for r in rows
-        ),
-        [_("Organization"), _("Name"), _("E-mail"), _("Hours"), _("Target (h)"), _("Met")],
-        _name("hours", selected.month.strftime("%Y-%m"), selected.tag),
+    grid = reports.hours_grid(
+        selected.scope, selected.month, selected.camp, limit=PAGE_SIZE + 1, offset=selected.offset
+    )
+    return render_template(
+        "reports/hours_grid.html",
+        grid=grid,
+        rows=grid.rows[:PAGE_SIZE],
+        more=len(grid.rows) > PAGE_SIZE,
+        legend=charts.share_legend(),
+        **_page_options(selected),
     )
 
 
@@ -290,86 +198,8 @@ def attendance() -> str:
         "reports/attendance.html",
         sessions=sessions,
         series=reports.attendance_by_series(*args),
-        chart=session_bars(sessions),
+        chart=charts.session_bars(sessions),
         **_page_options(selected),
-    )
-
-
-def _period(selected: Filters) -> str:
-    if selected.start is None and selected.end is None:
-        return ""
-    start = selected.start.isoformat() if selected.start else ""
-    end = selected.end.isoformat() if selected.end else ""
-    return f"{start}_{end}"
-
-
-@bp.get("/attendance.csv")
-@login_required
-def attendance_csv() -> Response:
-    selected = filters(default_period=True)
-    rows = reports.attendance_by_session(
-        selected.scope, selected.start, selected.end, selected.camp
-    )
-    return csv_response(
-        (
-            (
-                local(r.session.starts_at, r.session.timezone).strftime("%Y-%m-%d %H:%M"),
-                r.session.title,
-                r.session.series.title if r.session.series else "",
-                r.registered,
-                r.present,
-                r.late,
-                r.excused,
-                r.absent,
-                r.rate,
-            )
-            for r in rows
-        ),
-        [
-            _("Start"),
-            _("Session"),
-            _("Series"),
-            _("Registered"),
-            _("Present"),
-            _("Late"),
-            _("Excused"),
-            _("Absent"),
-            _("Attendance rate (%)"),
-        ],
-        _name("attendance", _period(selected), selected.tag),
-    )
-
-
-@bp.get("/attendance-series.csv")
-@login_required
-def attendance_series_csv() -> Response:
-    selected = filters(default_period=True)
-    rows = reports.attendance_by_series(selected.scope, selected.start, selected.end, selected.camp)
-    return csv_response(
-        (
-            (
-                r.series.title,
-                r.sessions,
-                r.registered,
-                r.present,
-                r.late,
-                r.excused,
-                r.absent,
-                r.rate,
-            )
-            for r in rows
-        ),
-        [
-            _("Series"),
-            _("Sessions"),
-            _("Registered"),
-            _("Present"),
-            _("Late"),
-            _("Excused"),
-            _("Absent"),
-            _("Attendance rate (%)"),
-        ],
-        _name("attendance-series", _period(selected), selected.tag),
     )
 
 
@@ -382,33 +212,9 @@ def completion() -> str:
     return render_template(
         "reports/completion.html",
         course_rows=course_rows,
-        chart=completion_bars(course_rows),
+        chart=charts.completion_bars(course_rows),
         camp_rows=reports.completion_by_camp(*args),
         **_page_options(selected),
-    )
-
-
-@bp.get("/completion.csv")
-@login_required
-def completion_csv() -> Response:
-    selected = filters()
-    rows = reports.completion_by_course(selected.scope, selected.camp, selected.start, selected.end)
-    return csv_response(
-        ((r.course.camp.title, r.course.title, r.enrolled, r.completed, r.rate) for r in rows),
-        [_("Camp"), _("Course"), _("Enrolled"), _("Completed"), _("Completion rate (%)")],
-        _name("completion", _period(selected), selected.tag),
-    )
-
-
-@bp.get("/completion-camps.csv")
-@login_required
-def completion_camps_csv() -> Response:
-    selected = filters()
-    rows = reports.completion_by_camp(selected.scope, selected.camp, selected.start, selected.end)
-    return csv_response(
-        ((r.camp.title, r.courses, r.enrolled, r.completed, r.rate) for r in rows),
-        [_("Camp"), _("Courses"), _("Enrolled"), _("Completed"), _("Completion rate (%)")],
-        _name("completion-camps", _period(selected), selected.tag),
     )
 
 
@@ -417,8 +223,7 @@ def completion_camps_csv() -> Response:
 def overdue() -> str:
     selected = filters()
     args = (selected.scope, selected.camp, selected.start, selected.end)
-    offset = (selected.page - 1) * PAGE_SIZE
-    rows = reports.overdue(*args, limit=PAGE_SIZE + 1, offset=offset)
+    rows = reports.overdue(*args, limit=PAGE_SIZE + 1, offset=selected.offset)
     return render_template(
         "reports/overdue.html",
         rows=rows[:PAGE_SIZE],
@@ -428,38 +233,186 @@ def overdue() -> str:
     )
 
 
-def _subject(assignment: Any) -> str:
+# -- CSV exports: one table, one view ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A CSV column: its header and the cell of a row."""
+
+    header: LazyString | str
+    cell: Callable[[Any], object]
+
+
+@dataclass(frozen=True)
+class Export:
+    """A report as CSV: its rows for the filters, its columns, and its file name's parts
+    (``name``-``part``-``tag``, empty parts left out)."""
+
+    rows: Callable[[Filters], Iterable[Any]]
+    columns: Callable[[Filters], Sequence[Column]]
+    part: Callable[[Filters], str]
+    default_period: bool = False
+
+
+def _fixed(*columns: Column) -> Callable[[Filters], Sequence[Column]]:
+    return lambda _selected: columns
+
+
+def _yes_no(value: bool) -> str:
+    return _("yes") if value else _("no")
+
+
+def _subject(assignment: Assignment) -> str:
     if assignment.course is not None:
         return f"{assignment.course.camp.title} › {assignment.course.title}"
     return _("Whole camp: %(camp)s", camp=assignment.camp.title)
 
 
-@bp.get("/overdue.csv")
-@login_required
-def overdue_csv() -> Response:
-    selected = filters()
-    rows = reports.overdue(selected.scope, selected.camp, selected.start, selected.end)
-    return csv_response(
-        (
-            (
-                r.organization,
-                r.user.name,
-                r.user.email,
-                _subject(r.assignment),
-                r.assignment.group.name if r.assignment.group else "",
-                r.assignment.due_on.isoformat(),
-                r.days,
-            )
-            for r in rows
+def _month_part(selected: Filters) -> str:
+    return selected.month.strftime("%Y-%m")
+
+
+def _grid_part(selected: Filters) -> str:
+    months = reports.grid_months(selected.month)
+    return f"{months[0]:%Y-%m}_{months[-1]:%Y-%m}"
+
+
+ATTENDANCE_COUNTS = (
+    Column(_l("Registered"), lambda r: r.registered),
+    Column(_l("Present"), lambda r: r.present),
+    Column(_l("Late"), lambda r: r.late),
+    Column(_l("Excused"), lambda r: r.excused),
+    Column(_l("Absent"), lambda r: r.absent),
+    Column(_l("Attendance rate (%)"), lambda r: r.rate),
+)
+COMPLETION_COUNTS = (
+    Column(_l("Enrolled"), lambda r: r.enrolled),
+    Column(_l("Completed"), lambda r: r.completed),
+    Column(_l("Completion rate (%)"), lambda r: r.rate),
+)
+LEARNER = (
+    Column(_l("Organization"), lambda r: r.organization),
+    Column(_l("Name"), lambda r: r.name),
+    Column(_l("E-mail"), lambda r: r.email),
+)
+
+
+def _grid_columns(selected: Filters) -> list[Column]:
+    months = reports.grid_months(selected.month)
+    return [
+        *LEARNER,
+        *(
+            Column(month.strftime("%Y-%m"), lambda r, index=index: r.hours[index])
+            for index, month in enumerate(months)
         ),
-        [
-            _("Organization"),
-            _("Name"),
-            _("E-mail"),
-            _("Course or camp"),
-            _("Group"),
-            _("Due"),
-            _("Days overdue"),
-        ],
-        _name("overdue", plans.today().isoformat(), selected.tag),
+        Column(_l("Total (h)"), lambda r: r.total),
+    ]
+
+
+def _grid_rows(selected: Filters) -> list[Any]:
+    """The grid's learners, then a last row with each month's total."""
+    grid = reports.hours_grid(selected.scope, selected.month, selected.camp)
+    totals = reports.GridRow(0, "", "", _("Total"), None, 0, grid.month_seconds)
+    return [*grid.rows, totals]
+
+
+EXPORTS: dict[str, Export] = {
+    "hours": Export(
+        rows=lambda f: reports.monthly_hours(f.scope, f.month, f.camp),
+        columns=_fixed(
+            *LEARNER,
+            Column(_l("Hours"), lambda r: r.hours),
+            Column(_l("Target (h)"), lambda r: r.target),
+            Column(_l("Met"), lambda r: _yes_no(r.met)),
+        ),
+        part=_month_part,
+    ),
+    "hours-grid": Export(
+        rows=_grid_rows,
+        columns=_grid_columns,
+        part=_grid_part,
+    ),
+    "attendance": Export(
+        rows=lambda f: reports.attendance_by_session(f.scope, f.start, f.end, f.camp),
+        columns=_fixed(
+            Column(
+                _l("Start"),
+                lambda r: local(r.session.starts_at, r.session.timezone).strftime("%Y-%m-%d %H:%M"),
+            ),
+            Column(_l("Session"), lambda r: r.session.title),
+            Column(_l("Series"), lambda r: r.session.series.title if r.session.series else ""),
+            *ATTENDANCE_COUNTS,
+        ),
+        part=lambda f: f.period,
+        default_period=True,
+    ),
+    "attendance-series": Export(
+        rows=lambda f: reports.attendance_by_series(f.scope, f.start, f.end, f.camp),
+        columns=_fixed(
+            Column(_l("Series"), lambda r: r.series.title),
+            Column(_l("Sessions"), lambda r: r.sessions),
+            *ATTENDANCE_COUNTS,
+        ),
+        part=lambda f: f.period,
+        default_period=True,
+    ),
+    "completion": Export(
+        rows=lambda f: reports.completion_by_course(f.scope, f.camp, f.start, f.end),
+        columns=_fixed(
+            Column(_l("Camp"), lambda r: r.course.camp.title),
+            Column(_l("Course"), lambda r: r.course.title),
+            *COMPLETION_COUNTS,
+        ),
+        part=lambda f: f.period,
+    ),
+    "completion-camps": Export(
+        rows=lambda f: reports.completion_by_camp(f.scope, f.camp, f.start, f.end),
+        columns=_fixed(
+            Column(_l("Camp"), lambda r: r.camp.title),
+            Column(_l("Courses"), lambda r: r.courses),
+            *COMPLETION_COUNTS,
+        ),
+        part=lambda f: f.period,
+    ),
+    "overdue": Export(
+        rows=lambda f: reports.overdue(f.scope, f.camp, f.start, f.end),
+        columns=_fixed(
+            Column(_l("Organization"), lambda r: r.organization),
+            Column(_l("Name"), lambda r: r.user.name),
+            Column(_l("E-mail"), lambda r: r.user.email),
+            Column(_l("Course or camp"), lambda r: _subject(r.assignment)),
+            Column(_l("Group"), lambda r: r.assignment.group.name if r.assignment.group else ""),
+            Column(_l("Due"), lambda r: r.assignment.due_on.isoformat()),
+            Column(_l("Days overdue"), lambda r: r.days),
+        ),
+        part=lambda _f: plans.today().isoformat(),
+    ),
+}
+
+
+def export(name: str) -> Response:
+    """The CSV of the report ``name`` (a key of :data:`EXPORTS`) for the request's filters."""
+    table = EXPORTS[name]
+    selected = filters(default_period=table.default_period)
+    columns = table.columns(selected)
+    file_name = "-".join(part for part in (name, table.part(selected), selected.tag) if part)
+    return csv_response(
+        ([column.cell(row) for column in columns] for row in table.rows(selected)),
+        [str(column.header) for column in columns],
+        file_name,
+    )
+
+
+def _export_view(name: str) -> Callable[[], Response]:
+    def view() -> Response:
+        return export(name)
+
+    view.__doc__ = f"The {name} report as CSV."
+    return login_required(view)
+
+
+for _name in EXPORTS:  # /reports/hours.csv is the endpoint reports.hours_csv, and so on
+    bp.add_url_rule(
+        f"/{_name}.csv", endpoint=f"{_name.replace('-', '_')}_csv", view_func=_export_view(_name)
     )
