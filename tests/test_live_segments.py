@@ -6,7 +6,7 @@ The activity day's segments: open class 0–60, salon 70–130, discussion 140�
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -229,3 +229,90 @@ def test_the_roster_csv_names_the_segments_attended(app, client, learner, organi
     header, line = body.splitlines()[:2]
     assert header.endswith("Segments attended")
     assert "Open class;" in line and "Members' discussion" in line and "Maker salon" not in line
+
+
+@pytest.fixture
+def app_before_segments(app_config):
+    """An app whose fresh database is migrated to the revision before segment attendance."""
+    import flask_migrate
+
+    from lms import create_app
+    from tests.conftest import _postgres_schema
+
+    schema = _postgres_schema(app_config)
+    next(schema)
+    app = create_app(app_config)
+    with app.app_context():
+        flask_migrate.upgrade(revision="e5c1a7b3d920")
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    next(schema, None)
+
+
+def _insert(connection, table: str, moment: datetime, **values) -> int:
+    """A row with ``values``, and filler for the other required columns (as they were then)."""
+    import sqlalchemy as sa
+
+    for column in sa.inspect(connection).get_columns(table):
+        name, kind = column["name"], str(column["type"]).upper()
+        if name in values or name == "id" or column["nullable"] or column.get("default"):
+            continue
+        values[name] = (
+            0 if "INT" in kind else False if "BOOL" in kind
+            else moment if "DATE" in kind or "TIME" in kind else "x"
+        )  # fmt: skip
+    rows = sa.table(table, *(sa.column(name) for name in values), sa.column("id"))
+    connection.execute(sa.insert(rows).values(**values))
+    return connection.execute(sa.select(sa.func.max(rows.c.id))).scalar_one()
+
+
+def test_the_migration_cuts_existing_presence_into_segments(app_before_segments):
+    import flask_migrate
+    import sqlalchemy as sa
+
+    start = datetime(2031, 3, 25, 5, 30, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+    with db.engine.begin() as connection:
+        user = _insert(connection, "users", start, email="m@example.com", role="learner")
+        session = _insert(
+            connection, "live_sessions", start, starts_at=start, ends_at=start + 190 * minute,
+            status="scheduled", delivery="lecture", capacity=9,
+        )  # fmt: skip
+        for kind, offset, length in (
+            ("open_class", 0, 60),
+            ("salon", 70, 60),
+            ("discussion", 140, 50),
+        ):
+            _insert(
+                connection, "live_segments", start, session_id=session, kind=kind,
+                starts_at=start + offset * minute, ends_at=start + (offset + length) * minute,
+            )  # fmt: skip
+        _insert(
+            connection, "attendance", start, session_id=session, user_id=user, status="late",
+            arrived_at=start + 80 * minute, left_at=start + 150 * minute, method="trainer",
+        )  # fmt: skip
+        # Someone excused, and someone present all afternoon.
+        other = _insert(connection, "users", start, email="n@example.com", role="learner")
+        _insert(connection, "attendance", start, session_id=session, user_id=other,
+                status="excused", method="trainer")  # fmt: skip
+    flask_migrate.upgrade(revision="b8f3d2a6c417")
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT g.kind, p.arrived_at, p.left_at FROM segment_attendance p "
+                "JOIN live_segments g ON g.id = p.segment_id ORDER BY g.starts_at"
+            )
+        ).all()
+
+    def read(value):  # SQLite answers raw SQL with text
+        if value is None:
+            return None
+        return live.aware(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+    found = [(kind, read(arrived), read(left)) for kind, arrived, left in rows]
+    # The open class was before the arrival; nothing for the excused learner.
+    assert found == [
+        ("salon", start + 80 * minute, None),
+        ("discussion", None, start + 150 * minute),
+    ]

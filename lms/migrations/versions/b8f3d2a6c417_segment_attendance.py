@@ -63,6 +63,9 @@ def upgrade():
         "INSERT INTO segment_attendance (attendance_id, segment_id, arrived_at, left_at, method) "
         "VALUES (:attendance, :segment, :arrived, :left, :method)"
     )
+    def stored(moment):  # SQLite keeps UTC without an offset, as the models write it
+        return moment.replace(tzinfo=None) if bind.dialect.name == 'sqlite' else moment
+
     for id_, status, arrived, checked_in, left, method, starts, ends in rows:
         since, until = _aware(starts), _aware(ends)
         if status == 'late' and (arrived or checked_in) is not None:
@@ -75,8 +78,8 @@ def upgrade():
                 continue
             bind.execute(insert, {
                 'attendance': id_, 'segment': segment_id,
-                'arrived': since if since > segment_start else None,
-                'left': until if until < segment_end else None,
+                'arrived': stored(since) if since > segment_start else None,
+                'left': stored(until) if until < segment_end else None,
                 'method': method or 'code',
             })
 
