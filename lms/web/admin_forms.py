@@ -5,10 +5,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from lms.web.forms import LANGUAGE_CHOICES, NO_CONTROL, StrongPassword, page_language
+from lms.web.forms import (
+    LANGUAGE_CHOICES,
+    NO_CONTROL,
+    ROLE_CHOICES,
+    StrongPassword,
+    page_language,
+)
 
 
 class NewUserForm(FlaskForm):
@@ -17,15 +22,7 @@ class NewUserForm(FlaskForm):
         _l("E-mail"),
         validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
     )
-    role = SelectField(
-        _l("Role"),
-        choices=[
-            SelectChoice("learner", _l("Learner")),
-            SelectChoice("trainer", _l("Trainer")),
-            SelectChoice("organizer", _l("Organizer")),
-        ],
-        default="learner",
-    )
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="learner")
     organization = SelectField(_l("Organization"), coerce=int, default=0)
     is_manager = BooleanField(_l("Manager of the organization"))
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default=page_language)

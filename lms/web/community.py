@@ -130,18 +130,14 @@ def _post_url(post: Any, anchor: str | None = None) -> str:
 def _post_page(post: Any, form: Any) -> str:
     """A case with its comments, or a topic with its thread, as the user may see them."""
     if isinstance(post, SalonCase):
-        return render_template(
-            "community/case.html",
-            case=post,
-            body=render_markdown(post.body),
-            comments=community.case_comments(post, current_user),
-            form=form,
-        )
+        kind, below = "case", {"comments": community.case_comments(post, current_user)}
+    else:
+        kind, below = "topic", {"thread": community.thread(post, current_user)}
     return render_template(
-        "community/topic.html",
-        topic=post,
+        f"community/{kind}.html",
+        **{kind: post},
+        **below,
         body=render_markdown(post.body),
-        thread=community.thread(post, current_user),
         form=form,
     )
 

@@ -226,15 +226,15 @@ class TrainerForm(FlaskForm):
     email = EmailField(_l("Trainer's e-mail"), validators=[DataRequired(), Length(max=254)])
 
 
+ROLE_CHOICES = [
+    SelectChoice("learner", _l("Learner")),
+    SelectChoice("trainer", _l("Trainer")),
+    SelectChoice("organizer", _l("Organizer")),
+]
+
+
 class UserAdminForm(FlaskForm):
-    role = SelectField(
-        _l("Role"),
-        choices=[
-            SelectChoice("learner", _l("Learner")),
-            SelectChoice("trainer", _l("Trainer")),
-            SelectChoice("organizer", _l("Organizer")),
-        ],
-    )
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     active = SelectField(
         _l("Account"), choices=[SelectChoice("1", _l("active")), SelectChoice("0", _l("disabled"))]
     )
