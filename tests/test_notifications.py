@@ -675,3 +675,19 @@ def test_anonymous_visitors_are_sent_to_log_in(app):
     response = client.get("/notifications")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert 'data-test="bell"' not in client.get("/").get_data(as_text=True)
+
+
+def test_the_bell_costs_no_statement(app, learner):
+    from tests.test_query_counts import count_queries
+
+    client = logged_in(app, learner.email)
+    client.get("/")
+    with count_queries(app) as before:
+        assert 'data-test="bell"' in client.get("/").get_data(as_text=True)
+    moved_twice(app, learner.id)
+    with count_queries(app) as after:
+        page = client.get("/").get_data(as_text=True)
+    assert 'class="bell-count" aria-hidden="true">2<' in page
+    assert len(after) == len(before)
+    # the count comes with the user row the request loads, not in a statement of its own
+    assert not [s for s in after if "unread_notifications" in s and "auth_sessions" not in s]
