@@ -130,24 +130,29 @@ def test_mark_read_refuses_what_it_must(app, client, learner, other_learner, cou
 # -- the certificate --------------------------------------------------------------------
 
 
+def add_certificate(user_id: int, course_id: int, **fields: object) -> str:
+    """Issue a certificate as completion would, with a snapshot of ``fields`` (names and
+    titles, minutes, issued_at); its code. In an app context; no commit."""
+    values = {
+        "learner_name": "张伟 <Wei> & Co",
+        "course_title_zh": "战略工具箱：从零到一",
+        "course_title_en": "Strategy toolkit",
+        "camp_title_zh": "创业成长营",
+        "camp_title_en": "Startup growth",
+        "minutes": 95,
+        **fields,
+    }
+    code = new_code()
+    db.session.add(Certificate(code=code, user_id=user_id, course_id=course_id, **values))
+    return code
+
+
 @pytest.fixture
 def certificate(app, learner, course) -> str:
     """A certificate issued at 2027-01-01 20:00 UTC: 2 January 04:00 in Shanghai."""
     with app.app_context():
-        code = new_code()
-        db.session.add(
-            Certificate(
-                code=code,
-                user_id=learner.id,
-                course_id=course.id,
-                issued_at=datetime(2027, 1, 1, 20, 0, tzinfo=UTC),
-                learner_name="张伟 <Wei> & Co",
-                course_title_zh="战略工具箱：从零到一",
-                course_title_en="Strategy toolkit",
-                camp_title_zh="创业成长营",
-                camp_title_en="Startup growth",
-                minutes=95,
-            )
+        code = add_certificate(
+            learner.id, course.id, issued_at=datetime(2027, 1, 1, 20, 0, tzinfo=UTC)
         )
         db.session.add(Enrollment(user_id=learner.id, course_id=course.id, status="completed"))
         db.session.commit()

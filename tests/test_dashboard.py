@@ -11,7 +11,6 @@ import pytest
 from lms.extensions import db
 from lms.models import (
     Camp,
-    Certificate,
     Course,
     Enrollment,
     Lesson,
@@ -22,8 +21,8 @@ from lms.models import (
 )
 from lms.models._base import utcnow
 from lms.services import archive, dashboard, hours
-from lms.services.completion import new_code
 from tests.conftest import course_url, video_lessons_of
+from tests.test_certificates import add_certificate
 from tests.test_query_counts import count_queries
 from tests.test_watch_credit import fake_video
 
@@ -195,20 +194,7 @@ def test_upcoming_registered_sessions_in_the_academy_time_zone(app, client, lear
 
 def test_my_certificates_are_listed_with_links(app, client, learner, course):
     with app.app_context():
-        code = new_code()
-        db.session.add(
-            Certificate(
-                code=code,
-                user_id=learner.id,
-                course_id=course.id,
-                learner_name="李雷",
-                course_title_zh="创业工具箱",
-                course_title_en="Strategy toolkit",
-                camp_title_zh="创业",
-                camp_title_en="Startup",
-                minutes=90,
-            )
-        )
+        code = add_certificate(learner.id, course.id, course_title_zh="创业工具箱")
         db.session.commit()
     client.login(learner.email)
     page = client.get("/dashboard", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
@@ -359,18 +345,7 @@ def grow(app, user_id: int, start: int, count: int) -> None:
                     user_id=user_id, lesson_id=lesson.id, position_seconds=60, updated_at=now
                 )
             )
-            db.session.add(
-                Certificate(
-                    code=new_code(),
-                    user_id=user_id,
-                    course_id=course.id,
-                    learner_name="x",
-                    course_title_zh="课",
-                    course_title_en="c",
-                    camp_title_zh="营",
-                    camp_title_en="camp",
-                )
-            )
+            add_certificate(user_id, course.id)
             session = LiveSession(
                 title_zh=f"场 {number}",
                 title_en=f"Session {number}",

@@ -11,7 +11,6 @@ import pytest
 
 from lms.extensions import db
 from lms.models import (
-    Certificate,
     Enrollment,
     Lesson,
     LessonProgress,
@@ -21,7 +20,6 @@ from lms.models import (
 )
 from lms.models._base import utcnow
 from lms.services import hours
-from lms.services.completion import new_code
 from tests.conftest import course_url, video_lessons_of
 from tests.test_browser import (  # noqa: F401 - the browser fixtures
     TIMEOUT_MS,
@@ -34,6 +32,7 @@ from tests.test_browser import (  # noqa: F401 - the browser fixtures
     wait_for_video_metadata,
     wait_until,
 )
+from tests.test_certificates import add_certificate
 from tests.test_watch_credit import fake_video
 
 pytestmark = pytest.mark.browser
@@ -115,18 +114,11 @@ def lived_in(app, user_id: int, course) -> None:
         db.session.add(session)
         db.session.flush()
         db.session.add(Registration(session_id=session.id, user_id=user_id, status="registered"))
-        db.session.add(
-            Certificate(
-                code=new_code(),
-                user_id=user_id,
-                course_id=course.id,
-                learner_name="李雷",
-                course_title_zh="精益创业方法论与商业模式画布实战",
-                course_title_en="Lean startup methods and the business model canvas in practice",
-                camp_title_zh="创业营",
-                camp_title_en="Entrepreneur camp",
-                minutes=240,
-            )
+        add_certificate(
+            user_id,
+            course.id,
+            course_title_zh="精益创业方法论与商业模式画布实战",
+            course_title_en="Lean startup methods and the business model canvas in practice",
         )
         db.session.commit()
 
