@@ -5,11 +5,12 @@ Every function here runs a fixed number of queries whatever the amount of data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam, func, literal, union_all
 from sqlalchemy.orm import Session, contains_eager, selectinload, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -96,14 +97,15 @@ def _query_lesson_totals(course_ids: list[int] | None) -> dict[int, tuple[int, i
     }
 
 
-def _completed_required(user: User, course_ids: list[int]) -> dict[int, int]:
-    rows = db.session.execute(
-        db.select(Module.course_id, func.count(LessonProgress.id))
+def _completed_required_query(*leading: Any) -> Any:
+    """A learner's completed required lessons per course (``course_ids``, ``user_id``)."""
+    return (
+        db.select(*leading, Module.course_id, func.count(LessonProgress.id))
         .join(Lesson, Lesson.module_id == Module.id)
         .join(LessonProgress, LessonProgress.lesson_id == Lesson.id)
         .where(
-            Module.course_id.in_(course_ids),
-            LessonProgress.user_id == user.id,
+            Module.course_id.in_(bindparam("course_ids", expanding=True)),
+            LessonProgress.user_id == bindparam("user_id"),
             LessonProgress.completed_at.is_not(None),
             Lesson.required.is_(True),
             Lesson.archived_at.is_(None),
@@ -111,6 +113,22 @@ def _completed_required(user: User, course_ids: list[int]) -> dict[int, int]:
         )
         .group_by(Module.course_id)
     )
+
+
+# Built once. The cards' personal part in one statement: ("enrolled", course, 0) for each
+# enrollment, ("done", course, n) for the required lessons completed.
+_COMPLETED_REQUIRED = _completed_required_query()
+_CARDS_OF_LEARNER = union_all(
+    db.select(literal("enrolled"), Enrollment.course_id, literal(0)).where(
+        Enrollment.user_id == bindparam("user_id"),
+        Enrollment.course_id.in_(bindparam("course_ids", expanding=True)),
+    ),
+    _completed_required_query(literal("done")),
+)
+
+
+def _completed_required(user: User, course_ids: list[int]) -> dict[int, int]:
+    rows = db.session.execute(_COMPLETED_REQUIRED, {"course_ids": course_ids, "user_id": user.id})
     return {course_id: count for course_id, count in rows}
 
 
@@ -132,14 +150,12 @@ def _cards(courses: list[Course], user: User | None) -> list[CourseCard]:
     enrolled: set[int] = set()
     done: dict[int, int] = {}
     if user is not None and user.is_authenticated and ids:
-        enrolled = set(
-            db.session.scalars(
-                db.select(Enrollment.course_id).where(
-                    Enrollment.user_id == user.id, Enrollment.course_id.in_(ids)
-                )
-            )
-        )
-        done = _completed_required(user, ids)
+        params = {"course_ids": ids, "user_id": user.id}
+        for kind, course_id, count in db.session.connection().execute(_CARDS_OF_LEARNER, params):
+            if kind == "enrolled":
+                enrolled.add(course_id)
+            else:
+                done[course_id] = count
     cards = []
     for course in courses:
         lessons, minutes, required = totals.get(course.id, (0, 0, 0))
@@ -154,7 +170,22 @@ def catalog(user: User | None, per_camp: int = CARDS_PER_CAMP) -> list[CampSecti
     sections = {camp.id: CampSection(camp) for camp in camps}
     if not sections:
         return []
-    published = _published(list(sections)).subquery()
+    if shared_objects():
+        camps_by_id = {camp.id: camp for camp in camps}
+        load = partial(_kept_rows, partial(_first_courses, list(sections), per_camp), camps_by_id)
+        rows = versioned("catalog.first", "content", load, key=(tuple(sections), per_camp))
+    else:
+        rows = db.session.execute(_first_courses(list(sections), per_camp)).all()
+    for course, total in rows:
+        sections[course.camp_id].total = total
+    for card in _cards([course for course, _total in rows], user):
+        sections[card.course.camp_id].cards.append(card)
+    return list(sections.values())
+
+
+def _first_courses(camp_ids: list[int], per_camp: int) -> Any:
+    """The first ``per_camp`` published courses of each camp, with the camp's number of them."""
+    published = _published(camp_ids).subquery()
     ranked = db.select(
         published.c.id,
         func.row_number()
@@ -162,23 +193,12 @@ def catalog(user: User | None, per_camp: int = CARDS_PER_CAMP) -> list[CampSecti
         .label("rank"),
         func.count().over(partition_by=published.c.camp_id).label("total"),
     ).subquery()
-    query = (
+    return (
         db.select(Course, ranked.c.total)
         .join(ranked, ranked.c.id == Course.id)
         .where(ranked.c.rank <= per_camp)
         .order_by(Course.camp_id, Course.position, Course.id)
     )
-    if shared_objects():
-        camps_by_id = {camp.id: camp for camp in camps}
-        load = partial(_kept_rows, query, camps_by_id)
-        rows = versioned("catalog.first", "content", load, key=(tuple(sections), per_camp))
-    else:
-        rows = db.session.execute(query).all()
-    for course, total in rows:
-        sections[course.camp_id].total = total
-    for card in _cards([course for course, _total in rows], user):
-        sections[card.course.camp_id].cards.append(card)
-    return list(sections.values())
 
 
 def camp_section(
@@ -220,11 +240,11 @@ def _camp_page(
     return detached(load) if keep else load(db.session())
 
 
-def _kept_rows(query: Any, camps: dict[int, Camp]) -> list[tuple[Course, int]]:
-    """The rows of ``query`` (a course and a number), detached, each course's camp set."""
+def _kept_rows(query: Callable[[], Any], camps: dict[int, Camp]) -> list[tuple[Course, int]]:
+    """The rows of ``query()`` (a course and a number), detached, each course's camp set."""
 
     def load(session: Session) -> list[tuple[Course, int]]:
-        rows = [(course, total) for course, total in session.execute(query)]
+        rows = [(course, total) for course, total in session.execute(query())]
         for course, _total in rows:
             set_committed_value(course, "camp", camps[course.camp_id])
         return rows
