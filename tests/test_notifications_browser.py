@@ -11,12 +11,8 @@ import pytest
 from lms.extensions import db
 from lms.models import User
 from lms.services import live
-from tests.test_browser import (  # noqa: F401 - the browser fixture
-    TIMEOUT_MS,
-    chromium_browser,
-    log_in,
-    serving,
-)
+from tests.test_browser import chromium_browser, log_in, serving  # noqa: F401 - the fixture
+from tests.test_search_browser import _context
 
 pytestmark = pytest.mark.browser
 
@@ -47,20 +43,6 @@ OUTSIDE = """(selector) => [...document.querySelectorAll(selector)]
   })
   .map((element) => element.textContent.trim() || element.className)"""
 LABELS = ".nav > a, .nav button, .bell, .inbox-actions a, .inbox-actions button, legend"
-
-
-def _context(browser, base: str, locale: str, phone: bool):
-    options: dict = {"viewport": {"width": 1280, "height": 800}}
-    if phone:
-        options = {
-            "viewport": {"width": 390, "height": 844},
-            "device_scale_factor": 3,
-            "is_mobile": True,
-            "has_touch": True,
-        }
-    context = browser.new_context(base_url=base, locale=locale, **options)
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
 
 
 def _notified(app, user_id: int, count: int) -> list[int]:

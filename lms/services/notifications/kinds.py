@@ -63,23 +63,24 @@ def _session_link(data: Data) -> tuple[str, dict[str, Any]]:
     return "live.session", {"session_id": data["session_id"]}
 
 
+def _when_and_where(data: Data) -> dict[str, str]:
+    """A session's start (in its zone) and place, for the messages' ``%(time)s, %(place)s``."""
+    return {"time": local_time(data), "place": str(data.get("location", ""))}
+
+
 def _reminder(data: Data) -> tuple[str, str]:
-    title, when = localized(data, "title"), local_time(data)
+    title = localized(data, "title")
     if data.get("before") == "hour":
         heading = _("Starting soon: %(title)s", title=title)
     else:
         heading = _("Reminder: %(title)s", title=title)
-    return heading, _("Starts at %(time)s, %(place)s.", time=when, place=data.get("location", ""))
+    return heading, _("Starts at %(time)s, %(place)s.", **_when_and_where(data))
 
 
 def _moved(data: Data) -> tuple[str, str]:
     return (
         _("Session moved: %(title)s", title=localized(data, "title")),
-        _(
-            "It now starts at %(time)s, %(place)s.",
-            time=local_time(data),
-            place=data.get("location", ""),
-        ),
+        _("It now starts at %(time)s, %(place)s.", **_when_and_where(data)),
     )
 
 
@@ -95,8 +96,7 @@ def _promoted(data: Data) -> tuple[str, str]:
         _("You have a seat: %(title)s", title=localized(data, "title")),
         _(
             "A seat became free and it is yours. The session starts at %(time)s, %(place)s.",
-            time=local_time(data),
-            place=data.get("location", ""),
+            **_when_and_where(data),
         ),
     )
 
