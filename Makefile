@@ -47,6 +47,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test-sqlite: $(VENV)/.installed-test translations
 	env -u LMS_DATABASE_URL $(BIN)/pytest $(PYTEST_WORKERS)

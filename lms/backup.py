@@ -153,6 +153,7 @@ def create_backup(output: Path | None = None) -> tuple[Path, dict[str, Any]]:
         finally:
             connection.close()
         files = _media_files(root)
+        media_totals = {"files": 0, "bytes": 0}
         manifest = {
             "format": FORMAT,
             "app": "camp-lms",
@@ -161,7 +162,7 @@ def create_backup(output: Path | None = None) -> tuple[Path, dict[str, Any]]:
             "engine": "sqlite",
             "alembic_revisions": revisions,
             "counts": counts,
-            "media": {"files": 0, "bytes": 0},
+            "media": media_totals,
         }
         partial = Path(scratch) / "backup.tar.gz"
         with tarfile.open(partial, "w:gz") as archive:
@@ -172,8 +173,8 @@ def create_backup(output: Path | None = None) -> tuple[Path, dict[str, Any]]:
                     archive.add(path, name, recursive=False)
                 except FileNotFoundError:  # deleted since we listed it (a replaced caption)
                     continue
-                manifest["media"]["files"] += 1
-                manifest["media"]["bytes"] += archive.getmember(name).size
+                media_totals["files"] += 1
+                media_totals["bytes"] += archive.getmember(name).size
             data = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mtime, info.mode = len(data), int(datetime.now(UTC).timestamp()), 0o600

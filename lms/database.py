@@ -10,11 +10,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import g, has_app_context
-from sqlalchemy import event
+from sqlalchemy import event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from lms.extensions import db
+from lms.extensions import Model, db
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,14 @@ def configure_postgresql(engine: Engine) -> None:
     """
     if engine.dialect.name != "postgresql":
         return
+    import psycopg
     from psycopg.pq import TransactionStatus
 
     @event.listens_for(engine, "begin")
     def _no_transaction_for_reads(connection: Connection) -> None:
-        if read_only_transaction():
-            connection.connection.dbapi_connection.autocommit = True
+        dbapi_connection = connection.connection.dbapi_connection
+        if read_only_transaction() and isinstance(dbapi_connection, psycopg.Connection):
+            dbapi_connection.autocommit = True
 
     @event.listens_for(engine, "before_cursor_execute")
     def _transaction_before_first_write(
@@ -186,19 +188,20 @@ def dialect_insert(dialect_name: str) -> Callable[..., Any]:
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
-def insert_ignoring_conflicts(model: type, conflict_columns: list[str], **values: Any) -> bool:
+def insert_ignoring_conflicts(
+    model: type[Model], conflict_columns: list[str], **values: Any
+) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING``; True when a row was inserted.
 
     Concurrent callers racing for the same unique key all succeed and exactly one inserts.
     """
     insert = dialect_insert(db.session.get_bind().dialect.name)
     # RETURNING, not rowcount: psycopg reports rowcount -1 for the implicit RETURNING insert.
-    table = model.__table__
     statement = (
-        insert(table)
+        insert(model)
         .values(**values)
         .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(*table.primary_key.columns)
+        .returning(*inspect(model).primary_key)
     )
     return db.session.execute(statement).first() is not None
 
@@ -218,12 +221,11 @@ def upsert_returning(model: type, key_columns: list[str], **values: Any) -> Any:
     return db.session.scalars(statement, execution_options={"populate_existing": True}).one()
 
 
-def lock_row(model: type, row_id: int) -> None:
+def lock_row(model: type[Model], row_id: int) -> None:
     """Lock one row for the rest of the transaction, on both engines.
 
     A no-op UPDATE takes the row lock on PostgreSQL and the database write lock on SQLite
     (where a write is the only way to serialize), so concurrent callers queue here.
     """
-    table = model.__table__
-    key = next(iter(table.primary_key.columns))
-    db.session.execute(table.update().where(key == row_id).values({key.name: key}))
+    key = inspect(model).primary_key[0]
+    db.session.execute(update(key.table).where(key == row_id).values({key.name: key}))

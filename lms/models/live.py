@@ -177,7 +177,7 @@ class Attendance(Model):
     )
 
 
-class SegmentAttendance(db.Model):
+class SegmentAttendance(Model):
     """One segment a person attended: from ``arrived_at`` (None: its start) to ``left_at``
     (None: its end). Hours are credited per segment, so segments are attended separately."""
 

@@ -13,11 +13,14 @@ import math
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Literal
 
 import av
 
 # The demo generator's codecs by file type: what a downloaded course file typically holds.
-DEMO_CODECS = {
+VideoCodec = Literal["libvpx", "libx264", "mpeg4"]
+AudioCodec = Literal["libopus", "aac", "libmp3lame"]
+DEMO_CODECS: dict[str, tuple[str, VideoCodec, AudioCodec]] = {
     ".webm": ("webm", "libvpx", "libopus"),
     ".mp4": ("mp4", "libx264", "aac"),
     ".avi": ("avi", "mpeg4", "libmp3lame"),  # old downloaded courseware: MPEG-4 Part 2 + MP3
@@ -51,14 +54,15 @@ def generate_demo_video(
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.bit_rate = max(120_000, width * height * fps // 8)
         video.codec_context.gop_size = 4 * fps  # a keyframe every 4 s, as cameras and editors do
-        video.options = {
+        options: dict[str, dict[str, str]] = {
             "libx264": {"preset": "ultrafast"},
             "libvpx": {"deadline": "realtime", "cpu-used": "8"},
-        }.get(video_codec, {})
+        }
+        video.options = dict(options.get(video_codec, {}))
         audio = output.add_stream(audio_codec, rate=SPEECH_RATE)
         audio.layout = "mono"
         track = _AudioTrack(audio, speech)
-        pending_video: list = []
+        pending_video: list[list[av.Packet[Any]]] = []
         frames = seconds * fps
         for index in range(frames):
             pulse = (index // fps) % 2
@@ -80,7 +84,9 @@ def generate_demo_video(
     return path
 
 
-def _audio_packets(stream: av.AudioStream, samples: bytes) -> Iterator[tuple[float, list]]:
+def _audio_packets(
+    stream: av.AudioStream, samples: bytes
+) -> Iterator[tuple[float, list[av.Packet[Any]]]]:
     """Encode mono float samples frame by frame, yielding (end time, packets)."""
     size = stream.codec_context.frame_size or 960
     step = 4 * size
@@ -133,9 +139,9 @@ class _AudioTrack:
         self._packets = _audio_packets(stream, samples)
         self._next = next(self._packets, None)
 
-    def until(self, moment: float) -> list:
+    def until(self, moment: float) -> list[av.Packet[Any]]:
         """The packets of the audio that ends by ``moment`` (everything left for ``inf``)."""
-        taken: list = []
+        taken: list[av.Packet[Any]] = []
         while self._next is not None and self._next[0] <= moment:
             taken += self._next[1]
             self._next = next(self._packets, None)

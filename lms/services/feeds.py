@@ -10,13 +10,13 @@ import secrets
 from datetime import timedelta
 
 from icalendar import Calendar, Event
+from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import CalendarFeed, Camp, LiveSession, Registration, User
-from lms.models._base import utcnow
+from lms.models._base import academy_timezone, aware, utcnow
 from lms.services import accounts
-from lms.services.hours import academy_timezone
-from lms.services.live import aware, local
+from lms.services.live import local
 from lms.services.switches import disabled_camps
 
 PAST_DAYS = 90
@@ -77,7 +77,7 @@ def find(token: str, disabled_camp_ids: set[int]) -> CalendarFeed | None:
     if not token or len(token) > 100:
         return None
     feed = db.session.scalar(
-        db.select(CalendarFeed).filter_by(token_hash=accounts.token_digest(token), revoked_at=None)
+        select(CalendarFeed).filter_by(token_hash=accounts.token_digest(token), revoked_at=None)
     )
     if feed is None or (feed.camp_id is not None and feed.camp_id in disabled_camp_ids):
         return None
@@ -186,4 +186,5 @@ def to_ics(
             lines.append(f"{start}–{end} {segment.title_zh} / {segment.title_en}")
         event.add("description", "\n".join(lines))
         calendar.add_component(event)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
-from sqlalchemy import extract, func, or_
+from sqlalchemy import extract, func, or_, select
 
 from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
@@ -149,11 +149,11 @@ def attended_seconds(
 
 
 def credited_for_session(user_id: int, session_id: int) -> int:
-    return db.session.scalar(
-        db.select(func.coalesce(func.sum(TrainingTime.seconds), 0)).where(
+    return db.session.execute(
+        select(func.coalesce(func.sum(TrainingTime.seconds), 0)).where(
             TrainingTime.user_id == user_id, TrainingTime.live_session_id == session_id
         )
-    )
+    ).scalar_one()
 
 
 def record_attendance(
