@@ -169,3 +169,43 @@ def test_community_posts_dated_in_the_past(app, trainer, learner):
         assert reply.created_at.replace(tzinfo=UTC) == PAST + timedelta(hours=2)
         # An old post is past its author's editing window.
         assert not community.can_edit(case, author)
+
+
+def _fingerprint(app: Flask) -> dict[str, list]:
+    """What the history did, without ids or times: who took which course and finished it,
+    who attended how, who passed which quiz."""
+    from lms.models import LiveSession
+
+    with app.app_context():
+        enrolled = db.session.execute(
+            db.select(User.email, Course.slug, Enrollment.status)
+            .join(Enrollment, Enrollment.user_id == User.id)
+            .join(Course, Course.id == Enrollment.course_id)
+        ).all()
+        attended = db.session.execute(
+            db.select(User.email, LiveSession.starts_at, Attendance.status)
+            .join(Attendance, Attendance.user_id == User.id)
+            .join(LiveSession, LiveSession.id == Attendance.session_id)
+        ).all()
+        days = sorted({starts for _email, starts, _status in attended})
+        quizzes = db.session.execute(
+            db.select(User.email, QuizAttempt.number, QuizAttempt.passed).join(
+                QuizAttempt, QuizAttempt.user_id == User.id
+            )
+        ).all()
+        return {
+            "enrolled": sorted(map(tuple, enrolled)),
+            "attended": sorted((e, days.index(s), status) for e, s, status in attended),
+            "quizzes": sorted(map(tuple, quizzes)),
+        }
+
+
+def test_the_history_is_the_same_every_time(demo_app, make_app, tmp_path):
+    if not demo_app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("a second database: SQLite's file is enough to compare two runs")
+    assert run(demo_app, "demo").exit_code == 0
+    other = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'second.sqlite3'}")
+    assert run(other, "demo").exit_code == 0
+    first, second = _fingerprint(demo_app), _fingerprint(other)
+    assert first["enrolled"] and first["attended"] and first["quizzes"]
+    assert first == second
