@@ -6,8 +6,10 @@ without a reload (a reading lesson's "Mark as read", and a video played to its e
 from __future__ import annotations
 
 from datetime import timedelta
+from io import BytesIO
 
 import pytest
+from pypdf import PdfReader
 
 from lms.extensions import db
 from lms.models import (
@@ -231,3 +233,25 @@ def test_watching_the_last_video_to_the_end_congratulates_without_a_reload(
     page.evaluate("const v = document.getElementById('player'); v.muted = true; v.play()")
     wait_until(page, "document.getElementById('player').ended", timeout=30)
     _assert_finished_without_reload(page)
+
+
+def test_the_certificate_page_prints_as_the_certificate(app, browser, learner, course):
+    with app.app_context():
+        code = add_certificate(learner.id, course.id)
+        db.session.commit()
+    with serving(app) as base:
+        context = _context(browser, base, "zh-CN", 1280)
+        page = context.new_page()
+        page.goto(f"/certificates/{code}")  # public: no log-in
+        assert page.locator("[data-test=certificate-pdf]").is_visible()
+        assert page.locator("[data-print]").is_visible()  # print.js showed the button
+        page.emulate_media(media="print")
+        assert page.locator("[data-test=certificate]").is_visible()
+        assert page.locator(".certificate-qr").is_visible()
+        for hidden in (".topbar", "[data-test=certificate-pdf]", "[data-print]"):
+            assert page.locator(hidden).is_hidden(), hidden
+        printed = PdfReader(BytesIO(page.pdf(prefer_css_page_size=True)))
+        assert len(printed.pages) == 1  # one sheet, A4 landscape (@page certificate)
+        box = printed.pages[0].mediabox
+        assert round(float(box.width)) == 842 and round(float(box.height)) == 595
+        context.close()
