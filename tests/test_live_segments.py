@@ -15,6 +15,7 @@ from lms.models import Attendance, AttendanceCorrection, LiveSession, SegmentAtt
 from lms.services import archive, checkin, hours, live, reports
 from lms.services import people as people_service
 from tests.test_checkin import code, end_of, ledger, make_session, post_code, register
+from tests.test_migrations import migrated
 
 
 def at(app, session_id, minutes):
@@ -234,20 +235,8 @@ def test_the_roster_csv_names_the_segments_attended(app, client, learner, organi
 @pytest.fixture
 def app_before_segments(app_config):
     """An app whose fresh database is migrated to the revision before segment attendance."""
-    import flask_migrate
-
-    from lms import create_app
-    from tests.conftest import _postgres_schema
-
-    schema = _postgres_schema(app_config)
-    next(schema)
-    app = create_app(app_config)
-    with app.app_context():
-        flask_migrate.upgrade(revision="e5c1a7b3d920")
+    with migrated(app_config, "e5c1a7b3d920") as app:
         yield app
-        db.session.remove()
-        db.engine.dispose()
-    next(schema, None)
 
 
 def _insert(connection, table: str, moment: datetime, **values) -> int:

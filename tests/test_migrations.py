@@ -7,6 +7,7 @@ run ``lms db migrate -m "..."`` and commit the new file under lms/migrations/ver
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import flask_migrate
 import pytest
@@ -21,18 +22,25 @@ from lms.models.search import engine_specific
 from tests.conftest import _postgres_schema
 
 
-@pytest.fixture
-def migrated_app(app_config: dict) -> Iterator[Flask]:
-    """An app whose fresh database (a new PostgreSQL schema, or SQLite file) was migrated."""
+@contextmanager
+def migrated(app_config: dict, revision: str = "heads") -> Iterator[Flask]:
+    """An app whose fresh database (a new PostgreSQL schema, or SQLite file) was migrated to
+    ``revision``, in its app context."""
     schema = _postgres_schema(app_config)
     next(schema)
     app = create_app(app_config)
     with app.app_context():
-        flask_migrate.upgrade(revision="heads")
+        flask_migrate.upgrade(revision=revision)
         yield app
         db.session.remove()
         db.engine.dispose()
     next(schema, None)
+
+
+@pytest.fixture
+def migrated_app(app_config: dict) -> Iterator[Flask]:
+    with migrated(app_config) as app:
+        yield app
 
 
 def differences(metadata: MetaData) -> list:
