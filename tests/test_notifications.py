@@ -4,6 +4,7 @@ unread count on the user row, and the pages (only one's own notifications)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -691,3 +692,40 @@ def test_the_bell_costs_no_statement(app, learner):
     assert len(after) == len(before)
     # the count comes with the user row the request loads, not in a statement of its own
     assert not [s for s in after if "unread_notifications" in s and "auth_sessions" not in s]
+
+
+def test_workers_running_the_same_job_at_once_send_once(app, people, make_user):
+    """The unique key, not a check-then-insert: six workers race on one job."""
+    zh, en = people
+    third = make_user("third@example.com", locale="en")
+    with app.app_context():
+        session = new_session()
+        for user in (zh, en, third):
+            register(user.id, session)
+        session_id = session.id
+    barrier, errors = threading.Barrier(6), []
+
+    def worker() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                events.session_changed("session_cancelled", session_id, BASE)
+            except Exception as error:
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    with app.app_context():  # cancelled without the service's call: the workers race first
+        cancelled = db.session.get(LiveSession, session_id)
+        cancelled.status, cancelled.cancel_reason = "cancelled", "停电"
+        db.session.commit()
+    assert rows(app) == []
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for user in (zh, en, third):
+        assert len(rows(app, user.id)) == 1 and unread(app, user.id) == 1
+        assert len(mail_to(app, user.email)) == 1
