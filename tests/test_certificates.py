@@ -267,3 +267,18 @@ def test_the_quiz_attempt_that_finishes_the_course_congratulates(app, learner, c
     # The earlier attempt's page does not claim it finished the course.
     page = taker.get(f"/quiz/attempts/{failed}").get_data(as_text=True)
     assert 'data-test="course-finish"' not in page
+
+
+def test_the_archive_pdf_in_its_embedded_font_keeps_month_labels_whole(app, client, learner):
+    from lms.models._base import utcnow
+    from lms.services import hours
+
+    client.login(learner.email)
+    data = client.get(
+        f"/people/{learner.id}/archive.pdf", headers={"Accept-Language": "zh-CN"}
+    ).get_data()
+    assert all(font["embedded"] and font["truetype_file"] for font in fonts(data))
+    shown = pdf_text(data)
+    today = hours.local_day(utcnow())
+    assert f"{today.year}-{today.month:02d}" in shown  # not "2026-1 2" across two lines
+    assert "培养档案" in shown or "学习档案" in shown
