@@ -64,8 +64,12 @@ class Call:
         self.app, self.path, self.method = app, path, method
         headers = {"Cookie": cookie} if cookie else {}
         headers.update(extra.pop("headers", {}))
+        # The client address and user agent of the test client that logged in, as a browser
+        # sends the same ones with its cookie: with others, Flask-Login would mark the login
+        # no longer fresh on every request, and the cookie (never updated here) re-signed.
+        base = app.test_client().environ_base
         self.environ = EnvironBuilder(
-            path=path, method=method, headers=headers, **extra
+            path=path, method=method, headers=headers, environ_base=base, **extra
         ).get_environ()
         self.body = extra.get("data", b"")
 

@@ -132,7 +132,9 @@ def init_app(app: Flask) -> None:
     url = app.config.get("CACHE_REDIS_URL", app.config.get("REDIS_URL"))
     app.extensions["lms.cache"] = SharedCache(app, url) if url else None
     app.extensions["lms.versioned"] = {}
+    app.extensions["lms.layout"] = {}
     app.add_template_global(fragment, "fragment")
+    app.add_template_global(layout_fragment, "layout_fragment")
     _watch_sessions()
     with app.app_context():
         watch_engine(db.engine)
@@ -347,6 +349,26 @@ def fragment(name: str, *key: Any, caller: Callable[[], Markup]) -> Markup:
     slot = (key, str(get_locale()), root)
     # The caller is the template's block: it returns Markup, escaped as the template says.
     return versioned(f"fragment:{name}", "content", caller, key=slot)
+
+
+def layout_fragment(name: str, *key: Any, caller: Callable[[], Markup]) -> Markup:
+    """``{% call layout_fragment("name", key…) %}``: a block of the layout that reads no
+    database (links, menus, translated words), rendered once per process for ``key``, the
+    language and the root URL. ``key`` must hold everything the block depends on."""
+    if not fast_paths():
+        return caller()
+    from flask import request
+    from flask_babel import get_locale
+
+    store: dict[Any, Markup] = current_app.extensions["lms.layout"]
+    root = request.script_root if has_request_context() else ""
+    slot = (name, key, str(get_locale()), root)
+    found = store.get(slot)
+    if found is None:
+        if len(store) >= MAX_VALUES:
+            store.clear()
+        found = store[slot] = caller()
+    return found
 
 
 def _raise_statement(dialect: str, counters: frozenset[str]) -> Any:

@@ -261,6 +261,11 @@ def test_each_hot_page_is_the_same_through_the_fast_and_the_general_path(
         assert html(other.get(path, headers=headers)) == first, path
     if language == "zh-CN":
         assert "课" in first
+    # Visitors too (the layout's kept menu is theirs, not the learner's).
+    visitors = fast.test_client(), general.test_client()
+    for path in pages[:3]:
+        seen = [html(visitor.get(path, headers=headers)) for visitor in (*visitors, visitors[0])]
+        assert seen[0] == seen[1] == seen[2], path
 
 
 def test_an_edited_course_shows_in_another_instance_at_once(make_app, learner):
@@ -411,3 +416,29 @@ def test_a_learners_lesson_page_runs_three_statements_however_long_the_course(
     # course, its camp, syllabus, media or captions (kept by the process).
     queries = [s for s in seen if not s.startswith("BEGIN")]
     assert len(queries) == 3, queries
+
+
+def test_the_kept_menu_follows_the_reader_and_the_page(app, learner, organizer, make_user):
+    manager = make_user("manager@example.com", organization="星河科技", is_manager=True)
+    learners, organizers, managers = (Client(app.test_client()) for _ in range(3))
+    learners.login(learner.email)
+    organizers.login(organizer.email)
+    managers.login(manager.email)
+    visitor = app.test_client()
+    for _round in range(2):  # the second round from the process's fragments
+        page = learners.get("/").get_data(as_text=True)
+        assert "Camps admin" not in page and "My learning" in page
+        assert 'href="/" aria-current="page"' in page
+        assert "Camps admin" in organizers.get("/").get_data(as_text=True)
+        mine = managers.get("/").get_data(as_text=True)
+        assert "My organization" in mine and "Camps admin" not in mine
+        anonymous = visitor.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+        idx = anonymous.find("My learning")
+        assert idx < 0, anonymous[idx - 300 : idx + 100]
+        assert "Log in" in anonymous
+        live = learners.get("/live/").get_data(as_text=True)
+        assert 'href="/" aria-current="page"' not in live
+        chinese = learners.get("/", headers={"Accept-Language": "zh-CN"})
+        assert "课程目录" in chinese.get_data(as_text=True) or "目录" in chinese.get_data(
+            as_text=True
+        )
