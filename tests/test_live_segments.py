@@ -305,3 +305,46 @@ def test_the_migration_cuts_existing_presence_into_segments(app_before_segments)
         ("salon", start + 80 * minute, None),
         ("discussion", None, start + 150 * minute),
     ]
+
+
+def test_mark_everyone_present_for_one_segment(app, client, make_user, organizer, learner, day):
+    came, absent, holder, colleague = (
+        make_user(f"{name}@example.com", organization="Acme")
+        for name in ("came", "absent", "holder", "colleague")
+    )
+    with app.app_context():
+        for user in (came, absent, holder):
+            db.session.add(live.Registration(session_id=day, user_id=user.id, status="registered"))
+        db.session.commit()
+    check_in_at(app, day, came.id, 0)  # the open class only, so far
+    moment = at(app, day, 5)
+    with app.test_request_context():
+        session = db.session.get(LiveSession, day)
+        checkin.check_in(  # a colleague in the holder's place
+            db.session.get(User, colleague.id), session, checkin.code_for(session, moment),
+            substitute_for=db.session.get(User, holder.id), now=moment,
+        )  # fmt: skip
+        salon = session.segments[1].id
+    client.login(organizer.email)
+    url = f"/live/{day}/attendance/all-present"
+    assert client.post(url, {"reason": "数人头", "segment": 999_999}).status_code == 400
+    assert client.post(url, {"reason": "数人头", "segment": salon}).status_code == 302
+    assert segments_of(app, day, came.id) == [(0, None, None), (1, None, None)]
+    assert segments_of(app, day, colleague.id) == [(0, None, None), (1, None, None)]
+    assert segments_of(app, day, absent.id) == [(1, None, None)]  # nobody had recorded them
+    with app.app_context():
+        statuses = dict(
+            db.session.execute(
+                db.select(Attendance.user_id, Attendance.status).filter_by(session_id=day)
+            ).all()
+        )
+        assert statuses[holder.id] == "replaced" and statuses[absent.id] == "present"
+        logged = db.session.scalars(db.select(AttendanceCorrection)).all()
+        # came, the colleague, absent, and the day's registered learner
+        assert len(logged) == 4 and all(c.segment_id == salon for c in logged)
+    end_of(app, day)
+    assert sum(ledger(app, came.id)) == 120 * 60 and sum(ledger(app, absent.id)) == 60 * 60
+    # A second time: everyone has the salon already.
+    assert client.post(url, {"reason": "again", "segment": salon}).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(AttendanceCorrection.id))) == 4

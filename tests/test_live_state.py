@@ -146,13 +146,15 @@ def run_machine(app, make_user) -> None:
                 )
             )  # fmt: skip
 
-        @rule()
-        def mark_all_present(self) -> None:
+        @rule(part=st.none() | st.integers(0, len(live.ACTIVITY_DAY_SEGMENTS) - 1))
+        def mark_all_present(self, part: int | None) -> None:
+            session = self.session()
             self.attempt(
                 lambda: checkin.mark_all_present(
-                    db.session.get(User, trainer.id), self.session(), "all here", now=self.clock
+                    db.session.get(User, trainer.id), session, "all here", now=self.clock,
+                    segment=None if part is None else session.segments[part],
                 )
-            )
+            )  # fmt: skip
 
         @rule()
         def end(self) -> None:

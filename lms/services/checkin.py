@@ -563,17 +563,31 @@ def _spans_after(
 
 
 def mark_all_present(
-    trainer: User, session: LiveSession, reason: str, now: datetime | None = None
+    trainer: User,
+    session: LiveSession,
+    reason: str,
+    now: datetime | None = None,
+    segment: LiveSegment | None = None,
 ) -> int:
     """Every registered learner nobody has recorded yet (no check-in, no substitute, no
-    correction) becomes present, each change logged with the trainer's reason. From the
-    moment check-in opens; the number marked. Commits."""
+    correction) becomes present — for the whole session, or for one ``segment`` (then also
+    everyone present or late who was not recorded in it gets it) — each change logged with
+    the trainer's reason. From the moment check-in opens; the number marked. Commits."""
     now = now or utcnow()
     reason = (reason or "").strip()[:500]
     if not reason:
         raise CheckinError(_("Give a reason for the correction."))
     if session.status != "scheduled" or now < opens_at(session):
         raise CheckinError(_("Check-in is not open for this session."))
+    if segment is not None and segment.session_id != session.id:
+        raise CheckinError(_("Choose a segment of this session."))
+    spans: dict[int, live_attendance.Span] = (
+        {segment.id: (None, None)}
+        if segment is not None
+        else live_attendance.spans_between(
+            session, aware(session.starts_at), aware(session.ends_at)
+        )
+    )
     lock_row(LiveSession, session.id)
     recorded = db.select(Attendance.id).where(
         Attendance.session_id == session.id,
@@ -598,28 +612,61 @@ def mark_all_present(
         )  # fmt: skip
         db.session.add(attendance)
         db.session.flush()
-        live_attendance.apply(
-            session,
-            attendance,
-            live_attendance.spans_between(
-                session, aware(session.starts_at), aware(session.ends_at)
-            ),
-            "trainer",
-        )
+        live_attendance.apply(session, attendance, dict(spans), "trainer")
         db.session.add(
             AttendanceCorrection(
                 attendance_id=attendance.id, old_status=None, new_status="present",
                 reason=reason, by_id=trainer.id, at=now,
+                segment_id=segment.id if segment is not None else None,
             )
         )  # fmt: skip
         hours.record_attendance(
             session, attendance, f"live:{session.id}:{user_id}:all-present:{attendance.id}", now=now
         )
         marked.append(attendance)
+    added = _add_segment_for_all(trainer, session, segment, reason, now) if segment else 0
     db.session.commit()
     for attendance in marked:
         registry().call_all("lms_attended", attendance=attendance)
-    return len(marked)
+    return len(marked) + added
+
+
+def _add_segment_for_all(
+    trainer: User, session: LiveSession, segment: LiveSegment, reason: str, now: datetime
+) -> int:
+    """Everyone present or late who was not recorded in ``segment`` attended it (logged)."""
+    added = 0
+    for attendance in db.session.scalars(
+        db.select(Attendance)
+        .where(
+            Attendance.session_id == session.id,
+            Attendance.status.in_(ATTENDED),
+            Attendance.user_id != trainer.id,
+        )
+        .order_by(Attendance.user_id)
+        .options(db.selectinload(Attendance.segments))
+    ):
+        spans = live_attendance.spans_of(attendance)
+        if segment.id in spans:
+            continue
+        spans[segment.id] = (None, None)
+        correction = AttendanceCorrection(
+            attendance_id=attendance.id, old_status="absent", new_status="present",
+            reason=reason, by_id=trainer.id, at=now, segment_id=segment.id,
+        )  # fmt: skip
+        db.session.add(correction)
+        live_attendance.apply(session, attendance, spans, "trainer")
+        attendance.status = live_attendance.status_of(session, spans) or attendance.status
+        attendance.updated_at = now
+        db.session.flush()
+        hours.record_attendance(
+            session,
+            attendance,
+            f"live:{session.id}:{attendance.user_id}:correction:{correction.id}",
+            now=now,
+        )
+        added += 1
+    return added
 
 
 @schedule.register("credit live hours", every=timedelta(minutes=15))

@@ -23,7 +23,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from lms.models import LiveSession
+from lms.models import LiveSegment, LiveSession
 from lms.models._base import utcnow
 from lms.services import checkin, hours, live, live_attendance, live_setup, ratelimit
 from lms.services.camps import visible_camps
@@ -347,6 +347,16 @@ def sign_in_sheet(session_id: int) -> str:
     )
 
 
+def _segment_or_400(found: LiveSession, segment_id: int | None) -> LiveSegment | None:
+    """The segment a roster form names (none, or 0: the whole session)."""
+    if not segment_id:
+        return None
+    segment = live_attendance.segment_of(found, segment_id)
+    if segment is None:
+        abort(400, _("Choose a segment of this session."))
+    return segment
+
+
 @bp.post("/<int:session_id>/attendance")
 @login_required
 def correct(session_id: int) -> Response:
@@ -357,9 +367,7 @@ def correct(session_id: int) -> Response:
     learner = live_setup.user(form.learner.data)
     if learner is None:
         abort(400, _("Choose a learner and a status, and give a reason."))
-    segment = live_attendance.segment_of(found, form.segment.data) if form.segment.data else None
-    if form.segment.data and segment is None:
-        abort(400, _("Choose a segment of this session."))
+    segment = _segment_or_400(found, form.segment.data)
     try:
         checkin.correct(
             current_user,
@@ -386,8 +394,9 @@ def mark_all_present(session_id: int) -> Response:
     form = MarkAllForm()
     if not form.validate_on_submit():
         abort(400, _("Give a reason for the correction."))
+    segment = _segment_or_400(found, form.segment.data)
     try:
-        marked = checkin.mark_all_present(current_user, found, form.reason.data)
+        marked = checkin.mark_all_present(current_user, found, form.reason.data, segment=segment)
     except checkin.CheckinError as exc:
         abort(409, str(exc))
     flash(ngettext("%(num)d learner marked present.", "%(num)d learners marked present.", marked),

@@ -165,3 +165,4 @@ class CorrectionForm(FlaskForm):
 
 class MarkAllForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500), NO_CONTROL])
+    segment = IntegerField(_l("Segment"), validators=[Optional(), NumberRange(0)])
