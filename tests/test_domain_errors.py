@@ -7,8 +7,20 @@ import pytest
 
 from lms.extensions import db
 from lms.models import Organization, User
-from lms.services import accounts, checkin, live, progress, staff_import, staff_mail
+from lms.services import (
+    accounts,
+    checkin,
+    enrollment,
+    live,
+    progress,
+    quota,
+    search,
+    staff_import,
+    staff_mail,
+    surveys,
+)
 from lms.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge
+from lms.services.quiz import attempts, bank, gift, grading
 from lms.web.errors import status_of
 from tests.test_plans import login
 
@@ -31,6 +43,17 @@ from tests.test_plans import login
         (staff_import.ImportFileTooLarge("?"), 413),
         (staff_import.ImportFileError("?"), 400),
         (staff_mail.AddressError("?"), 400),
+        (attempts.NoAttemptsLeft(), 409),
+        (attempts.AttemptClosed(), 409),
+        (attempts.InvalidAnswers("?"), 400),
+        (bank.QuestionError("?"), 400),
+        (gift.GiftError("?"), 400),
+        (grading.AnswerError("?"), 400),
+        (surveys.AlreadyAnswered(), 409),
+        (surveys.InvalidAnswers(), 400),
+        (search.SearchError("?"), 400),
+        (enrollment.EnrollmentRefused("?"), 403),
+        (quota.QuotaExceeded(None), 413),
     ],
 )
 def test_each_kind_has_one_status(error, status):

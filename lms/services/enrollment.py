@@ -13,9 +13,10 @@ from lms.models import Course, Enrollment, User
 from lms.models._base import utcnow
 from lms.services.camps import registry
 from lms.services.catalog import enrollment_of
+from lms.services.errors import Forbidden
 
 
-class EnrollmentRefused(Exception):
+class EnrollmentRefused(Forbidden):
     """A policy said no; ``reason`` is shown to the learner."""
 
     def __init__(self, reason: str) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import func
 
 from lms.extensions import db
 from lms.models import MediaAsset, User
+from lms.services.errors import TooLarge
 
 MIB = 1024 * 1024
 
@@ -38,7 +39,7 @@ class Usage:
         return min(100, round(100 * self.used / self.limit))
 
 
-class QuotaExceeded(Exception):
+class QuotaExceeded(TooLarge):
     """An upload went past the uploader's remaining quota (its bytes are not kept)."""
 
     def __init__(self, usage: Usage) -> None:

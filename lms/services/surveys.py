@@ -17,6 +17,7 @@ from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
 from lms.models import Attendance, Course, LiveSession, Survey, SurveyResponse, User
 from lms.models._base import current_language, utcnow
+from lms.services.errors import Conflict, DomainError, Invalid
 
 MIN_SHOWN = 5
 SCALE = (1, 2, 3, 4, 5)
@@ -46,15 +47,15 @@ SESSION_QUESTIONS = [
 ]
 
 
-class SurveyError(Exception):
+class SurveyError(DomainError):
     """Base of the survey errors."""
 
 
-class AlreadyAnswered(SurveyError):
+class AlreadyAnswered(SurveyError, Conflict):
     """The learner answered this survey before."""
 
 
-class InvalidAnswers(SurveyError):
+class InvalidAnswers(SurveyError, Invalid):
     """A rating missing or outside 1–5, or a comment too long."""
 
 

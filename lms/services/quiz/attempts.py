@@ -39,6 +39,7 @@ from lms.models import (
 from lms.models._base import aware, current_language, utcnow
 from lms.services import schedule
 from lms.services.camps import registry
+from lms.services.errors import Conflict, DomainError, Invalid
 from lms.services.lessons import mark_read, render_markdown
 from lms.services.quiz import bank, grading, policy
 
@@ -46,23 +47,23 @@ GRACE = timedelta(seconds=3)  # a save or submit sent just before the deadline s
 MAX_ANSWERS_BYTES = 64 * 1024
 
 
-class AttemptError(Exception):
+class AttemptError(DomainError):
     """Base of the attempt errors (each view maps them to a status)."""
 
 
-class NoAttemptsLeft(AttemptError):
+class NoAttemptsLeft(AttemptError, Conflict):
     """Every allowed attempt is used."""
 
 
-class AttemptClosed(AttemptError):
+class AttemptClosed(AttemptError, Conflict):
     """The attempt is submitted or past its deadline: nothing more is saved."""
 
 
-class EmptyQuiz(AttemptError):
+class EmptyQuiz(AttemptError, Conflict):
     """The quiz has no questions to draw yet."""
 
 
-class InvalidAnswers(AttemptError):
+class InvalidAnswers(AttemptError, Invalid):
     """An unknown question, an answer that does not fit its question, or too much data."""
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from lms.extensions import db
 from lms.models import Course, Lesson, Question, Quiz
 from lms.models._base import utcnow
+from lms.services.errors import Invalid
 from lms.services.quiz.grading import choice_fractions
 
 MAX_OPTIONS = 20
@@ -28,7 +29,7 @@ TAG = re.compile(r"^[\w\-. ]{1,40}$")
 OPTION_ID = r"^[a-z0-9]{1,20}$"
 
 
-class QuestionError(ValueError):
+class QuestionError(Invalid):
     """The question is not valid; the message says why."""
 
 

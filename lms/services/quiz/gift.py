@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lms.services.errors import Invalid
 from lms.services.quiz.bank import QuestionError, check_question, new_id
 
 SPECIAL = "~=#{}:"
@@ -46,7 +47,7 @@ class Parsed:
         return not self.errors and bool(self.questions)
 
 
-class GiftError(ValueError):
+class GiftError(Invalid):
     """One question could not be read."""
 
 

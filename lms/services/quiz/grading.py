@@ -29,11 +29,13 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
+from lms.services.errors import Invalid
+
 MAX_TEXT_ANSWER = 500  # characters of a short answer
 EPSILON = 1e-9
 
 
-class AnswerError(ValueError):
+class AnswerError(Invalid):
     """The answer does not fit the question (unknown option, wrong type, too long, NaN…)."""
 
 

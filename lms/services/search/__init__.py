@@ -29,6 +29,7 @@ from lms.extensions import db
 from lms.models import Camp, Course, DiscussionTopic, Lesson, SalonCase
 from lms.models._base import current_language
 from lms.models.search import SEARCH_KINDS, SearchDocument
+from lms.services.errors import Invalid
 from lms.services.paging import Paginated
 from lms.services.search import documents, query, snippets
 from lms.services.search.segment import query_terms
@@ -39,7 +40,7 @@ PER_PAGE = 20
 MAX_PAGE = 10_000
 
 
-class SearchError(ValueError):
+class SearchError(Invalid):
     """A search the service refuses (a malformed parameter)."""
 
 
