@@ -215,12 +215,13 @@ def _do_lesson(
 
 
 def _watch(user: User, lesson: Lesson, moment: datetime, history: History) -> None:
-    """Play the whole video in one sitting: a report every WATCH_REPORT_EVERY seconds."""
+    """Play the whole video in one sitting, reporting as seldom as the crediting rule
+    allows (a report per WATCH_WINDOW seconds: fewer reports, the same credit)."""
     try:
         duration = progress.lesson_duration(lesson)
     except progress.ProgressError:  # its video is not ready: nothing to watch
         return
-    every = progress.report_every()
+    every = int(progress.watch_rules(lesson).window)
     session, _state = progress.open_session(user, lesson, now=moment)
     played, seq = 0.0, 0
     while played < duration:
