@@ -9,7 +9,7 @@ import pytest
 
 from lms.extensions import db
 from lms.models import LiveSeries, LiveSession, Registration
-from lms.services import live
+from lms.services import live, live_series
 from tests.test_checkin import make_session, register
 
 SHANGHAI = live.zone("Asia/Shanghai")
@@ -291,7 +291,7 @@ def test_a_series_moved_from_its_first_session_keeps_one_series(app, organizer):
         session = db.session.get(LiveSession, ids[0])
         target = live.local(session.starts_at, session.timezone) + timedelta(days=1)
         edit = live.SessionEdit("周课", "Weekly", "A", 10)
-        assert live.edit_following(session, edit, starts_at=target) == 3
+        assert live_series.edit_following(session, edit, starts_at=target) == 3
         assert count(LiveSeries) == 1
         assert live.extend_series(datetime.now(UTC) + timedelta(days=300)) == 0
         assert count(LiveSession) == 3
@@ -309,7 +309,7 @@ def test_a_series_moved_from_its_first_session_keeps_one_series(app, organizer):
 )
 def test_a_rule_moves_by_days(app, rule, days, moved):
     with app.test_request_context():
-        assert live.shift_rule(rule, days) == moved
+        assert live_series.shift_rule(rule, days) == moved
 
 
 @pytest.mark.engine_independent
@@ -318,4 +318,4 @@ def test_a_rule_moves_by_days(app, rule, days, moved):
 )
 def test_a_rule_that_cannot_move_is_refused(app, rule):
     with app.test_request_context(), pytest.raises(live.LiveError):
-        live.shift_rule(rule, 1)
+        live_series.shift_rule(rule, 1)

@@ -31,6 +31,7 @@ from lms.services import (
     demo_media,
     ingest,
     live,
+    live_series,
     mail,
     media,
     plans,
@@ -154,7 +155,7 @@ def test_ending_a_series_tells_the_holders_of_each_cancelled_session(app, organi
         sessions = sorted(series_sessions(series.id), key=lambda s: s.starts_at)
         for later in sessions[1:3]:
             register(learner.id, later)
-        live.end_series(sessions[0], "场地维修")
+        live_series.end_series(sessions[0], "场地维修")
         cancelled_ids = sorted(s.id for s in sessions[1:3])
     found = rows(app, learner.id, "session_cancelled")
     assert sorted(r.object_id for r in found) == cancelled_ids
@@ -176,7 +177,7 @@ def test_moving_this_and_following_tells_each_moved_sessions_holders(app, organi
             register(learner.id, session)
         target = live.local(sessions[0].starts_at, sessions[0].timezone) + timedelta(days=1)
         edit = live.SessionEdit("周课", "Weekly", "centre", 80)
-        assert live.edit_following(sessions[0], edit, starts_at=target) == 3
+        assert live_series.edit_following(sessions[0], edit, starts_at=target) == 3
         moved_ids = sorted(s.id for s in sessions[1:])
     found = rows(app, learner.id, "session_moved")
     assert sorted(r.object_id for r in found) == moved_ids

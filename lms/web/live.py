@@ -25,7 +25,15 @@ from wtforms.fields.choices import SelectChoice
 
 from lms.models import LiveSegment, LiveSession
 from lms.models._base import utcnow
-from lms.services import checkin, hours, live, live_attendance, live_setup, ratelimit
+from lms.services import (
+    checkin,
+    hours,
+    live,
+    live_attendance,
+    live_series,
+    live_setup,
+    ratelimit,
+)
 from lms.services.camps import visible_camps
 from lms.services.hours import academy_timezone
 from lms.web.downloads import csv_response
@@ -561,7 +569,7 @@ def manage(session_id: int) -> str | Response | tuple[str, int]:
         )
         try:
             if form.scope.data == "following":
-                live.edit_following(
+                live_series.edit_following(
                     found, edit, starts_at=moment, confirm_past=bool(form.confirm_past.data)
                 )
             else:
@@ -612,7 +620,7 @@ def end_series(session_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400, _("Give a reason."))
     try:
-        removed, cancelled = live.end_series(found, form.reason.data)
+        removed, cancelled = live_series.end_series(found, form.reason.data)
     except live.LiveError as exc:
         abort(400, str(exc))
     flash(
