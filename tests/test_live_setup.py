@@ -101,3 +101,22 @@ def test_a_session_past_midnight_takes_early_times_on_the_next_day(app):
         late = live_setup.on_session_day(found, time(0, 30))
         assert late.astimezone(live.zone("Asia/Shanghai")).date() == date(2031, 3, 4)
         assert live_setup.on_session_day(found, None) is None
+
+
+def test_the_calendar_month_groups_sessions_by_local_day(app):
+    with app.test_request_context():
+        session = live.create_session(
+            live.SessionValues(title_zh="活动日", title_en="Day", location="c", capacity=5),
+            datetime(2031, 3, 25, 23, 30, tzinfo=live.zone("Asia/Shanghai")),
+            live.ACTIVITY_DAY_SEGMENTS,
+        )
+        page = live_setup.calendar_month(2031, 3)
+        assert (page.first, page.previous, page.following) == (
+            date(2031, 3, 1), date(2031, 2, 1), date(2031, 4, 1),
+        )  # fmt: skip
+        assert [s.id for s in page.by_day[date(2031, 3, 25)]] == [session.id]  # local, not UTC
+        assert page.weeks[0][0] == date(2031, 2, 24)  # Monday first
+        assert live_setup.calendar_month(2031, 12).following == date(2032, 1, 1)
+        for year, month in ((2031, 13), (1900, 1), (2031, 0)):
+            with pytest.raises(live.LiveError):
+                live_setup.calendar_month(year, month)

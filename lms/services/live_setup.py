@@ -169,3 +169,36 @@ def month_start(year: int, month: int) -> date:
         return date(year, month, 1)
     except ValueError as exc:
         raise live.LiveError(_("Unknown month.")) from exc
+
+
+@dataclass(frozen=True)
+class CalendarMonth:
+    """A month page of the live calendar: its weeks, the visible sessions by local day."""
+
+    first: date
+    today: date
+    weeks: list[list[date]]
+    by_day: dict[date, list[LiveSession]]
+    previous: date
+    following: date
+
+
+def calendar_month(
+    year: int | None = None, month: int | None = None, now: datetime | None = None
+) -> CalendarMonth:
+    """The month (this month by default) in the academy's time zone; LiveError for an
+    unknown month or a year sessions do not use."""
+    today = live.local(now or utcnow(), academy_timezone()).date()
+    first = month_start(
+        today.year if year is None else year, today.month if month is None else month
+    )
+    start = datetime(first.year, first.month, 1, tzinfo=live.zone(academy_timezone()))
+    by_day: dict[date, list[LiveSession]] = {}
+    for session in live.upcoming(live.camp_ids_visible(), start=start - timedelta(days=7), days=45):
+        by_day.setdefault(live.local(session.starts_at, session.timezone).date(), []).append(
+            session
+        )
+    return CalendarMonth(
+        first=first, today=today, weeks=live.month_grid(first.year, first.month), by_day=by_day,
+        previous=first - relativedelta(months=1), following=first + relativedelta(months=1),
+    )  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import segno
@@ -91,32 +91,21 @@ def index() -> str:
 
 @bp.get("/calendar")
 def calendar_page() -> str:
-    today = live.local(utcnow(), academy_timezone()).date()
     try:
-        first = live_setup.month_start(
-            int(request.args.get("year", today.year)), int(request.args.get("month", today.month))
+        year, month = (request.args.get(name) for name in ("year", "month"))
+        page = live_setup.calendar_month(
+            None if year is None else int(year), None if month is None else int(month)
         )
     except (ValueError, OverflowError):
         abort(400, _("Unknown month."))
-    start = datetime(first.year, first.month, 1, tzinfo=live.zone(academy_timezone())) - timedelta(
-        days=7
-    )
-    sessions = live.upcoming(live.camp_ids_visible(), start=start, days=45)
-    by_day: dict[date, list[LiveSession]] = {}
-    for session in sessions:
-        by_day.setdefault(live.local(session.starts_at, session.timezone).date(), []).append(
-            session
-        )
-    previous = (first - timedelta(days=1)).replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
     return render_template(
         "live/calendar.html",
-        weeks=live.month_grid(first.year, first.month),
-        first=first,
-        today=today,
-        by_day=by_day,
-        previous=previous,
-        following=following,
+        weeks=page.weeks,
+        first=page.first,
+        today=page.today,
+        by_day=page.by_day,
+        previous=page.previous,
+        following=page.following,
     )
 
 
