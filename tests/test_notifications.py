@@ -730,3 +730,31 @@ def test_workers_running_the_same_job_at_once_send_once(app, people, make_user):
     for user in (zh, en, third):
         assert len(rows(app, user.id)) == 1 and unread(app, user.id) == 1
         assert len(mail_to(app, user.email)) == 1
+
+
+def test_outside_tests_the_job_goes_to_the_queue_by_its_import_path(app, learner, monkeypatch):
+    """What a worker receives: a path it can import and arguments Redis can hold."""
+    import json
+
+    from lms.services import jobs
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(jobs, "enqueue", lambda path, *args: queued.append((path, args)))
+    with app.app_context():
+        session = new_session()
+        register(learner.id, session)
+        app.config.update(TESTING=False, JOBS_INLINE=False)
+        try:
+            live.cancel(db.session.get(LiveSession, session.id), "<b>停电</b>")
+        finally:
+            app.config.update(TESTING=True, JOBS_INLINE=True)
+        ((path, args),) = queued
+        assert path == "lms.services.notifications.events.session_changed"
+        assert jobs._resolve(path) is events.session_changed
+        assert json.loads(json.dumps(args)) == ["session_cancelled", session.id, BASE]
+    assert rows(app) == []  # not run here: a worker does it
+    with app.app_context():
+        jobs._resolve(path)(*args)  # the worker
+    client = logged_in(app, learner.email)
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "&lt;b&gt;停电&lt;/b&gt;" in page and "<b>停电" not in page  # escaped
