@@ -6,6 +6,7 @@ may do what live in :mod:`lms.services.community`; these views parse, call and r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -312,8 +313,22 @@ AREA = "<any(salon, discussions):area>/<int:post_id>"
 COMMENT = AREA + "/comments/<int:comment_id>"
 
 
-def _edit_page(item: Moderated, form: Any, post: Any) -> str:
-    return render_template(
+def _edit(
+    item: Moderated, post: Any, form: Any, save: Callable[[], None], back: str
+) -> str | Response | tuple[str, int]:
+    """The edit page of a post or comment for its author (403 for anyone else, or after the
+    window); a valid form is saved by ``save`` and leads back to ``back``."""
+    try:
+        if form.validate_on_submit():
+            save()
+            flash(_("Your changes are saved."), "success")
+            return redirect(back)
+        community.check_author(item, current_user)
+    except community.NotAllowed as exc:
+        _refused(exc)
+    except community.CommunityError as exc:
+        form.form_errors.append(str(exc))
+    page = render_template(
         "community/edit.html",
         item=item,
         post=post,
@@ -321,6 +336,7 @@ def _edit_page(item: Moderated, form: Any, post: Any) -> str:
         back=_post_url(post),
         window=int(community.edit_window().total_seconds() // 60),
     )
+    return page, _status(form)
 
 
 @bp.route(f"/{AREA}/edit", methods=["GET", "POST"])
@@ -329,17 +345,11 @@ def edit_post(area: str, post_id: int) -> str | Response | tuple[str, int]:
     """The author edits their case or topic, within the window."""
     post = post_or_404(area, post_id)
     form = PostEditForm(obj=post)
-    try:
-        if form.validate_on_submit():
-            community.edit_post(current_user, post, form.title.data, form.body.data)
-            flash(_("Your changes are saved."), "success")
-            return redirect(_post_url(post))
-        community.check_author(post, current_user)
-    except community.NotAllowed as exc:
-        _refused(exc)
-    except community.CommunityError as exc:
-        form.form_errors.append(str(exc))
-    return _edit_page(post, form, post), _status(form)
+
+    def save() -> None:
+        community.edit_post(current_user, post, form.title.data, form.body.data)
+
+    return _edit(post, post, form, save, _post_url(post))
 
 
 @bp.route(f"/{COMMENT}/edit", methods=["GET", "POST"])
@@ -349,17 +359,11 @@ def edit_comment(area: str, post_id: int, comment_id: int) -> str | Response | t
     post = post_or_404(area, post_id)
     comment = comment_or_404(post, comment_id)
     form = CommentEditForm(obj=comment)
-    try:
-        if form.validate_on_submit():
-            community.edit_comment(current_user, comment, form.body.data)
-            flash(_("Your changes are saved."), "success")
-            return redirect(_post_url(post, f"c{comment.id}"))
-        community.check_author(comment, current_user)
-    except community.NotAllowed as exc:
-        _refused(exc)
-    except community.CommunityError as exc:
-        form.form_errors.append(str(exc))
-    return _edit_page(comment, form, post), _status(form)
+
+    def save() -> None:
+        community.edit_comment(current_user, comment, form.body.data)
+
+    return _edit(comment, post, form, save, _post_url(post, f"c{comment.id}"))
 
 
 def _delete(item: Moderated, back: str) -> Response:
