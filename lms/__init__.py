@@ -239,8 +239,10 @@ def _init_templates(app: Flask, registry: Any) -> None:
     from jinja2 import ChoiceLoader, FileSystemLoader
 
     from lms.models._base import academy_timezone
-    from lms.services.catalog import can_edit
+    from lms.services.catalog import can_edit, level_label
     from lms.services.live import local as local_time
+    from lms.services.live import place_label
+    from lms.services.site import site_name
     from lms.slots import render_slot
 
     if registry.template_folders():
@@ -250,6 +252,9 @@ def _init_templates(app: Flask, registry: Any) -> None:
 
     _install_translations_lookup(app)
     app.add_template_filter(format_duration, "duration")
+    app.add_template_filter(level_label, "level")
+    app.add_template_global(site_name, "site_name")
+    app.add_template_filter(place_label, "place")
     app.add_template_global(render_slot, "slot")
 
     @app.context_processor

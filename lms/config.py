@@ -38,6 +38,10 @@ DEFAULTS: dict[str, object] = {
     "MEDIA_PROCESSING_LEASE": 90,
     "MEDIA_ACCEL_REDIRECT": None,
     "BABEL_DEFAULT_LOCALE": "zh_CN",
+    # The site's one name (header, page titles, mail, PDFs; lms.services.site.site_name): unset,
+    # "Innovation Academy" in the reader's language (创新学院); a string, that name in every
+    # language; in instance/config.py also {"zh_CN": "…", "en": "…"}.
+    "SITE_NAME": None,
     # The academy's time zone (an IANA name): its days, months, calendar pages and feeds.
     "TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": ["zh_CN", "en"],
@@ -129,6 +133,7 @@ ENVIRONMENT = {
     "LMS_UPLOAD_QUOTA_MB": "UPLOAD_QUOTA_MB",
     "LMS_TRUSTED_HOSTS": "TRUSTED_HOSTS",
     "LMS_TIMEZONE": "TIMEZONE",
+    "LMS_SITE_NAME": "SITE_NAME",
     "LMS_PDF_FONT": "PDF_FONT",
 }
 

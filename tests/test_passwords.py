@@ -355,7 +355,7 @@ def test_the_mail_links_to_a_one_hour_one_time_reset(reset_app, visitor, mailbox
     other_device.login("kim@example.com")
     ask(visitor, "kim@example.com")
     (message,) = mails(mailbox)
-    assert message["Subject"] == "Choose a new password for Camp LMS"
+    assert message["Subject"] == "Choose a new password for Innovation Academy"
     body = message.get_body(("plain",)).get_content()
     assert "Hello Kim Lee," in body and "60 minutes" in body
     url = link_in(message)

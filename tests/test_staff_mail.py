@@ -115,8 +115,8 @@ def test_development_prints_the_message_to_the_log(make_app, caplog):
 @pytest.mark.parametrize(
     ("locale", "subject", "phrase"),
     [
-        ("en", "Acme invites you to Camp LMS", "invites you to train at the academy"),
-        ("zh_CN", "Acme邀请您加入 Camp LMS 学习平台", "邀请您作为其员工参加学院的培训"),
+        ("en", "Acme invites you to Innovation Academy", "invites you to train at the academy"),
+        ("zh_CN", "Acme邀请您加入创新学院", "邀请您作为其员工参加学院的培训"),
     ],
 )
 def test_templates_are_rendered_in_the_recipients_language(app, locale, subject, phrase):
@@ -170,8 +170,8 @@ def test_each_address_gets_its_own_single_use_invite(app, acme, make_user):
     assert "Sending by e-mail to: new.one@example.com, known@example.com, third" in page
     messages = {message["To"]: message for message in outbox(app)}
     assert sorted(messages) == ["known@example.com", "new.one@example.com", "third@example.com"]
-    assert messages["new.one@example.com"]["Subject"] == "Acme invites you to Camp LMS"
-    assert messages["known@example.com"]["Subject"] == "Acme邀请您加入 Camp LMS 学习平台"
+    assert messages["new.one@example.com"]["Subject"] == "Acme invites you to Innovation Academy"
+    assert messages["known@example.com"]["Subject"] == "Acme邀请您加入创新学院"
     links = {to: link_in(message) for to, message in messages.items()}
     assert len(set(links.values())) == 3
     with app.app_context():
@@ -329,9 +329,9 @@ def test_imported_staff_get_their_link_by_mail_and_set_a_password(app, acme):
     response = client.post(f"/organizations/{org_id}/setup-links", {"user": ids})
     assert response.status_code == 302
     messages = {message["To"]: message for message in outbox(app)}
-    assert messages["wang@example.com"]["Subject"] == "设置您的 Camp LMS 密码"
+    assert messages["wang@example.com"]["Subject"] == "设置您的创新学院密码"
     assert "王芳" in messages["wang@example.com"].get_content()
-    assert messages["kim@example.com"]["Subject"] == "Set your password for Camp LMS"
+    assert messages["kim@example.com"]["Subject"] == "Set your password for Innovation Academy"
     path = link_in(messages["kim@example.com"]).removeprefix("http://localhost")
     visitor = Client(app.test_client())
     new = "a fresh password for kim"

@@ -18,7 +18,7 @@ from tests.conftest import Client, course_url
 CAMP = "startup-growth"
 VTT = b"WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello\n"
 MISSING = 999_999
-SLUG_TAKEN = "This address name is already used here."
+SLUG_TAKEN = "This address name is already used here. Choose another, or leave it empty."
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -511,7 +511,7 @@ INVALID = [
     ("title_en", "", "This field is required."),
     ("title_zh", "   ", "This field is required."),
     ("slug", "Bad Slug!", "Use lowercase letters, digits and hyphens."),
-    ("slug", "", "This field is required."),
+    ("slug", "-park", "Use lowercase letters, digits and hyphens."),
     ("title_en", "Bell\x07Title", "Remove control characters."),
     ("title_zh", "Null\x00", "Remove control characters."),
     ("title_en", "x" * 201, "Field cannot be longer than 200 characters."),

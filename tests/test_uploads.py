@@ -271,7 +271,7 @@ def test_a_bad_upload_is_refused_and_leaves_nothing(
 def test_an_upload_without_a_file_is_refused(app, editor, lesson_id):
     response = editor.post(f"/teach/lessons/{lesson_id}/video", {}, **MULTIPART)
     assert response.status_code == 400
-    assert "This field is required." in response.get_data(as_text=True)
+    assert "Choose a video file to upload." in response.get_data(as_text=True)
     assert asset_count(app) == 0
 
 
@@ -396,18 +396,22 @@ def test_new_captions_replace_the_old_ones(app, editor, student, ready_lesson):
 @pytest.mark.parametrize(
     ("content", "name", "message"),
     [
-        (b"00:00:00.000 --> 00:00:01.000\nHi\n", "en.vtt", "starts with the line WEBVTT"),
-        (b"WEBVTTX\n\n00:00.000 --> 00:01.000\nHi\n", "en.vtt", "starts with the line WEBVTT"),
-        (b"WEBVTT\n\n00:00 --> 00:01\nHi\n", "en.vtt", "bad cue timing"),
-        (b"WEBVTT\n\n00:00.000 -> 00:01.000\nHi\n00:61.000 --> 00:62.000\n", "en.vtt", "bad cue"),
+        (b"00:00:00.000 --> 00:00:01.000\nHi\n", "en.vtt", "its first line must be WEBVTT"),
+        (b"WEBVTTX\n\n00:00.000 --> 00:01.000\nHi\n", "en.vtt", "its first line must be WEBVTT"),
+        (b"WEBVTT\n\n00:00 --> 00:01\nHi\n", "en.vtt", "This cue timing is not valid WebVTT"),
+        (
+            b"WEBVTT\n\n00:00.000 -> 00:01.000\nHi\n00:61.000 --> 00:62.000\n",
+            "en.vtt",
+            "This cue timing is not valid",
+        ),
         (
             b"WEBVTT\n\n00:00.000 --> 00:01.000\n" + "caf\u00e9".encode("latin-1"),
             "en.vtt",
-            "captions must be UTF-8 text",
+            "The caption file must be UTF-8 text.",
         ),
-        (b"WEBVTT\n\nNOTE nothing to say\n", "en.vtt", "the caption file has no cues"),
-        (b"", "en.vtt", "starts with the line WEBVTT"),
-        (VTT, "en.srt", "Only WebVTT (.vtt) files."),
+        (b"WEBVTT\n\nNOTE nothing to say\n", "en.vtt", "The caption file has no cues"),
+        (b"", "en.vtt", "its first line must be WEBVTT"),
+        (VTT, "en.srt", "Only WebVTT (.vtt) caption files are accepted."),
     ],
     ids=["no-header", "bad-header", "bad-timing", "bad-cues", "latin-1", "no-cues", "empty", "srt"],
 )

@@ -23,6 +23,7 @@ from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Space
 from lms.models._base import utcnow
 from lms.services import hours, pdf_fonts
 from lms.services.archive import Archive, Event, kind_label, status_label
+from lms.services.site import site_name
 from lms.services.text import control_characters
 
 CONTROL = control_characters(keep_line_breaks=True)
@@ -66,14 +67,14 @@ def build(archive: Archive, verify_url: Callable[[str], str]) -> bytes:
         topMargin=18 * mm,
         bottomMargin=18 * mm,
         title=f"{CONTROL.sub('', profile.name)} - {title}",
-        author=_("Innovation Academy"),
+        author=site_name(),
         creator="Camp LMS",
         initialFontName=styles["body"].fontName,  # not Helvetica: every font is embedded
     )
     width = document.width
     story: list[Any] = [
         Paragraph(text(profile.name), styles["title"]),
-        Paragraph(f"{text(title)}{SEPARATOR}{text(_('Innovation Academy'))}", styles["muted"]),
+        Paragraph(f"{text(title)}{SEPARATOR}{text(site_name())}", styles["muted"]),
         Spacer(1, 4 * mm),
         _facts(
             [
@@ -92,8 +93,8 @@ def build(archive: Archive, verify_url: Callable[[str], str]) -> bytes:
                     _("Hours this month"),
                     f"{totals.hours_month} / {totals.target_hours} h ({totals.month_percent}%)",
                 ),
-                (_("Hours this year"), f"{totals.hours_year} h"),
-                (_("Hours in all"), f"{totals.hours_all} h"),
+                (_("Hours this year"), _("%(hours)s h", hours=totals.hours_year)),
+                (_("Hours in all"), _("%(hours)s h", hours=totals.hours_all)),
                 (_("Courses enrolled"), totals.courses_enrolled),
                 (_("Courses completed"), totals.courses_completed),
                 (_("Certificates"), totals.certificates),

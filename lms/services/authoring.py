@@ -13,14 +13,19 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from lms.extensions import db
-from lms.models import Camp, Course, CourseTrainer, Lesson, MediaAsset, Module, User
+from lms.models import COURSE_LEVELS, Camp, Course, CourseTrainer, Lesson, MediaAsset, Module, User
 from lms.models._base import utcnow
 from lms.services import search
 from lms.services.catalog import can_edit
+from lms.services.slugs import slugify, unique_slug
 
 
 class SlugTaken(ValueError):
     """Another item of the same parent already uses this slug."""
+
+
+class BadLevel(ValueError):
+    """A course level outside :data:`lms.models.COURSE_LEVELS`."""
 
 
 class NotAllowed(PermissionError):
@@ -46,12 +51,30 @@ def check(user: User, course: Course) -> None:
         raise NotAllowed
 
 
+def is_slug_clash(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is the violation of a ``(parent, slug)`` unique constraint.
+
+    PostgreSQL names the constraint (``uq_courses_camp_id_slug``, SQLSTATE 23505); SQLite
+    lists its columns ("UNIQUE constraint failed: courses.camp_id, courses.slug").
+    """
+    orig = exc.orig
+    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    if constraint is not None:
+        return getattr(orig, "sqlstate", None) == "23505" and constraint.endswith("_slug")
+    message = str(orig)
+    return message.startswith("UNIQUE constraint failed") and ".slug" in message
+
+
 def _commit_unique() -> None:
+    """Commit; a slug clash (a concurrent save took it) is :class:`SlugTaken`, and any other
+    integrity error is raised as it is, after the rollback."""
     try:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise SlugTaken from exc
+        if is_slug_clash(exc):
+            raise SlugTaken from exc
+        raise
 
 
 def _apply(obj: Any, values: dict[str, Any]) -> None:
@@ -59,10 +82,63 @@ def _apply(obj: Any, values: dict[str, Any]) -> None:
         setattr(obj, key, value)
 
 
+# Who else may hold a slug: courses per camp, modules per course, lessons per course (a
+# lesson moves between modules of its course without changing its address).
+def _course_slug_taken(camp_id: int, slug: str, exclude: int | None = None) -> bool:
+    query = db.select(Course.id).where(Course.camp_id == camp_id, Course.slug == slug)
+    if exclude is not None:
+        query = query.where(Course.id != exclude)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _module_slug_taken(course_id: int, slug: str, exclude: int | None = None) -> bool:
+    query = db.select(Module.id).where(Module.course_id == course_id, Module.slug == slug)
+    if exclude is not None:
+        query = query.where(Module.id != exclude)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _lesson_slug_taken(course_id: int, slug: str, exclude: int | None = None) -> bool:
+    query = (
+        db.select(Lesson.id)
+        .join(Module, Lesson.module_id == Module.id)
+        .where(Module.course_id == course_id, Lesson.slug == slug)
+    )
+    if exclude is not None:
+        query = query.where(Lesson.id != exclude)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _settle_slug(values: dict[str, Any], obj: Any, taken: Any, fallback: str) -> None:
+    """Fill an empty ``slug`` from the title (Chinese first, as pinyin), made unique in its
+    scope; a slug the trainer typed that is taken raises :class:`SlugTaken`."""
+    if "slug" not in values:
+        return
+    slug = (values["slug"] or "").strip()
+    if slug:
+        if taken(slug):
+            raise SlugTaken
+        values["slug"] = slug
+        return
+    titles = [values.get("title_zh"), values.get("title_en")]
+    titles += [getattr(obj, "title_zh", None), getattr(obj, "title_en", None)]
+    base = next((made for made in map(slugify, filter(None, titles)) if made), "")
+    values["slug"] = unique_slug(base, taken, fallback)
+
+
+def _check_level(values: dict[str, Any]) -> None:
+    level = values.get("level")
+    if level is not None and level != "" and level not in COURSE_LEVELS:
+        raise BadLevel(level)
+
+
 def create_course(user: User, camp: Camp, values: dict[str, Any]) -> Course:
     """A new draft course owned by ``user`` (a trainer or organizer)."""
     if not user.is_trainer:
         raise NotAllowed
+    _check_level(values)
+    values = dict(values)
+    _settle_slug(values, None, lambda slug: _course_slug_taken(camp.id, slug), "course")
     position = len(camp.courses)
     course = Course(camp_id=camp.id, owner_id=user.id, status="draft", position=position)
     _apply(course, values)
@@ -78,16 +154,14 @@ def create_course(user: User, camp: Camp, values: dict[str, Any]) -> Course:
 def update(user: User, course: Course, obj: Any, values: dict[str, Any]) -> None:
     """Edit a course, module or lesson of ``course``."""
     check(user, course)
-    if isinstance(obj, Lesson) and "slug" in values:  # lesson addresses are per course
-        taken = db.session.scalar(
-            db.select(Lesson.id)
-            .join(Module, Lesson.module_id == Module.id)
-            .where(
-                Module.course_id == course.id, Lesson.slug == values["slug"], Lesson.id != obj.id
-            )
-        )
-        if taken is not None:
-            raise SlugTaken
+    values = dict(values)
+    if isinstance(obj, Lesson):
+        _settle_slug(values, obj, lambda s: _lesson_slug_taken(course.id, s, obj.id), "lesson")
+    elif isinstance(obj, Module):
+        _settle_slug(values, obj, lambda s: _module_slug_taken(course.id, s, obj.id), "module")
+    else:
+        _check_level(values)
+        _settle_slug(values, obj, lambda s: _course_slug_taken(obj.camp_id, s, obj.id), "course")
     _apply(obj, values)
     if isinstance(obj, Lesson):
         _minutes_from_video(obj)  # not a hand-typed number while a probed video is attached
@@ -113,6 +187,8 @@ def live_lessons(module: Module) -> list[Lesson]:
 
 def add_module(user: User, course: Course, values: dict[str, Any]) -> Module:
     check(user, course)
+    values = dict(values)
+    _settle_slug(values, None, lambda slug: _module_slug_taken(course.id, slug), "module")
     module = Module(course_id=course.id, position=len(course.modules))
     _apply(module, values)
     db.session.add(module)
@@ -123,14 +199,8 @@ def add_module(user: User, course: Course, values: dict[str, Any]) -> Module:
 def add_lesson(user: User, module: Module, values: dict[str, Any]) -> Lesson:
     course = module.course
     check(user, course)
-    slug = values.get("slug")
-    taken = db.session.scalar(
-        db.select(Lesson.id)
-        .join(Module, Lesson.module_id == Module.id)
-        .where(Module.course_id == course.id, Lesson.slug == slug)
-    )
-    if taken is not None:
-        raise SlugTaken
+    values = dict(values)
+    _settle_slug(values, None, lambda slug: _lesson_slug_taken(course.id, slug), "lesson")
     lesson = Lesson(module_id=module.id, position=len(module.lessons))
     _apply(lesson, values)
     db.session.add(lesson)
@@ -190,3 +260,52 @@ def add_trainer(user: User, course: Course, trainer: User) -> None:
     if exists is None:
         db.session.add(CourseTrainer(course_id=course.id, user_id=trainer.id))
         db.session.commit()
+
+
+# Look-ups for the authoring pages (lms/web/teach.py runs no queries of its own).
+
+
+def course_by_id(course_id: int) -> Course | None:
+    return db.session.get(Course, course_id)
+
+
+def module_by_id(module_id: int) -> Module | None:
+    return db.session.get(Module, module_id)
+
+
+def lesson_by_id(lesson_id: int) -> Lesson | None:
+    return db.session.get(Lesson, lesson_id)
+
+
+def camp_by_slug(slug: str) -> Camp | None:
+    return db.session.scalar(db.select(Camp).filter_by(slug=slug))
+
+
+def trainer_by_email(email: str) -> User | None:
+    """The trainer account with this e-mail address (any case, surrounding blanks ignored)."""
+    address = (email or "").strip().lower()
+    return db.session.scalar(db.select(User).filter_by(email=address, role="trainer"))
+
+
+def media_by_id(asset_id: int) -> MediaAsset | None:
+    return db.session.get(MediaAsset, asset_id)
+
+
+def ready_media() -> list[MediaAsset]:
+    """The ready videos of the courseware library, by name (what a lesson may use)."""
+    return list(
+        db.session.scalars(
+            db.select(MediaAsset)
+            .where(MediaAsset.status == "ready")
+            .order_by(MediaAsset.original_name, MediaAsset.id)
+        )
+    )
+
+
+def library_media() -> list[MediaAsset]:
+    """Every video of the courseware library, newest first."""
+    return list(
+        db.session.scalars(
+            db.select(MediaAsset).order_by(MediaAsset.created_at.desc(), MediaAsset.id.desc())
+        )
+    )

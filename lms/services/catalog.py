@@ -10,14 +10,37 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, literal, union_all
 from sqlalchemy.orm import Session, contains_eager, selectinload, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.cache import cached, detached, shared_cache, shared_objects, versioned
 from lms.extensions import db
-from lms.models import Camp, Course, Enrollment, Lesson, LessonProgress, Module, User
+from lms.models import (
+    COURSE_LEVELS,
+    Camp,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    Module,
+    User,
+)
 from lms.services.camps import get_visible_camp, registry, visible_camps
+
+LEVEL_LABELS = {
+    "foundation": _l("Foundation"),
+    "intermediate": _l("Intermediate"),
+    "advanced": _l("Advanced"),
+}
+assert tuple(LEVEL_LABELS) == COURSE_LEVELS  # noqa: S101 - one label per level
+
+
+def level_label(level: str) -> str:
+    """A course level in the reader's language ("" for none)."""
+    label = LEVEL_LABELS.get(level)
+    return str(label) if label is not None else ""
 
 
 @dataclass
@@ -323,6 +346,19 @@ def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
     if course.status != "published" and not can_edit(user, course):
         return None
     return LessonAccess(lesson, enrollment_id is not None)
+
+
+def is_preview(lesson: Lesson) -> bool:
+    """A preview lesson of a published course: open to everyone (not a quiz: attempts are
+    for enrolled learners)."""
+    return lesson.preview and lesson.kind != "quiz" and lesson.module.course.is_published
+
+
+def may_watch(user: User, access: LessonAccess) -> bool:
+    """Whether ``user`` may open the lesson of ``access`` and fetch its media: enrolled
+    learners and the course's editors; everyone, anonymous visitors included, when it is a
+    preview lesson of a published course (``lesson_access`` already hid drafts)."""
+    return access.enrolled or can_edit(user, access.course) or is_preview(access.lesson)
 
 
 def enrollment_of(user: User, course: Course) -> Enrollment | None:

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lms.extensions import db
-from lms.models import Camp, Course, Lesson, Module
+from lms.models import COURSE_LEVELS, Camp, Course, Lesson, Module
 from lms.models._base import utcnow
 from lms.services import search
 from lms.services.quiz.curriculum import QuizSpec, question_slugs, sync_quiz
@@ -35,6 +35,10 @@ class OptionalText(BaseModel):
     model_config = ConfigDict(extra="forbid")
     zh: str = Field(default="", max_length=20000)
     en: str = Field(default="", max_length=20000)
+
+
+# "" (none) or one of the fixed levels; a curriculum's free text is refused when it loads.
+CourseLevel = Literal[("", *COURSE_LEVELS)]  # type: ignore[valid-type]
 
 
 class LessonSpec(BaseModel):
@@ -63,7 +67,7 @@ class CourseSpec(BaseModel):
     slug: str = Field(pattern=SLUG_PATTERN)
     title: Text
     summary: OptionalText = OptionalText()
-    level: str = Field(default="", max_length=40)
+    level: CourseLevel = ""
     status: Literal["draft", "published"] = "published"
     modules: list[ModuleSpec] = Field(min_length=1)
 

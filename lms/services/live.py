@@ -47,6 +47,16 @@ ACTIVITY_DAY_SEGMENTS = [
     )
 ]
 REMOTE_EDUCATION_CENTRE = "园区党员远程教育中心 Remote-education centre"
+
+
+def place_label(location: str) -> str:
+    """A session's place as the reader reads it: the activity day's default place (stored in
+    both languages at once) in the reader's language; any other place as it was typed."""
+    if location == REMOTE_EDUCATION_CENTRE:
+        return _("The park's remote-education centre for Party members")
+    return location
+
+
 HORIZON_DAYS = 400
 ALLOWED_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 # NAME=VALUE parts joined by ";" — no DTSTART, no line breaks, nothing else.

@@ -22,6 +22,7 @@ from lms.extensions import db
 from lms.models import AccountToken, User
 from lms.services import accounts, audit, jobs, mail
 from lms.services.account_tokens import find_setup_token, issue_setup_token, set_password_with_token
+from lms.services.site import site_name
 
 PURPOSE = "reset"
 LINK_LIFETIME = timedelta(hours=1)
@@ -43,9 +44,10 @@ def message(name: str, url: str) -> tuple[str, str]:
     paragraphs = [
         _("Hello %(name)s,", name=name),
         _(
-            "Someone, hopefully you, asked to choose a new password for your Camp LMS "
+            "Someone, hopefully you, asked to choose a new password for your %(site)s "
             "account. Open this link within %(minutes)d minutes to do it:",
             minutes=minutes,
+            site=site_name(),
         ),
         url,
         _(
@@ -53,7 +55,7 @@ def message(name: str, url: str) -> tuple[str, str]:
             "password stays as it is."
         ),
     ]
-    return _("Choose a new password for Camp LMS"), "\n\n".join(paragraphs) + "\n"
+    return _("Choose a new password for %(site)s", site=site_name()), "\n\n".join(paragraphs) + "\n"
 
 
 def send_link(email: str, base: str) -> None:

@@ -48,20 +48,26 @@ def store_upload(stream: BinaryIO, filename: str, uploader: User) -> MediaAsset:
 def validate_webvtt(data: bytes) -> str:
     """Return the caption text if it is a well-formed WebVTT file, else raise."""
     if len(data) > MAX_CAPTION_BYTES:
-        raise UploadError(_l("caption files are limited to 2 MB"))
+        raise UploadError(
+            _l("Caption files are limited to 2 MB. Split the file or remove unused cues.")
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UploadError(_l("captions must be UTF-8 text")) from exc
+        raise UploadError(
+            _l("The caption file must be UTF-8 text. Save it again as UTF-8.")
+        ) from exc
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not re.match(r"^WEBVTT(?:[ \t].*)?$", lines[0]):
-        raise UploadError(_l("a WebVTT file starts with the line WEBVTT"))
+        raise UploadError(_l("This is not a WebVTT file: its first line must be WEBVTT."))
     cues = [line for line in lines if "-->" in line]
     if not cues:
-        raise UploadError(_l("the caption file has no cues"))
+        raise UploadError(_l("The caption file has no cues (lines with start --> end times)."))
     for line in cues:
         if not CUE_TIMING.match(line.strip()):
-            raise UploadError(_l("bad cue timing: %(line)s", line=line.strip()[:60]))
+            raise UploadError(
+                _l("This cue timing is not valid WebVTT: %(line)s", line=line.strip()[:60])
+            )
     return "\n".join(lines)
 
 

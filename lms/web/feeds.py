@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from lms.services import feeds
 from lms.services.camps import get_visible_camp, visible_camps
+from lms.services.site import site_name
 from lms.web.downloads import send_download
 from lms.web.forms import ActionForm
 
@@ -27,7 +28,7 @@ def feed(token: str) -> Response:
     found = feeds.find(token, disabled)
     if found is None:
         abort(404)
-    name = _("Camp LMS live sessions")
+    name = _("%(site)s live sessions", site=site_name())
     body = feeds.to_ics(
         feeds.sessions_for(found, disabled),
         name,
@@ -44,7 +45,7 @@ def academy_feed() -> Response:
     """The academy's public calendar: the activity day and every other visible session."""
     body = feeds.to_ics(
         feeds.academy_sessions(feeds.disabled_camp_ids()),
-        _("Camp LMS: the academy's live sessions"),
+        _("%(site)s: the academy's live sessions", site=site_name()),
         lambda session: url_for("live.session", session_id=session.id, _external=True),
     )
     response = send_download(body, "academy.ics", "text/calendar", inline=True)

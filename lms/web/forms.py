@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -33,8 +34,16 @@ from wtforms.validators import (
 
 from lms.models._base import MAX_INTEGER
 from lms.services import passwords
+from lms.services.catalog import LEVEL_LABELS
 
 LANGUAGE_CHOICES = [SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")]
+
+
+def page_language() -> str:
+    """The language the page is shown in, as a choice of :data:`LANGUAGE_CHOICES`: the
+    default of the language fields of sign-up and invite forms."""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"
 
 
 class LoginForm(FlaskForm):
@@ -92,7 +101,7 @@ class RegisterForm(FlaskForm):
         _l("Repeat password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
-    locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="zh_CN")
+    locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default=page_language)
 
 
 class ChangePasswordForm(FlaskForm):
@@ -161,9 +170,25 @@ class BilingualText(BilingualTitle):
     summary_en = TextAreaField(_l("Summary (English)"), validators=[Length(max=2000), NO_CONTROL])
 
 
+# Empty: made from the title (Chinese as pinyin) by lms.services.authoring.
+SLUG_FIELD = StringField(
+    _l("Address name (slug)"),
+    validators=[Optional(), SLUG_RULE],
+    render_kw={"placeholder": _l("Made from the title when left empty")},
+)
+LEVEL_CHOICES = [SelectChoice("", _l("Not set"))] + [
+    SelectChoice(value, label) for value, label in LEVEL_LABELS.items()
+]
+
+
 class CourseForm(BilingualText, FlaskForm):
-    slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
-    level = StringField(_l("Level"), validators=[Length(max=40), NO_CONTROL])
+    slug = SLUG_FIELD
+    level = SelectField(
+        _l("Level"),
+        choices=LEVEL_CHOICES,
+        validate_choice=True,
+        default="",
+    )
 
 
 class NewCourseForm(CourseForm):
@@ -171,11 +196,11 @@ class NewCourseForm(CourseForm):
 
 
 class ModuleForm(BilingualTitle, FlaskForm):
-    slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
+    slug = SLUG_FIELD
 
 
 class LessonForm(BilingualText, FlaskForm):
-    slug = StringField(_l("Address name (slug)"), validators=[DataRequired(), SLUG_RULE])
+    slug = SLUG_FIELD
     kind = SelectField(
         _l("Kind"),
         choices=[
@@ -189,18 +214,25 @@ class LessonForm(BilingualText, FlaskForm):
     body_en = TextAreaField(_l("Text (English, Markdown)"), validators=[Length(max=50000)])
     minutes = IntegerField(_l("Minutes"), validators=[InputRequired(), NumberRange(min=0, max=600)])
     required = BooleanField(_l("Required for completion"), default=True)
+    preview = BooleanField(_l("Preview: anyone may watch or read it, without enrolling"))
+
+
+# What the file pickers offer: videos, or WebVTT captions (the server checks again).
+VIDEO_ACCEPT = "video/*,.mp4,.mov,.m4v,.webm,.mkv,.avi"
+CAPTIONS_ACCEPT = ".vtt,text/vtt"
 
 
 class VideoUploadForm(FlaskForm):
     video = FileField(
         _l("Video file (MP4, MOV, M4V, WebM, MKV or AVI)"),
         validators=[
-            FileRequired(),
+            FileRequired(_l("Choose a video file to upload.")),
             FileAllowed(
                 ["mp4", "mov", "m4v", "webm", "mkv", "avi"],
                 _l("Only MP4, MOV, M4V, WebM, MKV and AVI videos are accepted."),
             ),
         ],
+        render_kw={"accept": VIDEO_ACCEPT},
     )
 
 
@@ -214,7 +246,11 @@ class CaptionForm(FlaskForm):
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
     captions = FileField(
         _l("Captions (WebVTT)"),
-        validators=[FileRequired(), FileAllowed(["vtt"], _l("Only WebVTT (.vtt) files."))],
+        validators=[
+            FileRequired(_l("Choose a WebVTT (.vtt) captions file.")),
+            FileAllowed(["vtt"], _l("Only WebVTT (.vtt) caption files are accepted.")),
+        ],
+        render_kw={"accept": CAPTIONS_ACCEPT},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -34,6 +35,7 @@ from lms.services import (
 )
 from lms.services import dashboard as dashboard_service
 from lms.services.quiz import attempts
+from lms.services.site import site_name
 from lms.web.auth import SESSION_SEEN, SESSION_TOKEN
 from lms.web.catalog import course_or_404
 from lms.web.forms import ActionForm
@@ -48,14 +50,19 @@ def dashboard() -> str:
 
 
 @bp.get("/camps/<camp_slug>/<course_slug>/lessons/<lesson_slug>")
-@login_required
 def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response:
+    """A lesson, for enrolled learners and the course's editors; a preview lesson of a
+    published course for everyone (anonymous visitors watch it without earning credit)."""
     course = course_or_404(camp_slug, course_slug)
     outline = catalog.outline(course, current_user)
     current = next((x for x in outline.lessons if x.slug == lesson_slug), None)
     if current is None:
         abort(404)
     if not catalog.may_study(current_user, course, outline.enrollment):
+        if catalog.is_preview(current):
+            return _preview_page(course, outline, current)
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
         return redirect(url_for("catalog.course", camp_slug=camp_slug, course_slug=course_slug))
     ordered = outline.lessons
     index = ordered.index(current)
@@ -72,6 +79,25 @@ def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response
         form=ActionForm(),
         quiz=attempts.overview(current_user, current) if current.kind == "quiz" else None,
         certificate=completion.certificate_for(current_user, course) if finished else None,
+    )
+
+
+def _preview_page(course: Any, outline: catalog.Outline, current: Lesson) -> str:
+    """A preview lesson for a visitor who is not enrolled: the lesson, no progress kept."""
+    ordered = [x for x in outline.lessons if catalog.is_preview(x)]
+    index = ordered.index(current)
+    return render_template(
+        "lesson.html",
+        course=course,
+        outline=outline,
+        lesson=current,
+        previous=ordered[index - 1] if index > 0 else None,
+        following=ordered[index + 1] if index + 1 < len(ordered) else None,
+        threshold=lessons.completion_threshold(current),
+        body=lessons.render_markdown(current.body),
+        form=ActionForm(),
+        quiz=None,
+        previewing=True,
     )
 
 
@@ -106,7 +132,6 @@ def mark_read(camp_slug: str, course_slug: str, lesson_slug: str) -> Response:
 
 
 @bp.get("/media/lessons/<int:lesson_id>")
-@login_required
 def lesson_video(lesson_id: int) -> Response:
     """The lesson's video — its best web rendition — to enrolled learners and the course's
     editors only (Range aware). Before the pipeline made renditions: the original."""
@@ -118,7 +143,6 @@ def lesson_video(lesson_id: int) -> Response:
 
 
 @bp.get("/media/lessons/<int:lesson_id>/mp4/<int:height>.mp4")
-@login_required
 def lesson_rendition(lesson_id: int, height: int) -> Response:
     """One progressive MP4 rendition (``360``, ``720``…), for players without HLS."""
     asset = _ready_asset(_media_of_lesson(lesson_id))
@@ -129,7 +153,6 @@ def lesson_rendition(lesson_id: int, height: int) -> Response:
 
 
 @bp.get("/media/lessons/<int:lesson_id>/hls/<path:name>")
-@login_required
 def lesson_stream(lesson_id: int, name: str) -> Response:
     """The HLS package: ``master.m3u8``, and each variant's playlist, init and segments."""
     asset = _ready_asset(_media_of_lesson(lesson_id))
@@ -140,7 +163,6 @@ def lesson_stream(lesson_id: int, name: str) -> Response:
 
 
 @bp.get("/media/lessons/<int:lesson_id>/thumbs.vtt")
-@login_required
 def lesson_thumbnails(lesson_id: int) -> Response:
     """The seek-preview track: WebVTT cues pointing at sprite images (``#xywh=``)."""
     asset = _ready_asset(_media_of_lesson(lesson_id))
@@ -158,7 +180,6 @@ def lesson_thumbnails(lesson_id: int) -> Response:
 
 
 @bp.get("/media/lessons/<int:lesson_id>/thumbs/<name>")
-@login_required
 def lesson_thumbnail_image(lesson_id: int, name: str) -> Response:
     asset = _ready_asset(_media_of_lesson(lesson_id))
     if not (asset.has_thumbnails and streams.THUMBNAIL_SPRITE.fullmatch(name)):
@@ -204,13 +225,14 @@ def _ready_asset(lesson: Lesson) -> MediaAsset:
 def _media_of_lesson(lesson_id: int) -> Lesson:
     """A lesson whose files the current user may fetch; others get the same 404 as no lesson."""
     access = catalog.lesson_access(lesson_id, current_user)
-    if access is None or not (access.enrolled or catalog.can_edit(current_user, access.course)):
+    if access is None or not catalog.may_watch(current_user, access):
+        if not current_user.is_authenticated:  # log in first (a preview would have passed)
+            abort(current_app.login_manager.unauthorized())  # type: ignore[attr-defined]
         abort(404)
     return access.lesson
 
 
 @bp.get("/media/lessons/<int:lesson_id>/poster.jpg")
-@login_required
 def lesson_poster(lesson_id: int) -> Response:
     lesson = _media_of_lesson(lesson_id)
     if lesson.media is None or not lesson.media.poster_key:
@@ -219,7 +241,6 @@ def lesson_poster(lesson_id: int) -> Response:
 
 
 @bp.get("/media/lessons/<int:lesson_id>/captions/<language>.vtt")
-@login_required
 def lesson_caption(lesson_id: int, language: str) -> Response:
     lesson = _media_of_lesson(lesson_id)
     caption = next((c for c in lesson.captions if c.language == language), None)
@@ -286,7 +307,7 @@ def certificate_pdf(code: str) -> Response:
     """The certificate as a PDF (its font embedded, a QR code of the verification page)."""
     found, verify_url = _certificate_or_404(code)
     response = Response(
-        certificates.pdf(found, verify_url, academy=_("Innovation Academy")),
+        certificates.pdf(found, verify_url, academy=site_name()),
         mimetype="application/pdf",
     )
     # The code is letters, digits and dashes (completion.CODE_ALPHABET): a safe ASCII name.

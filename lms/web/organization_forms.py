@@ -33,7 +33,7 @@ from lms.services.invites import INVITE_DAYS, INVITE_USES
 from lms.services.organizations import MAX_TARGET_HOURS, ORGANIZATION_NAME_LENGTH
 from lms.services.staff_groups import GROUP_NAME_LENGTH
 from lms.services.staff_mail import MAX_ADDRESSES
-from lms.web.forms import NO_CONTROL, RegisterForm
+from lms.web.forms import NO_CONTROL, RegisterForm, page_language
 
 
 def _optional_id(value: object) -> int | None:
@@ -41,7 +41,7 @@ def _optional_id(value: object) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload]  # anything: int() raises, caught below
     except (TypeError, ValueError):
         return 0
 
@@ -127,6 +127,7 @@ class InviteMailForm(FlaskForm):
         _l("Language of the message"),
         description=_l("Someone who has an account gets it in the language of their account."),
         choices=[SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")],
+        default=page_language,
     )
 
 

@@ -21,8 +21,7 @@ from jinja2.filters import do_filesizeformat
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from lms.extensions import db
-from lms.models import Camp, Course, Lesson, MediaAsset, Module, User
+from lms.models import Course, Lesson, MediaAsset, Module
 from lms.services import authoring, ingest, media, quota, uploads
 from lms.services.camps import visible_camps
 from lms.web.downloads import send_download
@@ -45,7 +44,7 @@ COURSE_FIELDS = ("slug", "title_zh", "title_en", "summary_zh", "summary_en", "le
 MODULE_FIELDS = ("slug", "title_zh", "title_en")
 LESSON_FIELDS = (
     "slug", "kind", "title_zh", "title_en", "summary_zh", "summary_en",
-    "body_zh", "body_en", "minutes", "required",
+    "body_zh", "body_en", "minutes", "required", "preview",
 )  # fmt: skip
 
 
@@ -77,11 +76,11 @@ def _editable(course: Course | None) -> Course:
 
 
 def course_or_404(course_id: int) -> Course:
-    return _editable(db.session.get(Course, course_id))
+    return _editable(authoring.course_by_id(course_id))
 
 
 def module_or_404(module_id: int) -> Module:
-    module = db.session.get(Module, module_id)
+    module = authoring.module_by_id(module_id)
     if module is None or module.archived_at is not None:
         abort(404)
     _editable(module.course)
@@ -89,7 +88,7 @@ def module_or_404(module_id: int) -> Module:
 
 
 def lesson_or_404(lesson_id: int) -> Lesson:
-    lesson = db.session.get(Lesson, lesson_id)
+    lesson = authoring.lesson_by_id(lesson_id)
     if lesson is None or lesson.archived_at is not None:
         abort(404)
     module_or_404(lesson.module_id)
@@ -103,7 +102,9 @@ def _saved(form: Any, action: Any) -> bool:
     try:
         action()
     except authoring.SlugTaken:
-        form.slug.errors.append(_("This address name is already used here."))
+        form.slug.errors.append(
+            _("This address name is already used here. Choose another, or leave it empty.")
+        )
         form.slug_taken = True  # the status says so in every language, not the message
         return False
     return True
@@ -129,7 +130,7 @@ def new_course() -> str | Response | tuple[str, int]:
     created: list[Course] = []
 
     def create() -> None:
-        camp = db.session.scalar(db.select(Camp).filter_by(slug=form.camp.data))
+        camp = authoring.camp_by_slug(form.camp.data)
         created.append(authoring.create_course(current_user, camp, values(form, COURSE_FIELDS)))
 
     if _saved(form, create):
@@ -178,10 +179,7 @@ def add_trainer(course_id: int) -> Response:
     if not current_user.is_organizer:
         abort(403)
     form = TrainerForm()
-    trainer = None
-    if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        trainer = db.session.scalar(db.select(User).filter_by(email=email, role="trainer"))
+    trainer = authoring.trainer_by_email(form.email.data) if form.validate_on_submit() else None
     if trainer is None:
         abort(400, _("No trainer with this e-mail address."))
     authoring.add_trainer(current_user, course, trainer)
@@ -283,13 +281,19 @@ def lesson(lesson_id: int) -> str | Response | tuple[str, int]:
 
 
 def _lesson_page(lesson: Lesson, **forms: Any) -> str:
+    """The lesson's edit page, whichever of its forms was posted (the upload, captions…).
+
+    The forms that were not posted show the lesson as saved (``formdata=None``: a failed
+    upload's POST must not blank the lesson form or untick its boxes), and every form names
+    its own action, so a Save after a failed upload still goes to the lesson's address.
+    """
     attach = AttachMediaForm(formdata=None)
     attach.media.choices = _media_choices()
     attach.media.data = lesson.media_id or 0
     context = {
         "lesson": lesson,
         "course": lesson.module.course,
-        "form": LessonForm(obj=lesson),
+        "form": LessonForm(formdata=None, obj=lesson),
         "upload_form": VideoUploadForm(formdata=None),
         "caption_form": CaptionForm(formdata=None),
         "attach_form": attach,
@@ -353,13 +357,20 @@ def _quota_message(usage: quota.Usage) -> str:
 
 def _media_choices() -> list[SelectChoice]:
     """The ready videos of the courseware library, for a select field (0: none)."""
-    ready = db.session.scalars(
-        db.select(MediaAsset).where(MediaAsset.status == "ready").order_by(MediaAsset.original_name)
-    )
     return [SelectChoice(0, _("— no video —"))] + [
-        SelectChoice(asset.id, f"{asset.original_name} ({media_minutes(asset)} min)")
-        for asset in ready
+        SelectChoice(
+            asset.id,
+            _("%(name)s (%(minutes)d min)", name=asset.original_name, minutes=media_minutes(asset)),
+        )
+        for asset in authoring.ready_media()
     ]
+
+
+def _asset_or_404(asset_id: int) -> MediaAsset:
+    asset = authoring.media_by_id(asset_id)
+    if asset is None:
+        abort(404)
+    return asset
 
 
 def media_minutes(asset: MediaAsset) -> int:
@@ -374,7 +385,7 @@ def attach_media(lesson_id: int) -> Response:
     form.media.choices = _media_choices()
     if not form.validate_on_submit():
         abort(400, _("Choose a video from the library."))
-    asset = db.session.get(MediaAsset, form.media.data) if form.media.data else None
+    asset = authoring.media_by_id(form.media.data) if form.media.data else None
     authoring.attach_media(current_user, lesson, asset)
     flash(_("Saved."), "success")
     return redirect(url_for(".lesson", lesson_id=lesson.id))
@@ -413,10 +424,9 @@ def library() -> str | Response | tuple[str, int]:
         if asset is not None:
             flash(_("Video uploaded. It is being processed."), "success")
             return redirect(url_for(".library"))
-    assets = db.session.scalars(db.select(MediaAsset).order_by(MediaAsset.created_at.desc()))
     page = render_template(
         "teach/library.html",
-        assets=list(assets),
+        assets=authoring.library_media(),
         form=form,
         usage=quota.usage_of(current_user),
         retry_form=ActionForm(),
@@ -428,14 +438,14 @@ def library() -> str | Response | tuple[str, int]:
 @trainer_required
 def media_status(asset_id: int) -> Response:
     """Processing progress of a library video, for the trainers' live progress bars."""
-    return jsonify(ingest.status_of(db.get_or_404(MediaAsset, asset_id)))
+    return jsonify(ingest.status_of(_asset_or_404(asset_id)))
 
 
 @bp.post("/media/<int:asset_id>/retry")
 @trainer_required
 def retry_media(asset_id: int) -> Response:
     """Process a failed video again (409 when it is not failed)."""
-    asset = db.get_or_404(MediaAsset, asset_id)
+    asset = _asset_or_404(asset_id)
     form = RetryMediaForm()
     if not form.validate_on_submit():
         abort(400)
@@ -452,7 +462,7 @@ def retry_media(asset_id: int) -> Response:
 @trainer_required
 def download_media(asset_id: int) -> Response:
     """A library video as a download, under the name it was uploaded with."""
-    asset = db.get_or_404(MediaAsset, asset_id)
+    asset = _asset_or_404(asset_id)
     path = media.storage_path(asset)
     if not path.is_file():
         abort(404)

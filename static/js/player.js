@@ -364,9 +364,21 @@
   var shell = document.getElementById("player-shell");
   (shell || video).addEventListener("keydown", function (event) {
     if (event.target.tagName === "SELECT" || event.target.tagName === "INPUT") { return; }
+    if (event.key === " " && event.target === video) {
+      // With the focus on the <video> itself, the browser's own controls may toggle play when
+      // the key is released (Chromium does): toggling here too would undo it. So the page
+      // does not scroll, and once the key is up, the player toggles only if nothing did.
+      event.preventDefault();
+      if (event.repeat) { return; }
+      var before = video.paused;
+      video.addEventListener("keyup", function () {
+        setTimeout(function () { if (video.paused === before) { togglePlay(); } }, 0);
+      }, { once: true });
+      return;
+    }
     var handled = true;
     switch (event.key) {
-      case " ": case "k": if (video.paused) { video.play(); } else { video.pause(); } break;
+      case " ": case "k": togglePlay(); break;
       case "ArrowLeft": video.currentTime = Math.max(0, video.currentTime - 5); break;
       case "ArrowRight": video.currentTime = Math.min(video.duration, video.currentTime + 5); break;
       case "j": video.currentTime = Math.max(0, video.currentTime - 10); break;
@@ -390,6 +402,10 @@
   });
 
   /* ---- helpers -------------------------------------------------------------------------- */
+
+  function togglePlay() {
+    if (video.paused) { video.play(); } else { video.pause(); }
+  }
 
   /* WebVTT thumbnail track: cues whose text is "sprite.jpg#xywh=x,y,w,h". */
   function parseThumbnails(text, base) {
