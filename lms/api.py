@@ -10,7 +10,10 @@ in ``.importlinter``). What it offers:
   ``models`` (the core's models: ``models.Enrollment``, ``models.User``, …), ``utcnow``,
   ``aware`` (a stored time made timezone-aware) and ``insert_ignoring_conflicts``;
 * background work: ``enqueue("package.module.function", *args)`` runs a function off the
-  request (a Redis queue when configured, else a thread).
+  request (a Redis queue when configured, else a thread);
+* notifications: ``NotificationKind`` (returned by ``lms_notification_kinds``) and
+  ``notify(kind, user_ids, object_id, occasion, data)``, which notifies once the current
+  transaction commits (docs/notifications.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
 from lms.models._base import aware, utcnow
 from lms.services.jobs import enqueue
+from lms.services.notifications.delivery import notify
+from lms.services.notifications.kinds import Kind as NotificationKind
 from lms.services.settings import plugin_settings
 from lms.slots import Fragment, render_fragment
 
@@ -28,12 +33,14 @@ __all__ = [
     "Camp",
     "EnrollmentDecision",
     "Fragment",
+    "NotificationKind",
     "aware",
     "db",
     "enqueue",
     "hookimpl",
     "insert_ignoring_conflicts",
     "models",
+    "notify",
     "plugin_settings",
     "render_fragment",
     "utcnow",

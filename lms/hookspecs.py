@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         QuizAttempt,
         User,
     )
+    from lms.services.notifications.kinds import Kind as NotificationKind
     from lms.slots import Fragment
 
 hookspec = pluggy.HookspecMarker("lms")
@@ -333,6 +334,31 @@ def lms_cli_commands() -> list[click.Command]:
         @hookimpl
         def lms_cli_commands():
             return [design_report]
+    """
+
+
+@hookspec
+def lms_notification_kinds() -> list[NotificationKind]:
+    """Declare kinds of notification the plugin sends (all results are collected).
+
+    Each ``NotificationKind`` (``lms.api``) has a name (lowercase letters, digits and ``_``,
+    not a core kind's), a label, a default channel, a ``message(data)`` answering the title
+    and the text in the current locale and a ``link(data)`` answering an endpoint and its
+    values. Users choose them on their notification settings like the core's; the plugin
+    sends with ``lms.api.notify(kind, user_ids, object_id, occasion, data)`` in the
+    transaction where the event happens (docs/notifications.md). Asked once per request or
+    job. Fails open: if it raises, the error is recorded and the plugin's kinds are left out
+    (its notifications are neither sent nor listed).
+
+    Example::
+
+        @hookimpl
+        def lms_notification_kinds():
+            return [NotificationKind(
+                "design_critique", "Critique of my design", "both",
+                message=lambda data: (f"Critique: {data['title']}", data["by"]),
+                link=lambda data: ("design_studio.piece", {"piece_id": data["piece_id"]}),
+            )]
     """
 
 

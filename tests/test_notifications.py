@@ -758,3 +758,61 @@ def test_outside_tests_the_job_goes_to_the_queue_by_its_import_path(app, learner
     client = logged_in(app, learner.email)
     page = client.get("/notifications").get_data(as_text=True)
     assert "&lt;b&gt;停电&lt;/b&gt;" in page and "<b>停电" not in page  # escaped
+
+
+# -- plugins: lms_notification_kinds and lms.api.notify ---------------------------------------
+
+
+def test_a_plugin_declares_a_kind_that_users_choose_and_it_notifies_once(make_app):
+    from lms.api import NotificationKind, notify
+    from lms.services import accounts
+    from lms.services.notifications import kinds
+    from tests.conftest import PASSWORD
+    from tests.test_plugins import plugin
+
+    def lms_notification_kinds():
+        critique = NotificationKind(
+            "design_critique",
+            "A critique of my design",
+            "both",
+            message=lambda data: (f"Critique: {data['title']}", f"by {data['by']}"),
+            link=lambda data: ("live.index", {}),
+        )
+        taken = NotificationKind("reply", "Mine", "none", critique.message, critique.link)
+        return [critique, taken, "not a kind"]
+
+    app = make_app(
+        JOBS_INLINE=True,
+        BASE_URL=BASE,
+        EXTRA_PLUGINS={"critiques": plugin(lms_notification_kinds, name="critiques")},
+    )
+    with app.app_context():
+        maker = accounts.create_user("maker@example.com", "maker", PASSWORD, locale="en")
+        assert kinds.get("reply").default == "in_app"  # a core kind is not replaced
+        assert "design_critique" in kinds.all_kinds()
+        for _ in range(2):  # the same event twice: one notification
+            notify("design_critique", [maker.id], 7, "c1", {"title": "Chair", "by": "Ann"})
+            db.session.commit()
+        maker_id = maker.id
+    (row,) = rows(app, maker_id)
+    assert row.kind == "design_critique" and row.in_app and row.email
+    (message,) = mail_to(app, "maker@example.com")
+    assert message["Subject"] == "Critique: Chair" and f"{BASE}live/" in message.get_content()
+    client = logged_in(app, "maker@example.com")
+    assert "Critique: Chair" in client.get("/notifications").get_data(as_text=True)
+    settings = client.get("/notifications/settings").get_data(as_text=True)
+    assert "A critique of my design" in settings and "Mine" not in settings
+    opened = client.post(f"/notifications/{row.id}/open")
+    assert opened.status_code == 302 and opened.headers["Location"] == "/live/"
+
+
+def test_a_failing_kinds_hook_leaves_only_the_plugins_kinds_out(make_app):
+    from lms.services.notifications import kinds
+    from tests.test_plugins import plugin
+
+    def lms_notification_kinds():
+        raise RuntimeError("kinds service down")
+
+    app = make_app(EXTRA_PLUGINS={"broken": plugin(lms_notification_kinds, name="broken")})
+    with app.test_request_context():
+        assert set(kinds.all_kinds()) == set(kinds.KINDS)

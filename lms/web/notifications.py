@@ -31,6 +31,7 @@ GROUP_LABELS = {
     "community": _l("Community"),
     "teaching": _l("Teaching"),
     "account": _l("Account"),
+    "other": _l("Other"),
 }
 
 

@@ -268,3 +268,16 @@ def send_link(
         recipient = Recipient(account.id, address, mail.recipient_locale(account.locale or locale))
         channel = preferences.channels([account.id], kind_name)[account.id]
     return deliver(recipient, kind_name, channel, object_id, occasion, data, base, make_secret)
+
+
+def notify(
+    kind_name: str,
+    user_ids: list[int] | set[int],
+    object_id: int | None,
+    occasion: str,
+    data: dict[str, Any],
+) -> None:
+    """Notify ``user_ids`` of an event of the current transaction, once it commits (the
+    job :func:`send`: active accounts only, as each chose, once per key). For plugins
+    (``lms.api.notify``) and any service without an ``on_…`` function of its own."""
+    later(send, kind_name, sorted(set(user_ids)), object_id, occasion, dict(data), base_url())

@@ -66,7 +66,7 @@ def page_of(user: User, page: int = 1, per_page: int = PER_PAGE) -> Page:
     page = min(max(1, page), pages)
     rows = db.session.scalars(
         db.select(Notification)
-        .where(*_mine(user), Notification.kind.in_(kinds.KINDS))
+        .where(*_mine(user), Notification.kind.in_(kinds.all_kinds()))
         .order_by(Notification.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)
@@ -94,7 +94,7 @@ def open_one(user: User, notification_id: int) -> tuple[str, dict[str, Any]] | N
     row = db.session.scalar(
         db.select(Notification).where(Notification.id == notification_id, *_mine(user))
     )
-    if row is None or row.kind not in kinds.KINDS:
+    if row is None or row.kind not in kinds.all_kinds():
         return None
     marked = db.session.execute(
         db.update(Notification)

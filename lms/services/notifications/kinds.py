@@ -7,16 +7,22 @@ both languages, never a finished sentence.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import g, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from lms.models._base import academy_timezone, current_language
+from lms.services.camps import registry
+
+log = logging.getLogger(__name__)
 
 Data = dict[str, Any]
 IN_APP_AND_EMAIL = ("both", "in_app", "email", "none")
@@ -267,11 +273,38 @@ KINDS: dict[str, Kind] = {
 }
 
 
+GROUPS = ("learning", "community", "teaching", "account", "other")
+PLUGIN_KIND_NAME = re.compile(r"[a-z][a-z0-9_]{1,39}")
+
+
+def all_kinds() -> dict[str, Kind]:
+    """The core's kinds, then those the active plugins declare (``lms_notification_kinds``),
+    once per app context. A plugin's kind with a malformed name or a name already taken is
+    left out (logged); its group, when not one of :data:`GROUPS`, is "other"."""
+    if not has_app_context():
+        return KINDS
+    if "lms_notification_kinds" not in g:
+        found = dict(KINDS)
+        for answer in registry().call_all("lms_notification_kinds"):
+            for kind in answer or []:
+                name = getattr(kind, "name", None)
+                if not isinstance(kind, Kind) or not PLUGIN_KIND_NAME.fullmatch(str(name)):
+                    log.warning("a plugin's notification kind is malformed: %r", kind)
+                elif name in found:
+                    log.warning("a plugin's notification kind %r is already taken", name)
+                else:
+                    group = kind.group if kind.group in GROUPS else "other"
+                    found[name] = replace(kind, group=group)
+        g.lms_notification_kinds = found
+    return g.lms_notification_kinds
+
+
 def get(name: str) -> Kind:
-    """The kind called ``name`` (KeyError for an unknown one)."""
-    return KINDS[name]
+    """The kind called ``name`` (KeyError for an unknown one, or a disabled plugin's)."""
+    return all_kinds()[name]
 
 
 def choosable(is_trainer: bool) -> list[Kind]:
-    """The kinds a user sees on the preferences page, in the order above."""
-    return [kind for kind in KINDS.values() if is_trainer or not kind.trainers_only]
+    """The kinds a user sees on the preferences page: the core's in the order above, then
+    the plugins'."""
+    return [kind for kind in all_kinds().values() if is_trainer or not kind.trainers_only]
