@@ -223,8 +223,11 @@ def read_archive(archive: Path) -> tuple[tarfile.TarFile, dict[str, Any], list[t
         if MANIFEST not in names or DATABASE_MEMBER not in names:
             raise BackupError("the archive has no manifest or no database: not an lms backup")
         try:
-            manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
-        except (ValueError, AttributeError) as exc:
+            manifest_file = tar.extractfile(MANIFEST)
+            if manifest_file is None:
+                raise ValueError("it is not a file")
+            manifest = json.loads(manifest_file.read())
+        except ValueError as exc:
             raise BackupError(f"the manifest cannot be read: {exc}") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise BackupError(f"unknown backup format (this version reads format {FORMAT})")

@@ -177,7 +177,7 @@ def worker(burst: bool) -> None:
         )
     from lms.services import ingest
 
-    jobs.use_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    jobs.use_app(current_app._get_current_object())  # type: ignore[attr-defined]  # current_app is typed as the app, not as the proxy that has this method
     resumed = ingest.resume_interrupted()  # what a killed worker left (queued again)
     if resumed:
         click.echo(f"Queued the interrupted processing of videos {resumed} again.")

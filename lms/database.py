@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import g, has_app_context
 from sqlalchemy import event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 
 from lms.extensions import Model, db
 
@@ -219,6 +219,17 @@ def upsert_returning(model: type, key_columns: list[str], **values: Any) -> Any:
         model
     )
     return db.session.scalars(statement, execution_options={"populate_existing": True}).one()
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows an UPDATE or DELETE run through the session matched.
+
+    Such a statement's result is a ``CursorResult``, which counts them; ``Session.execute``
+    is typed to return any ``Result``.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {result!r}")
+    return result.rowcount
 
 
 def lock_row(model: type[Model], row_id: int) -> None:

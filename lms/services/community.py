@@ -510,7 +510,9 @@ def author_id(item: Moderated) -> int | None:
         return item.presenter_id
     if isinstance(item, DiscussionTopic):
         return item.created_by_id
-    return item.user_id  # type: ignore[attr-defined] - a comment
+    if isinstance(item, CaseComment | TopicComment):
+        return item.user_id
+    raise TypeError(f"not a community post: {item!r}")
 
 
 def _kind(item: Moderated) -> str:

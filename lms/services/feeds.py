@@ -7,6 +7,7 @@ Only the sha256 of a feed's token is stored; the URL is shown once, when it is m
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from icalendar import Calendar, Event
@@ -145,7 +146,7 @@ def waitlisted_ids(feed: CalendarFeed) -> set[int]:
 def to_ics(
     sessions: list[LiveSession],
     name: str,
-    url_for_session: object,
+    url_for_session: Callable[[LiveSession], str],
     tentative: set[int] | frozenset[int] = frozenset(),
 ) -> bytes:
     """A VCALENDAR with one VEVENT per session (cancelled ones kept, marked CANCELLED)."""
@@ -175,7 +176,7 @@ def to_ics(
         event.add("sequence", session.sequence or 0)
         modified = session.updated_at or session.created_at
         event.add("last-modified", aware(modified) if modified else stamp)
-        event.add("url", url_for_session(session))  # type: ignore[operator]
+        event.add("url", url_for_session(session))
         if session.lecturer is not None:
             lines.append(session.lecturer.name)
         if session.guest_name:

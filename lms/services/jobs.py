@@ -37,7 +37,7 @@ def _run_in(app: Flask, path: str, args: tuple) -> None:
 
 def enqueue(path: str, *args: Any) -> None:
     """Run ``path(*args)`` off the request: RQ when Redis is configured, else a thread."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # current_app is typed as the app, not as the proxy that has this method
     if app.config.get("JOBS_INLINE"):
         _resolve(path)(*args)
         return

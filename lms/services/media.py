@@ -15,6 +15,7 @@ import re
 import secrets
 import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
@@ -218,7 +219,7 @@ def make_poster(video: Path, duration: float) -> str | None:
             encoder = av.CodecContext.create("mjpeg", "w")
             encoder.width, encoder.height = frame.width, frame.height
             encoder.pix_fmt = "yuvj420p"
-            encoder.time_base = stream.time_base or 1
+            encoder.time_base = stream.time_base or Fraction(1)
             packets = encoder.encode(frame.reformat(format="yuvj420p")) + encoder.encode(None)
             target.write_bytes(b"".join(bytes(p) for p in packets))
     except (av.error.FFmpegError, StopIteration, IndexError):

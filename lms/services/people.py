@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, select, true
 
 from lms.extensions import db
 from lms.models import Organization, User
@@ -55,11 +55,11 @@ class Scope:
     organization_id: int | None
     everyone: bool = False
 
-    def restrict(self, column: object) -> object:
+    def restrict(self, column: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
         """A WHERE clause limiting ``column`` (an organization id column) to the scope."""
         if self.everyone:
-            return db.true()
-        return column == self.organization_id  # type: ignore[operator]
+            return true()
+        return column == self.organization_id
 
 
 def scope_for(viewer: User, organization_id: int | None = None) -> Scope | None:
@@ -83,10 +83,10 @@ def scope_for(viewer: User, organization_id: int | None = None) -> Scope | None:
     return Scope(viewer.organization_id)
 
 
-def staff(scope: Scope) -> Select:
+def staff(scope: Scope) -> Select[User]:
     """The users a scope covers, by name."""
     return (
-        db.select(User)
+        select(User)
         .where(scope.restrict(User.organization_id), User.organization_id.is_not(None))
         .order_by(User.name, User.id)
     )

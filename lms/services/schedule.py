@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import or_, select, update
 
-from lms.database import insert_ignoring_conflicts
+from lms.database import insert_ignoring_conflicts, rowcount
 from lms.extensions import db
 from lms.models import ScheduledTask
 from lms.models._base import utcnow
@@ -72,9 +72,9 @@ def tasks() -> list[Entry]:
 def _claim(entry: Entry, now: datetime) -> tuple[bool, datetime | None]:
     """Mark the task as run at ``now`` if it is due: (claimed, the previous run)."""
     insert_ignoring_conflicts(ScheduledTask, ["name"], name=entry.name, last_error="")
-    previous = db.session.scalar(db.select(ScheduledTask.last_run_at).filter_by(name=entry.name))
+    previous = db.session.scalar(select(ScheduledTask.last_run_at).filter_by(name=entry.name))
     claimed = db.session.execute(
-        db.update(ScheduledTask)
+        update(ScheduledTask)
         .where(
             ScheduledTask.name == entry.name,
             or_(
@@ -85,7 +85,7 @@ def _claim(entry: Entry, now: datetime) -> tuple[bool, datetime | None]:
         .values(last_run_at=now)
     )
     db.session.commit()
-    return claimed.rowcount == 1, previous
+    return rowcount(claimed) == 1, previous
 
 
 def run_due(now: datetime | None = None) -> list[str]:

@@ -9,8 +9,9 @@ The functions take a group already found in the viewer's organization
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from sqlalchemy import delete, select
 
-from lms.database import insert_ignoring_conflicts
+from lms.database import insert_ignoring_conflicts, rowcount
 from lms.extensions import db
 from lms.models import Organization, StaffGroup, StaffGroupMember, User
 from lms.services.errors import Conflict, NotFound
@@ -33,7 +34,7 @@ def groups_of(organization: Organization) -> list[StaffGroup]:
 
 def find_group(organization: Organization, group_id: int) -> StaffGroup:
     group = db.session.scalar(
-        db.select(StaffGroup).where(
+        select(StaffGroup).where(
             StaffGroup.id == group_id, StaffGroup.organization_id == organization.id
         )
     )
@@ -90,11 +91,11 @@ def add_to_group(group: StaffGroup, user_id: int) -> User:
 def remove_from_group(group: StaffGroup, user_id: int) -> None:
     """Commits. :class:`NotFound` when the person is not in the group."""
     removed = db.session.execute(
-        db.delete(StaffGroupMember).where(
+        delete(StaffGroupMember).where(
             StaffGroupMember.group_id == group.id, StaffGroupMember.user_id == user_id
         )
     )
-    if removed.rowcount != 1:
+    if rowcount(removed) != 1:
         db.session.rollback()
         raise NotFound()
     db.session.commit()

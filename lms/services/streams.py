@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from lms.models import MediaAsset
 from lms.services import ingest
@@ -26,7 +27,7 @@ def hls_mimetype(name: str) -> str | None:
     return HLS_TYPES[name[name.rindex(".") :]]
 
 
-def rendition(asset: MediaAsset, height: int) -> dict | None:
+def rendition(asset: MediaAsset, height: int) -> dict[str, Any] | None:
     return next((r for r in asset.renditions or () if r["height"] == height), None)
 
 

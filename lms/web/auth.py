@@ -180,7 +180,7 @@ def change_password() -> Response | tuple[str, int]:
     """A new password for the logged-in user: the current one first. Every other session
     of the account ends; this browser gets a fresh one. Wrong current passwords count as
     failed log-ins (same limit, same keys)."""
-    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    user = current_user._get_current_object()
     form = ChangePasswordForm()
     form.account = user
     if not form.validate_on_submit():

@@ -67,7 +67,7 @@ def _after_commit(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # current_app is typed as the app, not as the proxy that has this method
     for job, args in pending:
         _dispatch(app, job, tuple(_key_of(value) for value in args))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from lms.extensions import db
 from lms.models import Assignment, Course, LiveSession
@@ -93,7 +94,7 @@ def remind_assignments(now: datetime) -> int:
     return sent
 
 
-def _assignment_facts(assignment: Assignment) -> dict:
+def _assignment_facts(assignment: Assignment) -> dict[str, Any]:
     subject: Course | object = assignment.course or assignment.camp
     return {
         "assignment_id": assignment.id,

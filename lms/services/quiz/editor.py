@@ -42,7 +42,9 @@ def _pair(zh: list[Line], en: list[Line], what: str) -> list[tuple[Line | None, 
     return [(zh[i] if zh else None, en[i] if en else None) for i in range(count)]
 
 
-def spec_from_form(values: dict[str, Any], previous: dict[str, Any] | None = None) -> dict:
+def spec_from_form(
+    values: dict[str, Any], previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A question dict (see :func:`lms.services.quiz.bank.check_question`) from the form."""
     kind = values["kind"]
     spec: dict[str, Any] = {

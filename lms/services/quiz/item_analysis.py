@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 
 from lms.extensions import db
 from lms.models import AttemptItem, Lesson, Question, QuizAttempt
@@ -50,7 +50,7 @@ class QuizReport:
         return 100.0 * self.passed_learners / self.learners if self.learners else None
 
 
-def _submitted(lesson_id: int) -> list:
+def _submitted(lesson_id: int) -> list[ColumnElement[bool]]:
     return [QuizAttempt.lesson_id == lesson_id, QuizAttempt.status == "submitted"]
 
 
@@ -124,7 +124,7 @@ def _items(lesson_id: int) -> list[ItemStats]:
             db.select(Question).where(Question.id.in_([row[0] for row in rows]))
         )
     }
-    stats = []
+    stats: list[ItemStats] = []
     for qid, n, sx, sxx, sxt, st, stt, mean, _first in sorted(rows, key=lambda r: (r[8], r[0])):
         question = questions[qid]
         r = correlation(int(n), float(sx), float(sxx), float(sxt), float(st), float(stt))

@@ -71,7 +71,7 @@ class QuizSummary:
     mean_best: float
 
 
-def summaries(user_ids: Select) -> dict[int, QuizSummary]:
+def summaries(user_ids: Select[int]) -> dict[int, QuizSummary]:
     """Per user among ``user_ids`` (a query of ids) who submitted any quiz: their summary.
 
     One query: each person's best score and pass per quiz, then summed per person.

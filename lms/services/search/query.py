@@ -11,6 +11,7 @@ Visibility is decided from the live rows at every search, never from the index:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, table, text
@@ -72,7 +73,7 @@ def _matches(dialect: str, terms: list[str]) -> Any:
     if dialect == "postgresql":
         query = " & ".join(f"{term}:*" if is_prefix_term(term) else term for term in terms)
         tsquery = func.to_tsquery(literal_column("'simple'"), query)
-        tsv = literal_column("search_texts.tsv")
+        tsv: ColumnElement[Any] = literal_column("search_texts.tsv")
         return select(
             SearchText.document_id.label("id"), (-func.ts_rank(tsv, tsquery)).label("score")
         ).where(tsv.op("@@")(tsquery))
@@ -110,7 +111,7 @@ def find(
     if kind is not None:
         where.append(SearchDocument.kind == kind)
 
-    def ranked(page: int) -> list[Any]:
+    def ranked(page: int) -> Sequence[Any]:
         return db.session.execute(
             select(SearchDocument.id, func.count().over())
             .select_from(matched)
