@@ -144,15 +144,7 @@ def test_a_cancelled_session_says_why_and_a_disabled_holder_gets_nothing(app, pe
 
 def test_ending_a_series_tells_the_holders_of_each_cancelled_session(app, organizer, learner):
     with app.app_context():
-        first = (datetime.now(UTC) + timedelta(days=2)).replace(tzinfo=None, microsecond=0)
-        series = live.create_series(
-            live.activity_day_values(),
-            "FREQ=WEEKLY;COUNT=4",
-            first,
-            live.ACTIVITY_DAY_SEGMENTS,
-            db.session.get(User, organizer.id),
-        )
-        sessions = sorted(series_sessions(series.id), key=lambda s: s.starts_at)
+        sessions = weekly_series(organizer.id, 4)
         for later in sessions[1:3]:
             register(learner.id, later)
         live_series.end_series(sessions[0], "场地维修")
@@ -164,15 +156,7 @@ def test_ending_a_series_tells_the_holders_of_each_cancelled_session(app, organi
 
 def test_moving_this_and_following_tells_each_moved_sessions_holders(app, organizer, learner):
     with app.app_context():
-        first = (datetime.now(UTC) + timedelta(days=2)).replace(tzinfo=None, microsecond=0)
-        series = live.create_series(
-            live.activity_day_values(),
-            "FREQ=WEEKLY;COUNT=3",
-            first,
-            live.ACTIVITY_DAY_SEGMENTS,
-            db.session.get(User, organizer.id),
-        )
-        sessions = sorted(series_sessions(series.id), key=lambda s: s.starts_at)
+        sessions = weekly_series(organizer.id, 3)
         for session in sessions[1:]:
             register(learner.id, session)
         target = live.local(sessions[0].starts_at, sessions[0].timezone) + timedelta(days=1)
@@ -184,10 +168,20 @@ def test_moving_this_and_following_tells_each_moved_sessions_holders(app, organi
     assert len(mail_to(app, learner.email)) == 2
 
 
-def series_sessions(series_id: int) -> list:
+def weekly_series(organizer_id: int, count: int) -> list:
+    """A weekly series of ``count`` sessions from the day after tomorrow, soonest first."""
     from lms.models import LiveSession
 
-    return list(db.session.scalars(db.select(LiveSession).filter_by(series_id=series_id)))
+    first = (datetime.now(UTC) + timedelta(days=2)).replace(tzinfo=None, microsecond=0)
+    series = live.create_series(
+        live.activity_day_values(),
+        f"FREQ=WEEKLY;COUNT={count}",
+        first,
+        live.ACTIVITY_DAY_SEGMENTS,
+        db.session.get(User, organizer_id),
+    )
+    found = db.session.scalars(db.select(LiveSession).filter_by(series_id=series.id))
+    return sorted(found, key=lambda session: session.starts_at)
 
 
 def test_a_seat_from_the_waitlist_is_announced_once(app, people):
