@@ -170,8 +170,6 @@ def test_moving_this_and_following_tells_each_moved_sessions_holders(app, organi
 
 def weekly_series(organizer_id: int, count: int) -> list:
     """A weekly series of ``count`` sessions from the day after tomorrow, soonest first."""
-    from lms.models import LiveSession
-
     first = (datetime.now(UTC) + timedelta(days=2)).replace(tzinfo=None, microsecond=0)
     series = live.create_series(
         live.activity_day_values(),
