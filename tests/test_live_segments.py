@@ -348,3 +348,20 @@ def test_mark_everyone_present_for_one_segment(app, client, make_user, organizer
     assert client.post(url, {"reason": "again", "segment": salon}).status_code == 302
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(AttendanceCorrection.id))) == 4
+
+
+def test_the_pages_offer_the_check_in_of_the_next_segment(app, client, learner):
+    session_id = make_session(app, starts_in=timedelta(minutes=-75))  # the salon runs
+    register(app, learner.id, session_id)
+    check_in_at(app, session_id, learner.id, 5)  # came to the open class
+    client.login(learner.email)
+    page = client.get(f"/live/{session_id}", headers={"Accept-Language": "zh-CN"})
+    assert 'data-test="segment-checkin"' in page.get_data(as_text=True)
+    form = client.get(f"/live/{session_id}/checkin").get_data(as_text=True)
+    assert 'data-test="next-segment"' in form and 'name="code"' in form
+    assert post_code(client, session_id, code(app, session_id)).status_code == 302
+    assert segments_of(app, session_id, learner.id) == [(0, None, None), (1, None, None)]
+    done = client.get(f"/live/{session_id}/checkin").get_data(as_text=True)
+    assert 'name="code"' not in done and 'data-test="checkout"' in done
+    page = client.get(f"/live/{session_id}").get_data(as_text=True)
+    assert 'data-test="segment-checkin"' not in page
