@@ -98,15 +98,7 @@ def calendar_page() -> str:
         )
     except (ValueError, OverflowError):
         abort(400, _("Unknown month."))
-    return render_template(
-        "live/calendar.html",
-        weeks=page.weeks,
-        first=page.first,
-        today=page.today,
-        by_day=page.by_day,
-        previous=page.previous,
-        following=page.following,
-    )
+    return render_template("live/calendar.html", **vars(page))
 
 
 @bp.get("/<int:session_id>")
