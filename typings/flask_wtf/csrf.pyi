@@ -16,5 +16,8 @@ class CSRFProtect:
 
 def generate_csrf(secret_key: str | None = ..., token_key: str | None = ...) -> str: ...
 def validate_csrf(
-    data: str, secret_key: str | None = ..., time_limit: int | None = ..., token_key: str | None = ...
+    data: str,
+    secret_key: str | None = ...,
+    time_limit: int | None = ...,
+    token_key: str | None = ...,
 ) -> None: ...

@@ -2,8 +2,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from wtforms import FileField as _FileField
-from wtforms.form import BaseForm
 from wtforms.fields import Field
+from wtforms.form import BaseForm
 
 class FileField(_FileField):
     def has_file(self) -> bool: ...

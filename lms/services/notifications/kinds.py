@@ -290,13 +290,14 @@ def all_kinds() -> dict[str, Kind]:
                 name = getattr(kind, "name", None)
                 if not isinstance(kind, Kind) or not PLUGIN_KIND_NAME.fullmatch(str(name)):
                     log.warning("a plugin's notification kind is malformed: %r", kind)
-                elif name in found:
-                    log.warning("a plugin's notification kind %r is already taken", name)
+                elif kind.name in found:
+                    log.warning("a plugin's notification kind %r is already taken", kind.name)
                 else:
                     group = kind.group if kind.group in GROUPS else "other"
-                    found[name] = replace(kind, group=group)
+                    found[kind.name] = replace(kind, group=group)
         g.lms_notification_kinds = found
-    return g.lms_notification_kinds
+    kinds: dict[str, Kind] = g.lms_notification_kinds
+    return kinds
 
 
 def get(name: str) -> Kind:
