@@ -17,10 +17,11 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from lms.extensions import db
-from lms.models import COURSE_LEVELS, Camp, Course, Lesson, LessonProgress, MediaAsset, Module, User
+from lms.models import COURSE_LEVELS, Camp, Course, Lesson, LessonProgress, Module, User
 from lms.services import authoring, curriculum, live, media_access
 from lms.services.slugs import slugify, unique_slug
 from tests.conftest import Client, course_url, video_lessons_of
+from tests.test_perf_paths import ready_video
 
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -201,18 +202,6 @@ def test_a_curriculum_with_a_free_text_level_is_refused():
 
 
 # -- preview lessons ------------------------------------------------------------------------
-
-
-def ready_video() -> MediaAsset:
-    import secrets
-
-    key = secrets.token_hex(16)
-    rendition = {"height": 360, "file": "360p.mp4", "playlist": "360p/index.m3u8"}
-    return MediaAsset(
-        storage_key=f"{key}.mp4", sha256=secrets.token_hex(32), original_name="a.mp4",
-        mime_type="video/mp4", size_bytes=1, duration_seconds=60.0, status="ready",
-        stream_dir=key, renditions=[rendition],
-    )  # fmt: skip
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ anonymous visitors, and the organizer's header at 1280 px and 390 px."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 
 from lms.extensions import db
@@ -14,14 +11,13 @@ from lms.models import Lesson, LessonProgress, User
 from tests import test_browser
 from tests.conftest import course_url, video_lessons_of
 from tests.test_browser import (  # noqa: F401 - the browser fixture
-    RECORD_CSP,
-    TIMEOUT_MS,
     chromium_browser,
     enroll,
     log_in,
     wait_for_video_metadata,
     wait_until,
 )
+from tests.test_playback_browser import browser_page
 
 # The app served with the demo video on the course's video lessons (fixtures of test_browser).
 browser_video = test_browser.browser_video
@@ -58,28 +54,14 @@ def rows_of(page) -> list:
     return [item for item in items if abs(item[1] - first) > 12]
 
 
-@contextmanager
-def page_in(browser, base: str, locale: str, phone: bool = False) -> Iterator:
-    options: dict = {"viewport": {"width": 1280, "height": 800}}
-    if phone:
-        options = {
-            "viewport": {"width": 390, "height": 844},
-            "device_scale_factor": 3,
-            "is_mobile": True,
-            "has_touch": True,
-        }
-    context = browser.new_context(base_url=base, locale=locale, **options)
-    context.set_default_timeout(TIMEOUT_MS)
-    context.add_init_script(RECORD_CSP)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-    page.problems = problems
-    try:
-        yield page
-    finally:
-        context.close()
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True}
+
+
+def page_in(browser, base: str, locale: str, phone: bool = False):
+    """A page of a new context at 1280 px (or a 390 px touch phone) recording its errors."""
+    options = {**PHONE, "has_touch": True} if phone else DESKTOP
+    return browser_page(browser, base, locale, **options)
 
 
 def first_video_lesson(app, course) -> tuple[int, str]:
