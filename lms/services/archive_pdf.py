@@ -229,7 +229,7 @@ def _details(event: Event, verify_url: Callable[[str], str]) -> str:
     return f"{text(event.title)}<br/>{facts}" if facts else text(event.title)
 
 
-def _facts(pairs: list[tuple[str, object]], styles: dict, width: float) -> Table:
+def _facts(pairs: list[tuple[str, object]], styles: dict[str, Any], width: float) -> Table:
     """Label/value pairs, two pairs a row."""
     cells = [
         [Paragraph(text(label), styles["muted"]), Paragraph(text(value), styles["body"])]
@@ -253,7 +253,7 @@ def _facts(pairs: list[tuple[str, object]], styles: dict, width: float) -> Table
     return table
 
 
-def _months(archive: Archive, styles: dict, width: float) -> Table:
+def _months(archive: Archive, styles: dict[str, Any], width: float) -> Table:
     first = width * 0.12
     rest = (width - first) / len(archive.months)
     rows = [
@@ -268,7 +268,9 @@ def _months(archive: Archive, styles: dict, width: float) -> Table:
     return table
 
 
-def _table(rows: list[list[Any]], styles: dict, widths: list[float], style: str = "body") -> Table:
+def _table(
+    rows: list[list[Any]], styles: dict[str, Any], widths: list[float], style: str = "body"
+) -> Table:
     """A grid with a header row repeated on each page; strings become escaped paragraphs."""
     cells = [
         [Paragraph(text(cell), styles[style]) if isinstance(cell, str) else cell for cell in row]

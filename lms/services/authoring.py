@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lms.extensions import db
@@ -278,13 +279,13 @@ def lesson_by_id(lesson_id: int) -> Lesson | None:
 
 
 def camp_by_slug(slug: str) -> Camp | None:
-    return db.session.scalar(db.select(Camp).filter_by(slug=slug))
+    return db.session.scalar(select(Camp).filter_by(slug=slug))
 
 
 def trainer_by_email(email: str) -> User | None:
     """The trainer account with this e-mail address (any case, surrounding blanks ignored)."""
     address = (email or "").strip().lower()
-    return db.session.scalar(db.select(User).filter_by(email=address, role="trainer"))
+    return db.session.scalar(select(User).filter_by(email=address, role="trainer"))
 
 
 def media_by_id(asset_id: int) -> MediaAsset | None:

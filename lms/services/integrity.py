@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,11 +43,13 @@ class CheckResult:
         return f"{status} {self.name}" + (f": {self.detail}" if self.detail else "")
 
 
-def _rows(connection: Connection, sql: str, **params: object) -> list:
+def _rows(connection: Connection, sql: str, **params: object) -> list[Row[*tuple[Any, ...]]]:
     return list(connection.execute(text(sql), params).all())
 
 
-def _from_rows(name: str, rows: list, describe: Callable[[tuple], str]) -> CheckResult:
+def _from_rows(
+    name: str, rows: list[Row[*tuple[Any, ...]]], describe: Callable[[Row[*tuple[Any, ...]]], str]
+) -> CheckResult:
     if not rows:
         return CheckResult(name, True)
     shown = "; ".join(describe(row) for row in rows[:EXAMPLES])

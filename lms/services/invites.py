@@ -12,8 +12,11 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
+from lms.database import rowcount
 from lms.extensions import db
 from lms.models import Invite, Organization, User
 from lms.models._base import utcnow
@@ -26,7 +29,7 @@ INVITE_DAYS = (1, 90, 14)  # min, max, default
 INVITE_USES = (1, 500, 50)
 
 
-def _usable(now: datetime) -> tuple:
+def _usable(now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (Invite.revoked_at.is_(None), Invite.expires_at > now, Invite.uses < Invite.max_uses)
 
 
@@ -114,9 +117,9 @@ def find_invite(token: str) -> Invite | None:
     if not token or len(token) > 100:
         return None
     return db.session.scalar(
-        db.select(Invite)
+        select(Invite)
         .where(Invite.token_hash == accounts.token_digest(token), *_usable(utcnow()))
-        .options(db.joinedload(Invite.organization))
+        .options(joinedload(Invite.organization))
     )
 
 
@@ -129,7 +132,7 @@ def _use(invite: Invite) -> None:
         .values(uses=Invite.uses + 1)
         .execution_options(synchronize_session=False)
     )
-    if counted.rowcount != 1:
+    if rowcount(counted) != 1:
         db.session.rollback()
         raise NotFound()
 

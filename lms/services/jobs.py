@@ -26,7 +26,7 @@ def _resolve(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _run_in(app: Flask, path: str, args: tuple) -> None:
+def _run_in(app: Flask, path: str, args: tuple[Any, ...]) -> None:
     with app.app_context():
         try:
             _resolve(path)(*args)
@@ -67,7 +67,7 @@ def use_app(app: Flask) -> None:
     _worker_app = app
 
 
-def run_job(path: str, args: tuple) -> None:
+def run_job(path: str, args: tuple[Any, ...]) -> None:
     """The RQ entry point: builds the app once per worker process (unless given one)."""
     global _worker_app
     if _worker_app is None:

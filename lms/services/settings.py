@@ -21,7 +21,8 @@ def form_class(plugin_name: str) -> type[wtforms.Form] | None:
     another name raises :class:`lms.plugins.UnknownPlugin` (a :class:`LookupError`)."""
     registry = current_app.extensions["lms.plugins"]
     registry.info(plugin_name)
-    return registry.settings_forms().get(plugin_name)
+    form: type[wtforms.Form] | None = registry.settings_forms().get(plugin_name)
+    return form
 
 
 def environment_name(plugin_name: str, field_name: str) -> str:
@@ -48,7 +49,7 @@ def plugin_settings(plugin_name: str) -> dict[str, Any]:
 
     Read once per request or job and cached in ``g``.
     """
-    cache = g.setdefault("_lms_plugin_settings", {})
+    cache: dict[str, dict[str, Any]] = g.setdefault("_lms_plugin_settings", {})
     if plugin_name in cache:
         return cache[plugin_name]
     cls = form_class(plugin_name)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -352,7 +353,7 @@ def _die_with_parent() -> None:
 
 @dataclass(frozen=True)
 class Outputs:
-    renditions: list[dict]
+    renditions: list[dict[str, Any]]
     thumbnails: bool
 
 
@@ -394,7 +395,7 @@ def make_sprites(out: Path) -> int:
     return count
 
 
-def describe(out: Path, rendition: Rendition) -> dict:
+def describe(out: Path, rendition: Rendition) -> dict[str, Any]:
     """What the player and the master playlist need to know of a finished rendition."""
     path = out / rendition.file
     with av.open(str(path)) as container:
@@ -445,7 +446,7 @@ def peak_bandwidth(playlist: Path) -> int:
     return int(peak)
 
 
-def write_master_playlist(path: Path, renditions: list[dict]) -> None:
+def write_master_playlist(path: Path, renditions: list[dict[str, Any]]) -> None:
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for item in renditions:
         lines.append(

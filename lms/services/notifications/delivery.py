@@ -72,7 +72,7 @@ def _after_commit(session: Session) -> None:
         _dispatch(app, job, tuple(_key_of(value) for value in args))
 
 
-def _dispatch(app: Flask, job: Callable[..., Any], args: tuple) -> None:
+def _dispatch(app: Flask, job: Callable[..., Any], args: tuple[Any, ...]) -> None:
     """Queue the job; in tests (``TESTING`` or ``JOBS_INLINE``) run it now, in an app context
     of its own (the committed session cannot run SQL), so tests see what it did. A job that
     fails there is logged like a worker's: the commit that queued it stands."""
