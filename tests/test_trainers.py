@@ -434,3 +434,4 @@ def test_live_teaching_and_hours_read_naturally_in_chinese(app, learner):
     assert ">直播课<" in nav and "现场" not in nav
     hours = page.split('id="hours-title"')[1].split("</p>")[0]
     assert re.search(r"/ 12 小时", hours) and " h<" not in hours, hours
+    assert " h</title>" not in page  # the 12-month chart's bars say 小时 too

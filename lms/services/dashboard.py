@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import contains_eager
 
 from lms.extensions import db
@@ -97,7 +98,7 @@ class Dashboard:
                     label=str(month.month),
                     sublabel=str(month.year) if index == 0 or month.month == 1 else "",
                     value=month.hours,
-                    title=f"{month.year}-{month.month:02d}: {month.hours} h",
+                    title=f"{month.year}-{month.month:02d}: " + _("%(hours)s h", hours=month.hours),
                     cls="met" if self.target and month.seconds >= 3600 * self.target else "",
                 )
             )

@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 
 from lms.models._base import academy_timezone, current_language
 from lms.services.camps import registry
+from lms.services.site import site_name
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +148,11 @@ def _reply(data: Data) -> tuple[str, str]:
 
 def _invite(data: Data) -> tuple[str, str]:
     organization = data.get("organization", "")
-    return _("%(org)s invites you to Camp LMS", org=organization), ""
+    return _("%(org)s invites you to %(site)s", org=organization, site=site_name()), ""
 
 
 def _setup(data: Data) -> tuple[str, str]:
-    return _("Set your password for Camp LMS"), ""
+    return _("Set your password for %(site)s", site=site_name()), ""
 
 
 def _video_ready(data: Data) -> tuple[str, str]:
