@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import event, update
 
 from lms.extensions import db
-from lms.models import CacheVersion, Camp, Course, Lesson, Module
+from lms.models import CacheVersion, Camp, Caption, Course, Lesson, Module
 from lms.services import camps as camp_service
-from lms.services import switches
+from lms.services import media, switches
 from tests.conftest import Client
 
 
@@ -442,3 +442,34 @@ def test_the_kept_menu_follows_the_reader_and_the_page(app, learner, organizer, 
         assert "课程目录" in chinese.get_data(as_text=True) or "目录" in chinese.get_data(
             as_text=True
         )
+
+
+def test_the_video_player_is_the_same_both_ways_and_follows_its_captions(
+    make_app, learner, demo_video
+):
+    fast, general = make_app(), make_app(FAST_PATHS=False)
+    with fast.app_context():
+        lesson = db.session.scalars(
+            db.select(Lesson).join(Module).join(Course).join(Camp)
+            .where(Camp.slug == "startup-growth", Lesson.kind == "video")
+            .order_by(Course.position, Module.position, Lesson.position)
+        ).first()  # fmt: skip
+        lesson.media, _ = media.import_file(demo_video)
+        db.session.commit()
+        lesson_id = lesson.id
+        course_page = f"/camps/startup-growth/{lesson.module.course.slug}/"
+        path = f"{course_page}lessons/{lesson.slug}"
+    browser, other = enrolled_browsers(fast, general, learner, course_page)
+    for language in ("zh-CN", "en"):
+        headers = {"Accept-Language": language}
+        first = html(browser.get(path, headers=headers))
+        assert 'id="player"' in first and "data-playback-url" in first
+        assert html(browser.get(path, headers=headers)) == first
+        assert html(other.get(path, headers=headers)) == first
+    with general.app_context():  # another instance adds a caption track
+        db.session.add(Caption(lesson_id=lesson_id, language="zh", label="中文字幕",
+                               storage_key=f"captions/{lesson_id}-zh.vtt"))  # fmt: skip
+        db.session.commit()
+    page = html(browser.get(path, headers={"Accept-Language": "zh-CN"}))
+    assert 'label="中文字幕"' in page
+    assert page == html(other.get(path, headers={"Accept-Language": "zh-CN"}))
