@@ -80,9 +80,9 @@ def apply(
 ) -> None:
     """Make ``attendance``'s segment rows what ``spans`` says (rows of other segments go), and
     keep its arrival (late) and departure (the last segment's) in step. No commit."""
-    for row in list(attendance.segments):
-        if row.segment_id not in spans:
-            attendance.segments.remove(row)
+    for stale in list(attendance.segments):
+        if stale.segment_id not in spans:
+            attendance.segments.remove(stale)
     rows = {row.segment_id: row for row in attendance.segments}
     for segment_id, (arrived, left) in spans.items():
         row = rows.get(segment_id)

@@ -211,7 +211,8 @@ def _print(message: EmailMessage) -> None:
 
 def outbox() -> list[EmailMessage]:
     """The messages the ``memory`` backend kept for this app, oldest first."""
-    return current_app.extensions.setdefault(OUTBOX, [])
+    box: list[EmailMessage] = current_app.extensions.setdefault(OUTBOX, [])
+    return box
 
 
 def send(to: str, subject: str, text: str, html: str | None = None) -> Path | None:
@@ -259,8 +260,9 @@ def send_template(to: str, template: str, locale: str, **context: Any) -> Path |
 
 def recipient_locale(locale: str | None) -> str:
     """A language the app speaks for a recipient: theirs when known, else the academy's."""
-    languages = current_app.config["LANGUAGES"]
-    return locale if locale in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    if locale is not None and locale in current_app.config["LANGUAGES"]:
+        return locale
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def base_url() -> str:

@@ -118,7 +118,9 @@ class QuizSpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> QuizSpec:
         if (self.mastery_m is None) != (self.mastery_n is None) or (
-            self.mastery_m is not None and self.mastery_m > self.mastery_n
+            self.mastery_m is not None
+            and self.mastery_n is not None
+            and self.mastery_m > self.mastery_n
         ):
             raise ValueError("mastery: set both mastery_m <= mastery_n, or neither")
         return self

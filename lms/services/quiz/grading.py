@@ -27,7 +27,7 @@ import math
 import unicodedata
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeGuard
 
 from lms.services.errors import Invalid
 
@@ -63,7 +63,7 @@ def item_ids(key: dict[str, Any]) -> list[str]:
 # -- answers -------------------------------------------------------------------------------
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
