@@ -276,6 +276,9 @@ def test_the_trainer_marks_a_lesson_preview(app, organizer, preview_world):
     assert editor.post(f"/teach/lessons/{other_id}", fields).status_code == 302
     with app.app_context():
         assert db.session.get(Lesson, other_id).preview is True
+        course_id = db.session.get(Lesson, other_id).module.course_id
+    listing = editor.get(f"/teach/courses/{course_id}").get_data(as_text=True)
+    assert listing.count('class="tag preview-tag"') == 2  # this one and the first
 
 
 def test_nginx_decides_previews_in_its_one_statement(make_app, make_user, course):
