@@ -400,6 +400,17 @@ def test_sign_up_forms_default_to_the_pages_language(app, client, language, sele
     assert re.search(r'<option selected value="en"|value="en" selected', page)
 
 
+@pytest.mark.parametrize(("language", "selected"), [("en", "en"), ("zh_CN", "zh_CN")])
+def test_the_invite_sign_up_follows_the_pages_language(app, make_user, language, selected):
+    from tests.test_invites import make_invite
+
+    manager = make_user("manager@acme.example", organization="Acme", is_manager=True)
+    _invite_id, token = make_invite(app, manager.organization_id, manager)
+    visitor = client_for(app, None, language)
+    page = visitor.get(f"/invite/{token}").get_data(as_text=True)
+    assert re.search(rf'<option selected value="{selected}"|value="{selected}" selected', page)
+
+
 def test_one_site_name_in_the_header_titles_and_mail(make_app):
     app = make_app()
     for headers, name in ((EN, "Innovation Academy"), (ZH, "创新学院")):
