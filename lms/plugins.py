@@ -343,7 +343,7 @@ class PluginRegistry:
         if not is_camp_rule(hook_name):
             return self._caller(hook_name, self.is_active)(**kwargs)
         slug = camp_of(kwargs)
-        owner = self.camp_plugin.get(slug)
+        owner = self.camp_plugin.get(slug) if slug is not None else None
         if owner is None or self.plugins[owner].status != "loaded":
             return None
         if slug in self.disabled_camps():
@@ -407,7 +407,7 @@ class PluginRegistry:
     def plugin_static_folder(self, name: str) -> Path | None:
         """The ``static/`` folder of a loaded plugin that is not a camp (camps have theirs)."""
         info = self.plugins.get(name)
-        if info is None or info not in self._plugins_without_camps():
+        if info is None or info.package_dir is None or info not in self._plugins_without_camps():
             return None
         folder = info.package_dir / "static"
         return folder if folder.is_dir() else None
