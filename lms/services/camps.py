@@ -17,7 +17,8 @@ from lms.services.curriculum import SyncReport, load_curriculum, sync_camp
 
 def registry() -> PluginRegistry:
     """The current app's plugin registry."""
-    return current_app.extensions["lms.plugins"]
+    found: PluginRegistry = current_app.extensions["lms.plugins"]
+    return found
 
 
 ENABLED_CAMPS = select(Camp).where(Camp.enabled.is_(True)).order_by(Camp.position, Camp.slug)
@@ -41,13 +42,13 @@ def _detached_enabled_camps() -> tuple[Camp, ...]:
 
 def get_camp(slug: str) -> Camp | None:
     """The camp with this slug, enabled or not (organizers' pages)."""
-    return db.session.scalar(db.select(Camp).filter_by(slug=slug))
+    return db.session.scalar(select(Camp).filter_by(slug=slug))
 
 
 def get_visible_camp(slug: str) -> Camp | None:
     if shared_objects():
         return next((camp for camp in visible_camps() if camp.slug == slug), None)
-    camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+    camp = db.session.scalar(select(Camp).filter_by(slug=slug))
     if camp is None or not camp.enabled or camp.slug not in registry().camps:
         return None
     return camp
@@ -55,7 +56,7 @@ def get_visible_camp(slug: str) -> Camp | None:
 
 def ensure_camp(spec: CampSpec, plugin_name: str) -> Camp:
     """The camp's row, created on first sight; its titles always follow the plugin."""
-    camp = db.session.scalar(db.select(Camp).filter_by(slug=spec.slug))
+    camp = db.session.scalar(select(Camp).filter_by(slug=spec.slug))
     if camp is None:
         camp = Camp(slug=spec.slug, enabled=spec.enabled_by_default)
         db.session.add(camp)
@@ -74,7 +75,7 @@ REMOVED = "_archived_by_removal"  # a key of a course's ``synced``, never a colu
 def missing_camps() -> list[Camp]:
     """Camps in the database whose plugin is not loaded (uninstalled, or failed to load)."""
     loaded = set(registry().camps)
-    camps = db.session.scalars(db.select(Camp).order_by(Camp.position, Camp.slug))
+    camps = db.session.scalars(select(Camp).order_by(Camp.position, Camp.slug))
     return [camp for camp in camps if camp.slug not in loaded]
 
 
@@ -84,12 +85,12 @@ def remove(slug: str) -> int:
     completions, certificates, hours and archive, and trainers see no course whose pages
     would answer 404. Installing it again and syncing (or enabling) brings the courses back.
     Returns how many courses were archived. Commits."""
-    camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+    camp = db.session.scalar(select(Camp).filter_by(slug=slug))
     if camp is None:
         raise LookupError(f"no camp {slug!r}")
     camp.enabled = False
     courses = db.session.scalars(
-        db.select(Course).where(Course.camp_id == camp.id, Course.archived_at.is_(None))
+        select(Course).where(Course.camp_id == camp.id, Course.archived_at.is_(None))
     ).all()
     for course in courses:
         course.archived_at = utcnow()
@@ -102,7 +103,7 @@ def remove(slug: str) -> int:
 def _restore_removed(camp: Camp) -> None:
     """Bring back the courses :func:`remove` archived (the camp is installed again)."""
     courses = db.session.scalars(
-        db.select(Course).where(Course.camp_id == camp.id, Course.archived_at.is_not(None))
+        select(Course).where(Course.camp_id == camp.id, Course.archived_at.is_not(None))
     )
     for course in courses:
         if course.synced and course.synced.get(REMOVED):
@@ -141,13 +142,13 @@ def set_enabled(slug: str, enabled: bool) -> Camp:
     Enabling a camp whose curriculum was never synced (a camp just installed) syncs it first,
     so its courses are in the catalog right away.
     """
-    camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+    camp = db.session.scalar(select(Camp).filter_by(slug=slug))
     if camp is None or (enabled and camp.synced_at is None):
         if slug not in registry().camps:
             raise LookupError(f"no camp {slug!r}")
         if enabled:
             sync([slug])
-        camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+        camp = db.session.scalar(select(Camp).filter_by(slug=slug))
         if camp is None:
             camp = ensure_camp(registry().camps[slug], registry().camp_plugin[slug])
     if enabled:

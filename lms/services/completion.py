@@ -6,9 +6,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, select, update
 
-from lms.database import insert_ignoring_conflicts
+from lms.database import insert_ignoring_conflicts, rowcount
 from lms.extensions import db
 from lms.models import Certificate, Course, Enrollment, Lesson, LessonProgress, Module, User
 from lms.models._base import utcnow
@@ -56,11 +56,11 @@ def after_lesson_completed(
 
 def required_lessons_done(user: User, course: Course) -> bool:
     """Are all live required lessons of ``course`` completed by ``user``?"""
-    completed = db.select(LessonProgress.lesson_id).where(
+    completed = select(LessonProgress.lesson_id).where(
         LessonProgress.user_id == user.id, LessonProgress.completed_at.is_not(None)
     )
     missing = db.session.scalar(
-        db.select(func.count(Lesson.id))
+        select(func.count(Lesson.id))
         .join(Module, Lesson.module_id == Module.id)
         .where(
             Module.course_id == course.id,
@@ -80,7 +80,7 @@ def check_course(user: User, course: Course, now: datetime | None = None) -> boo
     Returns True only the first time. A camp may decide through ``lms_course_completion``.
     """
     enrollment = db.session.scalar(
-        db.select(Enrollment).filter_by(user_id=user.id, course_id=course.id)
+        select(Enrollment).filter_by(user_id=user.id, course_id=course.id)
     )
     if enrollment is None or enrollment.completed_at is not None:
         return False
@@ -89,13 +89,15 @@ def check_course(user: User, course: Course, now: datetime | None = None) -> boo
     if not done:
         return False
     now = now or utcnow()
-    updated = db.session.execute(
-        db.update(Enrollment)
-        .where(Enrollment.id == enrollment.id, Enrollment.completed_at.is_(None))
-        .values(status="completed", completed_at=now)
-    ).rowcount
+    updated = rowcount(
+        db.session.execute(
+            update(Enrollment)
+            .where(Enrollment.id == enrollment.id, Enrollment.completed_at.is_(None))
+            .values(status="completed", completed_at=now)
+        )
+    )
     minutes = db.session.scalar(
-        db.select(func.coalesce(func.sum(Lesson.minutes), 0))
+        select(func.coalesce(func.sum(Lesson.minutes), 0))
         .join(Module, Lesson.module_id == Module.id)
         .where(Module.course_id == course.id, Lesson.archived_at.is_(None))
     )
@@ -123,7 +125,7 @@ def check_course(user: User, course: Course, now: datetime | None = None) -> boo
 
 
 def certificate_for(user: User, course: Course) -> Certificate | None:
-    return db.session.scalar(db.select(Certificate).filter_by(user_id=user.id, course_id=course.id))
+    return db.session.scalar(select(Certificate).filter_by(user_id=user.id, course_id=course.id))
 
 
 def finished_by(attempt: QuizAttempt, course: Course) -> Certificate | None:
@@ -132,7 +134,7 @@ def finished_by(attempt: QuizAttempt, course: Course) -> Certificate | None:
     if not attempt.passed or attempt.submitted_at is None:
         return None
     return db.session.scalar(
-        db.select(Certificate)
+        select(Certificate)
         .join(
             Enrollment,
             (Enrollment.user_id == Certificate.user_id)
@@ -150,4 +152,4 @@ def find_certificate(code: str) -> Certificate | None:
     code = code.strip().upper()
     if len(code) != 14:
         return None
-    return db.session.scalar(db.select(Certificate).filter_by(code=code))
+    return db.session.scalar(select(Certificate).filter_by(code=code))
