@@ -19,7 +19,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import utcnow
-from lms.services import archive, checkin, hours, live, live_attendance
+from lms.services import archive, hours, live, live_attendance, live_corrections
 from lms.services.completion import new_code
 from tests.pdf_helpers import fonts, pdf_text
 from tests.test_query_counts import count_queries
@@ -144,7 +144,7 @@ def record(app, people):
         register(learner_id, missed)  # a seat, no attendance: counts as not attended
         corrected = a_session("Corrected lecture", now - timedelta(days=5))
         register(learner_id, corrected)
-        checkin.correct(
+        live_corrections.correct(
             db.session.get(User, trainer_id), corrected, db.session.get(User, learner_id),
             "present", "forgot to check in", now=now - timedelta(days=4),
         )  # fmt: skip
@@ -349,7 +349,7 @@ def add_more(app, user_id: int, trainer_id: int, first: int, count: int) -> None
             session = a_session(f"Lecture {number}", now - timedelta(days=30 + number))
             register(user_id, session)
             attend(user_id, session, "late" if number % 2 else "present")
-            checkin.correct(
+            live_corrections.correct(
                 db.session.get(User, trainer_id), session, db.session.get(User, user_id),
                 "excused", f"reason {number}", now=now - timedelta(days=number),
             )  # fmt: skip

@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from lms.extensions import db
 from lms.models import Attendance, LiveSession, Registration, TrainingTime, User
-from lms.services import accounts, checkin, hours, live, reports
+from lms.services import accounts, checkin, hours, live, live_corrections, reports
 from lms.services import people as people_service
 
 PEOPLE = 4  # learners of one organization, so any of them may substitute for another
@@ -103,7 +103,7 @@ def run_machine(app, make_user) -> None:
             session = self.session()
             arrival = live.aware(session.starts_at) + timedelta(minutes=late_by)
             self.attempt(
-                lambda: checkin.correct(
+                lambda: live_corrections.correct(
                     db.session.get(User, trainer.id), session, self.user(who), status, "seen",
                     arrived_at=arrival if status == "late" else None, now=self.clock,
                 )
@@ -139,7 +139,7 @@ def run_machine(app, make_user) -> None:
             arrival = min(start + timedelta(minutes=late_by), end - timedelta(minutes=1))
             left = None if left_after is None else min(arrival + timedelta(minutes=left_after), end)
             self.attempt(
-                lambda: checkin.correct(
+                lambda: live_corrections.correct(
                     db.session.get(User, trainer.id), session, self.user(who), status, "seen",
                     arrived_at=arrival if status == "late" else None, left_at=left,
                     now=self.clock, segment=segment,
@@ -150,7 +150,7 @@ def run_machine(app, make_user) -> None:
         def mark_all_present(self, part: int | None) -> None:
             session = self.session()
             self.attempt(
-                lambda: checkin.mark_all_present(
+                lambda: live_corrections.mark_all_present(
                     db.session.get(User, trainer.id), session, "all here", now=self.clock,
                     segment=None if part is None else session.segments[part],
                 )

@@ -30,6 +30,7 @@ from lms.services import (
     hours,
     live,
     live_attendance,
+    live_corrections,
     live_series,
     live_setup,
     ratelimit,
@@ -295,7 +296,7 @@ def roster(session_id: int) -> str:
         rows=rows,
         segments=found.segments,
         lines={row["user"].id: checkin.segment_lines(found, row["attendance"]) for row in rows},
-        corrections=checkin.corrections(found),
+        corrections=live_corrections.corrections(found),
         form=CorrectionForm(formdata=None),
         mark_all=MarkAllForm(
             formdata=None, reason=_("Everyone in the room, counted by the trainer")
@@ -358,7 +359,7 @@ def correct(session_id: int) -> Response:
         abort(400, _("Choose a learner and a status, and give a reason."))
     segment = _segment_or_400(found, form.segment.data)
     try:
-        checkin.correct(
+        live_corrections.correct(
             current_user,
             found,
             learner,
@@ -385,7 +386,9 @@ def mark_all_present(session_id: int) -> Response:
         abort(400, _("Give a reason for the correction."))
     segment = _segment_or_400(found, form.segment.data)
     try:
-        marked = checkin.mark_all_present(current_user, found, form.reason.data, segment=segment)
+        marked = live_corrections.mark_all_present(
+            current_user, found, form.reason.data, segment=segment
+        )
     except checkin.CheckinError as exc:
         abort(409, str(exc))
     flash(ngettext("%(num)d learner marked present.", "%(num)d learners marked present.", marked),
