@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -285,6 +285,22 @@ def test_the_catalog_is_translated_and_well_formed(directory):
     assert not problems, f"placeholders differ: {problems}"
     for message in messages:  # Chinese text, not a copied English msgid
         assert all(HAN.search(s) for s in translations(message)), message.id
+
+
+@pytest.mark.parametrize("directory", CATALOGS, ids=lambda d: d.parent.name)
+def test_no_message_is_defined_twice(directory):
+    """GNU msgfmt refuses a catalog that defines a message twice; Babel keeps the last quietly,
+    so a translation appended by hand can replace an earlier one unseen."""
+    text = (directory / "zh_CN" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    keys = []
+    for entry in re.split(r"\n\s*\n", text):
+        lines = [line for line in entry.splitlines() if not line.startswith("#")]
+        context = "".join(re.findall(r'^msgctxt (".*")$', "\n".join(lines), re.M))
+        ids = re.search(r'^msgid (".*"(?:\n".*")*)', "\n".join(lines), re.M)
+        if ids and ids.group(1) != '""':
+            keys.append((context, ids.group(1)))
+    repeated = sorted(key for key, count in Counter(keys).items() if count > 1)
+    assert not repeated, f"defined twice in {directory.relative_to(ROOT)}: {repeated}"
 
 
 def test_plugin_catalogs_do_not_repeat_core_strings():
