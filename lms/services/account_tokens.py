@@ -13,6 +13,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement, select, update
+
+from lms.database import rowcount
 from lms.extensions import db
 from lms.models import AccountToken, User
 from lms.models._base import utcnow
@@ -69,7 +72,7 @@ def issue_setup_token(
     return SetupLink(user.id, user.email, user.name, token, expires_at)
 
 
-def _token_usable(now: datetime) -> tuple:
+def _token_usable(now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (AccountToken.used_at.is_(None), AccountToken.expires_at > now)
 
 
@@ -78,7 +81,7 @@ def find_setup_token(token: str, purpose: str = "setup") -> AccountToken | None:
     if not token or len(token) > 100:
         return None
     return db.session.scalar(
-        db.select(AccountToken)
+        select(AccountToken)
         .join(User, User.id == AccountToken.user_id)
         .where(
             AccountToken.token_hash == accounts.token_digest(token),
@@ -98,15 +101,15 @@ def set_password_with_token(token: str, password: str, purpose: str = "setup") -
         return None
     password_hash = accounts.hash_password(password)
     spent = db.session.execute(
-        db.update(AccountToken)
+        update(AccountToken)
         .where(AccountToken.id == found.id, *_token_usable(utcnow()))
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if spent.rowcount != 1:
+    if rowcount(spent) != 1:
         db.session.rollback()
         return None
-    user = db.session.get(User, found.user_id)
+    user = db.session.get_one(User, found.user_id)
     user.password_hash = password_hash
     accounts.end_all_sessions(user)
     accounts.spend_account_tokens(user)

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
+from sqlalchemy import ColumnElement, case, func, update
 
+from lms.database import rowcount
 from lms.extensions import db
 from lms.models import Notification, User
 from lms.models._base import academy_timezone, aware, utcnow
@@ -50,7 +51,7 @@ class Page(Paginated):
     total: int
 
 
-def _mine(user: User) -> tuple:
+def _mine(user: User) -> tuple[ColumnElement[bool], ...]:
     return (Notification.user_id == user.id, Notification.in_app.is_(True))
 
 
@@ -96,12 +97,14 @@ def open_one(user: User, notification_id: int) -> tuple[str, dict[str, Any]] | N
     )
     if row is None or row.kind not in kinds.all_kinds():
         return None
-    marked = db.session.execute(
-        db.update(Notification)
-        .where(Notification.id == row.id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    marked = rowcount(
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id == row.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    )
     _decrease(user.id, marked)
     target = kinds.get(row.kind).link(row.data or {})
     db.session.commit()
@@ -110,12 +113,14 @@ def open_one(user: User, notification_id: int) -> tuple[str, dict[str, Any]] | N
 
 def read_all(user: User) -> int:
     """Mark all the user's notifications read; how many were unread. Commits."""
-    marked = db.session.execute(
-        db.update(Notification)
-        .where(*_mine(user), Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    marked = rowcount(
+        db.session.execute(
+            update(Notification)
+            .where(*_mine(user), Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    )
     _decrease(user.id, marked)
     db.session.commit()
     return marked
