@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -58,13 +57,15 @@ def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response
     current = next((x for x in outline.lessons if x.slug == lesson_slug), None)
     if current is None:
         abort(404)
-    if not catalog.may_study(current_user, course, outline.enrollment):
-        if catalog.is_preview(current):
-            return _preview_page(course, outline, current)
+    previewing = not catalog.may_study(current_user, course, outline.enrollment)
+    if previewing and not catalog.is_preview(current):
         if not current_user.is_authenticated:
             return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
         return redirect(url_for("catalog.course", camp_slug=camp_slug, course_slug=course_slug))
-    ordered = outline.lessons
+    # A visitor previewing (not enrolled, no progress kept) moves between the preview lessons.
+    ordered = (
+        [x for x in outline.lessons if catalog.is_preview(x)] if previewing else outline.lessons
+    )
     index = ordered.index(current)
     finished = outline.enrollment is not None and outline.enrollment.completed_at is not None
     return render_template(
@@ -79,25 +80,7 @@ def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response
         form=ActionForm(),
         quiz=attempts.overview(current_user, current) if current.kind == "quiz" else None,
         certificate=completion.certificate_for(current_user, course) if finished else None,
-    )
-
-
-def _preview_page(course: Any, outline: catalog.Outline, current: Lesson) -> str:
-    """A preview lesson for a visitor who is not enrolled: the lesson, no progress kept."""
-    ordered = [x for x in outline.lessons if catalog.is_preview(x)]
-    index = ordered.index(current)
-    return render_template(
-        "lesson.html",
-        course=course,
-        outline=outline,
-        lesson=current,
-        previous=ordered[index - 1] if index > 0 else None,
-        following=ordered[index + 1] if index + 1 < len(ordered) else None,
-        threshold=lessons.completion_threshold(current),
-        body=lessons.render_markdown(current.body),
-        form=ActionForm(),
-        quiz=None,
-        previewing=True,
+        previewing=previewing,
     )
 
 
