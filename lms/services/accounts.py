@@ -12,15 +12,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import ColumnElement, Row, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.cache import note_versions
+from lms.database import rowcount
 from lms.extensions import db
 from lms.models import ROLES, AccountToken, AuthSession, CacheVersion, User
 from lms.models._base import aware, utcnow
@@ -74,7 +76,7 @@ _DUMMY_HASH: dict[str, str] = {}
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None. Unknown e-mails cost the same time."""
-    user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email)))
+    user = db.session.scalar(select(User).filter_by(email=normalise_email(email)))
     if user is None:
         method = current_app.config["PASSWORD_HASH_METHOD"]
         dummy = _DUMMY_HASH.setdefault(method, generate_password_hash("x", method=method))
@@ -191,14 +193,14 @@ _USER_ATTRIBUTES = [
 ]
 
 
-def _attached_user(row: Row) -> User:
+def _attached_user(row: Row[*tuple[Any, ...]]) -> User:
     """A persistent ``User`` from the row's columns, in the session as if the ORM had loaded
     it (relationships load lazily as usual); the session's own instance if it has one."""
     key = User.__mapper__.identity_key_from_primary_key((row[2 + _USER_ID],))
     known = db.session.identity_map.get(key)
-    if known is not None:
+    if isinstance(known, User):
         return known
-    user = User.__mapper__.class_manager.new_instance()
+    user: User = User.__mapper__.class_manager.new_instance()
     values = instance_dict(user)
     for position, attribute in _USER_ATTRIBUTES:
         values[attribute] = row[position]
@@ -210,15 +212,15 @@ def _attached_user(row: Row) -> User:
 _USER_ID = list(_USERS.c).index(_USERS.c.id)
 
 
-def _prune(now: datetime, *where: object) -> int:
+def _prune(now: datetime, *where: ColumnElement[bool]) -> int:
     """Delete logins that can never be used again: revoked, or past the absolute lifetime."""
     dead = (AuthSession.revoked_at.is_not(None)) | (
         AuthSession.created_at <= now - lifetime("SESSION_ABSOLUTE_LIFETIME")
     )
     result = db.session.execute(
-        db.delete(AuthSession).where(dead, *where).execution_options(synchronize_session=False)
+        delete(AuthSession).where(dead, *where).execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 @schedule.register("prune login sessions", every=timedelta(hours=1))
@@ -275,11 +277,11 @@ def set_role(user: User, role: str, *, by: User) -> None:
     if user.id == by.id:
         raise PermissionError("organizers cannot change their own role")
     if user.role != role:
-        fields = {"user": user.id, "by": by.id, "old": user.role, "new": role}
+        user_id, by_id, old = user.id, by.id, user.role
         user.role = role
         end_all_sessions(user)
         db.session.commit()
-        audit.event("role_changed", **fields)
+        audit.event("role_changed", user=user_id, by=by_id, old=old, new=role)
         return
     db.session.commit()
 
@@ -288,13 +290,13 @@ def set_active(user: User, active: bool, *, by: User) -> None:
     """Disable or re-enable an account; disabling ends its sessions at once. Commits."""
     if user.id == by.id:
         raise PermissionError("organizers cannot disable themselves")
-    changed, ids = user.active != active, {"user": user.id, "by": by.id}
+    changed, user_id, by_id = user.active != active, user.id, by.id
     user.active = active
     if not active:
         end_all_sessions(user)
     db.session.commit()
     if changed:
-        audit.event("account_enabled" if active else "account_disabled", **ids)
+        audit.event("account_enabled" if active else "account_disabled", user=user_id, by=by_id)
 
 
 def search_users(query: str = "", page: int = 1, per_page: int = 50) -> list[User]:
