@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import Camp, Course, Lesson, LiveSession, Registration, User
-from lms.models._base import utcnow
+from lms.models._base import academy_timezone, utcnow
 from lms.services import live
-from lms.services.hours import academy_timezone
 
 PLANS = ("activity_day", "lecture")
 LECTURE_MINUTES = 90
@@ -53,7 +54,7 @@ def activity_day_defaults(now: datetime | None = None) -> FormDefaults:
     )  # fmt: skip
 
 
-def segment_plan(plan: str, minutes: int | None = None) -> list[dict]:
+def segment_plan(plan: str, minutes: int | None = None) -> list[dict[str, Any]]:
     """The segments of a new session: the activity day's three, or one lecture of
     ``minutes`` (90 by default)."""
     if plan == "activity_day":
@@ -113,7 +114,11 @@ def check_screening(lesson_id: int | None) -> None:
 
 
 def create(
-    values: live.SessionValues, rule: str, starts_local: datetime, plan: list[dict], by: User
+    values: live.SessionValues,
+    rule: str,
+    starts_local: datetime,
+    plan: list[dict[str, Any]],
+    by: User,
 ) -> LiveSession:
     """A single session (``rule`` empty) or a series; the session to show: the single one,
     or the series' first. Commits."""
@@ -123,10 +128,7 @@ def create(
         )
     series = live.create_series(values, rule, starts_local, plan, by)
     first = db.session.scalar(
-        db.select(LiveSession)
-        .filter_by(series_id=series.id)
-        .order_by(LiveSession.starts_at)
-        .limit(1)
+        select(LiveSession).filter_by(series_id=series.id).order_by(LiveSession.starts_at).limit(1)
     )
     if first is None:
         raise live.LiveError(_("The rule gives no date in the coming months."))
