@@ -277,6 +277,7 @@ def test_the_archive_uses_the_organizations_target(app, client, people):
 
 # -- the PDF ---------------------------------------------------------------------------
 
+
 def test_the_pdf_is_a_real_pdf_with_the_archive(app, client, people, record):
     rename(app, people["self"].id, "张三 <Zhang> & Co")
     client.login(people["organizer"].email)
