@@ -38,7 +38,7 @@ class OptionalText(BaseModel):
 
 
 # "" (none) or one of the fixed levels; a curriculum's free text is refused when it loads.
-CourseLevel = Literal[("", *COURSE_LEVELS)]  # type: ignore[valid-type]
+CourseLevel = Literal[("", *COURSE_LEVELS)]  # type: ignore[valid-type]  # built from the model's tuple
 
 
 class LessonSpec(BaseModel):

@@ -60,7 +60,7 @@ def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response
     previewing = not catalog.may_study(current_user, course, outline.enrollment)
     if previewing and not catalog.is_preview(current):
         if not current_user.is_authenticated:
-            return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]  # set by Flask-Login
         return redirect(url_for("catalog.course", camp_slug=camp_slug, course_slug=course_slug))
     # A visitor previewing (not enrolled, no progress kept) moves between the preview lessons.
     ordered = (
@@ -210,7 +210,7 @@ def _media_of_lesson(lesson_id: int) -> Lesson:
     access = catalog.lesson_access(lesson_id, current_user)
     if access is None or not catalog.may_watch(current_user, access):
         if not current_user.is_authenticated:  # log in first (a preview would have passed)
-            abort(current_app.login_manager.unauthorized())  # type: ignore[attr-defined]
+            abort(current_app.login_manager.unauthorized())  # type: ignore[attr-defined]  # set by Flask-Login
         abort(404)
     return access.lesson
 
