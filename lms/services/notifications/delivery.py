@@ -230,14 +230,14 @@ def send(
     """Notify the active accounts among ``user_ids`` as each chose for the kind; how many
     were notified now. A recipient whose e-mail fails does not stop the others: the first
     error is raised at the end, for the job runner to log (and retry)."""
-    recipients = [of_account(person) for person in active_users(user_ids)]
-    chosen = preferences.channels([each.user_id for each in recipients], kind_name)
+    recipients = {person.id: of_account(person) for person in active_users(user_ids)}
+    chosen = preferences.channels(recipients, kind_name)
     sent, failure = 0, None
-    for each in recipients:
+    for user_id, each in recipients.items():
         try:
-            sent += deliver(each, kind_name, chosen[each.user_id], object_id, occasion, data, base)
+            sent += deliver(each, kind_name, chosen[user_id], object_id, occasion, data, base)
         except Exception as error:
-            log.exception("notification %s to user %s failed", kind_name, each.user_id)
+            log.exception("notification %s to user %s failed", kind_name, user_id)
             failure = failure or error
     if failure is not None:
         raise failure

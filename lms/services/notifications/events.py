@@ -27,7 +27,7 @@ from lms.services.notifications.delivery import base_url, later, send
 HOLDERS = ("registered", "waitlisted")
 
 
-def session_facts(session: LiveSession) -> dict:
+def session_facts(session: LiveSession) -> dict[str, int | str | None]:
     """What messages about a live session say: its titles, time, zone and place."""
     return {
         "session_id": session.id,
@@ -145,6 +145,8 @@ def replied(comment_id: int, base: str | None) -> int:
     if comment is None:
         return 0
     topic = db.session.get(DiscussionTopic, comment.topic_id)
+    if topic is None:  # deleted with its comments (ON DELETE CASCADE)
+        return 0
     sent = 0
     facts = {"topic_id": topic.id, "title": topic.title, "by": comment.user.name}
     parent = db.session.get(TopicComment, comment.parent_id) if comment.parent_id else None
