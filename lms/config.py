@@ -257,9 +257,12 @@ def service_problems(config: Mapping[str, Any]) -> list[str]:
     import redis
 
     urls = {
-        config.get(key)
-        for key in ("REDIS_URL", "CACHE_REDIS_URL", "RATELIMIT_STORAGE_URI")
-        if str(config.get(key) or "").startswith(("redis://", "rediss://", "unix://"))
+        url
+        for url in (
+            str(config.get(key) or "")
+            for key in ("REDIS_URL", "CACHE_REDIS_URL", "RATELIMIT_STORAGE_URI")
+        )
+        if url.startswith(("redis://", "rediss://", "unix://"))
     }
     problems = []
     for url in sorted(urls):
