@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
-from sqlalchemy import case, exists, func
+from sqlalchemy import ColumnElement, case, exists, func, select
+from sqlalchemy.orm import joinedload
 
 from lms.extensions import db
 from lms.models import (
@@ -215,7 +217,7 @@ def build(person: User, today: date | None = None, now: datetime | None = None) 
     today = today or hours.local_day(now)
     enrollments = _enrollments(person.id)
     certificates = list(
-        db.session.scalars(db.select(Certificate).where(Certificate.user_id == person.id))
+        db.session.scalars(select(Certificate).where(Certificate.user_id == person.id))
     )
     attendance = _attendance(person.id)
     corrections = _corrections(person.id)
@@ -262,7 +264,7 @@ def build(person: User, today: date | None = None, now: datetime | None = None) 
 def _enrollments(user_id: int) -> list[tuple[Enrollment, Course, Camp]]:
     return list(
         db.session.execute(
-            db.select(Enrollment, Course, Camp)
+            select(Enrollment, Course, Camp)
             .join(Course, Enrollment.course_id == Course.id)
             .join(Camp, Course.camp_id == Camp.id)
             .where(Enrollment.user_id == user_id)
@@ -273,10 +275,10 @@ def _enrollments(user_id: int) -> list[tuple[Enrollment, Course, Camp]]:
 def _attendance(user_id: int) -> list[tuple[Attendance, LiveSession]]:
     return list(
         db.session.execute(
-            db.select(Attendance, LiveSession)
+            select(Attendance, LiveSession)
             .join(LiveSession, Attendance.session_id == LiveSession.id)
             .where(Attendance.user_id == user_id)
-            .options(db.joinedload(LiveSession.camp), db.joinedload(Attendance.substitute_for))
+            .options(joinedload(LiveSession.camp), joinedload(Attendance.substitute_for))
         )
     )
 
@@ -305,12 +307,12 @@ def _history(
 def _corrections(user_id: int) -> list[tuple[AttendanceCorrection, LiveSession, str | None]]:
     return list(
         db.session.execute(
-            db.select(AttendanceCorrection, LiveSession, User.name)
+            select(AttendanceCorrection, LiveSession, User.name)
             .join(Attendance, AttendanceCorrection.attendance_id == Attendance.id)
             .join(LiveSession, Attendance.session_id == LiveSession.id)
             .outerjoin(User, AttendanceCorrection.by_id == User.id)
             .where(Attendance.user_id == user_id)
-            .options(db.joinedload(LiveSession.camp))
+            .options(joinedload(LiveSession.camp))
         )
     )
 
@@ -318,11 +320,11 @@ def _corrections(user_id: int) -> list[tuple[AttendanceCorrection, LiveSession, 
 def _credited_per_session(user_id: int) -> dict[int, int]:
     """Seconds credited per live session: the check-in and every correction, summed."""
     rows = db.session.execute(
-        db.select(TrainingTime.live_session_id, func.sum(TrainingTime.seconds))
+        select(TrainingTime.live_session_id, func.sum(TrainingTime.seconds))
         .where(TrainingTime.user_id == user_id, TrainingTime.live_session_id.is_not(None))
         .group_by(TrainingTime.live_session_id)
     )
-    return {session_id: int(total or 0) for session_id, total in rows}
+    return {session_id: int(total or 0) for session_id, total in rows if session_id is not None}
 
 
 def _missed_sessions(user_id: int, now: datetime) -> int:
@@ -330,8 +332,8 @@ def _missed_sessions(user_id: int, now: datetime) -> int:
     recorded = exists().where(
         Attendance.session_id == Registration.session_id, Attendance.user_id == user_id
     )
-    return db.session.scalar(
-        db.select(func.count(Registration.id))
+    missed = db.session.scalar(
+        select(func.count(Registration.id))
         .join(LiveSession, Registration.session_id == LiveSession.id)
         .where(
             Registration.user_id == user_id,
@@ -341,19 +343,20 @@ def _missed_sessions(user_id: int, now: datetime) -> int:
             ~recorded,
         )
     )
+    return missed or 0
 
 
 def _sums(user_id: int, today: date) -> tuple[int, int, int]:
     """Seconds in all, this year and this month, in one pass over the learner's ledger."""
     year_start, month_start = date(today.year, 1, 1), today.replace(day=1)
 
-    def since(start: date) -> object:
+    def since(start: date) -> ColumnElement[int]:
         return func.coalesce(
             func.sum(case((TrainingTime.day >= start, TrainingTime.seconds), else_=0)), 0
         )
 
     row = db.session.execute(
-        db.select(
+        select(
             func.coalesce(func.sum(TrainingTime.seconds), 0), since(year_start), since(month_start)
         ).where(TrainingTime.user_id == user_id)
     ).one()
@@ -364,7 +367,7 @@ def _per_camp(user_id: int) -> list[CampHours]:
     """All-time hours per camp, most first; time without a camp is one row of its own."""
     total = func.sum(TrainingTime.seconds)
     rows = db.session.execute(
-        db.select(Camp.slug, Camp.title_zh, Camp.title_en, total)
+        select(Camp.slug, Camp.title_zh, Camp.title_en, total)
         .select_from(TrainingTime)
         .outerjoin(Camp, TrainingTime.camp_id == Camp.id)
         .where(TrainingTime.user_id == user_id)
@@ -378,10 +381,23 @@ def _per_camp(user_id: int) -> list[CampHours]:
     ]
 
 
+class _Titles(TypedDict):
+    """The titles every event names: the course's or session's, and its camp's."""
+
+    title_zh: str
+    title_en: str
+    camp_zh: str
+    camp_en: str
+
+
+class _SessionFields(_Titles):
+    timezone: str
+
+
 def _enrollment_events(rows: list[tuple[Enrollment, Course, Camp]]) -> list[Event]:
     events = []
     for enrollment, course, camp in rows:
-        common = {
+        common: _Titles = {
             "title_zh": course.title_zh,
             "title_en": course.title_en,
             "camp_zh": camp.title_zh,
@@ -413,7 +429,7 @@ def _certificate_event(certificate: Certificate) -> Event:
     )
 
 
-def _session_fields(session: LiveSession) -> dict:
+def _session_fields(session: LiveSession) -> _SessionFields:
     return {
         "title_zh": session.title_zh,
         "title_en": session.title_en,
