@@ -383,4 +383,5 @@ def test_the_dashboard_runs_a_fixed_small_number_of_statements(app, client, lear
     grow(app, learner.id, 2, 30)
     after = statements(app, client)
     assert after == before
-    assert after <= 16, after
+    # One fewer since the cards are read in one statement (issue 20).
+    assert after <= 11, after

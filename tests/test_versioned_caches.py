@@ -473,3 +473,28 @@ def test_the_video_player_is_the_same_both_ways_and_follows_its_captions(
     page = html(browser.get(path, headers={"Accept-Language": "zh-CN"}))
     assert 'label="中文字幕"' in page
     assert page == html(other.get(path, headers={"Accept-Language": "zh-CN"}))
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_dashboard_is_the_same_through_the_fast_and_the_general_path(
+    make_app, learner, language
+):
+    from tests.test_dashboard import grow
+
+    fast, general = make_app(), make_app(FAST_PATHS=False)
+    pages = hot_pages(fast)
+    browser, other = enrolled_browsers(fast, general, learner, pages[2])
+    grow(fast, learner.id, 0, 3)  # courses with progress, sessions, certificates, hours
+    headers = {"Accept-Language": language}
+    first = html(browser.get("/dashboard", headers=headers))
+    assert html(browser.get("/dashboard", headers=headers)) == first
+    assert html(other.get("/dashboard", headers=headers)) == first
+    assert 'data-test="resume"' in first and "hours-chart" in first
+    assert ("我的学习" if language == "zh-CN" else "My learning") in first
+    # A course renamed through the general instance shows on the fast one's next request.
+    with general.app_context():
+        course = db.session.scalar(db.select(Course).filter_by(slug="grown-1"))
+        course.title_en = course.title_zh = "改名 <renamed>"
+        db.session.commit()
+    again = html(browser.get("/dashboard", headers=headers))
+    assert "改名 &lt;renamed&gt;" in again and again == html(other.get("/dashboard", headers=headers))

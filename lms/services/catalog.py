@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, literal, union_all
+from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session, contains_eager, selectinload, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -524,18 +524,44 @@ def _kept_outline(course: Course, modules: tuple[Module, ...], user: User | None
     return Outline(course, list(modules), progress, enrollment)
 
 
+# Built once: the learner's enrolled courses, most recent first, each with the required
+# lessons they completed (the dashboard's cards in one statement).
+_MY_COURSES = (
+    select(
+        Course,
+        select(func.count(LessonProgress.id))
+        .join(Lesson, LessonProgress.lesson_id == Lesson.id)
+        .join(Module, Lesson.module_id == Module.id)
+        .where(
+            Module.course_id == Course.id,
+            LessonProgress.user_id == bindparam("user_id"),
+            LessonProgress.completed_at.is_not(None),
+            Lesson.required.is_(True),
+            Lesson.archived_at.is_(None),
+            Module.archived_at.is_(None),
+        )
+        .scalar_subquery(),
+    )
+    .join(Enrollment, Enrollment.course_id == Course.id)
+    .where(
+        Enrollment.user_id == bindparam("user_id"),
+        Course.camp_id.in_(bindparam("camp_ids", expanding=True)),
+    )
+    .order_by(Enrollment.enrolled_at.desc())
+)
+
+
 def my_courses(user: User, camps: list[Camp] | None = None) -> list[CourseCard]:
     """The learner's enrolled courses in visible camps (``camps``, when the caller has read
-    them already), most recent first."""
+    them already), most recent first: one statement (the lesson totals are kept)."""
     visible = {camp.id: camp for camp in (visible_camps() if camps is None else camps)}
-    courses = list(
-        db.session.scalars(
-            db.select(Course)
-            .join(Enrollment, Enrollment.course_id == Course.id)
-            .where(Enrollment.user_id == user.id, Course.camp_id.in_(visible))
-            .order_by(Enrollment.enrolled_at.desc())
-        )
-    )
-    for course in courses:  # the camps just read: course.camp is no second query
+    if not visible:
+        return []
+    rows = db.session.execute(_MY_COURSES, {"user_id": user.id, "camp_ids": list(visible)}).all()
+    totals = _lesson_totals([course.id for course, _done in rows]) if rows else {}
+    cards = []
+    for course, done in rows:  # the camps just read: course.camp is no second query
         set_committed_value(course, "camp", visible[course.camp_id])
-    return _cards(courses, user)
+        lessons, minutes, required = totals.get(course.id, (0, 0, 0))
+        cards.append(CourseCard(course, lessons, minutes, True, course_percent(done, required)))
+    return cards

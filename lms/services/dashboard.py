@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager
 
 from lms.extensions import db
@@ -129,7 +130,7 @@ def build(user: User, now: datetime | None = None) -> Dashboard:
         months=months,
         target=target,
         camp_months=hours.month_by_camp(user.id, today=hours.local_day(now)),
-        assignments=plans.for_learner(user)[:ASSIGNMENTS_SHOWN],
+        assignments=plans.first_for_learner(user, ASSIGNMENTS_SHOWN),
         resume=resume(user, camp_ids),
         sessions=upcoming_sessions(user, camp_ids, now),
         certificates=certificates(user),
@@ -138,51 +139,86 @@ def build(user: User, now: datetime | None = None) -> Dashboard:
     return board
 
 
+# Built once, with the learner and the rest as parameters: building a statement costs more
+# than running it.
+_LAST_LESSON = (
+    select(LessonProgress, Lesson)
+    .join(Lesson, LessonProgress.lesson_id == Lesson.id)
+    .join(Lesson.module)
+    .join(Module.course)
+    .join(Course.camp)
+    .join(
+        Enrollment,
+        (Enrollment.course_id == Course.id) & (Enrollment.user_id == bindparam("user_id")),
+    )
+    .outerjoin(Lesson.media)
+    .where(
+        LessonProgress.user_id == bindparam("user_id"),
+        Lesson.archived_at.is_(None),
+        Module.archived_at.is_(None),
+        Course.archived_at.is_(None),
+        Course.status == "published",
+        Course.camp_id.in_(bindparam("camp_ids", expanding=True)),
+    )
+    .options(
+        contains_eager(Lesson.module).contains_eager(Module.course).contains_eager(Course.camp),
+        contains_eager(Lesson.media),
+    )
+    .order_by(LessonProgress.updated_at.desc(), LessonProgress.id.desc())
+    .limit(1)
+)
+_FIRST_OPEN_LESSON = (
+    select(Lesson, LessonProgress)
+    .join(Lesson.module)
+    .outerjoin(
+        LessonProgress,
+        (LessonProgress.lesson_id == Lesson.id) & (LessonProgress.user_id == bindparam("user_id")),
+    )
+    .outerjoin(Lesson.media)
+    .where(
+        Module.course_id == bindparam("course_id"),
+        Module.archived_at.is_(None),
+        Lesson.archived_at.is_(None),
+        LessonProgress.completed_at.is_(None),
+    )
+    .options(contains_eager(Lesson.media))
+    .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
+    .limit(1)
+)
+_UPCOMING_SESSIONS = (
+    select(Registration, LiveSession)
+    .join(LiveSession, Registration.session_id == LiveSession.id)
+    .outerjoin(Camp, LiveSession.camp_id == Camp.id)
+    .where(
+        Registration.user_id == bindparam("user_id"),
+        Registration.status.in_(("registered", "waitlisted")),
+        LiveSession.ends_at > bindparam("now"),
+        LiveSession.camp_id.is_(None)
+        | LiveSession.camp_id.in_(bindparam("camp_ids", expanding=True)),
+    )
+    .options(contains_eager(LiveSession.camp))
+    .order_by(LiveSession.starts_at, LiveSession.id)
+    .limit(UPCOMING_SESSIONS)
+)
+_CERTIFICATES = (
+    select(Certificate)
+    .where(Certificate.user_id == bindparam("user_id"))
+    .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+    .limit(CERTIFICATES_SHOWN)
+)
+
+
 def _last_lesson(user: User, camp_ids: list[int]) -> tuple[LessonProgress, Lesson] | None:
     """The lesson the learner last made progress in, in a course they may still study."""
-    return db.session.execute(
-        db.select(LessonProgress, Lesson)
-        .join(Lesson, LessonProgress.lesson_id == Lesson.id)
-        .join(Lesson.module)
-        .join(Module.course)
-        .join(Course.camp)
-        .join(Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id))
-        .outerjoin(Lesson.media)
-        .where(
-            LessonProgress.user_id == user.id,
-            Lesson.archived_at.is_(None),
-            Module.archived_at.is_(None),
-            Course.archived_at.is_(None),
-            Course.status == "published",
-            Course.camp_id.in_(camp_ids),
-        )
-        .options(
-            contains_eager(Lesson.module).contains_eager(Module.course).contains_eager(Course.camp),
-            contains_eager(Lesson.media),
-        )
-        .order_by(LessonProgress.updated_at.desc(), LessonProgress.id.desc())
-        .limit(1)
-    ).first()
+    row = db.session.execute(_LAST_LESSON, {"user_id": user.id, "camp_ids": camp_ids}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def _first_open_lesson(user: User, course: Course) -> tuple[Lesson, LessonProgress | None] | None:
     """The first lesson of ``course``, in syllabus order, the learner has not completed."""
-    progress = (LessonProgress.lesson_id == Lesson.id) & (LessonProgress.user_id == user.id)
-    return db.session.execute(
-        db.select(Lesson, LessonProgress)
-        .join(Lesson.module)
-        .outerjoin(LessonProgress, progress)
-        .outerjoin(Lesson.media)
-        .where(
-            Module.course_id == course.id,
-            Module.archived_at.is_(None),
-            Lesson.archived_at.is_(None),
-            LessonProgress.completed_at.is_(None),
-        )
-        .options(contains_eager(Lesson.media))
-        .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
-        .limit(1)
-    ).first()
+    params = {"user_id": user.id, "course_id": course.id}
+    row = db.session.execute(_FIRST_OPEN_LESSON, params).first()
+    return None if row is None else (row[0], row[1])
 
 
 def resume(user: User, camp_ids: list[int]) -> Resume | None:
@@ -221,32 +257,13 @@ def upcoming_sessions(
 ) -> list[tuple[LiveSession, Registration]]:
     """The live sessions the learner holds a seat or a waitlist place for that have not ended,
     soonest first (cancelled ones too, so the learner learns of it here)."""
+    params = {"user_id": user.id, "now": now, "camp_ids": camp_ids}
     return [
         (session, registration)
-        for registration, session in db.session.execute(
-            db.select(Registration, LiveSession)
-            .join(LiveSession, Registration.session_id == LiveSession.id)
-            .outerjoin(Camp, LiveSession.camp_id == Camp.id)
-            .where(
-                Registration.user_id == user.id,
-                Registration.status.in_(("registered", "waitlisted")),
-                LiveSession.ends_at > now,
-                LiveSession.camp_id.is_(None) | LiveSession.camp_id.in_(camp_ids),
-            )
-            .options(contains_eager(LiveSession.camp))
-            .order_by(LiveSession.starts_at, LiveSession.id)
-            .limit(UPCOMING_SESSIONS)
-        )
+        for registration, session in db.session.execute(_UPCOMING_SESSIONS, params)
     ]
 
 
 def certificates(user: User) -> list[Certificate]:
     """The learner's certificates, newest first (their titles are a snapshot: no joins)."""
-    return list(
-        db.session.scalars(
-            db.select(Certificate)
-            .where(Certificate.user_id == user.id)
-            .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
-            .limit(CERTIFICATES_SHOWN)
-        )
-    )
+    return list(db.session.scalars(_CERTIFICATES, {"user_id": user.id}))

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
-from sqlalchemy import extract, func, or_, select
+from sqlalchemy import bindparam, extract, func, or_, select
 
 from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
@@ -196,6 +196,15 @@ class MonthHours:
         return round(self.seconds / 3600, 1)
 
 
+_YEAR, _MONTH = extract("year", TrainingTime.day), extract("month", TrainingTime.day)
+# Built once (pre-built statements: building them costs more than running them).
+_MONTHLY = (
+    select(_YEAR, _MONTH, func.sum(TrainingTime.seconds))
+    .where(TrainingTime.user_id == bindparam("user_id"), TrainingTime.day >= bindparam("first"))
+    .group_by(_YEAR, _MONTH)
+)
+
+
 def monthly(user_id: int, months: int = 12, today: date | None = None) -> list[MonthHours]:
     """The learner's verified training time per month, oldest first, the current month last.
 
@@ -209,12 +218,7 @@ def monthly(user_id: int, months: int = 12, today: date | None = None) -> list[M
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     keys.reverse()
     first = date(keys[0][0], keys[0][1], 1)
-    year_of, month_of = extract("year", TrainingTime.day), extract("month", TrainingTime.day)
-    rows = db.session.execute(
-        db.select(year_of, month_of, func.sum(TrainingTime.seconds))
-        .where(TrainingTime.user_id == user_id, TrainingTime.day >= first)
-        .group_by(year_of, month_of)
-    )
+    rows = db.session.execute(_MONTHLY, {"user_id": user_id, "first": first})
     totals = {(int(y), int(m)): int(total or 0) for y, m, total in rows}
     return [MonthHours(y, m, max(0, totals.get((y, m), 0))) for y, m in keys]
 
@@ -236,6 +240,35 @@ class CampMonth:
         return percent_of_target(self.seconds, self.target)
 
 
+_CAMP_SUMS = (
+    select(TrainingTime.camp_id, func.sum(TrainingTime.seconds).label("seconds"))
+    .where(
+        TrainingTime.user_id == bindparam("user_id"),
+        TrainingTime.day >= bindparam("first"),
+        TrainingTime.day < bindparam("following"),
+        TrainingTime.camp_id.is_not(None),
+    )
+    .group_by(TrainingTime.camp_id)
+    .subquery()
+)
+_MONTH_BY_CAMP = (
+    select(Camp, func.coalesce(_CAMP_SUMS.c.seconds, 0))
+    .outerjoin(_CAMP_SUMS, _CAMP_SUMS.c.camp_id == Camp.id)
+    .where(
+        Camp.monthly_target_hours.is_not(None),
+        Camp.enabled.is_(True),
+        or_(
+            _CAMP_SUMS.c.seconds.is_not(None),
+            select(Enrollment.id)
+            .join(Course, Enrollment.course_id == Course.id)
+            .where(Enrollment.user_id == bindparam("user_id"), Course.camp_id == Camp.id)
+            .exists(),
+        ),
+    )
+    .order_by(Camp.position, Camp.id)
+)
+
+
 def month_by_camp(user_id: int, today: date | None = None) -> list[CampMonth]:
     """This month's time per camp, for the enabled camps with a target that concern the
     learner (enrolled in one of their courses, or time in them this month).
@@ -245,32 +278,8 @@ def month_by_camp(user_id: int, today: date | None = None) -> list[CampMonth]:
     today = today or local_day(utcnow())
     first = today.replace(day=1)
     following = first + relativedelta(months=1)
-    sums = (
-        db.select(TrainingTime.camp_id, func.sum(TrainingTime.seconds).label("seconds"))
-        .where(
-            TrainingTime.user_id == user_id,
-            TrainingTime.day >= first,
-            TrainingTime.day < following,
-            TrainingTime.camp_id.is_not(None),
-        )
-        .group_by(TrainingTime.camp_id)
-        .subquery()
-    )
-    enrolled = (
-        db.select(Enrollment.id)
-        .join(Course, Enrollment.course_id == Course.id)
-        .where(Enrollment.user_id == user_id, Course.camp_id == Camp.id)
-        .exists()
-    )
     rows = db.session.execute(
-        db.select(Camp, func.coalesce(sums.c.seconds, 0))
-        .outerjoin(sums, sums.c.camp_id == Camp.id)
-        .where(
-            Camp.monthly_target_hours.is_not(None),
-            Camp.enabled.is_(True),
-            or_(sums.c.seconds.is_not(None), enrolled),
-        )
-        .order_by(Camp.position, Camp.id)
+        _MONTH_BY_CAMP, {"user_id": user_id, "first": first, "following": following}
     )
     return [
         CampMonth(camp, int(seconds), int(camp.monthly_target_hours or 0)) for camp, seconds in rows

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Date, and_, case, cast, func, literal, or_, union
+from sqlalchemy import Date, Select, and_, bindparam, case, cast, func, literal, or_, union
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.sql import ColumnElement, Subquery
 
@@ -95,7 +95,7 @@ def assignees(*criteria: ColumnElement, user_id: int | None = None) -> Subquery:
 def statuses(*criteria: ColumnElement, user_id: int | None = None, on: date | None = None):
     """Subquery: assignment_id, user_id, due_on, done_at, done_late, status — one row per
     (assignment, learner) of the assignments ``criteria`` select."""
-    on = on or today()
+    on = today() if on is None else on
     pairs = assignees(*criteria, user_id=user_id)
     camp_courses = (
         db.select(Course.camp_id, func.count(Course.id).label("courses"))
@@ -408,5 +408,37 @@ def for_learner(user: User) -> list[MyAssignment]:
         .where(found.c.user_id == user.id)
         .options(*subject_loads())
         .order_by(order, Assignment.due_on, Assignment.id)
+    ).all()
+    return [MyAssignment(a, status, done_at, bool(late)) for a, status, done_at, late in rows]
+
+
+# The dashboard's first assignments of a learner: the statement above built once per database
+# and time zone, with the learner, the day and the number shown as parameters (the dashboard
+# runs it on every visit; building it is most of its cost).
+_FIRST_FOR_LEARNER: dict[tuple[str, str], Select] = {}
+
+
+def _first_for_learner_statement() -> Select:
+    slot = (db.session.get_bind().dialect.name, academy_timezone())
+    statement = _FIRST_FOR_LEARNER.get(slot)
+    if statement is None:
+        user_id = bindparam("user_id")
+        found = statuses(Assignment.cancelled_at.is_(None), user_id=user_id, on=bindparam("on"))
+        order = case((found.c.status == "late", 0), (found.c.status == "on_track", 1), else_=2)
+        statement = _FIRST_FOR_LEARNER[slot] = (
+            db.select(Assignment, found.c.status, found.c.done_at, found.c.done_late)
+            .join(found, found.c.assignment_id == Assignment.id)
+            .where(found.c.user_id == user_id)
+            .options(*subject_loads())
+            .order_by(order, Assignment.due_on, Assignment.id)
+            .limit(bindparam("shown"))
+        )
+    return statement
+
+
+def first_for_learner(user: User, shown: int) -> list[MyAssignment]:
+    """The first ``shown`` of :func:`for_learner`'s assignments, in its order."""
+    rows = db.session.execute(
+        _first_for_learner_statement(), {"user_id": user.id, "on": today(), "shown": shown}
     ).all()
     return [MyAssignment(a, status, done_at, bool(late)) for a, status, done_at, late in rows]
