@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 import av
 from flask import current_app
@@ -27,6 +27,9 @@ from flask_babel import lazy_gettext as _l
 from lms.extensions import db
 from lms.models import MediaAsset
 from lms.services.errors import Invalid
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 # Accepted file names, the MIME type of the original, and the container family FFmpeg must
 # find inside (checked by content: first the magic bytes, then PyAV).
@@ -134,7 +137,7 @@ def sniff_video(head: bytes, extension: str) -> str:
 
 
 def store_stream(
-    stream: BinaryIO, filename: str, uploaded_by: int | None = None
+    stream: SupportsRead[bytes], filename: str, uploaded_by: int | None = None
 ) -> tuple[MediaAsset, bool]:
     """Stream a video to the media store under a generated name. Commits.
 

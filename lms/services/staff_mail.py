@@ -30,6 +30,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import Organization, User
@@ -163,10 +164,10 @@ def send_invite(
             find_group(organization, group_id)
         except NotFound:
             group_id = None
-    account = db.session.scalar(db.select(User).filter_by(email=email))
+    account = db.session.scalar(select(User).filter_by(email=email))
     made: list[int] = []
 
-    def make_link() -> dict:
+    def make_link() -> dict[str, str]:
         invite, token = add_invite(
             organization, by_id=by_id, group_id=group_id, days=days, max_uses=1
         )
@@ -194,7 +195,7 @@ def send_invite(
 def waiting_for_password(organization: Organization, user_ids: list[int] | None) -> list[User]:
     """Active staff of the organization who have not set a password, by name: those of
     ``user_ids`` (any id outside the organization is :class:`NotFound`), or all when None."""
-    query = db.select(User).where(User.organization_id == organization.id)
+    query = select(User).where(User.organization_id == organization.id)
     if user_ids is not None:
         wanted = set(user_ids)
         people = list(db.session.scalars(query.where(User.id.in_(wanted))))
@@ -237,10 +238,11 @@ def send_setup_link(
         or not person.active
         or person.organization_id != organization_id
         or has_password(person)
+        or person.organization is None  # not so: its organization_id matched
     ):
         return
 
-    def make_link() -> dict:
+    def make_link() -> dict[str, str]:
         link = issue_setup_token(person)
         db.session.flush()
         return {"token": link.token, "expires": _expires(link.expires_at)}

@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
 from lms.models import Attendance, Course, LiveSession, Survey, SurveyResponse, User
@@ -70,7 +72,9 @@ class Subject:
     def key(self) -> dict[str, int]:
         if self.course is not None:
             return {"course_id": self.course.id}
-        return {"live_session_id": self.session.id}
+        if self.session is not None:
+            return {"live_session_id": self.session.id}
+        raise TypeError("a survey is about a course or a live session")
 
     @property
     def questions(self) -> list[dict[str, str]]:
@@ -83,7 +87,7 @@ def text_of(question: dict[str, str]) -> str:
 
 
 def find(subject: Subject) -> Survey | None:
-    return db.session.scalar(db.select(Survey).filter_by(**subject.key))
+    return db.session.scalar(select(Survey).filter_by(**subject.key))
 
 
 def questions_of(subject: Subject) -> list[dict[str, str]]:
@@ -95,7 +99,7 @@ def questions_of(subject: Subject) -> list[dict[str, str]]:
 def attended(user: User, session: LiveSession) -> bool:
     return (
         db.session.scalar(
-            db.select(Attendance.id).where(
+            select(Attendance.id).where(
                 Attendance.session_id == session.id,
                 Attendance.user_id == user.id,
                 Attendance.status.in_(ATTENDED),
@@ -121,9 +125,10 @@ def validate(questions: list[dict[str, str]], raw: dict[str, Any]) -> dict[str, 
     for question in questions:
         value = raw.get(question["id"])
         if question["kind"] == "likert":
-            if str(value) not in {str(n) for n in SCALE}:
+            rating = str(value)
+            if rating not in {str(n) for n in SCALE}:
                 raise InvalidAnswers(question["id"])
-            answers[question["id"]] = int(value)
+            answers[question["id"]] = int(rating)
         else:
             text = (value or "").strip() if isinstance(value, str) else ""
             if len(text) > MAX_COMMENT or any(
@@ -142,7 +147,7 @@ def answer(subject: Subject, user: User, raw: dict[str, Any]) -> None:
         Survey, list(subject.key), **subject.key, questions=subject.questions,
         created_at=utcnow(),
     )  # fmt: skip
-    survey = find(subject)
+    survey = db.session.scalars(select(Survey).filter_by(**subject.key)).one()
     created = insert_ignoring_conflicts(
         SurveyResponse,
         ["survey_id", "user_id"],
@@ -186,7 +191,7 @@ def results(subject: Subject) -> Results:
     if survey is None:
         return Results()
     rows = db.session.scalars(
-        db.select(SurveyResponse.answers).filter_by(survey_id=survey.id)
+        select(SurveyResponse.answers).filter_by(survey_id=survey.id)
     ).all()
     found = Results(count=len(rows))
     if not found.shown:

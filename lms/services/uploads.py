@@ -12,6 +12,7 @@ import secrets
 from typing import BinaryIO
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import Caption, Lesson, MediaAsset, User
@@ -78,9 +79,7 @@ def attach_caption(lesson: Lesson, language: str, label: str, data: bytes) -> Ca
     target = media.media_root() / "captions" / key
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
-    caption = db.session.scalar(
-        db.select(Caption).filter_by(lesson_id=lesson.id, language=language)
-    )
+    caption = db.session.scalar(select(Caption).filter_by(lesson_id=lesson.id, language=language))
     if caption is None:
         caption = Caption(lesson_id=lesson.id, language=language, label=label, storage_key=key)
         db.session.add(caption)

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import ROLES, Organization, User
@@ -43,7 +44,7 @@ def get_user(user_id: int) -> User | None:
 
 def organizations() -> list[Organization]:
     """Every organization by name, for the organization field."""
-    return list(db.session.scalars(db.select(Organization).order_by(Organization.name)))
+    return list(db.session.scalars(select(Organization).order_by(Organization.name)))
 
 
 def create_account(
@@ -73,13 +74,13 @@ def create_account(
     if is_manager and organization_id is None:
         raise AccountInvalid(_("A manager belongs to an organization."))
     address = accounts.normalise_email(email)
-    if db.session.scalar(db.select(User.id).where(User.email == address)) is not None:
+    if db.session.scalar(select(User.id).where(User.email == address)) is not None:
         raise accounts.EmailTaken(_("An account with this e-mail address exists already."))
     chosen = bool(password)
     user = accounts.create_user(
         address,
         name,
-        password if chosen else secrets.token_urlsafe(32),
+        password or secrets.token_urlsafe(32),
         role=role,
         locale=locale,
         organization_id=organization_id,

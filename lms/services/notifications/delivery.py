@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import force_locale
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from lms.database import insert_ignoring_conflicts
@@ -137,9 +137,7 @@ def active_users(user_ids: list[int] | set[int]) -> list[User]:
         return []
     return list(
         db.session.scalars(
-            db.select(User)
-            .where(User.id.in_(set(user_ids)), User.active.is_(True))
-            .order_by(User.id)
+            select(User).where(User.id.in_(set(user_ids)), User.active.is_(True)).order_by(User.id)
         )
     )
 
@@ -203,7 +201,7 @@ def deliver(
             return False
         if in_app:
             db.session.execute(
-                db.update(User)
+                update(User)
                 .where(User.id == recipient.user_id)
                 .values(unread_notifications=User.unread_notifications + 1)
                 .execution_options(synchronize_session=False)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
+
 from lms.extensions import db
 from lms.models import (
     CaseComment,
@@ -43,7 +45,7 @@ def holders(session_id: int, statuses: tuple[str, ...] = HOLDERS) -> list[int]:
     """The users registered (or waiting) for a session."""
     return list(
         db.session.scalars(
-            db.select(Registration.user_id).where(
+            select(Registration.user_id).where(
                 Registration.session_id == session_id, Registration.status.in_(statuses)
             )
         )
@@ -103,7 +105,7 @@ def on_certificate(user_id: int, course_id: int) -> None:
 def certificate_issued(user_id: int, course_id: int, base: str | None) -> int:
     """The job: tell the learner, once per certificate."""
     certificate = db.session.scalar(
-        db.select(Certificate).filter_by(user_id=user_id, course_id=course_id)
+        select(Certificate).filter_by(user_id=user_id, course_id=course_id)
     )
     if certificate is None:
         return 0
