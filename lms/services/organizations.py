@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from lms.database import rowcount
 from lms.extensions import db
 from lms.models import Assignment, Organization, StaffGroup, StaffGroupMember, User
 from lms.models._base import utcnow
@@ -87,19 +88,19 @@ class OrganizationRow:
 def organization_rows() -> list[OrganizationRow]:
     """Every organization with its staff count and managers, by name (two queries)."""
     counts = (
-        db.select(User.organization_id, func.count(User.id).label("staff"))
+        select(User.organization_id, func.count(User.id).label("staff"))
         .where(User.organization_id.is_not(None))
         .group_by(User.organization_id)
         .subquery()
     )
     rows = db.session.execute(
-        db.select(Organization, func.coalesce(counts.c.staff, 0))
+        select(Organization, func.coalesce(counts.c.staff, 0))
         .outerjoin(counts, counts.c.organization_id == Organization.id)
         .order_by(Organization.name, Organization.id)
     ).all()
-    managers: dict[int, list[User]] = {}
+    managers: dict[int | None, list[User]] = {}
     for manager in db.session.scalars(
-        db.select(User)
+        select(User)
         .where(User.is_manager.is_(True), User.organization_id.is_not(None))
         .order_by(User.name, User.id)
     ):
@@ -111,7 +112,7 @@ def organization_rows() -> list[OrganizationRow]:
 
 
 def _check_name_free(name: str, exclude_id: int | None = None) -> None:
-    query = db.select(Organization.id).where(func.lower(Organization.name) == name.lower())
+    query = select(Organization.id).where(func.lower(Organization.name) == name.lower())
     if exclude_id is not None:
         query = query.where(Organization.id != exclude_id)
     if db.session.scalar(query.limit(1)) is not None:
@@ -161,9 +162,7 @@ def set_target(organization: Organization, monthly_target_hours: int | None) -> 
 def members(organization: Organization) -> list[User]:
     return list(
         db.session.scalars(
-            db.select(User)
-            .where(User.organization_id == organization.id)
-            .order_by(User.name, User.id)
+            select(User).where(User.organization_id == organization.id).order_by(User.name, User.id)
         )
     )
 
@@ -171,7 +170,7 @@ def members(organization: Organization) -> list[User]:
 def member(organization: Organization, user_id: int) -> User:
     """The member of the organization with this id; :class:`NotFound` for anyone else."""
     person = db.session.scalar(
-        db.select(User).where(User.id == user_id, User.organization_id == organization.id)
+        select(User).where(User.id == user_id, User.organization_id == organization.id)
     )
     if person is None:
         raise NotFound()
@@ -184,18 +183,17 @@ def add_member(organization: Organization, email: str) -> tuple[User, bool]:
     Refuses an unknown e-mail (:class:`Invalid`) and an account of another organization
     (:class:`Conflict`). Commits.
     """
-    person = db.session.scalar(
-        db.select(User).filter_by(email=accounts.normalise_email(email or ""))
-    )
+    person = db.session.scalar(select(User).filter_by(email=accounts.normalise_email(email or "")))
     if person is None:
         raise Invalid(_("No account has this e-mail address."))
     if person.organization_id == organization.id:
         return person, False
-    if person.organization_id is not None:
+    elsewhere = person.organization  # no query when the account has none
+    if elsewhere is not None:
         raise Conflict(
             _(
                 "This account belongs to %(org)s. To move it here, use that organization's page.",
-                org=person.organization.name,
+                org=elsewhere.name,
             )
         )
     join(organization, person.id, _("This account belongs to another organization."))
@@ -208,12 +206,12 @@ def join(organization: Organization, user_id: int, refusal: str) -> None:
     so an account that joined another one meanwhile is refused (rollback, ``Conflict``).
     No commit."""
     joined = db.session.execute(
-        db.update(User)
+        update(User)
         .where(User.id == user_id, User.organization_id.is_(None))
         .values(organization_id=organization.id)
         .execution_options(synchronize_session=False)
     )
-    if joined.rowcount != 1:
+    if rowcount(joined) != 1:
         db.session.rollback()
         raise Conflict(refusal)
 
@@ -221,11 +219,12 @@ def join(organization: Organization, user_id: int, refusal: str) -> None:
 def set_manager(organization: Organization, user_id: int, manager: bool) -> User:
     """Appoint a member as a manager of the organization, or end it. Commits."""
     person = member(organization, user_id)
-    changed, ids = person.is_manager != manager, {"user": person.id, "org": organization.id}
+    changed, user_id, organization_id = person.is_manager != manager, person.id, organization.id
     person.is_manager = manager
     db.session.commit()
     if changed:
-        audit.event("manager_appointed" if manager else "manager_dismissed", **ids)
+        event = "manager_appointed" if manager else "manager_dismissed"
+        audit.event(event, user=user_id, org=organization_id)
     return person
 
 
@@ -252,29 +251,31 @@ def leave(organization: Organization, person: User, destination: int | None) -> 
     cancelled (the rows stay in its plan for the record; group assignments stop covering
     them by themselves). The conditional UPDATE refuses (rollback, ``Conflict``) a person
     who left meanwhile. Returns how many assignments were cancelled. No commit."""
-    group_ids = db.select(StaffGroup.id).where(StaffGroup.organization_id == organization.id)
+    group_ids = select(StaffGroup.id).where(StaffGroup.organization_id == organization.id)
     db.session.execute(
-        db.delete(StaffGroupMember).where(
+        delete(StaffGroupMember).where(
             StaffGroupMember.user_id == person.id, StaffGroupMember.group_id.in_(group_ids)
         )
     )
-    cancelled = db.session.execute(
-        db.update(Assignment)
-        .where(
-            Assignment.organization_id == organization.id,
-            Assignment.user_id == person.id,
-            Assignment.cancelled_at.is_(None),
+    cancelled = rowcount(
+        db.session.execute(
+            update(Assignment)
+            .where(
+                Assignment.organization_id == organization.id,
+                Assignment.user_id == person.id,
+                Assignment.cancelled_at.is_(None),
+            )
+            .values(cancelled_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
-        .values(cancelled_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     left = db.session.execute(
-        db.update(User)
+        update(User)
         .where(User.id == person.id, User.organization_id == organization.id)
         .values(organization_id=destination, is_manager=False)
         .execution_options(synchronize_session=False)
     )
-    if left.rowcount != 1:
+    if rowcount(left) != 1:
         db.session.rollback()
         raise Conflict(_("The account changed meanwhile. Try again."))
     db.session.expire(person)
@@ -285,7 +286,7 @@ def other_organizations(organization: Organization) -> list[Organization]:
     """Every organization but this one, by name: where its members may be moved."""
     return list(
         db.session.scalars(
-            db.select(Organization)
+            select(Organization)
             .where(Organization.id != organization.id)
             .order_by(Organization.name, Organization.id)
         )

@@ -19,8 +19,10 @@ import io
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from lms.database import rowcount
 from lms.extensions import db
 from lms.models import Organization, StaffGroup, StaffGroupMember, User
 from lms.services import accounts, mail
@@ -165,7 +167,7 @@ def _read(text: str) -> list[ImportRow]:
             )
         if len(set(columns)) != len(columns):
             raise ImportFileError(_("A column is named twice in the first line."))
-        rows = []
+        rows: list[ImportRow] = []
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
@@ -222,7 +224,7 @@ def _accounts(emails: list[str]) -> dict[str, tuple[int, int | None]]:
     for start in range(0, len(emails), LOOKUP_CHUNK):
         chunk = emails[start : start + LOOKUP_CHUNK]
         for email, user_id, organization_id in db.session.execute(
-            db.select(User.email, User.id, User.organization_id).where(User.email.in_(chunk))
+            select(User.email, User.id, User.organization_id).where(User.email.in_(chunk))
         ):
             found[email] = (user_id, organization_id)
     return found
@@ -250,7 +252,7 @@ def preview(organization: Organization, text: str, encoding: str = UTF8) -> Prev
             row.outcome = ERROR
     groups = set(
         db.session.scalars(
-            db.select(StaffGroup.name).where(StaffGroup.organization_id == organization.id)
+            select(StaffGroup.name).where(StaffGroup.organization_id == organization.id)
         )
     )
     return Preview(rows, text, existing_groups=groups, encoding=encoding)
@@ -285,21 +287,21 @@ def run(organization: Organization, text: str, *, skip_invalid: bool = False) ->
     return outcome
 
 
-def _groups(organization: Organization, checked: Preview, outcome: ImportOutcome) -> dict:
+def _groups(organization: Organization, checked: Preview, outcome: ImportOutcome) -> dict[str, int]:
     new = [StaffGroup(organization_id=organization.id, name=name) for name in checked.new_groups]
     db.session.add_all(new)
     db.session.flush()
     outcome.groups_created = [group.name for group in new]
     return dict(
         db.session.execute(
-            db.select(StaffGroup.name, StaffGroup.id).where(
+            select(StaffGroup.name, StaffGroup.id).where(
                 StaffGroup.organization_id == organization.id
             )
         ).all()
     )
 
 
-def _people(organization: Organization, checked: Preview, outcome: ImportOutcome) -> dict:
+def _people(organization: Organization, checked: Preview, outcome: ImportOutcome) -> dict[str, int]:
     """Create the new accounts and bring in the joining ones: e-mail → user id."""
     created = [
         User(
@@ -319,12 +321,12 @@ def _people(organization: Organization, checked: Preview, outcome: ImportOutcome
     for start in range(0, len(joining), LOOKUP_CHUNK):
         chunk = joining[start : start + LOOKUP_CHUNK]
         moved = db.session.execute(
-            db.update(User)
+            update(User)
             .where(User.id.in_(chunk), User.organization_id.is_(None))
             .values(organization_id=organization.id)
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount != len(chunk):
+        if rowcount(moved) != len(chunk):
             raise Conflict()
     outcome.joined = len(joining)
     outcome.already = checked.count(STAFF)
@@ -334,14 +336,17 @@ def _people(organization: Organization, checked: Preview, outcome: ImportOutcome
 
 
 def _memberships(
-    organization: Organization, checked: Preview, people: dict, group_ids: dict
+    organization: Organization,
+    checked: Preview,
+    people: dict[str, int],
+    group_ids: dict[str, int],
 ) -> None:
     wanted = {(group_ids[row.group], people[row.email]) for row in checked.rows if row.group}
     if not wanted:
         return
     present = set(
         db.session.execute(
-            db.select(StaffGroupMember.group_id, StaffGroupMember.user_id).where(
+            select(StaffGroupMember.group_id, StaffGroupMember.user_id).where(
                 StaffGroupMember.group_id.in_(sorted({pair[0] for pair in wanted}))
             )
         ).all()
