@@ -256,6 +256,22 @@ def test_the_service_refuses_bad_assignments(app, world, course):
         assert plans.assign(world.org_a, by, **good).id
 
 
+def test_whose_plan_a_viewer_may_manage(app, world, organizer, make_user):
+    learner = make_user("solo@example.com")
+    with app.app_context():
+
+        def found(user: User, organization_id: int) -> int | None:
+            organization = plans.organization_for(db.session.get(User, user.id), organization_id)
+            return None if organization is None else organization.id
+
+        assert found(world.manager_a, world.org_a) == world.org_a
+        assert found(world.manager_a, world.org_b) is None  # another organization's
+        assert found(world.staff_a, world.org_a) is None  # staff, not a manager
+        assert found(learner, world.org_a) is None
+        assert found(organizer, world.org_b) == world.org_b
+        assert found(organizer, 999999) is None
+
+
 # -- pages ------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import pytest
 from lms.extensions import db
 from lms.models import AttemptItem, Lesson, Question, Quiz, QuizAttempt, User
 from lms.services import enrollment
-from lms.services.quiz import attempts, item_analysis
+from lms.services.quiz import attempts, bank, item_analysis
 from tests.quiz_helpers import quiz_lesson
 
 
@@ -81,14 +81,20 @@ def test_other_trainers_cannot_touch_the_bank(app, client, trainer, course):
     assert bank_count(app, course.id) == 0
 
 
+def quiz_taken(course, learner) -> tuple[list[int], int]:
+    """In a request context: a quiz lesson of ``course`` that ``learner`` submitted once,
+    answering only the true/false question (true); (question ids, attempt id)."""
+    lesson_id, ids = quiz_lesson(course.id)
+    user = db.session.get(User, learner.id)
+    row, _ = enrollment.enroll(user, db.session.get(type(course), course.id))
+    attempt = attempts.start(user, db.session.get(Lesson, lesson_id), row)
+    attempts.submit(attempt, user, {str(ids[2]): True})
+    return ids, attempt.id
+
+
 def test_correcting_a_key_regrades_through_the_editor(app, editor, course, learner):
     with app.test_request_context():
-        lesson_id, ids = quiz_lesson(course.id)
-        user = db.session.get(User, learner.id)
-        row, _ = enrollment.enroll(user, db.session.get(type(course), course.id))
-        attempt = attempts.start(user, db.session.get(Lesson, lesson_id), row)
-        attempts.submit(attempt, user, {str(ids[2]): True})
-        attempt_id = attempt.id
+        ids, attempt_id = quiz_taken(course, learner)
     page = editor.get(f"/teach/questions/{ids[2]}").get_data(as_text=True)
     assert "MVP" in page
     response = editor.post(
@@ -243,3 +249,63 @@ def test_reports_are_for_the_course_s_editors(client, trainer, course, app):
     client.login(trainer.email)
     assert client.get(f"/reports/quizzes/{lesson_id}").status_code == 403
     assert client.get(f"/reports/quizzes/{lesson_id}/items.csv").status_code == 403
+
+
+# -- the services behind the editor (issue 19: the views run no SQL) --------------------------
+
+
+def test_a_bank_import_adds_all_questions_or_none(app, course):
+    good = {"kind": "truefalse", "text": {"zh": "现金为王。", "en": ""}, "answer": True}
+    with app.app_context():
+        found = db.session.get(type(course), course.id)
+        with pytest.raises(bank.QuestionError):
+            bank.add_questions(found, [good, {**good, "kind": "nonsense"}])
+        db.session.commit()  # whatever a caller commits next, the first one is not written
+        assert bank_count(app, course.id) == 0
+        added = bank.add_questions(found, [good, {**good, "answer": False}])
+        assert [q.key["answer"] for q in added] == [True, False]
+    assert bank_count(app, course.id) == 2
+
+
+def test_a_live_question_is_one_still_in_the_bank(app, course):
+    with app.app_context():
+        _lesson_id, ids = quiz_lesson(course.id)
+        question = bank.live_question(ids[0])
+        assert question is not None and question.id == ids[0]
+        bank.withdraw_question(question)
+    with app.app_context():
+        assert db.session.get(Question, ids[0]).archived_at is not None  # committed
+        assert bank.live_question(ids[0]) is None
+        assert bank.live_question(999999) is None
+
+
+def test_revising_a_question_regrades_only_when_its_key_changes(app, course, learner):
+    with app.test_request_context():
+        ids, _attempt_id = quiz_taken(course, learner)
+        user = db.session.get(User, learner.id)
+        question = db.session.get(Question, ids[2])
+        spec = bank.as_spec(question)
+        assert attempts.revise_question(question, {**spec, "tags": ["改过"]}, user) == 0
+        assert (
+            attempts.revise_question(question, {**spec, "tags": ["改过"], "answer": True}, user)
+            == 1
+        )
+        with pytest.raises(bank.QuestionError):
+            attempts.revise_question(question, {**spec, "kind": "single"}, user)
+    with app.app_context():
+        stored = db.session.get(Question, ids[2])
+        assert (
+            stored.tags == ["改过"] and stored.key["answer"] is True and stored.kind == "truefalse"
+        )
+
+
+def test_saving_quiz_settings_commits_and_a_refusal_writes_nothing(app, course):
+    with app.app_context():
+        lesson_id, ids = quiz_lesson(course.id)
+        lesson = db.session.get(Lesson, lesson_id)
+        with pytest.raises(bank.QuestionError):
+            bank.save_settings(lesson, bank.QuizSettings(question_ids=(ids[0],), mastery_m=3))
+        bank.save_settings(lesson, bank.QuizSettings(question_ids=(ids[1], ids[0]), max_attempts=2))
+    with app.app_context():
+        quiz = db.session.get(Quiz, lesson_id)
+        assert (quiz.question_ids, quiz.max_attempts, quiz.mastery_m) == ([ids[1], ids[0]], 2, None)

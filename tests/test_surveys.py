@@ -8,7 +8,7 @@ import pytest
 
 from lms.extensions import db
 from lms.models import Attendance, Course, LiveSession, SurveyResponse, User
-from lms.services import enrollment, live
+from lms.services import enrollment, live, surveys
 from tests.conftest import Client, course_url
 
 GOOD = {"useful": "5", "clear": "4", "pace": "3", "recommend": "5", "comment": "案例很实用"}
@@ -77,17 +77,21 @@ def test_results_are_anonymous_and_shown_from_five_answers(app, make_user, cours
     assert "l0@example.com" not in page and ">l0<" not in page
 
 
-def test_attendees_give_feedback_on_a_live_session(app, make_user):
+def past_session(app, title_zh: str, title_en: str) -> int:
+    """An activity day that began three hours ago; its id."""
     with app.test_request_context():
-        session = live.create_session(
+        return live.create_session(
             live.SessionValues(
-                title_zh="活动日", title_en="Activity day", location="远教中心", capacity=10,
+                title_zh=title_zh, title_en=title_en, location="远教中心", capacity=10,
                 lecturer_id=None,
             ),
             datetime.now(UTC) - timedelta(hours=3),
             live.ACTIVITY_DAY_SEGMENTS,
-        )  # fmt: skip
-        session_id = session.id
+        ).id  # fmt: skip
+
+
+def test_attendees_give_feedback_on_a_live_session(app, make_user):
+    session_id = past_session(app, "活动日", "Activity day")
     came, stayed_away = make_user("came@example.com"), make_user("away@example.com")
     with app.app_context():
         db.session.add(
@@ -106,3 +110,29 @@ def test_attendees_give_feedback_on_a_live_session(app, make_user):
     with app.app_context():
         assert db.session.get(LiveSession, session_id).id == session_id
     assert responses(app) == 1
+
+
+def test_whose_feedback_a_session_takes(app, make_user):
+    """Present and late attendees give feedback; the absent, the unknown and strangers do not."""
+    session_id = past_session(app, "路演日", "Pitch day")
+    people = {
+        status: make_user(f"{status}@example.com") for status in ("present", "late", "absent")
+    }
+    stranger = make_user("stranger@example.com")
+    with app.app_context():
+        for status, user in people.items():
+            db.session.add(
+                Attendance(session_id=session_id, user_id=user.id, status=status, method="code")
+            )
+        db.session.commit()
+
+        def attended(user: User) -> bool:
+            found = surveys.attended_session(db.session.get(User, user.id), session_id)
+            assert found is None or found.id == session_id
+            return found is not None
+
+        assert [attended(people["present"]), attended(people["late"])] == [True, True]
+        assert [attended(people["absent"]), attended(stranger)] == [False, False]
+        assert surveys.attended_session(db.session.get(User, stranger.id), 999999) is None
+        assert surveys.find_session(session_id).title_zh == "路演日"
+        assert surveys.find_session(999999) is None

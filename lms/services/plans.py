@@ -30,11 +30,13 @@ from lms.models import (
     Camp,
     Course,
     Enrollment,
+    Organization,
     StaffGroup,
     StaffGroupMember,
     User,
 )
 from lms.models._base import utcnow
+from lms.services import people
 from lms.services.camps import visible_camps
 from lms.services.errors import Invalid
 from lms.services.hours import academy_timezone, local_day
@@ -171,6 +173,14 @@ def statuses(*criteria: ColumnElement, user_id: int | None = None, on: date | No
 
 
 # -- creating and cancelling ------------------------------------------------------------
+
+
+def organization_for(viewer: User, organization_id: int) -> Organization | None:
+    """The organization whose plan ``viewer`` may manage (an organizer's any, a manager's
+    own); None for any other, and for one that does not exist."""
+    if people.scope_for(viewer, organization_id) is None:
+        return None
+    return db.session.get(Organization, organization_id)
 
 
 def staff_of(organization_id: int) -> list[User]:

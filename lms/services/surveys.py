@@ -109,6 +109,18 @@ def attended(user: User, session: LiveSession) -> bool:
     )
 
 
+def find_session(session_id: int) -> LiveSession | None:
+    """The live session with this id, if there is one."""
+    return db.session.get(LiveSession, session_id)
+
+
+def attended_session(user: User, session_id: int) -> LiveSession | None:
+    """The live session ``user`` attended (present or late), whose feedback they may give;
+    None for any other, and for one that does not exist."""
+    session = find_session(session_id)
+    return session if session is not None and attended(user, session) else None
+
+
 def has_answered(subject: Subject, user: User) -> bool:
     survey = find(subject)
     return survey is not None and (

@@ -8,9 +8,8 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from lms.extensions import db
 from lms.models import Assignment, Organization
-from lms.services import people, plans
+from lms.services import plans
 from lms.web.forms import ActionForm
 from lms.web.plan_forms import AssignmentForm
 
@@ -19,9 +18,10 @@ bp = Blueprint("plans", __name__)
 
 def organization_or_404(org_id: int) -> Organization:
     """The organization whose plan the current user may manage; anything else is 404."""
-    if people.scope_for(current_user, org_id) is None:
+    organization = plans.organization_for(current_user, org_id)
+    if organization is None:
         abort(404)
-    return db.get_or_404(Organization, org_id)
+    return organization
 
 
 def assignment_or_404(organization: Organization, assignment_id: int) -> Assignment:

@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from lms.extensions import db
 from lms.models import Course, Question
 from lms.services.quiz import attempts, bank, editor, gift
 from lms.web.downloads import send_download
@@ -27,8 +26,8 @@ FORM_FIELDS = (
 
 
 def _question_or_404(question_id: int) -> tuple[Question, Course]:
-    question = db.session.get(Question, question_id)
-    if question is None or question.archived_at is not None:
+    question = bank.live_question(question_id)
+    if question is None:
         abort(404)
     return question, course_or_404(question.course_id)
 
@@ -67,8 +66,7 @@ def questions(course_id: int) -> Response | tuple[str, int]:
         spec = _spec(form) if form.validate_on_submit() else None
         if spec is None:
             return _bank_page(course, form, 400)
-        bank.add_question(course, spec)
-        db.session.commit()
+        bank.add_questions(course, [spec])
         flash(_("Question added."), "success")
         return redirect(url_for(".questions", course_id=course.id))
     return _bank_page(course, form)
@@ -89,12 +87,10 @@ def question(question_id: int) -> Response | tuple[str, int]:
         spec = _spec(form, previous) if form.validate_on_submit() else None
         if spec is not None:
             try:
-                changed = bank.update_question(question, spec)
+                regraded = attempts.revise_question(question, spec, current_user)
             except bank.QuestionError as exc:
                 form.form_errors.append(str(exc))
             else:
-                db.session.commit()
-                regraded = attempts.regrade(question, current_user) if changed else 0
                 if regraded:
                     flash(
                         _("Saved. %(count)d submitted attempts were regraded.", count=regraded),
@@ -115,8 +111,7 @@ def archive_question(question_id: int) -> Response:
     question, course = _question_or_404(question_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    bank.archive_question(question)
-    db.session.commit()
+    bank.withdraw_question(question)
     flash(_("The question left the bank. Past attempts keep their results."), "success")
     return redirect(url_for(".questions", course_id=course.id))
 
@@ -137,9 +132,7 @@ def import_gift(course_id: int) -> Response | tuple[str, int]:
             if not parsed.ok:
                 status = 400
             elif form.confirm.data:
-                for spec in parsed.questions:
-                    bank.add_question(course, spec)
-                db.session.commit()
+                bank.add_questions(course, parsed.questions)
                 flash(_("%(count)d questions imported.", count=len(parsed.questions)), "success")
                 return redirect(url_for(".questions", course_id=course.id))
     return render_template("quiz/import.html", course=course, form=form, parsed=parsed), status
@@ -172,11 +165,10 @@ def settings(lesson_id: int) -> Response | tuple[str, int]:
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                bank.configure(lesson, _settings(form))
+                bank.save_settings(lesson, _settings(form))
             except bank.QuestionError as exc:
                 form.form_errors.append(str(exc))
             else:
-                db.session.commit()
                 flash(_("Saved."), "success")
                 return redirect(url_for(".settings", lesson_id=lesson.id))
         status = 400

@@ -7,7 +7,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from lms.extensions import db
 from lms.models import LiveSession
 from lms.services import catalog, surveys
 from lms.web.catalog import course_or_404
@@ -58,9 +57,8 @@ def course(camp_slug: str, course_slug: str) -> Response | tuple[str, int]:
     return _answer(surveys.Subject(course=found), found.title, back)
 
 
-def _attended_session(session_id: int) -> LiveSession:
-    session = db.session.get(LiveSession, session_id)
-    if session is None or not surveys.attended(current_user, session):
+def _found(session: LiveSession | None) -> LiveSession:
+    if session is None:
         abort(404)
     return session
 
@@ -68,7 +66,7 @@ def _attended_session(session_id: int) -> LiveSession:
 @bp.route("/live/<int:session_id>/survey", methods=["GET", "POST"])
 @login_required
 def session(session_id: int) -> Response | tuple[str, int]:
-    found = _attended_session(session_id)
+    found = _found(surveys.attended_session(current_user, session_id))
     back = url_for("live.session", session_id=found.id)
     return _answer(surveys.Subject(session=found), found.title, back)
 
@@ -94,5 +92,5 @@ def course_results(course_id: int) -> str:
 def session_results(session_id: int) -> str:
     if not current_user.is_organizer:
         abort(403)
-    found = db.get_or_404(LiveSession, session_id)
+    found = _found(surveys.find_session(session_id))
     return _results_page(surveys.Subject(session=found), found.title)

@@ -412,6 +412,15 @@ def regrade(question: Question, by: User | None) -> int:
     return len(ids)
 
 
+def revise_question(question: Question, data: dict[str, Any], by: User | None) -> int:
+    """Save a question's new values (:func:`bank.update_question`) and commit; when its key
+    changed, regrade the submitted attempts that used it (:func:`regrade`). The number of
+    attempts regraded; :class:`bank.QuestionError` with nothing written."""
+    key_changed = bank.update_question(question, data)
+    db.session.commit()
+    return regrade(question, by) if key_changed else 0
+
+
 @schedule.register("regrade quiz attempts", every=timedelta(minutes=10))
 def regrade_stale(now: datetime) -> int:
     """Regrade attempts graded with an older key than their question's (a curriculum sync

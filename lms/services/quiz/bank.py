@@ -12,6 +12,7 @@ import math
 import random
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from lms.extensions import db
 from lms.models import Course, Lesson, Question, Quiz
 from lms.models._base import utcnow
-from lms.services.errors import Invalid
+from lms.services.errors import DomainError, Invalid
 from lms.services.quiz.grading import choice_fractions
 
 MAX_OPTIONS = 20
@@ -219,11 +220,30 @@ def question_of(course: Course, question_id: int) -> Question | None:
     return question
 
 
+def live_question(question_id: int) -> Question | None:
+    """The bank's question with this id; None once it left the bank, and for one that does
+    not exist."""
+    question = db.session.get(Question, question_id)
+    return question if question is not None and question.archived_at is None else None
+
+
 def add_question(course: Course, data: dict[str, Any], slug: str | None = None) -> Question:
     """A new question of ``course``'s bank (not committed)."""
     question = Question(course_id=course.id, slug=slug, **check_question(data))
     db.session.add(question)
     return question
+
+
+def add_questions(course: Course, specs: Iterable[dict[str, Any]]) -> list[Question]:
+    """Add questions to ``course``'s bank, all of them or none (a refused one raises with
+    nothing written). Commits."""
+    try:
+        added = [add_question(course, spec) for spec in specs]
+    except DomainError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return added
 
 
 def update_question(question: Question, data: dict[str, Any]) -> bool:
@@ -243,6 +263,12 @@ def update_question(question: Question, data: dict[str, Any]) -> bool:
 def archive_question(question: Question) -> None:
     """Out of the bank (and of the quizzes that list it); past attempts keep their results."""
     question.archived_at = utcnow()
+
+
+def withdraw_question(question: Question) -> None:
+    """Take the question out of the bank (:func:`archive_question`) and commit."""
+    archive_question(question)
+    db.session.commit()
 
 
 # -- quizzes -------------------------------------------------------------------------------
@@ -303,6 +329,14 @@ def configure(lesson: Lesson, settings: QuizSettings) -> Quiz:
     quiz.mastery_m = settings.mastery_m
     quiz.mastery_n = settings.mastery_n
     quiz.shuffle = settings.shuffle
+    return quiz
+
+
+def save_settings(lesson: Lesson, settings: QuizSettings) -> Quiz:
+    """Save a quiz lesson's settings (:func:`configure`) and commit; a refusal raises
+    :class:`QuestionError` with nothing written."""
+    quiz = configure(lesson, settings)
+    db.session.commit()
     return quiz
 
 
