@@ -21,7 +21,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Frame, Paragraph
+from reportlab.platypus import Flowable, Frame, Paragraph
 
 from lms.models import Certificate
 from lms.models._base import current_language
@@ -68,7 +68,13 @@ def pdf(certificate: Certificate, verify_url: str, academy: str) -> bytes:
     font = pdf_fonts.font()
     buffer = BytesIO()
     width, height = landscape(A4)
-    canvas = Canvas(buffer, pagesize=(width, height), initialFontName=font, pageCompression=1)
+    canvas = Canvas(
+        buffer,
+        pagesize=(width, height),
+        # types-reportlab types the initial font's name as a float; reportlab takes the name.
+        initialFontName=font,  # type: ignore[arg-type]
+        pageCompression=1,
+    )
     canvas.setTitle(
         f"{_('Certificate of completion')} - {CONTROL.sub('', course_title(certificate))}"
     )
@@ -94,7 +100,7 @@ def pdf(certificate: Certificate, verify_url: str, academy: str) -> bytes:
         )
 
     minutes = _("%(minutes)d min", minutes=certificate.minutes)
-    story = [
+    story: list[Flowable] = [
         Paragraph(_text(academy), style("academy", 14, MUTED)),
         Paragraph(_text(_("Certificate of completion")), style("title", 30, BRAND)),
         Paragraph(_text(certificate.learner_name), style("name", 26)),

@@ -59,15 +59,20 @@ def hours_bars(summary: reports.HoursSummary) -> list[Bar]:
 def session_bars(rows: list[reports.SessionAttendance]) -> list[Bar]:
     """Attendance rate of the last sessions of the period that have a rate: a session the
     table shows as "—" (nobody registered) is left out rather than drawn as 0 %."""
+    rated = [
+        (row.session, row.rate)
+        for row in rows
+        if row.rate is not None and row.session is not None  # a session row has its session
+    ]
     bars = []
-    for row in [row for row in rows if row.rate is not None][-CHART_SESSIONS:]:
-        day = local(row.session.starts_at, row.session.timezone)
+    for session, rate in rated[-CHART_SESSIONS:]:
+        day = local(session.starts_at, session.timezone)
         bars.append(
             Bar(
                 day.strftime("%m-%d"),
-                row.rate,
-                f"{day:%Y-%m-%d} {row.session.title}: {row.rate}%",
-                "low" if row.rate < 50 else "",
+                rate,
+                f"{day:%Y-%m-%d} {session.title}: {rate}%",
+                "low" if rate < 50 else "",
             )
         )
     return bars
@@ -77,16 +82,16 @@ def completion_bars(rows: list[reports.CourseCompletion]) -> list[Bar]:
     """The completion rate of each course someone is enrolled in."""
     return [
         Bar(
-            row.course.title,
+            course.title,
             row.rate,
             _(
                 "%(course)s: %(completed)d of %(enrolled)d completed",
-                course=row.course.title,
+                course=course.title,
                 completed=row.completed,
                 enrolled=row.enrolled,
             ),
-            f"camp-{row.course.camp.slug}",
+            f"camp-{course.camp.slug}",
         )
         for row in rows
-        if row.enrolled
+        if row.enrolled and (course := row.course) is not None  # a course row has its course
     ]

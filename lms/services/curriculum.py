@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import COURSE_LEVELS, Camp, Course, Lesson, Module
@@ -202,7 +203,7 @@ def _archive(items: Any, report: SyncReport) -> None:
 def sync_camp(camp: Camp, curriculum: Curriculum) -> SyncReport:
     """Bring ``camp``'s courses, modules and lessons in line with ``curriculum``. Commits."""
     report = SyncReport()
-    courses = {c.slug: c for c in db.session.scalars(db.select(Course).filter_by(camp_id=camp.id))}
+    courses = {c.slug: c for c in db.session.scalars(select(Course).filter_by(camp_id=camp.id))}
     for position, spec in enumerate(curriculum.courses):
         course = courses.pop(spec.slug, None) or Course(camp=camp, slug=spec.slug)
         if course.id is None:
@@ -225,10 +226,10 @@ def sync_camp(camp: Camp, curriculum: Curriculum) -> SyncReport:
 
 
 def _sync_modules(course: Course, spec: CourseSpec, report: SyncReport) -> None:
-    modules = {m.slug: m for m in course.modules} if course.id else {}
+    modules: dict[str, Module] = {m.slug: m for m in course.modules} if course.id else {}
     lessons: dict[str, Lesson] = {}
-    for module in modules.values():
-        lessons.update({lesson.slug: lesson for lesson in module.lessons})
+    for existing in modules.values():
+        lessons.update({lesson.slug: lesson for lesson in existing.lessons})
     for position, module_spec in enumerate(spec.modules):
         module = modules.pop(module_spec.slug, None)
         if module is None:

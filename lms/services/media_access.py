@@ -46,7 +46,7 @@ class Decision:
 
 
 @functools.cache
-def _statement() -> Select:
+def _statement() -> Select[*tuple[Any, ...]]:
     users, sessions = User.__table__, AuthSession.__table__
     lessons, modules, courses, camps = (
         Lesson.__table__,

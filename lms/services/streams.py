@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from lms.models import MediaAsset
 from lms.services import ingest
@@ -31,7 +31,18 @@ def rendition(asset: MediaAsset, height: int) -> dict[str, Any] | None:
     return next((r for r in asset.renditions or () if r["height"] == height), None)
 
 
-def playable_file(asset: MediaAsset) -> str:
+class StoredVideo(Protocol):
+    """What names an asset's files: a :class:`MediaAsset`, or a row with those columns."""
+
+    @property
+    def storage_key(self) -> str: ...
+    @property
+    def stream_dir(self) -> str | None: ...
+    @property
+    def renditions(self) -> list[Any] | None: ...
+
+
+def playable_file(asset: StoredVideo) -> str:
     """The file under the media store a plain ``<video src>`` plays: the best rendition."""
     if asset.renditions and asset.stream_dir:
         return f"streams/{asset.stream_dir}/{asset.renditions[-1]['file']}"
