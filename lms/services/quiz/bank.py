@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import Course, Lesson, Question, Quiz
@@ -174,7 +175,9 @@ def new_id() -> str:
     return secrets.token_hex(4)
 
 
-def choice_key(texts: list[tuple[str, str]], correct: list[bool], multiple: bool) -> list[dict]:
+def choice_key(
+    texts: list[tuple[str, str]], correct: list[bool], multiple: bool
+) -> list[dict[str, Any]]:
     """Options with fresh ids and default fractions, from (zh, en) texts and correct flags."""
     fractions = choice_fractions(correct, multiple)
     return [
@@ -202,7 +205,7 @@ def as_spec(question: Question) -> dict[str, Any]:
 def questions_of(course: Course, tag: str | None = None) -> list[Question]:
     """The course's live questions, newest last; only those tagged ``tag`` when given."""
     found = db.session.scalars(
-        db.select(Question)
+        select(Question)
         .where(Question.course_id == course.id, Question.archived_at.is_(None))
         .order_by(Question.id)
     ).all()
@@ -251,7 +254,7 @@ def update_question(question: Question, data: dict[str, Any]) -> bool:
     values = check_question(data)
     if values["kind"] != question.kind:
         raise QuestionError("kind: a question keeps its kind; add a new question instead")
-    key_changed = values["key"] != question.key or values["points"] != question.points
+    key_changed: bool = values["key"] != question.key or values["points"] != question.points
     for name, value in values.items():
         setattr(question, name, value)
     if key_changed:
@@ -314,9 +317,8 @@ def configure(lesson: Lesson, settings: QuizSettings) -> Quiz:
         raise QuestionError(f"questions: not in this course's bank: {unknown}")
     if (settings.mastery_m is None) != (settings.mastery_n is None):
         raise QuestionError("mastery: set both m and n, or neither")
-    if settings.mastery_m is not None and not (
-        1 <= settings.mastery_m <= settings.mastery_n <= 100
-    ):
+    m, n = settings.mastery_m, settings.mastery_n
+    if m is not None and n is not None and not 1 <= m <= n <= 100:
         raise QuestionError("mastery: 1 <= m <= n <= 100")
     quiz = quiz_of(lesson)
     quiz.passing_score = settings.passing_score

@@ -88,7 +88,11 @@ def _find_unescaped(text: str, char: str, start: int = 0) -> int:
 
 def _blocks(text: str) -> list[tuple[int, list[str], list[str]]]:
     """(first line number, tags from comments and categories, lines) of each question."""
-    blocks, lines, tags, start, category = [], [], [], 0, []
+    blocks: list[tuple[int, list[str], list[str]]] = []
+    lines: list[str] = []
+    tags: list[str] = []
+    category: list[str] = []
+    start = 0
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip()
         stripped = line.strip()
@@ -202,10 +206,10 @@ def _answers(block: str, language: str) -> dict[str, Any]:
     if block.startswith("#"):
         return _numeric(block[1:].strip(), language)
     if block.startswith(">"):
-        items = [_unescape(part).strip() for sep, part in _split_unescaped(block, ">") if sep]
+        steps = [_unescape(part).strip() for sep, part in _split_unescaped(block, ">") if sep]
         return {
             "kind": "ordering",
-            "items": [{"id": new_id(), "text": _text(item, language)} for item in items],
+            "items": [{"id": new_id(), "text": _text(step, language)} for step in steps],
         }
     items = [(sep, part.strip()) for sep, part in _split_unescaped(block, "=~") if sep]
     if not items or _unescape(_split_unescaped(block, "=~")[0][1]).strip():
@@ -219,7 +223,7 @@ def _answers(block: str, language: str) -> dict[str, Any]:
                 {"text": text, "fraction": fraction, "feedback": _text(feedback, language)}
             )
         return {"kind": "short", "answers": answers}
-    options = []
+    options: list[dict[str, Any]] = []
     for sep, part in items:
         fraction, rest = _weight(part, 1.0 if sep == "=" else 0.0)
         text, feedback = _feedback(rest)
