@@ -91,6 +91,16 @@ class Dashboard:
         return hours.percent_of_target(self.this_month.seconds, self.target)
 
     @property
+    def chart_key(self) -> tuple[object, ...]:
+        """All the hours chart is drawn from (with the language): learners whose numbers are
+        the same share one rendering of it (:func:`lms.cache.layout_fragment`)."""
+        met = 3600 * self.target if self.target else None  # a month's seconds meeting it
+        months = tuple(
+            (m.year, m.month, m.hours, met is not None and m.seconds >= met) for m in self.months
+        )
+        return (self.target, tuple(self.ticks), months)
+
+    @property
     def bars(self) -> list[ChartBar]:
         bars = []
         for index, month in enumerate(self.months):
