@@ -9,7 +9,7 @@ from typing import Any
 
 import markdown as markdown_lib
 import nh3
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ColumnElement, delete, insert, select
 
 from lms.extensions import db
 from lms.models import Caption, Course, DiscussionTopic, Lesson, Module, SalonCase
@@ -70,7 +70,9 @@ def caption_texts(lesson_ids: list[int]) -> dict[int, dict[str, str]]:
     return texts
 
 
-def _row(kind: str, object_id: int, titles: tuple[str, str], texts: tuple[str, str], **ids: Any):
+def _row(
+    kind: str, object_id: int, titles: tuple[str, str], texts: tuple[str, str], **ids: Any
+) -> dict[str, Any]:
     title_zh, title_en = titles
     text_zh, text_en = (_squash(text) for text in texts)
     title_terms = index_words(title_zh if title_zh == title_en else f"{title_zh} {title_en}")
@@ -133,6 +135,10 @@ def topic_row(topic: DiscussionTopic) -> dict[str, Any]:
 DOCUMENT_COLUMNS = ("key", "kind", "camp_id", "course_id", "lesson_id", "case_id", "topic_id")
 TEXT_COLUMNS = ("title_zh", "title_en", "text_zh", "text_en", "title_terms", "body_terms")
 BATCH = 1_000
+# The tables themselves (as Table objects, which ``Model.__table__`` is not typed as): the
+# rows are written with Core INSERTs.
+DOCUMENTS = SearchDocument.metadata.tables[SearchDocument.__tablename__]
+TEXTS = SearchText.metadata.tables[SearchText.__tablename__]
 
 
 def upsert(rows: list[dict[str, Any]]) -> None:
@@ -143,15 +149,14 @@ def upsert(rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(keys), BATCH):
         chunk = keys[start : start + BATCH]
         db.session.execute(delete(SearchDocument).where(SearchDocument.key.in_(chunk)))
-    table = SearchDocument.__table__
     now = utcnow()
     inserted = db.session.execute(
-        insert(table).returning(table.c.id, table.c.key),
+        insert(DOCUMENTS).returning(DOCUMENTS.c.id, DOCUMENTS.c.key),
         [{**{name: row[name] for name in DOCUMENT_COLUMNS}, "updated_at": now} for row in rows],
     ).all()
     ids = {key: document_id for document_id, key in inserted}
     db.session.execute(
-        insert(SearchText.__table__),
+        insert(TEXTS),
         [
             {"document_id": ids[row["key"]], **{name: row[name] for name in TEXT_COLUMNS}}
             for row in rows
@@ -195,7 +200,7 @@ def every_row() -> list[dict[str, Any]]:
     return rows
 
 
-def _public(model: Any) -> tuple:
+def _public(model: type[SalonCase | DiscussionTopic]) -> tuple[ColumnElement[bool], ...]:
     """Community posts neither hidden nor deleted by a moderator (or their author)."""
     return (model.hidden_at.is_(None), model.deleted_at.is_(None))
 
