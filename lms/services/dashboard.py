@@ -16,7 +16,6 @@ from sqlalchemy.orm import contains_eager
 
 from lms.extensions import db
 from lms.models import (
-    Camp,
     Certificate,
     Course,
     Enrollment,
@@ -198,7 +197,6 @@ _FIRST_OPEN_LESSON = (
 _UPCOMING_SESSIONS = (
     select(Registration, LiveSession)
     .join(LiveSession, Registration.session_id == LiveSession.id)
-    .outerjoin(Camp, LiveSession.camp_id == Camp.id)
     .where(
         Registration.user_id == bindparam("user_id"),
         Registration.status.in_(("registered", "waitlisted")),
@@ -206,7 +204,6 @@ _UPCOMING_SESSIONS = (
         LiveSession.camp_id.is_(None)
         | LiveSession.camp_id.in_(bindparam("camp_ids", expanding=True)),
     )
-    .options(contains_eager(LiveSession.camp))
     .order_by(LiveSession.starts_at, LiveSession.id)
     .limit(UPCOMING_SESSIONS)
 )
