@@ -73,7 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if hops:
         # Only behind proxies we run (nginx): the client's address and scheme come from their
         # X-Forwarded-For/-Proto, so rate limits see learners, not the proxy.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
 
     registry = PluginRegistry(
         strict=bool(app.config["PLUGINS_STRICT"]),
@@ -236,7 +236,7 @@ def _init_login(app: Flask) -> None:
 
 def _init_templates(app: Flask, registry: Any) -> None:
     from flask_babel import get_locale
-    from jinja2 import ChoiceLoader, FileSystemLoader
+    from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 
     from lms.models._base import academy_timezone
     from lms.services.catalog import can_edit, level_label
@@ -246,9 +246,10 @@ def _init_templates(app: Flask, registry: Any) -> None:
     from lms.slots import render_slot
 
     if registry.template_folders():
-        app.jinja_loader = ChoiceLoader(
-            [app.jinja_loader, *(FileSystemLoader(str(p)) for p in registry.template_folders())]
-        )
+        loaders: list[BaseLoader] = [FileSystemLoader(str(p)) for p in registry.template_folders()]
+        if app.jinja_loader is not None:  # the core's templates/ first
+            loaders.insert(0, app.jinja_loader)
+        app.jinja_loader = ChoiceLoader(loaders)
 
     _install_translations_lookup(app)
     app.add_template_filter(format_duration, "duration")
@@ -285,7 +286,7 @@ def _install_translations_lookup(app: Flask) -> None:
             found = g.lms_translations = (locale, get_translations())
         return found[1]
 
-    app.jinja_env.install_gettext_callables(
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by Jinja's i18n extension
         gettext=lambda s: translations().ugettext(s),
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),
         newstyle=True,

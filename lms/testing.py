@@ -316,7 +316,9 @@ class CampConformance:
         pages = [
             rule.rule
             for rule in lms_app.url_map.iter_rules()
-            if rule.endpoint.split(".")[0] in names and "GET" in rule.methods and not rule.arguments
+            if rule.endpoint.split(".")[0] in names
+            and "GET" in (rule.methods or ())
+            and not rule.arguments
         ]
         for visitor in ("visitor", "learner"):
             if visitor == "learner":
@@ -354,7 +356,9 @@ class CampConformance:
     ) -> None:
         for camp in camps_of(lms_app, lms_plugin):
             folder = registry_of(lms_app).static_folder(camp.slug)
-            for path in sorted(folder.rglob("*")) if folder else []:
+            if folder is None:
+                continue
+            for path in sorted(folder.rglob("*")):
                 if not path.is_file():
                     continue
                 relative = path.relative_to(folder).as_posix()
@@ -404,9 +408,11 @@ class CampConformance:
                 assert form.validate(), f"the settings' defaults do not validate: {form.errors}"
         with lms_app.test_request_context(headers={"Accept-Language": "en"}):
             user = db.session.get(User, lms_learner.id)
+            assert user is not None
             for camp in camps_of(lms_app, lms_plugin):
                 for pages in course_pages(lms_app, camp.slug):
                     course = catalog.find_course(camp.slug, pages.slug, user)
+                    assert course is not None, f"{camp.slug}/{pages.slug}: no course"
                     decision = own("lms_enrollment_policy", user=user, course=course)
                     assert (
                         decision is None
@@ -447,4 +453,7 @@ def _decision(app: Flask, user: User, camp_slug: str, course_slug: str) -> Enrol
     """What the core and the camps decide about ``user`` enrolling, in English."""
     with app.test_request_context(headers={"Accept-Language": "en"}):
         row = db.session.get(User, user.id)
-        return enrollment.decide(row, catalog.find_course(camp_slug, course_slug, row))
+        assert row is not None, f"no user {user.id}"
+        course = catalog.find_course(camp_slug, course_slug, row)
+        assert course is not None, f"{camp_slug}/{course_slug}: no course"
+        return enrollment.decide(row, course)
