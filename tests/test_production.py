@@ -442,7 +442,9 @@ def test_a_rolled_back_change_leaves_the_cache_valid(make_app, redis_url, course
 
 
 def test_redis_down_means_the_database_answers(make_app, course, caplog):
-    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    # The general path (FAST_PATHS off) shares the switches through Redis; the fast path keeps
+    # them per process behind the switches version (tests/test_versioned_caches.py).
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0", FAST_PATHS=False)
     client = app.test_client()
     emblem = f"/camps-static/{course.camp.slug}/emblem.svg"
     assert client.get(emblem).status_code == 200
@@ -456,9 +458,10 @@ def test_redis_down_means_the_database_answers(make_app, course, caplog):
     assert "cache: Redis read failed" in caplog.text
 
 
-def test_without_redis_there_is_no_shared_cache(app, course, monkeypatch):
+def test_without_redis_there_is_no_shared_cache(make_app, course, monkeypatch):
     from lms.cache import shared_cache
 
+    app = make_app(FAST_PATHS=False)  # the general path: read once per request without Redis
     reads = []
     original = switches._query_switched_off
     monkeypatch.setattr(switches, "_query_switched_off", lambda: reads.append(1) or original())

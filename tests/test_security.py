@@ -451,10 +451,22 @@ def test_comments_round_trip_in_the_salon_and_the_discussion(app, trainer, learn
     assert client.post(f"/salon/{case_id}/comments", {"body": TRICKY}).status_code == 302
     assert client.post(f"/discussions/{topic_id}/comments", {"body": TRICKY}).status_code == 302
     with app.app_context():
-        assert db.session.scalar(db.select(CaseComment.body)) == TRICKY
-        assert db.session.scalar(db.select(TopicComment.body)) == TRICKY
-    assert_shows_exactly(text(client.get(f"/salon/{case_id}")), TRICKY, "case")
-    assert_shows_exactly(text(client.get(f"/discussions/{topic_id}")), TRICKY, "topic")
+        case_comment = db.session.scalar(db.select(CaseComment))
+        topic_comment = db.session.scalar(db.select(TopicComment))
+        assert case_comment.body == topic_comment.body == TRICKY
+        comments = {
+            "salon": (case_id, case_comment.id),
+            "discussions": (topic_id, topic_comment.id),
+        }
+    for area, (post_id, comment_id) in comments.items():
+        # The page renders the comment as sanitized Markdown (its backslash escapes are
+        # Markdown's), never as markup; the author's edit form gives back the exact text.
+        page = text(client.get(f"/{area}/{post_id}"))
+        assert "< > & &lt;" not in page, area
+        assert "&lt; &gt; &amp;" in page, area
+        edit = client.get(f"/{area}/{post_id}/comments/{comment_id}/edit")
+        assert edit.status_code == 200, area
+        assert_shows_exactly(text(edit), TRICKY, f"{area} comment edit")
 
 
 def test_organization_and_group_names_round_trip(app, organizer, make_user):
