@@ -22,11 +22,13 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, TypeGuard, TypeVar
 
 from flask import current_app
+from sqlalchemy import select
 
 from lms.database import insert_ignoring_conflicts, upsert_returning
-from lms.extensions import db
+from lms.extensions import Model, db
 from lms.models import (
     Lesson,
     LessonProgress,
@@ -52,6 +54,9 @@ MAX_RATE_RANGE = (1.0, 4.0)  # what lms_max_playback_rate may set
 MAX_PLAYED_SECONDS = 7 * 24 * 3600
 
 
+RowModel = TypeVar("RowModel", bound=Model)
+
+
 class ProgressError(Invalid):
     """The report is invalid; nothing was written."""
 
@@ -64,7 +69,7 @@ class Credit:
     session_training_seconds: float = 0.0
     recorded_seconds: int = 0  # whole seconds of the session in the ledger
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, float]:
         return {
             "training_seconds": round(self.training_seconds, 3),
             "session_training_seconds": round(self.session_training_seconds, 3),
@@ -91,8 +96,8 @@ class ProgressState:
     def fraction(self) -> float:
         return min(1.0, self.covered_seconds / self.duration) if self.duration else 0.0
 
-    def as_dict(self) -> dict:
-        answer = {
+    def as_dict(self) -> dict[str, float | int | bool | str]:
+        answer: dict[str, float | int | bool | str] = {
             "position": round(self.position, 3),
             "covered_seconds": round(self.covered_seconds, 3),
             "covered_fraction": round(self.fraction, 4),
@@ -150,12 +155,12 @@ def lesson_duration(lesson: Lesson) -> float:
     return float(media.duration_seconds)
 
 
-def _locked(model: type, insert_values: dict, **key: int) -> object:
+def _locked(model: type[RowModel], insert_values: dict[str, Any], **key: int) -> RowModel:
     """The row of ``model`` with ``key``, locked for this transaction; created if missing.
 
     Reads first (the common case), and only races for an insert when the row is missing.
     """
-    query = db.select(model).filter_by(**key).with_for_update()
+    query = select(model).filter_by(**key).with_for_update()
     row = db.session.scalars(query).first()
     if row is None:
         insert_ignoring_conflicts(model, list(key), **key, **insert_values)
@@ -175,9 +180,7 @@ def _progress_row(user: User, lesson: Lesson) -> LessonProgress:
 def state(user: User, lesson: Lesson) -> ProgressState:
     """The learner's current progress in a video lesson."""
     duration = lesson_duration(lesson)
-    row = db.session.scalar(
-        db.select(LessonProgress).filter_by(user_id=user.id, lesson_id=lesson.id)
-    )
+    row = db.session.scalar(select(LessonProgress).filter_by(user_id=user.id, lesson_id=lesson.id))
     return ProgressState(
         position=row.position_seconds if row else 0.0,
         covered_seconds=row.covered_seconds if row else 0.0,
@@ -227,7 +230,7 @@ def validate_intervals(raw: object, duration: float) -> list[iv.Interval]:
     return result
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -360,7 +363,10 @@ def _watch_clock(user: User, started: datetime) -> WatchClock:
     One upsert takes the lock whether the clock existed or not; on SQLite a write is what
     takes the database's write lock, so the reads that follow see the latest state.
     """
-    return upsert_returning(WatchClock, ["user_id"], user_id=user.id, credited_until=started)
+    clock: WatchClock = upsert_returning(
+        WatchClock, ["user_id"], user_id=user.id, credited_until=started
+    )
+    return clock
 
 
 def _record(session: PlaybackSession, lesson: Lesson, seq: int, now: datetime) -> None:
