@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Date, Select, and_, bindparam, case, cast, func, literal, or_, union
+from sqlalchemy import Date, Select, and_, bindparam, case, cast, func, literal, or_, select, union
 from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.interfaces import LoaderOption
 from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy.sql.elements import BindParameter
 
 from lms.extensions import db
 from lms.models import (
@@ -35,11 +38,11 @@ from lms.models import (
     StaffGroupMember,
     User,
 )
-from lms.models._base import utcnow
+from lms.models._base import academy_timezone, utcnow
 from lms.services import people
 from lms.services.camps import visible_camps
 from lms.services.errors import Invalid
-from lms.services.hours import academy_timezone, local_day
+from lms.services.hours import local_day
 
 STATUSES = ("done", "on_track", "late")
 
@@ -52,7 +55,7 @@ def today() -> date:
     return local_day(utcnow())
 
 
-def local_date(moment: ColumnElement) -> ColumnElement:
+def local_date(moment: ColumnElement[datetime]) -> ColumnElement[date]:
     """SQL: the academy's calendar day of a UTC timestamp column."""
     if db.session.get_bind().dialect.name == "postgresql":
         return cast(func.timezone(academy_timezone(), moment), Date)
@@ -61,21 +64,23 @@ def local_date(moment: ColumnElement) -> ColumnElement:
     return func.lms_local_date(moment, academy_timezone())
 
 
-def _published_course() -> ColumnElement:
+def _published_course() -> ColumnElement[bool]:
     return and_(Course.status == "published", Course.archived_at.is_(None))
 
 
-def assignees(*criteria: ColumnElement, user_id: int | None = None) -> Subquery:
+def assignees(
+    *criteria: ColumnElement[bool], user_id: int | BindParameter[int] | None = None
+) -> Subquery:
     """(assignment_id, user_id): the learners each assignment covers now.
 
     ``criteria`` filter the assignments; ``user_id`` keeps one learner's rows only. The
     organization check drops people who left the organization (or a group of another one).
     """
-    direct = db.select(Assignment.id.label("assignment_id"), Assignment.user_id).where(
+    direct = select(Assignment.id.label("assignment_id"), Assignment.user_id).where(
         Assignment.user_id.is_not(None), *criteria
     )
     grouped = (
-        db.select(Assignment.id, StaffGroupMember.user_id)
+        select(Assignment.id, StaffGroupMember.user_id)
         .join(StaffGroupMember, StaffGroupMember.group_id == Assignment.group_id)
         .where(*criteria)
     )
@@ -86,7 +91,7 @@ def assignees(*criteria: ColumnElement, user_id: int | None = None) -> Subquery:
     member = aliased(User)
     plan = aliased(Assignment)
     return (
-        db.select(pairs.c.assignment_id, pairs.c.user_id)
+        select(pairs.c.assignment_id, pairs.c.user_id)
         .join(plan, plan.id == pairs.c.assignment_id)
         .join(member, member.id == pairs.c.user_id)
         .where(or_(plan.organization_id.is_(None), member.organization_id == plan.organization_id))
@@ -94,19 +99,23 @@ def assignees(*criteria: ColumnElement, user_id: int | None = None) -> Subquery:
     )
 
 
-def statuses(*criteria: ColumnElement, user_id: int | None = None, on: date | None = None):
+def statuses(
+    *criteria: ColumnElement[bool],
+    user_id: int | BindParameter[int] | None = None,
+    on: date | BindParameter[date] | None = None,
+) -> Subquery:
     """Subquery: assignment_id, user_id, due_on, done_at, done_late, status — one row per
     (assignment, learner) of the assignments ``criteria`` select."""
     on = today() if on is None else on
     pairs = assignees(*criteria, user_id=user_id)
     camp_courses = (
-        db.select(Course.camp_id, func.count(Course.id).label("courses"))
+        select(Course.camp_id, func.count(Course.id).label("courses"))
         .where(_published_course())
         .group_by(Course.camp_id)
         .subquery("camp_courses")
     )
     camp_done = (
-        db.select(
+        select(
             Enrollment.user_id,
             Course.camp_id,
             func.count(Enrollment.id).label("completed"),
@@ -116,7 +125,7 @@ def statuses(*criteria: ColumnElement, user_id: int | None = None, on: date | No
         .where(
             Enrollment.completed_at.is_not(None),
             _published_course(),
-            Enrollment.user_id.in_(db.select(pairs.c.user_id)),
+            Enrollment.user_id.in_(select(pairs.c.user_id)),
         )
         .group_by(Enrollment.user_id, Course.camp_id)
         .subquery("camp_done")
@@ -130,7 +139,7 @@ def statuses(*criteria: ColumnElement, user_id: int | None = None, on: date | No
         else_=None,
     ).label("done_at")
     progress = (
-        db.select(pairs.c.assignment_id, pairs.c.user_id, Assignment.due_on, done_at)
+        select(pairs.c.assignment_id, pairs.c.user_id, Assignment.due_on, done_at)
         .join(Assignment, Assignment.id == pairs.c.assignment_id)
         .outerjoin(
             Enrollment,
@@ -149,7 +158,7 @@ def statuses(*criteria: ColumnElement, user_id: int | None = None, on: date | No
         )
         .subquery("progress")
     )
-    return db.select(
+    return select(
         progress.c.assignment_id,
         progress.c.user_id,
         progress.c.due_on,
@@ -187,7 +196,7 @@ def staff_of(organization_id: int) -> list[User]:
     """The active staff of an organization, by name: whom a manager may assign to."""
     return list(
         db.session.scalars(
-            db.select(User)
+            select(User)
             .where(User.organization_id == organization_id, User.active.is_(True))
             .order_by(User.name, User.id)
         )
@@ -197,7 +206,7 @@ def staff_of(organization_id: int) -> list[User]:
 def groups_of(organization_id: int) -> list[StaffGroup]:
     return list(
         db.session.scalars(
-            db.select(StaffGroup)
+            select(StaffGroup)
             .where(StaffGroup.organization_id == organization_id)
             .order_by(StaffGroup.name)
         )
@@ -216,7 +225,7 @@ def subjects() -> Subjects:
     camps = visible_camps()
     courses = list(
         db.session.scalars(
-            db.select(Course)
+            select(Course)
             .where(Course.camp_id.in_([camp.id for camp in camps]), _published_course())
             .order_by(Course.camp_id, Course.position, Course.id)
         )
@@ -277,7 +286,7 @@ def assign(
 def find(organization_id: int, assignment_id: int) -> Assignment | None:
     """The organization's assignment with this id; another organization's is None."""
     return db.session.scalar(
-        db.select(Assignment)
+        select(Assignment)
         .where(Assignment.id == assignment_id, Assignment.organization_id == organization_id)
         .options(*subject_loads())
     )
@@ -295,7 +304,7 @@ def cancel(assignment: Assignment) -> bool:
 # -- reading ----------------------------------------------------------------------------
 
 
-def subject_loads() -> list:
+def subject_loads() -> list[LoaderOption]:
     return [
         joinedload(Assignment.course).joinedload(Course.camp),
         joinedload(Assignment.camp),
@@ -328,7 +337,7 @@ def plan(organization_id: int) -> list[PlanItem]:
     """
     by = aliased(User)
     rows = db.session.execute(
-        db.select(Assignment, by.name)
+        select(Assignment, by.name)
         .outerjoin(by, by.id == Assignment.assigned_by_id)
         .where(Assignment.organization_id == organization_id)
         .options(*subject_loads())
@@ -339,7 +348,7 @@ def plan(organization_id: int) -> list[PlanItem]:
         return []
     found = statuses(Assignment.organization_id == organization_id)
     counts = db.session.execute(
-        db.select(
+        select(
             found.c.assignment_id,
             func.count(),
             func.count().filter(found.c.status == "done"),
@@ -371,7 +380,7 @@ def learners(assignment: Assignment) -> list[LearnerStatus]:
     """Everyone an assignment covers, with their status, by name (one query)."""
     found = statuses(Assignment.id == assignment.id)
     rows = db.session.execute(
-        db.select(User, found.c.status, found.c.done_at, found.c.done_late)
+        select(User, found.c.status, found.c.done_at, found.c.done_late)
         .join(found, found.c.user_id == User.id)
         .order_by(User.name, User.id)
     )
@@ -413,7 +422,7 @@ def for_learner(user: User) -> list[MyAssignment]:
     found = statuses(Assignment.cancelled_at.is_(None), user_id=user.id)
     order = case((found.c.status == "late", 0), (found.c.status == "on_track", 1), else_=2)
     rows = db.session.execute(
-        db.select(Assignment, found.c.status, found.c.done_at, found.c.done_late)
+        select(Assignment, found.c.status, found.c.done_at, found.c.done_late)
         .join(found, found.c.assignment_id == Assignment.id)
         .where(found.c.user_id == user.id)
         .options(*subject_loads())
@@ -425,18 +434,19 @@ def for_learner(user: User) -> list[MyAssignment]:
 # The dashboard's first assignments of a learner: the statement above built once per database
 # and time zone, with the learner, the day and the number shown as parameters (the dashboard
 # runs it on every visit; building it is most of its cost).
-_FIRST_FOR_LEARNER: dict[tuple[str, str], Select] = {}
+_FIRST_FOR_LEARNER: dict[tuple[str, str], Select[Assignment, Any, Any, Any]] = {}
 
 
-def _first_for_learner_statement() -> Select:
+def _first_for_learner_statement() -> Select[Assignment, Any, Any, Any]:
     slot = (db.session.get_bind().dialect.name, academy_timezone())
     statement = _FIRST_FOR_LEARNER.get(slot)
     if statement is None:
-        user_id = bindparam("user_id")
-        found = statuses(Assignment.cancelled_at.is_(None), user_id=user_id, on=bindparam("on"))
+        user_id: BindParameter[int] = bindparam("user_id")
+        on: BindParameter[date] = bindparam("on")
+        found = statuses(Assignment.cancelled_at.is_(None), user_id=user_id, on=on)
         order = case((found.c.status == "late", 0), (found.c.status == "on_track", 1), else_=2)
         statement = _FIRST_FOR_LEARNER[slot] = (
-            db.select(Assignment, found.c.status, found.c.done_at, found.c.done_late)
+            select(Assignment, found.c.status, found.c.done_at, found.c.done_late)
             .join(found, found.c.assignment_id == Assignment.id)
             .where(found.c.user_id == user_id)
             .options(*subject_loads())
