@@ -11,11 +11,14 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload, selectinload
 
-from lms.database import insert_ignoring_conflicts, lock_row
+from lms.database import insert_ignoring_conflicts, lock_row, rowcount
 from lms.extensions import db
 from lms.models import (
     Attendance,
@@ -24,11 +27,11 @@ from lms.models import (
     Registration,
     User,
 )
-from lms.models._base import utcnow
+from lms.models._base import aware, utcnow
 from lms.services import hours, live_attendance, schedule
 from lms.services.camps import registry
 from lms.services.errors import Conflict, Invalid
-from lms.services.live import aware, local, registration_of
+from lms.services.live import local, registration_of
 
 WINDOW_SECONDS = 30
 OPENS_BEFORE = timedelta(minutes=30)
@@ -92,9 +95,7 @@ def attendance_of(user: User, session: LiveSession) -> Attendance | None:
     """The user's own attendance row for ``session`` (None when anonymous or not recorded)."""
     if not user.is_authenticated:
         return None
-    return db.session.scalar(
-        db.select(Attendance).filter_by(session_id=session.id, user_id=user.id)
-    )
+    return db.session.scalar(select(Attendance).filter_by(session_id=session.id, user_id=user.id))
 
 
 def may_check_in_myself(user: User, session: LiveSession) -> bool:
@@ -111,13 +112,13 @@ def replaceable_colleagues(user: User, session: LiveSession) -> list[User]:
     (themselves or a substitute) has checked in for them yet. One query."""
     if not user.is_authenticated or user.organization_id is None:
         return []
-    taken = db.select(Attendance.id).where(
+    taken = select(Attendance.id).where(
         Attendance.session_id == session.id,
         (Attendance.user_id == User.id) | (Attendance.substitute_for_id == User.id),
     )
     return list(
         db.session.scalars(
-            db.select(User)
+            select(User)
             .join(Registration, Registration.user_id == User.id)
             .where(
                 Registration.session_id == session.id,
@@ -139,13 +140,13 @@ def mark_no_shows(now: datetime | None = None) -> int:
     A scheduled task (``lms cron``); idempotent: a second run finds nobody to mark.
     """
     now = now or utcnow()
-    replaced = db.select(Attendance.id).where(
+    replaced = select(Attendance.id).where(
         Attendance.session_id == Registration.session_id,
         (Attendance.user_id == Registration.user_id)
         | (Attendance.substitute_for_id == Registration.user_id),
     )
     missing = db.session.execute(
-        db.select(Registration.session_id, Registration.user_id)
+        select(Registration.session_id, Registration.user_id)
         .join(LiveSession, LiveSession.id == Registration.session_id)
         .where(
             LiveSession.status == "scheduled",
@@ -233,7 +234,7 @@ def check_in(
             updated_at=now,
         )
     attendance = db.session.scalars(
-        db.select(Attendance).filter_by(session_id=session.id, user_id=user.id)
+        select(Attendance).filter_by(session_id=session.id, user_id=user.id)
     ).one()
     added = False
     if attendance.status in ATTENDED:
@@ -354,7 +355,7 @@ def _check_substitute(user: User, session: LiveSession, absent: User) -> None:
     # Colleagues racing to replace the same learner queue here, so only the first gets in.
     lock_row(Registration, registration.id)
     taken = db.session.scalar(
-        db.select(Attendance.id).where(
+        select(Attendance.id).where(
             Attendance.session_id == session.id,
             (Attendance.user_id == absent.id) | (Attendance.substitute_for_id == absent.id),
         )
@@ -364,9 +365,7 @@ def _check_substitute(user: User, session: LiveSession, absent: User) -> None:
 
 
 def row_of(session: LiveSession, user_id: int) -> Attendance | None:
-    return db.session.scalar(
-        db.select(Attendance).filter_by(session_id=session.id, user_id=user_id)
-    )
+    return db.session.scalar(select(Attendance).filter_by(session_id=session.id, user_id=user_id))
 
 
 @schedule.register("credit live hours", every=timedelta(minutes=15))
@@ -377,7 +376,7 @@ def credit_ended_segments(now: datetime | None = None) -> int:
     transaction. A scheduled task (``lms cron``); idempotent. The seconds written."""
     now = now or utcnow()
     due = db.session.execute(
-        db.select(LiveSegment.id, LiveSegment.session_id)
+        select(LiveSegment.id, LiveSegment.session_id)
         .join(LiveSession, LiveSession.id == LiveSegment.session_id)
         .where(
             LiveSegment.ends_at <= now,
@@ -390,19 +389,19 @@ def credit_ended_segments(now: datetime | None = None) -> int:
     for segment_id, session_id in due:
         lock_row(LiveSession, session_id)
         claimed = db.session.execute(
-            db.update(LiveSegment)
+            update(LiveSegment)
             .where(LiveSegment.id == segment_id, LiveSegment.credited_at.is_(None))
             .values(credited_at=now)
         )
-        if claimed.rowcount != 1:
+        if rowcount(claimed) != 1:
             db.session.rollback()
             continue
-        session = db.session.get(LiveSession, session_id)
+        session = db.session.get_one(LiveSession, session_id)  # its row is locked above
         for attendance in db.session.scalars(
-            db.select(Attendance)
+            select(Attendance)
             .filter_by(session_id=session_id)
             .order_by(Attendance.id)
-            .options(db.selectinload(Attendance.segments))
+            .options(selectinload(Attendance.segments))
         ):
             written += hours.record_attendance(
                 session,
@@ -421,30 +420,28 @@ def on_roster(session: LiveSession, user: User) -> bool:
     if registration is not None and registration.status != "cancelled":
         return True
     return (
-        db.session.scalar(
-            db.select(Attendance.id).filter_by(session_id=session.id, user_id=user.id)
-        )
+        db.session.scalar(select(Attendance.id).filter_by(session_id=session.id, user_id=user.id))
         is not None
     )
 
 
-def roster(session: LiveSession) -> list[dict]:
+def roster(session: LiveSession) -> list[dict[str, Any]]:
     """Registered and waitlisted learners, with attendance and who substituted for whom."""
     registrations = db.session.scalars(
-        db.select(Registration)
+        select(Registration)
         .where(Registration.session_id == session.id, Registration.status != "cancelled")
         .order_by(Registration.status, Registration.created_at)
-        .options(db.joinedload(Registration.user))
+        .options(joinedload(Registration.user))
     ).all()
     attendance = {
         row.user_id: row
         for row in db.session.scalars(
-            db.select(Attendance)
+            select(Attendance)
             .where(Attendance.session_id == session.id)
             .options(
-                db.joinedload(Attendance.user),
-                db.joinedload(Attendance.substitute_for),
-                db.selectinload(Attendance.segments),
+                joinedload(Attendance.user),
+                joinedload(Attendance.substitute_for),
+                selectinload(Attendance.segments),
             )
         )
     }

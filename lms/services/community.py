@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from lms.extensions import db
 from lms.models import (
@@ -38,7 +39,6 @@ from lms.models import (
     CaseComment,
     DiscussionTopic,
     LiveSession,
-    Moderated,
     Organization,
     SalonCase,
     TopicComment,
@@ -49,6 +49,27 @@ from lms.services import audit, notifications, search
 from lms.services.errors import Invalid
 from lms.services.paging import Paginated
 from lms.services.text import control_characters
+
+# What can be moderated (lms.models.Moderated): the cases and topics, and their comments.
+Post = SalonCase | DiscussionTopic | CaseComment | TopicComment
+
+
+class CaseText(TypedDict):
+    """A salon case's words, as :func:`create_case` takes them (the demo's cases)."""
+
+    company: str
+    topic: str
+    title: str
+    body: str
+
+
+class TopicText(TypedDict):
+    """A topic's words, as :func:`create_topic` takes them (the demo's topics)."""
+
+    kind: str
+    title: str
+    body: str
+
 
 MAX_TITLE = 200
 MAX_COMPANY = 200
@@ -111,7 +132,7 @@ def _comment(value: str | None) -> str:
     return _text(value, MAX_COMMENT, _("The comment"), single_line=False)
 
 
-def _dated(item: Moderated, at: datetime | None) -> None:
+def _dated(item: Post, at: datetime | None) -> None:
     """Date a new post ``at`` (the demo's recorded history); the present otherwise."""
     if at is not None:
         item.created_at = at
@@ -130,7 +151,7 @@ def is_moderator(user: Any) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_trainer)
 
 
-def visible_to(item: Moderated, user: Any) -> bool:
+def visible_to(item: Post, user: Any) -> bool:
     """Deleted posts are shown to nobody, hidden ones to moderators only."""
     if item.deleted_at is not None:
         return False
@@ -148,7 +169,7 @@ def _shown(model: Any, user: Any) -> list[Any]:
 def _comment_count(comment_model: Any, foreign_key: Any, post_model: Any) -> Any:
     """A post's number of comments everyone sees (neither hidden nor deleted)."""
     return (
-        db.select(func.count(comment_model.id))
+        select(func.count(comment_model.id))
         .where(
             foreign_key == post_model.id,
             comment_model.deleted_at.is_(None),
@@ -273,12 +294,12 @@ def list_cases(
         )
     comments = _comment_count(CaseComment, CaseComment.case_id, SalonCase)
     rows = (
-        db.select(SalonCase, comments)
+        select(SalonCase, comments)
         .where(*conditions)
-        .options(db.joinedload(SalonCase.presenter), db.joinedload(SalonCase.organization))
+        .options(joinedload(SalonCase.presenter), joinedload(SalonCase.organization))
         .order_by(SalonCase.created_at.desc(), SalonCase.id.desc())
     )
-    count = db.select(func.count(SalonCase.id)).where(*conditions)
+    count = select(func.count(SalonCase.id)).where(*conditions)
     return _paginate(rows, count, page, per_page)
 
 
@@ -291,12 +312,12 @@ def get_case(case_id: int, viewer: Any = None) -> SalonCase | None:
     if not _valid_id(case_id):
         return None
     return db.session.scalar(
-        db.select(SalonCase)
+        select(SalonCase)
         .where(SalonCase.id == case_id, *_shown(SalonCase, viewer))
         .options(
-            db.joinedload(SalonCase.presenter),
-            db.joinedload(SalonCase.organization),
-            db.joinedload(SalonCase.session),
+            joinedload(SalonCase.presenter),
+            joinedload(SalonCase.organization),
+            joinedload(SalonCase.session),
         )
     )
 
@@ -306,9 +327,9 @@ def case_comments(case: SalonCase, viewer: Any = None) -> list[CaseComment]:
     oldest first. One query."""
     return list(
         db.session.scalars(
-            db.select(CaseComment)
+            select(CaseComment)
             .where(CaseComment.case_id == case.id, *_shown(CaseComment, viewer))
-            .options(db.joinedload(CaseComment.user), db.joinedload(CaseComment.moderated_by))
+            .options(joinedload(CaseComment.user), joinedload(CaseComment.moderated_by))
             .order_by(CaseComment.is_expert_review.desc(), CaseComment.created_at, CaseComment.id)
         )
     )
@@ -382,12 +403,12 @@ def list_topics(
         conditions.append(DiscussionTopic.kind == kind)
     comments = _comment_count(TopicComment, TopicComment.topic_id, DiscussionTopic)
     rows = (
-        db.select(DiscussionTopic, comments)
+        select(DiscussionTopic, comments)
         .where(*conditions)
-        .options(db.joinedload(DiscussionTopic.created_by))
+        .options(joinedload(DiscussionTopic.created_by))
         .order_by(DiscussionTopic.created_at.desc(), DiscussionTopic.id.desc())
     )
-    count = db.select(func.count(DiscussionTopic.id)).where(*conditions)
+    count = select(func.count(DiscussionTopic.id)).where(*conditions)
     return _paginate(rows, count, page, per_page)
 
 
@@ -396,9 +417,9 @@ def get_topic(topic_id: int, viewer: Any = None) -> DiscussionTopic | None:
     if not _valid_id(topic_id):
         return None
     return db.session.scalar(
-        db.select(DiscussionTopic)
+        select(DiscussionTopic)
         .where(DiscussionTopic.id == topic_id, *_shown(DiscussionTopic, viewer))
-        .options(db.joinedload(DiscussionTopic.created_by), db.joinedload(DiscussionTopic.session))
+        .options(joinedload(DiscussionTopic.created_by), joinedload(DiscussionTopic.session))
     )
 
 
@@ -462,9 +483,9 @@ def thread(topic: DiscussionTopic, viewer: Any = None) -> list[Node]:
     carry ``reply_to`` (the author they answer), so the page never nests without end.
     """
     comments = db.session.scalars(
-        db.select(TopicComment)
+        select(TopicComment)
         .where(TopicComment.topic_id == topic.id)
-        .options(db.joinedload(TopicComment.user), db.joinedload(TopicComment.moderated_by))
+        .options(joinedload(TopicComment.user), joinedload(TopicComment.moderated_by))
         .order_by(TopicComment.id)
     ).all()
     nodes: dict[int, Node] = {}
@@ -488,7 +509,7 @@ def thread(topic: DiscussionTopic, viewer: Any = None) -> list[Node]:
 
 def organizations() -> list[Organization]:
     """Every organization by name: the companies a trainer may present a case for."""
-    return list(db.session.scalars(db.select(Organization).order_by(Organization.name)))
+    return list(db.session.scalars(select(Organization).order_by(Organization.name)))
 
 
 # -- editing, deleting and moderating ------------------------------------------------------
@@ -504,7 +525,7 @@ def edit_window() -> timedelta:
     return timedelta(minutes=int(current_app.config["COMMUNITY_EDIT_MINUTES"]))
 
 
-def author_id(item: Moderated) -> int | None:
+def author_id(item: Post) -> int | None:
     """The id of whoever wrote a case, topic or comment."""
     if isinstance(item, SalonCase):
         return item.presenter_id
@@ -515,7 +536,7 @@ def author_id(item: Moderated) -> int | None:
     raise TypeError(f"not a community post: {item!r}")
 
 
-def _kind(item: Moderated) -> str:
+def _kind(item: Post) -> str:
     return {
         SalonCase: "case",
         DiscussionTopic: "topic",
@@ -524,18 +545,18 @@ def _kind(item: Moderated) -> str:
     }[type(item)]
 
 
-def _own(item: Moderated, user: Any) -> bool:
+def _own(item: Post, user: Any) -> bool:
     return (
         user is not None and getattr(user, "id", None) is not None and (author_id(item) == user.id)
     )
 
 
-def within_window(item: Moderated, now: datetime | None = None) -> bool:
+def within_window(item: Post, now: datetime | None = None) -> bool:
     """Is it still the author's time to edit or delete ``item``?"""
     return (now or utcnow()) - aware(item.created_at) <= edit_window()
 
 
-def can_edit(item: Moderated, user: Any, now: datetime | None = None) -> bool:
+def can_edit(item: Post, user: Any, now: datetime | None = None) -> bool:
     """Only its author, within the window, and while no moderator hid it."""
     return (
         _own(item, user)
@@ -545,12 +566,12 @@ def can_edit(item: Moderated, user: Any, now: datetime | None = None) -> bool:
     )
 
 
-def can_delete(item: Moderated, user: Any, now: datetime | None = None) -> bool:
+def can_delete(item: Post, user: Any, now: datetime | None = None) -> bool:
     """Its author within the window; moderators always."""
     return item.deleted_at is None and (is_moderator(user) or can_edit(item, user, now))
 
 
-def check_author(item: Moderated, user: Any, now: datetime | None = None) -> None:
+def check_author(item: Post, user: Any, now: datetime | None = None) -> None:
     """Raise NotAllowed for anyone but the author, EditWindowClosed once the window closed."""
     _member(user)
     if not _own(item, user) or item.deleted_at is not None or item.hidden_at is not None:
@@ -566,7 +587,7 @@ def check_author(item: Moderated, user: Any, now: datetime | None = None) -> Non
         )
 
 
-def _reindex(item: Moderated) -> None:
+def _reindex(item: Post) -> None:
     """Keep search in step: a case or topic everyone sees is indexed, any other is not."""
     if isinstance(item, SalonCase | DiscussionTopic):
         if item.deleted_at is None and item.hidden_at is None:
@@ -607,7 +628,7 @@ def _reason(value: str | None) -> str:
     return _text(value, MAX_REASON, _("The reason"), single_line=True)
 
 
-def delete(user: User, item: Moderated, reason: str | None = None, now: datetime | None = None):
+def delete(user: User, item: Post, reason: str | None = None, now: datetime | None = None) -> None:
     """Delete a post or comment: its author within the window (no reason needed), or a
     moderator with a reason (written to the audit log). A deleted case or topic leaves
     search. Raises NotAllowed, EditWindowClosed or CommunityError; commits."""
@@ -625,7 +646,7 @@ def delete(user: User, item: Moderated, reason: str | None = None, now: datetime
 
 
 def moderate(
-    user: User, item: Moderated, action: str, reason: str | None, now: datetime | None = None
+    user: User, item: Post, action: str, reason: str | None, now: datetime | None = None
 ) -> None:
     """A trainer or organizer hides, shows again or deletes any post or comment, with a
     reason. The decision is kept on the row (who, when, why) and written to the audit log.
@@ -679,11 +700,18 @@ def find_comment(
     """A comment of ``post`` that ``viewer`` may see."""
     if not _valid_id(comment_id):
         return None
-    model, key = (
-        (CaseComment, CaseComment.case_id)
-        if isinstance(post, SalonCase)
-        else (TopicComment, TopicComment.topic_id)
-    )
+    if isinstance(post, SalonCase):
+        return db.session.scalar(
+            select(CaseComment).where(
+                CaseComment.id == comment_id,
+                CaseComment.case_id == post.id,
+                *_shown(CaseComment, viewer),
+            )
+        )
     return db.session.scalar(
-        db.select(model).where(model.id == comment_id, key == post.id, *_shown(model, viewer))
+        select(TopicComment).where(
+            TopicComment.id == comment_id,
+            TopicComment.topic_id == post.id,
+            *_shown(TopicComment, viewer),
+        )
     )

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import Camp, Course, Lesson, Module, Organization, User
+from lms.models._base import academy_timezone, utcnow
 from lms.services import accounts, demo_history, demo_media, ingest, media
 from lms.services.camps import registry
-from lms.services.hours import academy_timezone
+from lms.services.community import CaseText, TopicText
 
 DEMO_ORGANIZATION = "聚光科技 Focused Photonics"
 DEMO_ACCOUNTS = (
@@ -48,7 +50,7 @@ class DemoResult:
 def install_demo() -> DemoResult:
     """Idempotent: existing demo accounts keep their passwords; lessons keep their videos."""
     result = DemoResult()
-    organization = db.session.scalar(db.select(Organization).filter_by(name=DEMO_ORGANIZATION))
+    organization = db.session.scalar(select(Organization).filter_by(name=DEMO_ORGANIZATION))
     if organization is None:
         organization = Organization(name=DEMO_ORGANIZATION)
         db.session.add(organization)
@@ -56,7 +58,7 @@ def install_demo() -> DemoResult:
     passwords_file = Path(current_app.instance_path) / "demo-accounts.txt"
     known = _read_passwords(passwords_file)
     for email, name, role, member, manager in DEMO_ACCOUNTS:
-        user = db.session.scalar(db.select(User).filter_by(email=email))
+        user = db.session.scalar(select(User).filter_by(email=email))
         if user is None:
             password = secrets.token_urlsafe(9)
             user = accounts.create_user(
@@ -82,7 +84,7 @@ def install_demo() -> DemoResult:
     return result
 
 
-DEMO_CASE = {
+DEMO_CASE: CaseText = {
     "company": "和达文创园入驻企业 · 智能仪器初创公司",
     "topic": "financing",
     "title": "天使轮之后：下一轮融资前要补上的三件事",
@@ -92,7 +94,7 @@ DEMO_CASE = {
         "3. 财务与合规要提前做哪些准备？"
     ),
 }
-DEMO_TOPIC = {
+DEMO_TOPIC: TopicText = {
     "kind": "event",
     "title": "身边事：企业如何让新员工更快融入团队",
     "body": "结合园区企业的新员工培训实践，谈谈“送温暖、送课程、送经验”在企业里可以怎么落地。",
@@ -105,17 +107,15 @@ def _live_and_community(result: DemoResult) -> None:
     from lms.models import DiscussionTopic, LiveSeries, LiveSession, SalonCase
     from lms.services import community, live
 
-    organizer = db.session.scalar(db.select(User).filter_by(email="organizer@demo.camp"))
-    trainer = db.session.scalar(db.select(User).filter_by(email="trainer@demo.camp"))
-    learner = db.session.scalar(db.select(User).filter_by(email="learner@demo.camp"))
-    if db.session.scalar(db.select(LiveSeries.id).limit(1)) is None:
+    organizer = db.session.scalars(select(User).filter_by(email="organizer@demo.camp")).one()
+    trainer = db.session.scalars(select(User).filter_by(email="trainer@demo.camp")).one()
+    learner = db.session.scalars(select(User).filter_by(email="learner@demo.camp")).one()
+    if db.session.scalar(select(LiveSeries.id).limit(1)) is None:
         values = live.activity_day_values()
         values.lecturer_id = trainer.id
         # From the first day of the month the recorded history starts in (its past
         # sessions are materialized by demo_history; the coming ones are made here).
-        today = live.local(
-            live.utcnow() - timedelta(days=demo_history.HISTORY_DAYS), academy_timezone()
-        )
+        today = live.local(utcnow() - timedelta(days=demo_history.HISTORY_DAYS), academy_timezone())
         live.create_series(
             values,
             live.ACTIVITY_DAY_RULE,
@@ -125,16 +125,16 @@ def _live_and_community(result: DemoResult) -> None:
         )
         result.live_series_created = 1
     upcoming = db.session.scalar(
-        db.select(LiveSession)
-        .where(LiveSession.starts_at > live.utcnow(), LiveSession.status == "scheduled")
+        select(LiveSession)
+        .where(LiveSession.starts_at > utcnow(), LiveSession.status == "scheduled")
         .order_by(LiveSession.starts_at)
         .limit(1)
     )
     if upcoming is not None:
         live.register(learner, upcoming)
-    if db.session.scalar(db.select(SalonCase.id).limit(1)) is None:
+    if db.session.scalar(select(SalonCase.id).limit(1)) is None:
         community.create_case(organizer, session=upcoming, **DEMO_CASE)
-    if db.session.scalar(db.select(DiscussionTopic.id).limit(1)) is None:
+    if db.session.scalar(select(DiscussionTopic.id).limit(1)) is None:
         community.create_topic(organizer, session=upcoming, **DEMO_TOPIC)
 
 
@@ -145,12 +145,12 @@ def _staff_group(organization: Organization) -> None:
 
     name, emails = DEMO_GROUP
     group = db.session.scalar(
-        db.select(StaffGroup).filter_by(organization_id=organization.id, name=name)
+        select(StaffGroup).filter_by(organization_id=organization.id, name=name)
     )
     if group is None:
         group = staff_groups.create_group(organization, name)
     for user_id in db.session.scalars(
-        db.select(User.id).where(User.email.in_(emails), User.organization_id == organization.id)
+        select(User.id).where(User.email.in_(emails), User.organization_id == organization.id)
     ):
         staff_groups.add_to_group(group, user_id)
 
@@ -168,7 +168,7 @@ def _attach_videos(result: DemoResult) -> None:
     for slug, curriculum in reg.curricula.items():
         if curriculum is None:
             continue
-        camp = db.session.scalar(db.select(Camp).filter_by(slug=slug))
+        camp = db.session.scalar(select(Camp).filter_by(slug=slug))
         if camp is None:
             continue
         demo_slugs = {
@@ -178,7 +178,7 @@ def _attach_videos(result: DemoResult) -> None:
             if lesson.video == "demo"
         }
         lessons = db.session.execute(
-            db.select(Lesson, Course.slug)
+            select(Lesson, Course.slug)
             .join(Module, Lesson.module_id == Module.id)
             .join(Course, Module.course_id == Course.id)
             .where(Course.camp_id == camp.id, Lesson.media_id.is_(None), Lesson.kind == "video")

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from lms.extensions import db
 from lms.models import (
     Camp,
@@ -80,7 +82,7 @@ def recorded() -> bool:
     """Has the history been recorded (an enrollment of a demo learner exists)?"""
     return (
         db.session.scalar(
-            db.select(Enrollment.id)
+            select(Enrollment.id)
             .join(User, User.id == Enrollment.user_id)
             .where(User.email.like("%@demo.camp"))
             .limit(1)
@@ -109,7 +111,7 @@ def record_history(organization: Organization, now: datetime | None = None) -> H
 def _learners(organization: Organization) -> list[User]:
     """The demo's learners, and the organization's staff without a login (created once)."""
     for email, name in DEMO_STAFF:
-        if db.session.scalar(db.select(User.id).filter_by(email=email)) is None:
+        if db.session.scalar(select(User.id).filter_by(email=email)) is None:
             user = accounts.create_user(
                 email, name, account_tokens.unusable_password(), organization_id=organization.id
             )
@@ -117,7 +119,7 @@ def _learners(organization: Organization) -> list[User]:
             db.session.commit()
     return list(
         db.session.scalars(
-            db.select(User)
+            select(User)
             .where(User.email.like("%@demo.camp"), User.role == "learner", User.active)
             .order_by(User.id)
         )
@@ -126,10 +128,10 @@ def _learners(organization: Organization) -> list[User]:
 
 def _completable_courses() -> list[Course]:
     """Published courses whose lessons can all be done alone (no live lesson), in order."""
-    with_live = db.select(Module.course_id).join(Lesson).where(Lesson.kind == "live")
+    with_live = select(Module.course_id).join(Lesson).where(Lesson.kind == "live")
     return list(
         db.session.scalars(
-            db.select(Course)
+            select(Course)
             .join(Camp)
             .where(
                 Course.status == "published",
@@ -145,7 +147,7 @@ def _completable_courses() -> list[Course]:
 def _course_lessons(course: Course) -> list[Lesson]:
     return list(
         db.session.scalars(
-            db.select(Lesson)
+            select(Lesson)
             .join(Module)
             .where(
                 Module.course_id == course.id,
@@ -208,9 +210,9 @@ def _do_lesson(
     elif lesson.kind == "reading":
         lessons.mark_read(user, lesson, now=moment)
     elif lesson.kind == "quiz":
-        enrolled = db.session.scalar(
-            db.select(Enrollment).filter_by(user_id=user.id, course_id=course.id)
-        )
+        enrolled = db.session.scalars(  # the history enrolled them first
+            select(Enrollment).filter_by(user_id=user.id, course_id=course.id)
+        ).one()
         _take_quiz(user, enrolled, lesson, moment, 2 if rng.random() < 0.3 else 1, history)
 
 
@@ -259,7 +261,7 @@ def _right_answers(attempt: Any) -> dict[str, Any]:
     """Fully right answers to the questions the attempt drew."""
     ids = [entry["question"] for entry in attempt.layout]
     answers: dict[str, Any] = {}
-    for question in db.session.scalars(db.select(Question).where(Question.id.in_(ids))):
+    for question in db.session.scalars(select(Question).where(Question.id.in_(ids))):
         key, kind = question.key, question.kind
         if kind == "single":
             answer: Any = max(key["options"], key=lambda option: option["fraction"])["id"]
@@ -278,7 +280,7 @@ def _right_answers(attempt: Any) -> dict[str, Any]:
 
 def _completed(user: User, course: Course) -> bool:
     found = db.session.scalar(
-        db.select(Enrollment.completed_at).filter_by(user_id=user.id, course_id=course.id)
+        select(Enrollment.completed_at).filter_by(user_id=user.id, course_id=course.id)
     )
     return found is not None
 
@@ -291,13 +293,13 @@ def _activity_days(
 ) -> None:
     """The activity-day series' sessions of the history: registered a week before, checked
     in segment by segment, the absent marked and the hours credited as the day ends."""
-    series = db.session.scalar(db.select(LiveSeries).order_by(LiveSeries.id).limit(1))
+    series = db.session.scalar(select(LiveSeries).order_by(LiveSeries.id).limit(1))
     if series is None:
         return
     live.materialize(series, now=start)
     db.session.commit()
     sessions = db.session.scalars(
-        db.select(LiveSession)
+        select(LiveSession)
         .where(
             LiveSession.series_id == series.id,
             LiveSession.starts_at >= start,
@@ -341,7 +343,7 @@ def _weighted(rng: random.Random, odds: tuple[tuple[str, float], ...]) -> str:
 
 # -- the community's past ------------------------------------------------------------------
 
-PAST_CASES = (
+PAST_CASES: tuple[community.CaseText, ...] = (
     {
         "company": "和达文创园 · 智能硬件公司",
         "topic": "hr",
@@ -357,7 +359,7 @@ PAST_CASES = (
         "certification, a pilot customer, or a second hardware revision?",
     },
 )
-PAST_TOPICS = (
+PAST_TOPICS: tuple[community.TopicText, ...] = (
     {
         "kind": "news",
         "title": "国家事：新质生产力与园区企业",
@@ -375,11 +377,11 @@ REVIEW = "专家点评：方向正确。建议：\n\n1. 先明确关键岗位；
 
 def _community(start: datetime, now: datetime, rng: random.Random, history: History) -> None:
     """Salon cases with comments and an expert review, and a topic with replies."""
-    trainer = db.session.scalar(db.select(User).filter_by(email="trainer@demo.camp"))
-    organizer = db.session.scalar(db.select(User).filter_by(email="organizer@demo.camp"))
+    trainer = db.session.scalar(select(User).filter_by(email="trainer@demo.camp"))
+    organizer = db.session.scalar(select(User).filter_by(email="organizer@demo.camp"))
     members = list(
         db.session.scalars(
-            db.select(User)
+            select(User)
             .where(User.email.in_(("learner@demo.camp", "staff@demo.camp", "manager@demo.camp")))
             .order_by(User.id)
         )
@@ -402,9 +404,9 @@ def _community(start: datetime, now: datetime, rng: random.Random, history: Hist
             trainer, case, REVIEW, expert_review=True, at=posted + timedelta(days=1)
         )
         history.posts += 1
-    for values in PAST_TOPICS:
+    for topic_text in PAST_TOPICS:
         posted = start + timedelta(days=60, hours=6)
-        topic = community.create_topic(trainer, at=posted, **values)
+        topic = community.create_topic(trainer, at=posted, **topic_text)
         first = community.add_topic_comment(
             members[0], topic, COMMENTS[0], at=posted + timedelta(hours=1)
         )

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
 from flask_babel import gettext as _
-from sqlalchemy import func
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from lms.database import lock_row
 from lms.extensions import db
@@ -29,10 +30,9 @@ from lms.models import (
     Registration,
     User,
 )
-from lms.models._base import aware, utcnow
+from lms.models._base import academy_timezone, aware, utcnow
 from lms.services import notifications, schedule
 from lms.services.errors import Conflict, Invalid
-from lms.services.hours import academy_timezone
 
 ACTIVITY_DAY = 25  # of every month
 ACTIVITY_DAY_RULE = f"FREQ=MONTHLY;BYMONTHDAY={ACTIVITY_DAY}"
@@ -118,7 +118,7 @@ def occurrences(series: LiveSeries, start: datetime, end: datetime) -> list[date
     """Local, zone-aware starts between two UTC instants; the wall-clock time holds across DST."""
     rule = parse_rule(series.rrule, series.starts_local, series.timezone)
     tz = zone(series.timezone)
-    found = rule.between(start.astimezone(tz), end.astimezone(tz), inc=True)
+    found: list[datetime] = rule.between(start.astimezone(tz), end.astimezone(tz), inc=True)
     return found[:MAX_OCCURRENCES]
 
 
@@ -155,7 +155,7 @@ def _apply(session: LiveSession, values: SessionValues) -> None:
         setattr(session, key, value)
 
 
-def _segments_for(session: LiveSession, plan: list[dict]) -> list[LiveSegment]:
+def _segments_for(session: LiveSession, plan: list[dict[str, Any]]) -> list[LiveSegment]:
     start = aware(session.starts_at)
     return [
         LiveSegment(
@@ -169,7 +169,7 @@ def _segments_for(session: LiveSession, plan: list[dict]) -> list[LiveSegment]:
     ]
 
 
-def validate_segments(plan: list[dict]) -> list[dict]:
+def validate_segments(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not plan:
         raise LiveError(_("A session needs at least one segment."))
     cursor = 0
@@ -180,7 +180,9 @@ def validate_segments(plan: list[dict]) -> list[dict]:
     return plan
 
 
-def create_session(values: SessionValues, starts_at: datetime, plan: list[dict]) -> LiveSession:
+def create_session(
+    values: SessionValues, starts_at: datetime, plan: list[dict[str, Any]]
+) -> LiveSession:
     """A single session (no series). ``starts_at`` is zone-aware. Commits."""
     validate_segments(plan)
     check_year(starts_at.year)
@@ -197,7 +199,7 @@ def create_session(values: SessionValues, starts_at: datetime, plan: list[dict])
 
 
 def create_series(
-    values: SessionValues, rule: str, starts_local: datetime, plan: list[dict], user: User
+    values: SessionValues, rule: str, starts_local: datetime, plan: list[dict[str, Any]], user: User
 ) -> LiveSeries:
     """A recurring series and its occurrences for the coming months. Commits."""
     validate_segments(plan)
@@ -237,12 +239,13 @@ def materialize(
     existing = set(
         aware(moment)
         for moment in db.session.scalars(
-            db.select(LiveSession.recurrence_id).where(LiveSession.series_id == series.id)
+            select(LiveSession.recurrence_id).where(LiveSession.series_id == series.id)
         )
+        if moment is not None  # a series' sessions all have their occurrence
     )
     # Lecturer, guest and delivery come from the values given, else from the latest occurrence.
     template: Any = values or db.session.scalar(
-        db.select(LiveSession)
+        select(LiveSession)
         .filter_by(series_id=series.id)
         .order_by(LiveSession.starts_at.desc())
         .limit(1)
@@ -281,7 +284,7 @@ def extend_series(now: datetime | None = None) -> int:
     now = now or utcnow()
     soon = now + timedelta(days=HORIZON_DAYS - 60)
     stale = db.session.scalars(
-        db.select(LiveSeries)
+        select(LiveSeries)
         .outerjoin(LiveSession, LiveSession.series_id == LiveSeries.id)
         .group_by(LiveSeries.id)
         .having(func.coalesce(func.max(LiveSession.starts_at), now) < soon)
@@ -376,7 +379,7 @@ def check_past(
 def has_registrations(session: LiveSession) -> bool:
     return (
         db.session.scalar(
-            db.select(Registration.id)
+            select(Registration.id)
             .where(Registration.session_id == session.id, Registration.status != "cancelled")
             .limit(1)
         )
@@ -437,7 +440,7 @@ def _promote_waitlist(session: LiveSession, now: datetime) -> None:
     if free <= 0:
         return
     for waiting in db.session.scalars(
-        db.select(Registration)
+        select(Registration)
         .filter_by(session_id=session.id, status="waitlisted")
         .order_by(Registration.created_at, Registration.id)
         .limit(free)
@@ -521,14 +524,14 @@ def upcoming(
     start = start or (utcnow() - timedelta(hours=12))
     return list(
         db.session.scalars(
-            db.select(LiveSession)
+            select(LiveSession)
             .where(
                 LiveSession.starts_at >= start,
                 LiveSession.starts_at < start + timedelta(days=days),
                 (LiveSession.camp_id.is_(None)) | LiveSession.camp_id.in_(camp_ids),
             )
             .order_by(LiveSession.starts_at, LiveSession.id)
-            .options(db.selectinload(LiveSession.segments))
+            .options(selectinload(LiveSession.segments))
         )
     )
 
@@ -556,17 +559,16 @@ def can_run(user: User, session: LiveSession) -> bool:
 
 
 def registration_of(user: User, session: LiveSession) -> Registration | None:
-    return db.session.scalar(
-        db.select(Registration).filter_by(session_id=session.id, user_id=user.id)
-    )
+    return db.session.scalar(select(Registration).filter_by(session_id=session.id, user_id=user.id))
 
 
 def seats_taken(session: LiveSession) -> int:
-    return db.session.scalar(
-        db.select(func.count(Registration.id)).where(
+    taken = db.session.scalar(
+        select(func.count(Registration.id)).where(
             Registration.session_id == session.id, Registration.status == "registered"
         )
     )
+    return taken or 0
 
 
 def register(user: User, session: LiveSession, now: datetime | None = None) -> Registration:
@@ -603,7 +605,7 @@ def attended_for(user: User, session: LiveSession) -> bool:
     in their place?"""
     return (
         db.session.scalar(
-            db.select(Attendance.id)
+            select(Attendance.id)
             .where(
                 Attendance.session_id == session.id,
                 (Attendance.user_id == user.id) | (Attendance.substitute_for_id == user.id),
@@ -646,7 +648,7 @@ def cancel_registration(
     promoted = None
     if freed and seats_taken(session) < session.capacity:
         promoted = db.session.scalar(
-            db.select(Registration)
+            select(Registration)
             .filter_by(session_id=session.id, status="waitlisted")
             .order_by(Registration.created_at, Registration.id)
             .limit(1)
@@ -659,8 +661,8 @@ def cancel_registration(
 
 
 def waitlist_position(registration: Registration) -> int:
-    return 1 + db.session.scalar(
-        db.select(func.count(Registration.id)).where(
+    ahead = db.session.scalar(
+        select(func.count(Registration.id)).where(
             Registration.session_id == registration.session_id,
             Registration.status == "waitlisted",
             (Registration.created_at < registration.created_at)
@@ -670,6 +672,7 @@ def waitlist_position(registration: Registration) -> int:
             ),
         )
     )
+    return 1 + (ahead or 0)
 
 
 def camp_ids_visible() -> list[int]:

@@ -24,6 +24,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import or_, select, update
 
@@ -35,6 +36,8 @@ from lms.models._base import utcnow
 log = logging.getLogger(__name__)
 
 Task = Callable[[datetime], object]
+# A task as it is declared (its keywords and defaults kept for its other callers).
+DeclaredTask = TypeVar("DeclaredTask", bound=Task)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Entry:
 _registry: dict[str, Entry] = {}
 
 
-def register(name: str, every: timedelta) -> Callable[[Task], Task]:
+def register(name: str, every: timedelta) -> Callable[[DeclaredTask], DeclaredTask]:
     """Decorator: run the function every ``every`` (at the next ``lms cron`` after that).
 
     Registering the same name again replaces the task (a reloaded module stays one task).
@@ -57,7 +60,7 @@ def register(name: str, every: timedelta) -> Callable[[Task], Task]:
     if every <= timedelta(0):
         raise ValueError("a task runs at a positive interval")
 
-    def decorator(function: Task) -> Task:
+    def decorator(function: DeclaredTask) -> DeclaredTask:
         _registry[name] = Entry(name, every, function)
         return function
 
