@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup
+from sqlalchemy import select
 
 from lms.database import insert_ignoring_conflicts, lock_row
 from lms.extensions import db
@@ -79,7 +80,7 @@ def attempts_of(user_id: int, lesson_id: int) -> list[QuizAttempt]:
     """The learner's attempts at a quiz, as the database has them now."""
     return list(
         db.session.scalars(
-            db.select(QuizAttempt)
+            select(QuizAttempt)
             .filter_by(user_id=user_id, lesson_id=lesson_id)
             .order_by(QuizAttempt.number)
             .execution_options(populate_existing=True)
@@ -137,7 +138,7 @@ def overview(user: User, lesson: Lesson) -> Overview | None:
         passed=any(a.passed for a in submitted),
         best=max((a.score for a in submitted if a.score is not None), default=None),
     )
-    if quiz.by_mastery:
+    if quiz.by_mastery and quiz.mastery_n is not None:  # both set (bank.configure)
         recent = _answered(user.id, lesson.id)[-quiz.mastery_n :]
         found.mastery_correct = sum(1 for flag in recent if flag)
     return found
@@ -190,7 +191,7 @@ def start(
         raise NoAttemptsLeft
     db.session.commit()
     return db.session.scalars(
-        db.select(QuizAttempt).filter_by(
+        select(QuizAttempt).filter_by(
             lesson_id=lesson.id, user_id=user.id, number=len(attempts) + 1
         )
     ).one()
@@ -210,7 +211,7 @@ def close_overdue(user: User, lesson: Lesson, now: datetime) -> None:
 
 def _questions(attempt: QuizAttempt, *, for_share: bool = False) -> dict[int, Question]:
     ids = [entry["question"] for entry in attempt.layout]
-    query = db.select(Question).where(Question.id.in_(ids))
+    query = select(Question).where(Question.id.in_(ids))
     if for_share:
         query = query.with_for_update(read=True)
     return {q.id: q for q in db.session.scalars(query)}
@@ -318,7 +319,7 @@ def _grade_and_close(attempt: QuizAttempt, user: User, now: datetime, by: str) -
 def _answered(user_id: int, lesson_id: int) -> list[bool]:
     """The learner's answered questions of a quiz, oldest first: correct or not."""
     rows = db.session.execute(
-        db.select(AttemptItem.fraction)
+        select(AttemptItem.fraction)
         .join(QuizAttempt, AttemptItem.attempt_id == QuizAttempt.id)
         .where(
             QuizAttempt.user_id == user_id,
@@ -331,16 +332,18 @@ def _answered(user_id: int, lesson_id: int) -> list[bool]:
 
 
 def _passes(quiz: Quiz, user_id: int, percent: float) -> bool:
-    if quiz.by_mastery:
+    m, n = quiz.mastery_m, quiz.mastery_n
+    if m is not None and n is not None:  # by mastery (bank.configure sets both or neither)
         answered = _answered(user_id, quiz.lesson_id)
-        return grading.mastery_reached(answered, quiz.mastery_m, quiz.mastery_n)
+        return grading.mastery_reached(answered, m, n)
     return grading.passes(percent, passing_score(quiz))
 
 
 def _after_submit(attempt: QuizAttempt, user: User) -> None:
     """Events after the commit: the plugins hear of it; a pass completes the lesson."""
     registry().call_all("lms_quiz_submitted", attempt=attempt)
-    if attempt.passed:  # completed when it was submitted (a recorded history: in the past)
+    # Completed when it was submitted (a recorded history: in the past).
+    if attempt.passed and attempt.submitted_at is not None:  # a passed attempt was submitted
         mark_read(user, attempt.quiz.lesson, aware(attempt.submitted_at))
 
 
@@ -348,17 +351,17 @@ def _after_submit(attempt: QuizAttempt, user: User) -> None:
 def submit_overdue(now: datetime) -> int:
     """Attempts past their deadline that nobody came back to, graded with what was saved."""
     ids = db.session.scalars(
-        db.select(QuizAttempt.id).where(
+        select(QuizAttempt.id).where(
             QuizAttempt.status == "open", QuizAttempt.deadline_at < now - GRACE
         )
     ).all()
     for attempt_id in ids:
-        attempt = db.session.get(QuizAttempt, attempt_id)
+        attempt = db.session.get_one(QuizAttempt, attempt_id)
         _locked(attempt)
         if not overdue(attempt, now):
             db.session.rollback()
             continue
-        user = db.session.get(User, attempt.user_id)
+        user = db.session.get_one(User, attempt.user_id)
         _grade_and_close(attempt, user, now, by="server")
         db.session.commit()
         _after_submit(attempt, user)
@@ -372,13 +375,13 @@ def regrade(question: Question, by: User | None) -> int:
     """Regrade every submitted attempt graded with an older version of ``question``'s key;
     each attempt whose score changed is audited. The number of attempts regraded."""
     ids = db.session.scalars(
-        db.select(AttemptItem.attempt_id).where(
+        select(AttemptItem.attempt_id).where(
             AttemptItem.question_id == question.id, AttemptItem.version < question.version
         )
     ).all()
     for attempt_id in ids:
-        attempt = _locked(db.session.get(QuizAttempt, attempt_id))
-        current = db.session.get(Question, question.id)
+        attempt = _locked(db.session.get_one(QuizAttempt, attempt_id))
+        current = db.session.get_one(Question, question.id)
         item = db.session.get(AttemptItem, (attempt.id, question.id))
         if item is None or item.version >= current.version:
             db.session.rollback()
@@ -389,7 +392,7 @@ def regrade(question: Question, by: User | None) -> int:
         item.points = current.points
         item.version = current.version
         db.session.flush()
-        items = db.session.scalars(db.select(AttemptItem).filter_by(attempt_id=attempt.id)).all()
+        items = db.session.scalars(select(AttemptItem).filter_by(attempt_id=attempt.id)).all()
         old_score, old_passed = attempt.score or 0.0, bool(attempt.passed)
         earned, maximum, percent = grading.score((i.fraction, i.points) for i in items)
         attempt.earned, attempt.max_points, attempt.score = earned, maximum, percent
@@ -408,7 +411,7 @@ def regrade(question: Question, by: User | None) -> int:
             )
         db.session.commit()
         if attempt.passed and not old_passed:
-            mark_read(db.session.get(User, attempt.user_id), attempt.quiz.lesson)
+            mark_read(db.session.get_one(User, attempt.user_id), attempt.quiz.lesson)
     return len(ids)
 
 
@@ -426,13 +429,13 @@ def regrade_stale(now: datetime) -> int:
     """Regrade attempts graded with an older key than their question's (a curriculum sync
     changed it, or a regrade was interrupted): the number of questions concerned."""
     stale = db.session.scalars(
-        db.select(Question.id)
+        select(Question.id)
         .join(AttemptItem, AttemptItem.question_id == Question.id)
         .where(AttemptItem.version < Question.version)
         .distinct()
     ).all()
     for question_id in stale:
-        regrade(db.session.get(Question, question_id), None)
+        regrade(db.session.get_one(Question, question_id), None)
     return len(stale)
 
 
