@@ -5,13 +5,13 @@ Every function here runs a fixed number of queries whatever the amount of data.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, literal, select, union_all
+from sqlalchemy import Select, bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session, contains_eager, selectinload, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -71,9 +71,9 @@ CARDS_PER_CAMP = 6
 COURSES_PER_PAGE = 24
 
 
-def _published(camp_ids: list[int]):
+def _published(camp_ids: list[int]) -> Select[Course]:
     return (
-        db.select(Course)
+        select(Course)
         .where(
             Course.camp_id.in_(camp_ids),
             Course.status == "published",
@@ -104,7 +104,7 @@ def _query_lesson_totals(course_ids: list[int] | None) -> dict[int, tuple[int, i
     if course_ids is not None:
         where.append(Module.course_id.in_(course_ids))
     rows = db.session.execute(
-        db.select(
+        select(
             Module.course_id,
             func.count(Lesson.id),
             func.coalesce(func.sum(Lesson.minutes), 0),
@@ -120,10 +120,10 @@ def _query_lesson_totals(course_ids: list[int] | None) -> dict[int, tuple[int, i
     }
 
 
-def _completed_required_query(*leading: Any) -> Any:
+def _completed_required_query(*leading: Any) -> Select[*tuple[Any, ...]]:
     """A learner's completed required lessons per course (``course_ids``, ``user_id``)."""
     return (
-        db.select(*leading, Module.course_id, func.count(LessonProgress.id))
+        select(*leading, Module.course_id, func.count(LessonProgress.id))
         .join(Lesson, Lesson.module_id == Module.id)
         .join(LessonProgress, LessonProgress.lesson_id == Lesson.id)
         .where(
@@ -142,7 +142,7 @@ def _completed_required_query(*leading: Any) -> Any:
 # enrollment, ("done", course, n) for the required lessons completed.
 _COMPLETED_REQUIRED = _completed_required_query()
 _CARDS_OF_LEARNER = union_all(
-    db.select(literal("enrolled"), Enrollment.course_id, literal(0)).where(
+    select(literal("enrolled"), Enrollment.course_id, literal(0)).where(
         Enrollment.user_id == bindparam("user_id"),
         Enrollment.course_id.in_(bindparam("course_ids", expanding=True)),
     ),
@@ -196,7 +196,9 @@ def catalog(user: User | None, per_camp: int = CARDS_PER_CAMP) -> list[CampSecti
     if shared_objects():
         camps_by_id = {camp.id: camp for camp in camps}
         load = partial(_kept_rows, partial(_first_courses, list(sections), per_camp), camps_by_id)
-        rows = versioned("catalog.first", "content", load, key=(tuple(sections), per_camp))
+        rows: Sequence[tuple[Course, int]] = versioned(
+            "catalog.first", "content", load, key=(tuple(sections), per_camp)
+        )
     else:
         rows = db.session.execute(_first_courses(list(sections), per_camp)).all()
     for course, total in rows:
@@ -206,10 +208,10 @@ def catalog(user: User | None, per_camp: int = CARDS_PER_CAMP) -> list[CampSecti
     return list(sections.values())
 
 
-def _first_courses(camp_ids: list[int], per_camp: int) -> Any:
+def _first_courses(camp_ids: list[int], per_camp: int) -> Select[Course, int]:
     """The first ``per_camp`` published courses of each camp, with the camp's number of them."""
     published = _published(camp_ids).subquery()
-    ranked = db.select(
+    ranked = select(
         published.c.id,
         func.row_number()
         .over(partition_by=published.c.camp_id, order_by=(published.c.position, published.c.id))
@@ -217,7 +219,7 @@ def _first_courses(camp_ids: list[int], per_camp: int) -> Any:
         func.count().over(partition_by=published.c.camp_id).label("total"),
     ).subquery()
     return (
-        db.select(Course, ranked.c.total)
+        select(Course, ranked.c.total)
         .join(ranked, ranked.c.id == Course.id)
         .where(ranked.c.rank <= per_camp)
         .order_by(Course.camp_id, Course.position, Course.id)
@@ -251,7 +253,7 @@ def _camp_page(
 
     def load(session: Session) -> tuple[int, int, tuple[Course, ...]]:
         query = _published([camp.id])
-        total = session.scalar(db.select(func.count()).select_from(query.subquery())) or 0
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         pages = max(1, -(-total // per_page)) if per_page else 1
         shown = min(max(1, page), pages)
         courses = tuple(session.scalars(query.offset((shown - 1) * per_page).limit(per_page)))
@@ -263,7 +265,9 @@ def _camp_page(
     return detached(load) if keep else load(db.session())
 
 
-def _kept_rows(query: Callable[[], Any], camps: dict[int, Camp]) -> list[tuple[Course, int]]:
+def _kept_rows(
+    query: Callable[[], Select[Course, int]], camps: dict[int, Camp]
+) -> list[tuple[Course, int]]:
     """The rows of ``query()`` (a course and a number), detached, each course's camp set."""
 
     def load(session: Session) -> list[tuple[Course, int]]:
@@ -286,7 +290,7 @@ def find_course(camp_slug: str, course_slug: str, user: User | None) -> Course |
         load = partial(_kept_course, camp, course_slug)
         return versioned("catalog.course", "content", load, key=(camp.id, course_slug))
     course = db.session.scalar(
-        db.select(Course).filter_by(camp_id=camp.id, slug=course_slug, archived_at=None)
+        select(Course).filter_by(camp_id=camp.id, slug=course_slug, archived_at=None)
     )
     if course is None:
         return None
@@ -315,7 +319,7 @@ def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
     """
     enrollment = Enrollment.id if user.is_authenticated else None
     query = (
-        db.select(Lesson, enrollment if enrollment is not None else db.literal(None))
+        select(Lesson, enrollment if enrollment is not None else literal(None))
         .join(Lesson.module)
         .join(Module.course)
         .join(Course.camp)
@@ -364,7 +368,7 @@ def may_watch(user: User, access: LessonAccess) -> bool:
 def enrollment_of(user: User, course: Course) -> Enrollment | None:
     if not user.is_authenticated:
         return None
-    return db.session.scalar(db.select(Enrollment).filter_by(user_id=user.id, course_id=course.id))
+    return db.session.scalar(select(Enrollment).filter_by(user_id=user.id, course_id=course.id))
 
 
 def may_study(user: User, course: Course, enrollment: Enrollment | None) -> bool:
@@ -427,7 +431,7 @@ def outline(course: Course, user: User | None) -> Outline:
         return _kept_outline(course, kept, user)
     modules = list(
         db.session.scalars(
-            db.select(Module)
+            select(Module)
             .where(Module.course_id == course.id, Module.archived_at.is_(None))
             .order_by(Module.position, Module.id)
             .options(
@@ -442,7 +446,7 @@ def outline(course: Course, user: User | None) -> Outline:
         lesson_ids = [lesson.id for module in modules for lesson in module.lessons]
         if lesson_ids:
             rows = db.session.scalars(
-                db.select(LessonProgress).where(
+                select(LessonProgress).where(
                     LessonProgress.user_id == user.id, LessonProgress.lesson_id.in_(lesson_ids)
                 )
             )
@@ -460,14 +464,14 @@ def outline(course: Course, user: User | None) -> Outline:
 # are read per request. Trainers and organizers (drafts, editing) take the general path.
 
 KEPT_SYLLABUS = "_lms_kept_syllabus"  # a kept course's modules, an attribute of the object
-_COURSE_BY_SLUG = db.select(Course).where(
+_COURSE_BY_SLUG = select(Course).where(
     Course.camp_id == bindparam("camp_id"),
     Course.slug == bindparam("slug"),
     Course.archived_at.is_(None),
     Course.status == "published",
 )
 _SYLLABUS = (
-    db.select(Module)
+    select(Module)
     .where(Module.course_id == bindparam("course_id"), Module.archived_at.is_(None))
     .order_by(Module.position, Module.id)
     .options(
@@ -477,11 +481,11 @@ _SYLLABUS = (
         with_loader_criteria(Lesson, Lesson.archived_at.is_(None)),
     )
 )
-_PROGRESS = db.select(LessonProgress.__table__).where(
+_PROGRESS = select(LessonProgress.__table__).where(
     LessonProgress.user_id == bindparam("user_id"),
     LessonProgress.lesson_id.in_(bindparam("lesson_ids", expanding=True)),
 )
-_ENROLLMENT = db.select(Enrollment).where(
+_ENROLLMENT = select(Enrollment).where(
     Enrollment.user_id == bindparam("user_id"), Enrollment.course_id == bindparam("course_id")
 )
 
