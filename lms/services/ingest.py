@@ -20,10 +20,12 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, or_, select, update
 
+from lms.database import rowcount
 from lms.extensions import db
 from lms.models import Lesson, MediaAsset
 from lms.models._base import utcnow
@@ -77,12 +79,14 @@ def _unclaimed(now: datetime) -> ColumnElement[bool]:
 def claim(asset_id: int, now: datetime | None = None) -> bool:
     """Take the asset for processing unless a live worker has it. Commits."""
     now = now or utcnow()
-    taken = db.session.execute(
-        db.update(MediaAsset)
-        .where(MediaAsset.id == asset_id, _unclaimed(now))
-        .values(heartbeat_at=now, attempts=MediaAsset.attempts + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    taken = rowcount(
+        db.session.execute(
+            update(MediaAsset)
+            .where(MediaAsset.id == asset_id, _unclaimed(now))
+            .values(heartbeat_at=now, attempts=MediaAsset.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+    )
     db.session.commit()
     return taken == 1
 
@@ -91,7 +95,7 @@ def process(asset_id: int) -> None:
     """The job: probe, transcode, package and record one asset (``processing`` → ready/failed)."""
     if not claim(asset_id):
         return
-    asset = db.session.get(MediaAsset, asset_id)
+    asset = db.session.get_one(MediaAsset, asset_id)  # just claimed: it exists
     db.session.refresh(asset)
     if asset.attempts > MAX_ATTEMPTS:
         _fail(asset, f"processing was interrupted {MAX_ATTEMPTS} times")
@@ -139,7 +143,7 @@ def build_web_versions(asset: MediaAsset) -> tuple[Path, transcode.Outputs]:
         elapsed = moment - started
         eta = elapsed * (1 - fraction) / fraction if fraction > 0.01 else None
         db.session.execute(
-            db.update(MediaAsset)
+            update(MediaAsset)
             .where(MediaAsset.id == asset_id)
             .values(progress=round(fraction, 4), eta_seconds=eta, heartbeat_at=utcnow())
             .execution_options(synchronize_session=False)
@@ -161,7 +165,9 @@ def _make_readable(folder: Path) -> None:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def _record(asset: MediaAsset, folder: str, outputs: transcode.Outputs, poster_key: str) -> None:
+def _record(
+    asset: MediaAsset, folder: str, outputs: transcode.Outputs, poster_key: str | None
+) -> None:
     """Point the asset at its new web versions, then remove the old ones. Commits."""
     old_folder, old_poster = asset.stream_dir, asset.poster_key
     asset.stream_dir = folder
@@ -184,7 +190,7 @@ def set_lesson_minutes(asset: MediaAsset) -> None:
     """Lessons playing ``asset`` list its probed duration in whole minutes (as attaching does)."""
     if asset.duration_seconds:
         db.session.execute(
-            db.update(Lesson)
+            update(Lesson)
             .where(Lesson.media_id == asset.id)
             .values(minutes=authoring.listed_minutes(asset.duration_seconds))
         )
@@ -230,7 +236,9 @@ def reprocess(asset: MediaAsset) -> None:
         asset.error = f"reprocessing failed: {exc}"[:500]
         db.session.commit()
         raise
-    poster_key = media.make_poster(folder / outputs.renditions[-1]["file"], asset.duration_seconds)
+    # A ready asset was probed, so it has its duration.
+    duration = asset.duration_seconds or 0.0
+    poster_key = media.make_poster(folder / outputs.renditions[-1]["file"], duration)
     _record(asset, folder.name, outputs, poster_key or asset.poster_key)
 
 
@@ -239,7 +247,7 @@ def stuck(now: datetime | None = None) -> list[MediaAsset]:
     now = now or utcnow()
     return list(
         db.session.scalars(
-            db.select(MediaAsset)
+            select(MediaAsset)
             .where(
                 MediaAsset.status == "processing",
                 or_(
@@ -259,7 +267,7 @@ def resume_interrupted() -> list[int]:
     Safe to run in every process and as often as wanted: a job that finds its asset claimed
     by a live worker (or finished) does nothing.
     """
-    waiting = db.session.scalars(db.select(MediaAsset.id).where(_unclaimed(utcnow()))).all()
+    waiting = db.session.scalars(select(MediaAsset.id).where(_unclaimed(utcnow()))).all()
     remove_orphans()
     for asset_id in waiting:
         jobs.enqueue(JOB, asset_id)
@@ -273,9 +281,7 @@ def remove_orphans() -> list[str]:
     if not root.is_dir():
         return []
     named = set(
-        db.session.scalars(
-            db.select(MediaAsset.stream_dir).where(MediaAsset.stream_dir.is_not(None))
-        )
+        db.session.scalars(select(MediaAsset.stream_dir).where(MediaAsset.stream_dir.is_not(None)))
     )
     horizon = time.time() - lease().total_seconds()
     removed = []
@@ -317,7 +323,7 @@ def resume_on_start(app: Flask, delay: float = 2.0) -> None:
     timer.start()
 
 
-def status_of(asset: MediaAsset) -> dict:
+def status_of(asset: MediaAsset) -> dict[str, Any]:
     """What the trainer's progress bar shows."""
     return {
         "id": asset.id,
