@@ -9,12 +9,14 @@ only ever count their own organization's staff.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
-from sqlalchemy import and_, case, func, literal, or_
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
@@ -47,8 +49,8 @@ def percent(part: int, whole: int) -> int | None:
     return min(100, round(100 * part / whole)) if whole else None
 
 
-def _staff_ids(scope: Scope) -> Select:
-    return db.select(User.id).where(scope.restrict(User.organization_id))
+def _staff_ids(scope: Scope) -> Select[int]:
+    return select(User.id).where(scope.restrict(User.organization_id))
 
 
 # -- (a) hours per learner against the monthly target -----------------------------------
@@ -96,7 +98,7 @@ class HoursSummary:
         return percent(self.met, self.learners)
 
 
-def _target(camp: Camp | None) -> ColumnElement:
+def _target(camp: Camp | None) -> ColumnElement[int]:
     """The target in hours: the camp's when a camp filter with its own target is set, else the
     learner's organization's, else the academy's default."""
     if camp is not None and camp.monthly_target_hours is not None:
@@ -106,8 +108,8 @@ def _target(camp: Camp | None) -> ColumnElement:
 
 
 def _per_learner(
-    scope: Scope, camp: Camp | None, months: list[date], sums: dict[str, ColumnElement]
-) -> Select:
+    scope: Scope, camp: Camp | None, months: list[date], sums: Mapping[str, ColumnElement[Any]]
+) -> Select[*tuple[Any, ...]]:
     """Per learner of the scope: id, name, email, organization (name and id), target, and
     each of ``sums`` (sums over their ledger rows in ``months``, 0 without any).
 
@@ -117,7 +119,7 @@ def _per_learner(
     organization with time in the months (a trainer who took a course, say).
     """
     query = (
-        db.select(TrainingTime.user_id, *(column.label(name) for name, column in sums.items()))
+        select(TrainingTime.user_id, *(column.label(name) for name, column in sums.items()))
         .where(
             TrainingTime.day >= months[0],
             TrainingTime.day < months[-1] + relativedelta(months=1),
@@ -138,7 +140,7 @@ def _per_learner(
     else:
         counted = scope.restrict(User.organization_id)
     return (
-        db.select(
+        select(
             User.id.label("user_id"),
             User.name,
             User.email,
@@ -153,7 +155,7 @@ def _per_learner(
     )
 
 
-def _hours_query(scope: Scope, month: date, camp: Camp | None) -> Select:
+def _hours_query(scope: Scope, month: date, camp: Camp | None) -> Select[*tuple[Any, ...]]:
     """Per learner of the scope (see :func:`_per_learner`): their seconds in the month."""
     return _per_learner(scope, camp, [month], {"seconds": func.sum(TrainingTime.seconds)})
 
@@ -202,7 +204,7 @@ def hours_summary(scope: Scope, month: date, camp: Camp | None = None) -> HoursS
     ).label("bucket")
     summary = HoursSummary()
     for name, learners, seconds in db.session.execute(
-        db.select(bucket, func.count(), func.coalesce(func.sum(rows.c.seconds), 0)).group_by(bucket)
+        select(bucket, func.count(), func.coalesce(func.sum(rows.c.seconds), 0)).group_by(bucket)
     ):
         summary.buckets[name] = learners
         summary.learners += learners
@@ -245,10 +247,10 @@ class SeriesAttendance(Attendance):
     sessions: int = 0
 
 
-def _attendance_counts(scope: Scope):
+def _attendance_counts(scope: Scope) -> tuple[Subquery, Subquery]:
     """Subqueries per session: registered learners, and attendance by status."""
     registered = (
-        db.select(Registration.session_id, func.count().label("registered"))
+        select(Registration.session_id, func.count().label("registered"))
         .join(User, User.id == Registration.user_id)
         .where(Registration.status == "registered", scope.restrict(User.organization_id))
         .group_by(Registration.session_id)
@@ -259,7 +261,7 @@ def _attendance_counts(scope: Scope):
         for status in ("present", "late", "excused", "absent")
     ]
     attended = (
-        db.select(AttendanceRow.session_id, *statuses, func.count().label("rows"))
+        select(AttendanceRow.session_id, *statuses, func.count().label("rows"))
         .join(User, User.id == AttendanceRow.user_id)
         .where(scope.restrict(User.organization_id))
         .group_by(AttendanceRow.session_id)
@@ -269,8 +271,13 @@ def _attendance_counts(scope: Scope):
 
 
 def _session_filter(
-    scope: Scope, start: date, end: date, camp: Camp | None, registered, attended
-) -> list[ColumnElement]:
+    scope: Scope,
+    start: date,
+    end: date,
+    camp: Camp | None,
+    registered: Subquery,
+    attended: Subquery,
+) -> list[ColumnElement[bool]]:
     """Scheduled sessions that started in the period — and have started by now: a future
     session is not counted (it would read 0 %), in the tables, the chart and the CSVs."""
     criteria = [
@@ -286,7 +293,9 @@ def _session_filter(
     return criteria
 
 
-def _count_columns(registered, attended, total: bool = False) -> list[ColumnElement]:
+def _count_columns(
+    registered: Subquery, attended: Subquery, total: bool = False
+) -> list[ColumnElement[Any]]:
     columns = [
         registered.c.registered,
         attended.c.present,
@@ -299,6 +308,13 @@ def _count_columns(registered, attended, total: bool = False) -> list[ColumnElem
     return [func.coalesce(column, 0) for column in columns]
 
 
+def _counts(counts: list[Any]) -> tuple[int, int, int, int, int]:
+    """The five counts of :func:`_count_columns` (registered, present, late, excused,
+    absent) as the first fields of an :class:`Attendance`."""
+    registered, present, late, excused, absent = (int(n) for n in counts)
+    return registered, present, late, excused, absent
+
+
 def attendance_by_session(
     scope: Scope, start: date, end: date, camp: Camp | None = None
 ) -> list[SessionAttendance]:
@@ -306,16 +322,14 @@ def attendance_by_session(
     registered learners and attendance by status. One query."""
     registered, attended = _attendance_counts(scope)
     rows = db.session.execute(
-        db.select(LiveSession, *_count_columns(registered, attended))
+        select(LiveSession, *_count_columns(registered, attended))
         .outerjoin(registered, registered.c.session_id == LiveSession.id)
         .outerjoin(attended, attended.c.session_id == LiveSession.id)
         .where(*_session_filter(scope, start, end, camp, registered, attended))
         .options(joinedload(LiveSession.series))
         .order_by(LiveSession.starts_at, LiveSession.id)
     )
-    return [
-        SessionAttendance(*(int(n) for n in counts), session=session) for session, *counts in rows
-    ]
+    return [SessionAttendance(*_counts(counts), session=session) for session, *counts in rows]
 
 
 def attendance_by_series(
@@ -324,7 +338,7 @@ def attendance_by_series(
     """The same, summed per series over its sessions in the period. One query."""
     registered, attended = _attendance_counts(scope)
     rows = db.session.execute(
-        db.select(
+        select(
             LiveSeries,
             func.count(LiveSession.id),
             *_count_columns(registered, attended, total=True),
@@ -337,7 +351,7 @@ def attendance_by_series(
         .order_by(LiveSeries.id)
     )
     return [
-        SeriesAttendance(*(int(n) for n in counts), series=series, sessions=int(sessions))
+        SeriesAttendance(*_counts(counts), series=series, sessions=int(sessions))
         for series, sessions, *counts in rows
     ]
 
@@ -366,9 +380,9 @@ class CampCompletion(Completion):
     courses: int = 0
 
 
-def _enrollment_counts(scope: Scope, start: date | None, end: date | None):
+def _enrollment_counts(scope: Scope, start: date | None, end: date | None) -> Subquery:
     query = (
-        db.select(
+        select(
             Enrollment.course_id,
             func.count().label("enrolled"),
             func.count().filter(Enrollment.completed_at.is_not(None)).label("completed"),
@@ -384,7 +398,7 @@ def _enrollment_counts(scope: Scope, start: date | None, end: date | None):
     return query.subquery("enrolled")
 
 
-def _course_filter(camp: Camp | None, counts) -> list[ColumnElement]:
+def _course_filter(camp: Camp | None, counts: Subquery) -> list[ColumnElement[bool]]:
     """Published courses, and any other course someone of the scope is enrolled in."""
     criteria = [
         or_(
@@ -404,7 +418,7 @@ def completion_by_course(
     period, only enrollments made in it. One query."""
     counts = _enrollment_counts(scope, start, end)
     rows = db.session.execute(
-        db.select(
+        select(
             Course,
             func.coalesce(counts.c.enrolled, 0),
             func.coalesce(counts.c.completed, 0),
@@ -427,7 +441,7 @@ def completion_by_camp(
     """The same, summed per camp. One query."""
     counts = _enrollment_counts(scope, start, end)
     rows = db.session.execute(
-        db.select(
+        select(
             Camp,
             func.count(Course.id),
             func.coalesce(func.sum(counts.c.enrolled), 0),
@@ -464,7 +478,7 @@ def _overdue_statuses(
 ) -> Subquery:
     criteria = [Assignment.cancelled_at.is_(None), scope.restrict(Assignment.organization_id)]
     if camp is not None:
-        in_camp = db.select(Course.id).where(Course.camp_id == camp.id)
+        in_camp = select(Course.id).where(Course.camp_id == camp.id)
         criteria.append(or_(Assignment.camp_id == camp.id, Assignment.course_id.in_(in_camp)))
     if start is not None:
         criteria.append(Assignment.due_on >= start)
@@ -486,7 +500,7 @@ def overdue(
     longest overdue first. One query."""
     found = _overdue_statuses(scope, camp, start, end)
     query = (
-        db.select(User, func.coalesce(Organization.name, ""), Assignment)
+        select(User, func.coalesce(Organization.name, ""), Assignment)
         .join(found, found.c.user_id == User.id)
         .join(Assignment, Assignment.id == found.c.assignment_id)
         .outerjoin(Organization, Organization.id == Assignment.organization_id)
@@ -506,9 +520,9 @@ def overdue_count(
     scope: Scope, camp: Camp | None = None, start: date | None = None, end: date | None = None
 ) -> int:
     found = _overdue_statuses(scope, camp, start, end)
-    return db.session.scalar(
-        db.select(func.count()).select_from(found).where(found.c.status == "late")
-    )
+    return db.session.scalars(
+        select(func.count()).select_from(found).where(found.c.status == "late")
+    ).one()
 
 
 # -- (e) hours per learner and month: the twelve-month grid ----------------------------
@@ -621,7 +635,7 @@ def hours_grid(
     ]
     every = per_learner.subquery("per_learner")
     totals = db.session.execute(
-        db.select(
+        select(
             func.count(),
             *(
                 func.coalesce(func.sum(case((every.c[name] > 0, every.c[name]), else_=0)), 0)
@@ -637,12 +651,12 @@ def hours_grid(
 
 def filter_camps() -> list[Camp]:
     """Every camp, in the catalog's order: the camp filter's choices."""
-    return list(db.session.scalars(db.select(Camp).order_by(Camp.position, Camp.id)))
+    return list(db.session.scalars(select(Camp).order_by(Camp.position, Camp.id)))
 
 
 def filter_organizations() -> list[Organization]:
     """Every organization by name: the organization filter's choices (organizers')."""
-    return list(db.session.scalars(db.select(Organization).order_by(Organization.name)))
+    return list(db.session.scalars(select(Organization).order_by(Organization.name)))
 
 
 def find_camp(camp_id: int) -> Camp | None:
