@@ -124,9 +124,7 @@ def attended_session(user: User, session_id: int) -> LiveSession | None:
 def has_answered(subject: Subject, user: User) -> bool:
     survey = find(subject)
     return survey is not None and (
-        db.session.scalar(
-            db.select(SurveyResponse.id).filter_by(survey_id=survey.id, user_id=user.id)
-        )
+        db.session.scalar(select(SurveyResponse.id).filter_by(survey_id=survey.id, user_id=user.id))
         is not None
     )
 
@@ -202,9 +200,7 @@ def results(subject: Subject) -> Results:
     survey = find(subject)
     if survey is None:
         return Results()
-    rows = db.session.scalars(
-        select(SurveyResponse.answers).filter_by(survey_id=survey.id)
-    ).all()
+    rows = db.session.scalars(select(SurveyResponse.answers).filter_by(survey_id=survey.id)).all()
     found = Results(count=len(rows))
     if not found.shown:
         return found
