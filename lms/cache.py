@@ -395,7 +395,8 @@ def _before_execute(
     (once per transaction and counter)."""
     if not isinstance(statement, UpdateBase):
         return
-    counters = COUNTERS_OF.get(getattr(getattr(statement, "table", None), "name", None))
+    table_name = getattr(getattr(statement, "table", None), "name", None)
+    counters = COUNTERS_OF.get(table_name) if isinstance(table_name, str) else None
     if not counters:
         return
     raised = connection.info.setdefault(_RAISED, set())
