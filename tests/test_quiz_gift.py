@@ -165,6 +165,19 @@ def test_export_then_import_keeps_every_question(questions):
     assert [comparable(q) for q in parsed.questions] == [comparable(q) for q in questions]
 
 
+@pytest.mark.parametrize("right", ["%0%", "%50%", "%-100% 折扣", "\\%5%"])
+def test_an_answer_that_looks_like_a_weight_is_written_as_text(right):
+    """Found by the round trip: a right option "%0%" was read back as a weight of 0 %."""
+    options = bank.choice_key([("0", ""), (right, "")], [False, True], False)
+    spec = {"kind": "single", "text": {"zh": "折扣？", "en": ""}, "options": options}
+    short = {"kind": "short", "text": {"zh": "写出", "en": ""}, "answers": [
+        {"text": right, "fraction": 1.0}, {"text": f"{right}x", "fraction": 0.5}]}  # fmt: skip
+    parsed = gift.parse(gift.write([spec, short], "zh"), "zh")
+    assert parsed.errors == []
+    assert [o["text"]["zh"] for o in parsed.questions[0]["options"]] == ["0", right]
+    assert [a["text"] for a in parsed.questions[1]["answers"]] == [right, f"{right}x"]
+
+
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_writing_picks_the_language_and_falls_back(language):
     spec = {

@@ -52,7 +52,7 @@ class GiftError(Invalid):
 
 
 def _unescape(text: str) -> str:
-    return re.sub(r"\\([~=#{}:>n\\])", lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
+    return re.sub(r"\\([~=#{}:>%n\\])", lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
 
 
 def _split_unescaped(text: str, separators: str) -> list[tuple[str, str]]:
@@ -292,7 +292,10 @@ def _note(feedback: dict[str, str] | None, language: str) -> str:
 
 
 def _with_feedback(text: str, feedback: dict[str, str] | None, language: str) -> str:
-    return _escape(text) + _note(feedback, language)
+    escaped = _escape(text)
+    if WEIGHT.match(escaped):  # an answer reading "%50%" would be taken for its weight
+        escaped = "\\" + escaped
+    return escaped + _note(feedback, language)
 
 
 def write(questions: list[dict[str, Any]], language: str = "zh") -> str:
