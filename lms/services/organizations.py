@@ -16,7 +16,6 @@ Functions that write say whether they commit. A refusal raises a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask import current_app
@@ -31,11 +30,11 @@ from lms.models._base import utcnow
 from lms.services import accounts, audit
 from lms.services.errors import Conflict, Forbidden, Invalid, NotFound
 from lms.services.people import scope_for
-from lms.services.text import clean_name
+from lms.services.text import clean_name, control_characters
 
 MAX_TARGET_HOURS = 744  # every hour of a 31-day month
 ORGANIZATION_NAME_LENGTH = 200
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = control_characters(keep_line_breaks=False)
 
 
 def checked_name(name: str, limit: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func
 
 from lms.extensions import db
@@ -38,7 +39,7 @@ class StaffRow:
 def month_bounds(today: date) -> tuple[date, date]:
     """The first day of ``today``'s month and of the next."""
     first = today.replace(day=1)
-    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    following = first + relativedelta(months=1)
     return first, following
 
 
