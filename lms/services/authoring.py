@@ -18,18 +18,19 @@ from lms.models import COURSE_LEVELS, Camp, Course, CourseTrainer, Lesson, Media
 from lms.models._base import utcnow
 from lms.services import search
 from lms.services.catalog import can_edit
+from lms.services.errors import Conflict, Forbidden, Invalid
 from lms.services.slugs import slugify, unique_slug
 
 
-class SlugTaken(ValueError):
+class SlugTaken(Conflict, ValueError):
     """Another item of the same parent already uses this slug."""
 
 
-class BadLevel(ValueError):
+class BadLevel(Invalid):
     """A course level outside :data:`lms.models.COURSE_LEVELS`."""
 
 
-class NotAllowed(PermissionError):
+class NotAllowed(Forbidden, PermissionError):
     """The user may not edit this course."""
 
 

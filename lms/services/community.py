@@ -46,7 +46,7 @@ from lms.models import (
 )
 from lms.models._base import MAX_INTEGER, aware, utcnow
 from lms.services import audit, notifications, search
-from lms.services.errors import Invalid
+from lms.services.errors import Forbidden, Invalid
 from lms.services.paging import Paginated
 from lms.services.text import control_characters
 
@@ -95,7 +95,7 @@ class InvalidParent(CommunityError):
     """A reply to a comment that is not one of this topic's."""
 
 
-class NotAllowed(PermissionError):
+class NotAllowed(Forbidden, PermissionError):
     """The user may not do this."""
 
 

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Mapping
 from lms.database import dialect_insert
 from lms.extensions import db
 from lms.models import CHANNELS, NotificationPreference, User
+from lms.services.errors import Invalid
 from lms.services.notifications import kinds
 
 
-class PreferenceError(ValueError):
+class PreferenceError(Invalid):
     """A choice that is not one of the kind's; nothing was saved."""
 
 
