@@ -77,11 +77,11 @@ class Watcher:
         if seq is None:
             seq = self.seqs[session_id] = self.seqs[session_id] + 1
         with self.app.test_request_context():
-            session = db.session.get(PlaybackSession, session_id)
             user = db.session.get(User, self.user_id)
-            lesson = db.session.get(Lesson, session.lesson_id)
+            playback = progress.find_session(session_id, user)
+            lesson = db.session.get(Lesson, playback.lesson_id)
             state = progress.report(
-                session,
+                playback,
                 user,
                 lesson,
                 seq=seq,

@@ -15,7 +15,7 @@ from sqlalchemy import Select, bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session, contains_eager, selectinload, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
 
-from lms.cache import cached, detached, shared_cache, shared_objects, versioned
+from lms.cache import cached, detached, fast_paths, shared_cache, shared_objects, versioned
 from lms.extensions import db
 from lms.models import (
     COURSE_LEVELS,
@@ -350,6 +350,51 @@ def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
     if course.status != "published" and not can_edit(user, course):
         return None
     return LessonAccess(lesson, enrollment_id is not None)
+
+
+# Built once: a lesson of a published course, with its module, course, camp and media.
+_PUBLISHED_LESSON = (
+    select(Lesson)
+    .join(Lesson.module)
+    .join(Module.course)
+    .join(Course.camp)
+    .outerjoin(Lesson.media)
+    .where(
+        Lesson.id == bindparam("lesson_id"),
+        Lesson.archived_at.is_(None),
+        Module.archived_at.is_(None),
+        Course.archived_at.is_(None),
+        Course.status == "published",
+        Camp.enabled.is_(True),
+    )
+    .options(
+        contains_eager(Lesson.module).contains_eager(Module.course).contains_eager(Course.camp),
+        contains_eager(Lesson.media),
+    )
+)
+
+
+def published_lesson(lesson_id: int) -> Lesson | None:
+    """A lesson of a published course in an enabled camp that is loaded, with its module,
+    course, camp and media; None otherwise (drafts, archived, unknown).
+
+    With the fast paths on, the process keeps it (detached, behind the content version):
+    callers only read it — it is shared by every request, POSTs included (a progress report
+    reads its media and hands it to the camp's rule hooks), and never attached to a session.
+    """
+    if fast_paths():
+        load = partial(detached, partial(_published_lesson, lesson_id=lesson_id))
+        lesson = versioned("catalog.published_lesson", "content", load, key=lesson_id)
+    else:
+        lesson = _published_lesson(db.session, lesson_id)
+    if lesson is None or lesson.module.course.camp.slug not in registry().camps:
+        return None
+    return lesson
+
+
+def _published_lesson(session: Session, lesson_id: int) -> Lesson | None:
+    lesson: Lesson | None = session.scalar(_PUBLISHED_LESSON, {"lesson_id": lesson_id})
+    return lesson
 
 
 def is_preview(lesson: Lesson) -> bool:

@@ -225,12 +225,15 @@ def _watch(user: User, lesson: Lesson, moment: datetime, history: History) -> No
         return
     every = int(progress.watch_rules(lesson).window)
     session, _state = progress.open_session(user, lesson, now=moment)
+    playback = progress.find_session(session.id, user)
+    if playback is None:  # just opened: always found
+        raise RuntimeError(f"playback session {session.id} not found")
     played, seq = 0.0, 0
     while played < duration:
         played = min(duration, played + every)
         seq += 1
         progress.report(
-            session,
+            playback,
             user,
             lesson,
             seq=seq,

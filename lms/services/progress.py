@@ -22,26 +22,30 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeGuard
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
-from lms.database import insert_ignoring_conflicts, upsert_returning
-from lms.extensions import Model, db
+from lms.database import dialect_insert
+from lms.extensions import db
 from lms.models import (
+    Course,
+    Enrollment,
     Lesson,
     LessonProgress,
+    Module,
     PlaybackSession,
     User,
     WatchClock,
 )
 from lms.models._base import aware, utcnow
-from lms.services import completion, hours
+from lms.services import catalog, completion, hours
 from lms.services import intervals as iv
 from lms.services.camps import registry
 from lms.services.completion import after_lesson_completed
-from lms.services.errors import Invalid
+from lms.services.errors import Invalid, NotFound
 from lms.services.lessons import completion_threshold
 
 MAX_INTERVALS = 500
@@ -52,9 +56,6 @@ DEFAULT_MAX_RATE = 2.0
 MAX_RATE_RANGE = (1.0, 4.0)  # what lms_max_playback_rate may set
 # A playback session's played_seconds above this (a week) is not a number a player sends.
 MAX_PLAYED_SECONDS = 7 * 24 * 3600
-
-
-RowModel = TypeVar("RowModel", bound=Model)
 
 
 class ProgressError(Invalid):
@@ -155,26 +156,178 @@ def lesson_duration(lesson: Lesson) -> float:
     return float(media.duration_seconds)
 
 
-def _locked(model: type[RowModel], insert_values: dict[str, Any], **key: int) -> RowModel:
-    """The row of ``model`` with ``key``, locked for this transaction; created if missing.
+# The report's statements, built once (the hot path of a playing video: no statement is
+# constructed per report). Executed on the session's connection, in its transaction.
+_SESSIONS = PlaybackSession.__table__
+_PROGRESS = LessonProgress.__table__
+_CLOCKS = WatchClock.__table__
+_ENROLLMENTS = Enrollment.__table__
+_LESSONS = Lesson.__table__
+_MODULES = Module.__table__
+_COURSES = Course.__table__
 
-    Reads first (the common case), and only races for an insert when the row is missing.
-    """
-    query = select(model).filter_by(**key).with_for_update()
-    row = db.session.scalars(query).first()
-    if row is None:
-        insert_ignoring_conflicts(model, list(key), **key, **insert_values)
-        row = db.session.scalars(query).one()
-    return row
-
-
-def _progress_row(user: User, lesson: Lesson) -> LessonProgress:
-    return _locked(
-        LessonProgress,
-        {"position_seconds": 0.0, "covered_seconds": 0.0, "updated_at": utcnow()},
-        user_id=user.id,
-        lesson_id=lesson.id,
+# A learner's playback session: its lesson, course and camp, when it started, and whether
+# the learner is enrolled in the course (one statement, before any lock).
+_FIND_SESSION = (
+    select(
+        _SESSIONS.c.lesson_id,
+        _SESSIONS.c.started_at,
+        _MODULES.c.course_id,
+        _COURSES.c.camp_id,
+        _ENROLLMENTS.c.id.is_not(None).label("enrolled"),
     )
+    .select_from(
+        _SESSIONS.join(_LESSONS, _LESSONS.c.id == _SESSIONS.c.lesson_id)
+        .join(_MODULES, _MODULES.c.id == _LESSONS.c.module_id)
+        .join(_COURSES, _COURSES.c.id == _MODULES.c.course_id)
+        .outerjoin(
+            _ENROLLMENTS,
+            (_ENROLLMENTS.c.course_id == _MODULES.c.course_id)
+            & (_ENROLLMENTS.c.user_id == _SESSIONS.c.user_id),
+        )
+    )
+    .where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.user_id == bindparam("user_id"))
+)
+# The session's totals and the learner's progress in its lesson (if any yet), read once the
+# learner's clock is locked: that lock serializes every write of a video lesson's progress.
+_SESSION_TOTALS = (
+    select(
+        _SESSIONS.c.last_report_at,
+        _SESSIONS.c.last_seq,
+        _SESSIONS.c.credited_seconds,
+        _SESSIONS.c.played_seconds,
+        _SESSIONS.c.training_seconds,
+        _SESSIONS.c.ledger_seconds,
+        _PROGRESS.c.position_seconds,
+        _PROGRESS.c.watched,
+        _PROGRESS.c.covered_seconds,
+        _PROGRESS.c.completed_at,
+    )
+    .select_from(
+        _SESSIONS.outerjoin(
+            _PROGRESS,
+            (_PROGRESS.c.user_id == _SESSIONS.c.user_id)
+            & (_PROGRESS.c.lesson_id == _SESSIONS.c.lesson_id),
+        )
+    )
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+)
+_SAVE_SESSION = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .values(
+        last_report_at=bindparam("new_last_report_at"),
+        last_seq=bindparam("new_last_seq"),
+        credited_seconds=bindparam("new_credited_seconds"),
+        played_seconds=bindparam("new_played_seconds"),
+        training_seconds=bindparam("new_training_seconds"),
+        ledger_seconds=bindparam("new_ledger_seconds"),
+    )
+)
+_SAVE_CLOCK = (
+    update(_CLOCKS)
+    .where(_CLOCKS.c.user_id == bindparam("b_user_id"))
+    .values(credited_until=bindparam("new_credited_until", type_=_CLOCKS.c.credited_until.type))
+)
+
+
+def _lock_clock_statement(dialect: str) -> Any:
+    """The learner's watch clock, created at the session's start if missing, and locked:
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` takes the row's lock on PostgreSQL (and the
+    database's write lock on SQLite) whether the row existed or not."""
+    insert = dialect_insert(dialect)(_CLOCKS).values(
+        user_id=bindparam("b_user_id"), credited_until=bindparam("b_started_at")
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["user_id"], set_={"user_id": insert.excluded.user_id}
+    ).returning(_CLOCKS.c.credited_until)
+
+
+def _save_progress_statement(dialect: str) -> Any:
+    """The learner's progress in the lesson, written (created if missing); its completion, once
+    set, stays. Returns the row's id."""
+    insert = dialect_insert(dialect)(_PROGRESS)
+    insert = insert.values(
+        user_id=bindparam("b_user_id"),
+        lesson_id=bindparam("b_lesson_id"),
+        position_seconds=bindparam("new_position_seconds"),
+        watched=bindparam("new_watched", type_=_PROGRESS.c.watched.type),
+        covered_seconds=bindparam("new_covered_seconds"),
+        completed_at=bindparam("new_completed_at", type_=_PROGRESS.c.completed_at.type),
+        updated_at=bindparam("b_now", type_=_PROGRESS.c.updated_at.type),
+    )
+    excluded = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=["user_id", "lesson_id"],
+        set_={
+            "position_seconds": excluded.position_seconds,
+            "watched": excluded.watched,
+            "covered_seconds": excluded.covered_seconds,
+            "completed_at": func.coalesce(_PROGRESS.c.completed_at, excluded.completed_at),
+            "updated_at": excluded.updated_at,
+        },
+    ).returning(_PROGRESS.c.id)
+
+
+_DIALECTS = ("sqlite", "postgresql")
+_LOCK_CLOCK = {dialect: _lock_clock_statement(dialect) for dialect in _DIALECTS}
+_SAVE_PROGRESS = {dialect: _save_progress_statement(dialect) for dialect in _DIALECTS}
+
+
+@dataclass(frozen=True)
+class Playback:
+    """A learner's playback session, as a report finds it: which lesson (and its course and
+    camp) it plays, when it opened, and whether the learner is enrolled in the course."""
+
+    session_id: str
+    user_id: int
+    lesson_id: int
+    course_id: int
+    camp_id: int
+    started_at: datetime
+    enrolled: bool
+
+
+@dataclass
+class _Totals:
+    """The playback session's running totals, read under the learner's lock."""
+
+    last_report_at: datetime | None
+    last_seq: int
+    credited_seconds: float
+    played_seconds: float
+    training_seconds: float
+    ledger_seconds: int
+
+    def parameters(self) -> dict[str, Any]:
+        """The bound parameters of ``_SAVE_SESSION`` (but the session's id)."""
+        return {
+            "new_last_report_at": self.last_report_at,
+            "new_last_seq": self.last_seq,
+            "new_credited_seconds": self.credited_seconds,
+            "new_played_seconds": self.played_seconds,
+            "new_training_seconds": self.training_seconds,
+            "new_ledger_seconds": self.ledger_seconds,
+        }
+
+
+@dataclass
+class _Progress:
+    """The learner's progress in the lesson (zero before the first report)."""
+
+    position_seconds: float
+    watched: list[Any] | None
+    covered_seconds: float
+    completed_at: datetime | None
+
+    def parameters(self) -> dict[str, Any]:
+        """The bound parameters of ``_SAVE_PROGRESS``."""
+        return {
+            "new_position_seconds": self.position_seconds,
+            "new_watched": self.watched,
+            "new_covered_seconds": self.covered_seconds,
+            "new_completed_at": self.completed_at,
+        }
 
 
 def state(user: User, lesson: Lesson) -> ProgressState:
@@ -203,13 +356,23 @@ def open_session(
     return session, current
 
 
-def find_session(session_id: str, user: User) -> PlaybackSession | None:
-    # Only what open_session hands out: other strings (a NUL byte, which PostgreSQL refuses in
-    # a query) never reach the database.
+def find_session(session_id: str, user: User) -> Playback | None:
+    """``user``'s playback session ``session_id`` with its lesson, or None (also for an id
+    that is not one :func:`open_session` hands out)."""
+    # Other strings (a NUL byte, which PostgreSQL refuses in a query) never reach the database.
     if not (isinstance(session_id, str) and SESSION_ID.fullmatch(session_id)):
         return None
-    session = db.session.get(PlaybackSession, session_id)
-    return session if session is not None and session.user_id == user.id else None
+    found = (
+        db.session.connection()
+        .execute(_FIND_SESSION, {"session_id": session_id, "user_id": user.id})
+        .first()
+    )
+    if found is None:
+        return None
+    lesson_id, started_at, course_id, camp_id, enrolled = found
+    return Playback(
+        session_id, user.id, lesson_id, course_id, camp_id, aware(started_at), bool(enrolled)
+    )
 
 
 def validate_intervals(raw: object, duration: float) -> list[iv.Interval]:
@@ -250,7 +413,7 @@ def validate_played_seconds(played_seconds: object) -> float | None:
 
 
 def report(
-    session: PlaybackSession,
+    playback: Playback,
     user: User,
     lesson: Lesson,
     *,
@@ -260,54 +423,79 @@ def report(
     played_seconds: object = None,
     now: datetime | None = None,
 ) -> ProgressState:
-    """Credit a report of ``session``. Validates everything before writing anything.
+    """Credit a report of the playback session ``playback`` (:func:`find_session`) of
+    ``lesson``. Validates everything before writing anything.
 
     ``played`` is the session's played intervals of the video and ``played_seconds`` the
     wall-clock seconds the session spent playing (None from players that do not send it).
     A report whose ``seq`` is not above the last one acknowledged (a retry, or one overtaken
     by a later report, which carries the same session totals) earns nothing.
+
+    ``lesson`` is only read (its media, and the camp's rules through the hooks): it may be an
+    object the process keeps, shared by requests. Pre-built statements, five in the common
+    case: the clock's lock, the session's totals with the learner's progress, and the writes
+    of the clock, the session and the progress.
     """
+    if lesson.id != playback.lesson_id:
+        raise ValueError(f"lesson {lesson.id} is not the lesson of the playback session")
     duration = lesson_duration(lesson)
     reported = validate_intervals(played, duration)
     resume_at = validate_position(position, duration)
     claimed = validate_played_seconds(played_seconds)
     rules = watch_rules(lesson)
+    threshold = completion_threshold(lesson)
 
-    clock = _watch_clock(user, aware(session.started_at))  # serializes this learner's reports
-    db.session.refresh(session)  # what a report that held the lock before us wrote
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    learner = {"b_user_id": playback.user_id}
+    session = {"session_id": playback.session_id}
+    # The learner's clock, locked: every report of this learner waits for the previous one.
+    # On SQLite this first write takes the database's write lock, so what follows is current.
+    credited_until = aware(
+        connection.execute(
+            _LOCK_CLOCK[dialect], {**learner, "b_started_at": playback.started_at}
+        ).scalar_one()
+    )
+    # What a report that held the lock before us wrote.
+    found = connection.execute(_SESSION_TOTALS, session).one()
+    totals = _Totals(*found[:6])
+    position_seconds, watched, covered_seconds, completed_at = found[6:]
+    row = _Progress(position_seconds or 0.0, watched, covered_seconds or 0.0, completed_at)
     # The time is read once the lock is ours: a report that waited for it must not stamp the
     # session with an earlier time than the reports credited before it.
     now = now or utcnow()
-    row = _progress_row(user, lesson)
     credited = trained = 0.0
-    if seq > session.last_seq:
-        credited, trained = _credit(session, clock, row, reported, claimed, rules, now, duration)
-        _record(session, lesson, seq, now)
-        session.last_seq = seq
-        session.last_report_at = now
+    fresh = seq > totals.last_seq
+    if fresh:
+        credited, trained, clock_moved_to = _credit(
+            playback, totals, credited_until, row, reported, claimed, rules, now, duration
+        )
+        if clock_moved_to is not None:
+            connection.execute(_SAVE_CLOCK, {**learner, "new_credited_until": clock_moved_to})
+        _record(playback, totals, seq, now)
+        totals.last_seq, totals.last_report_at = seq, now
         row.position_seconds = resume_at
-    row.updated_at = now
+        connection.execute(_SAVE_SESSION, {**session, **totals.parameters()})
 
-    threshold = completion_threshold(lesson)
     newly_completed = row.completed_at is None and row.covered_seconds >= threshold * duration
     if newly_completed:
         row.completed_at = now
-    result = ProgressState(  # read before the commit expires the rows
+    written = {**learner, "b_lesson_id": playback.lesson_id, "b_now": now, **row.parameters()}
+    progress_id = connection.execute(_SAVE_PROGRESS[dialect], written).scalar_one()
+    result = ProgressState(
         position=row.position_seconds,
         covered_seconds=row.covered_seconds,
         duration=duration,
         threshold=threshold,
         completed=row.completed_at is not None,
         credited=credited,
-        credit=Credit(trained, session.training_seconds, session.ledger_seconds),
+        credit=Credit(trained, totals.training_seconds, totals.ledger_seconds),
     )
     db.session.commit()
 
     if not newly_completed:
         return result
-    finish = completion.finish_state(
-        user, lesson.module.course, after_lesson_completed(user, lesson, row, now)
-    )
+    finish = _completed(user, playback.lesson_id, progress_id, now)
     return replace(
         result,
         course_completed=finish.course_completed,
@@ -316,77 +504,79 @@ def report(
     )
 
 
+def _completed(user: User, lesson_id: int, progress_id: int, now: datetime) -> completion.Finish:
+    """After the report that completed the lesson: the lesson event, and the course's
+    completion — with the lesson and the progress row loaded in this request's session (the
+    hooks receive ORM objects, and the lesson of the report may be one the process keeps)."""
+    access = catalog.lesson_access(lesson_id, user)
+    row = db.session.get(LessonProgress, progress_id)
+    if access is None or row is None:  # archived or hidden since the report began
+        raise NotFound("this lesson is no longer available")
+    lesson = access.lesson
+    set_committed_value(row, "lesson", lesson)
+    course = lesson.module.course
+    return completion.finish_state(user, course, after_lesson_completed(user, lesson, row, now))
+
+
 def _credit(
-    session: PlaybackSession,
-    clock: WatchClock,
-    row: LessonProgress,
+    playback: Playback,
+    totals: _Totals,
+    credited_until: datetime,
+    row: _Progress,
     reported: list[iv.Interval],
     claimed: float | None,
     rules: WatchRules,
     now: datetime,
     duration: float,
-) -> tuple[float, float]:
-    """Credit one fresh report: (new coverage in video seconds, training seconds).
+) -> tuple[float, float, datetime | None]:
+    """Credit one fresh report: (new coverage in video seconds, training seconds, where the
+    learner's clock moves to or None). Updates ``totals`` and ``row``.
 
     The report may use the wall-clock time since the session's previous report (or its
     opening), at most the window — but only time the learner's cursor has not given to
     another report yet; the cursor may run one slack ahead of ``now``, never more, so slack
     does not add up over reports or sessions.
     """
-    anchor = aware(session.last_report_at or session.started_at)
+    anchor = aware(totals.last_report_at) if totals.last_report_at else playback.started_at
     open_for = min(max(0.0, (now - anchor).total_seconds()), rules.window)
-    cursor = max(aware(clock.credited_until), now - timedelta(seconds=open_for))
+    cursor = max(credited_until, now - timedelta(seconds=open_for))
     budget = max(0.0, rules.slack + (now - cursor).total_seconds())
-    gained = budget if claimed is None else max(0.0, claimed - session.played_seconds)
+    gained = budget if claimed is None else max(0.0, claimed - totals.played_seconds)
     trained = min(budget, gained)
     coverage = iv.merge(tuple(pair) for pair in (row.watched or []))
     allowed = rules.max_rate * min(budget, trained + rules.slack)
     parts = iv.take(iv.subtract(reported, coverage), allowed)
     credited = iv.measure(parts)
     used = max(trained, credited / rules.max_rate)
-    if used > 0:
-        clock.credited_until = cursor + timedelta(seconds=used)
+    moved_to = cursor + timedelta(seconds=used) if used > 0 else None
     if credited > 0:
         coverage = iv.merge([*coverage, *parts])
         row.watched = [[start, end] for start, end in coverage]  # exact: replays stay no-ops
         row.covered_seconds = min(duration, iv.measure(coverage))
-        session.credited_seconds += credited
+        totals.credited_seconds += credited
     if claimed is not None:
-        session.played_seconds = max(session.played_seconds, claimed)
-    session.training_seconds += trained
-    return credited, trained
+        totals.played_seconds = max(totals.played_seconds, claimed)
+    totals.training_seconds += trained
+    return credited, trained, moved_to
 
 
-def _watch_clock(user: User, started: datetime) -> WatchClock:
-    """The learner's clock, locked: every report of this learner waits for the previous one.
-
-    One upsert takes the lock whether the clock existed or not; on SQLite a write is what
-    takes the database's write lock, so the reads that follow see the latest state.
-    """
-    clock: WatchClock = upsert_returning(
-        WatchClock, ["user_id"], user_id=user.id, credited_until=started
-    )
-    return clock
-
-
-def _record(session: PlaybackSession, lesson: Lesson, seq: int, now: datetime) -> None:
+def _record(playback: Playback, totals: _Totals, seq: int, now: datetime) -> None:
     """The session's new whole seconds of training time go to the ledger.
 
     One entry per report that completes a second, keyed by the session and the report's
     ``seq`` (each seq is credited once): the ledger holds ``floor(training_seconds)`` of
     every session, so a session loses less than a second and nothing is rounded to minutes.
     """
-    whole = math.floor(session.training_seconds) - session.ledger_seconds
+    whole = math.floor(totals.training_seconds) - totals.ledger_seconds
     if whole <= 0:
         return
-    course = lesson.module.course
     hours.add(
-        key=f"video:{session.id}:{seq}",
-        user_id=session.user_id,
+        key=f"video:{playback.session_id}:{seq}",
+        user_id=playback.user_id,
         source="video",
         seconds=whole,
         day=hours.local_day(now),
-        camp_id=course.camp_id,
-        course_id=course.id,
+        camp_id=playback.camp_id,
+        course_id=playback.course_id,
     )
-    session.ledger_seconds += whole
+    totals.ledger_seconds += whole
