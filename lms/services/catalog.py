@@ -386,7 +386,7 @@ def published_lesson(lesson_id: int) -> Lesson | None:
         load = partial(detached, partial(_published_lesson, lesson_id=lesson_id))
         lesson = versioned("catalog.published_lesson", "content", load, key=lesson_id)
     else:
-        lesson = _published_lesson(db.session, lesson_id)
+        lesson = _published_lesson(db.session(), lesson_id)
     if lesson is None or lesson.module.course.camp.slug not in registry().camps:
         return None
     return lesson

@@ -22,10 +22,10 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.database import dialect_insert
@@ -158,13 +158,13 @@ def lesson_duration(lesson: Lesson) -> float:
 
 # The report's statements, built once (the hot path of a playing video: no statement is
 # constructed per report). Executed on the session's connection, in its transaction.
-_SESSIONS = PlaybackSession.__table__
-_PROGRESS = LessonProgress.__table__
-_CLOCKS = WatchClock.__table__
-_ENROLLMENTS = Enrollment.__table__
-_LESSONS = Lesson.__table__
-_MODULES = Module.__table__
-_COURSES = Course.__table__
+_SESSIONS = cast(Table, PlaybackSession.__table__)
+_PROGRESS = cast(Table, LessonProgress.__table__)
+_CLOCKS = cast(Table, WatchClock.__table__)
+_ENROLLMENTS = cast(Table, Enrollment.__table__)
+_LESSONS = cast(Table, Lesson.__table__)
+_MODULES = cast(Table, Module.__table__)
+_COURSES = cast(Table, Course.__table__)
 
 # A learner's playback session: its lesson, course and camp, when it started, and whether
 # the learner is enrolled in the course (one statement, before any lock).
