@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, bindparam, func, literal, select, union_all
@@ -311,21 +311,18 @@ class LessonAccess:
         return self.lesson.module.course
 
 
-def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
-    """A lesson ``user`` may see, with its module, course, camp and media, in one query.
+LessonQuery = TypeVar("LessonQuery", bound=Select[*tuple[Any, ...]])
 
-    None when it does not exist for this user: unknown, archived, in a disabled or unloaded
-    camp, or in a course the user may not see (drafts are for their editors).
-    """
-    enrollment = Enrollment.id if user.is_authenticated else None
-    query = (
-        select(Lesson, enrollment if enrollment is not None else literal(None))
-        .join(Lesson.module)
+
+def _on_live_path(query: LessonQuery) -> LessonQuery:
+    """``query`` of lessons joined to their module, course, camp and media, which it loads
+    with them, and kept to live lessons: nothing archived on the way, the camp enabled."""
+    return (
+        query.join(Lesson.module)
         .join(Module.course)
         .join(Course.camp)
         .outerjoin(Lesson.media)
         .where(
-            Lesson.id == lesson_id,
             Lesson.archived_at.is_(None),
             Module.archived_at.is_(None),
             Course.archived_at.is_(None),
@@ -336,6 +333,18 @@ def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
             contains_eager(Lesson.media),
         )
     )
+
+
+def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
+    """A lesson ``user`` may see, with its module, course, camp and media, in one query.
+
+    None when it does not exist for this user: unknown, archived, in a disabled or unloaded
+    camp, or in a course the user may not see (drafts are for their editors).
+    """
+    enrollment = Enrollment.id if user.is_authenticated else None
+    query = _on_live_path(
+        select(Lesson, enrollment if enrollment is not None else literal(None))
+    ).where(Lesson.id == lesson_id)
     if enrollment is not None:
         query = query.outerjoin(
             Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id)
@@ -353,24 +362,8 @@ def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
 
 
 # Built once: a lesson of a published course, with its module, course, camp and media.
-_PUBLISHED_LESSON = (
-    select(Lesson)
-    .join(Lesson.module)
-    .join(Module.course)
-    .join(Course.camp)
-    .outerjoin(Lesson.media)
-    .where(
-        Lesson.id == bindparam("lesson_id"),
-        Lesson.archived_at.is_(None),
-        Module.archived_at.is_(None),
-        Course.archived_at.is_(None),
-        Course.status == "published",
-        Camp.enabled.is_(True),
-    )
-    .options(
-        contains_eager(Lesson.module).contains_eager(Module.course).contains_eager(Course.camp),
-        contains_eager(Lesson.media),
-    )
+_PUBLISHED_LESSON = _on_live_path(select(Lesson)).where(
+    Lesson.id == bindparam("lesson_id"), Course.status == "published"
 )
 
 
