@@ -47,6 +47,7 @@ from tests.test_plans import login
         (attempts.AttemptClosed(), 409),
         (attempts.InvalidAnswers("?"), 400),
         (bank.QuestionError("?"), 400),
+        (bank.NotAQuiz(7), 404),
         (gift.GiftError("?"), 400),
         (grading.AnswerError("?"), 400),
         (surveys.AlreadyAnswered(), 409),
@@ -66,6 +67,13 @@ def test_invalid_input_is_still_a_value_error():
     """The services' former ValueErrors keep being ValueErrors for their callers."""
     assert issubclass(live.LiveError, ValueError) and issubclass(Invalid, ValueError)
     assert not issubclass(Conflict, ValueError)
+
+
+@pytest.mark.engine_independent
+def test_not_a_quiz_says_which_lesson_and_is_still_a_lookup_error():
+    error = bank.NotAQuiz(7)
+    assert (error.lesson_id, error.message) == (7, "lesson 7 is not a quiz")
+    assert isinstance(error, LookupError)
 
 
 @pytest.fixture

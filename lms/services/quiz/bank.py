@@ -22,7 +22,7 @@ from sqlalchemy import select
 from lms.extensions import db
 from lms.models import Course, Lesson, Question, Quiz
 from lms.models._base import utcnow
-from lms.services.errors import DomainError, Invalid
+from lms.services.errors import DomainError, Invalid, NotFound
 from lms.services.quiz.grading import choice_fractions
 
 MAX_OPTIONS = 20
@@ -35,8 +35,13 @@ class QuestionError(Invalid):
     """The question is not valid; the message says why."""
 
 
-class NotAQuiz(LookupError):
-    """The lesson is not a quiz lesson."""
+class NotAQuiz(NotFound, LookupError):
+    """The lesson is not a quiz lesson (a 404 where a quiz was asked for); ``lesson_id`` says
+    which. Also a :class:`LookupError`, its base before the error vocabulary."""
+
+    def __init__(self, lesson_id: int) -> None:
+        super().__init__(f"lesson {lesson_id} is not a quiz")
+        self.lesson_id = lesson_id
 
 
 class LocalText(BaseModel):
