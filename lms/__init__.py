@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,43 @@ hookimpl = pluggy.HookimplMarker("lms")
 # Endpoints serving the same bytes to everyone: cacheable even for logged-in users.
 PUBLIC_ASSETS = frozenset({"static", "camp_static", "plugin_static", "catalog.camp_colors"})
 
+# Sent with every response that does not set its own, in this order.
+SECURITY_HEADERS = tuple(
+    (name, name.lower(), value)
+    for name, value in (
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        (
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        ),
+    )
+)
+
 log = logging.getLogger(__name__)
+
+
+class App(Flask):
+    """Flask, with the check of whether a view or hook is ``async`` made once per function:
+    Flask makes it (``inspect.iscoroutinefunction``) for each of a dozen hooks on every
+    request. ``ensure_sync`` is Flask's documented place to change this."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synchronous: set[Any] = set()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            if func in self._synchronous:
+                return func
+        except TypeError:  # an unhashable callable: checked every time
+            return super().ensure_sync(func)
+        checked = super().ensure_sync(func)
+        if checked is func and len(self._synchronous) < 4096:  # (registered functions)
+            self._synchronous.add(func)
+        return checked
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -51,12 +88,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from lms.plugins import PluginRegistry
     from lms.services import audit, switches
     from lms.services import plugins as plugin_service
-    from lms.web import register_blueprints
+    from lms.web import register_blueprints, session_cookie
     from lms.web import request as request_limits
     from lms.web.request import Request
 
     instance = config.instance_path()
-    app = Flask(
+    app = App(
         __name__,
         instance_path=str(instance),
         instance_relative_config=True,
@@ -64,6 +101,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(config.ROOT / "static"),
     )
     app.request_class = Request
+    session_cookie.init_app(app)  # the signed cookie, its verification kept per process
     request_limits.init_app(app)  # body limits: 1 MiB, more for the upload endpoints
     config.load(app.config, test_config)  # raises ConfigurationError when unsafe
     if not app.config.get("SECRET_KEY"):
@@ -130,14 +168,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def _headers(response: Any) -> Any:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
+        headers = response.headers
+        present = {name.lower() for name, _value in headers.items()}
+        for name, lowered, value in SECURITY_HEADERS:  # unless the view set its own
+            if lowered not in present:
+                headers.add(name, value)
         if (
             request.endpoint not in PUBLIC_ASSETS
             and "no-store" not in response.headers.get("Cache-Control", "")
@@ -224,9 +259,10 @@ def _init_login(app: Flask) -> None:
     from flask_babel import lazy_gettext
 
     from lms.extensions import login_manager
-    from lms.web.auth import load_user
+    from lms.web.auth import load_user, session_identifier
 
     login_manager.init_app(app)
+    login_manager._session_identifier_generator = session_identifier  # type: ignore[attr-defined]  # Flask-Login's own hook for it, kept per address and agent
     login_manager.login_view = "auth.login"
     login_manager.login_message = lazy_gettext("Please log in to see this page.")
     login_manager.login_message_category = "info"

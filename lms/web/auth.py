@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from hashlib import sha512
 
 from flask import (
     Blueprint,
@@ -86,6 +88,21 @@ def load_user(user_id: str) -> accounts.User | None:
     if seen - session.get(SESSION_SEEN, 0) >= SEEN_EVERY:
         session[SESSION_SEEN] = seen
     return user
+
+
+def session_identifier() -> str:
+    """Flask-Login's session protection identifier (its ``_create_identifier``: a SHA-512 of
+    the client's address and user agent), computed once per process for each pair."""
+    address = request.headers.get("X-Forwarded-For", request.remote_addr)
+    return _identifier(address, request.headers.get("User-Agent"))
+
+
+@lru_cache(maxsize=4096)
+def _identifier(address: str | None, user_agent: str | None) -> str:
+    # Byte for byte what flask_login.utils._create_identifier computes.
+    remote = address.encode("utf-8").split(b",")[0].strip() if address is not None else None
+    agent = user_agent.encode("utf-8") if user_agent is not None else None
+    return sha512(f"{remote}|{agent}".encode()).hexdigest()
 
 
 def log_in(user: accounts.User) -> None:
