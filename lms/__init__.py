@@ -207,20 +207,27 @@ def _init_static_versions(app: Flask) -> None:
     import hashlib
 
     hashes: dict[tuple[str, int], str] = {}
+    released: dict[str, str] = {}  # filename: hash, outside debug mode
     folder = Path(app.static_folder or "")
 
     @app.url_defaults
     def _static_version(endpoint: str, values: dict[str, Any]) -> None:
         if endpoint != "static" or "v" in values or "filename" not in values:
             return
-        path = folder / values["filename"]
+        filename = values["filename"]
+        if not app.debug and filename in released:
+            # Static files, like templates, change with a release (a restart): a running
+            # process hashes each once. In debug mode they are checked on every link.
+            values["v"] = released[filename]
+            return
+        path = folder / filename
         try:
             key = (str(path), path.stat().st_mtime_ns)
             if key not in hashes:
                 hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
         except OSError:  # no such file: the URL stays as it is
             return
-        values["v"] = hashes[key]
+        values["v"] = released[filename] = hashes[key]
 
 
 class DatabaseId(IntegerConverter):
@@ -276,6 +283,7 @@ def _init_templates(app: Flask, registry: Any) -> None:
 
     from lms.models._base import academy_timezone
     from lms.services.catalog import can_edit, level_label
+    from lms.services.lessons import render_markdown
     from lms.services.live import local as local_time
     from lms.services.live import place_label
     from lms.services.site import site_name
@@ -290,44 +298,107 @@ def _init_templates(app: Flask, registry: Any) -> None:
     _install_translations_lookup(app)
     app.add_template_filter(format_duration, "duration")
     app.add_template_filter(level_label, "level")
+    app.add_template_filter(render_markdown, "markdown")  # lessons' text, sanitized
     app.add_template_global(site_name, "site_name")
     app.add_template_filter(place_label, "place")
     app.add_template_global(render_slot, "slot")
+
+    app.add_template_global(local_time, "local")
+
+    @app.template_global("can_edit")
+    def _can_edit(course: Any) -> bool:
+        return can_edit(current_user, course)
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
         locale = get_locale()
         return {
             "current_language": "en" if locale and locale.language == "en" else "zh",
-            "can_edit": lambda course: can_edit(current_user, course),
-            "local": local_time,
             "academy_timezone": academy_timezone(),
         }
 
 
 def _install_translations_lookup(app: Flask) -> None:
-    """Templates' ``_()`` and ``ngettext()`` find the catalog once per request and locale.
+    """Templates' ``_()``, ``gettext()``, ``ngettext()``… find the catalog once per request
+    and locale, and cost one call each.
 
     Flask-Babel's own callables look the domain, the locale and the catalog up again for every
-    string of a page; here the catalog is kept in ``g`` with the locale it is for, so a
-    ``force_locale`` block (a mail in its reader's language) still gets its own.
+    string of a page, and Jinja's newstyle wrappers add two calls more. Here the catalog is
+    kept in ``g`` with the locale it is for, so a ``force_locale`` block (a mail in its
+    reader's language) still gets its own; each function does what Jinja's newstyle ones do
+    (the result ``Markup`` when autoescaping, always ``%``-formatted with its variables).
     """
-    from flask import g
-    from flask_babel import get_locale, get_translations
+    from flask import g, has_app_context
+    from flask_babel import get_translations
+    from jinja2 import pass_context
+    from jinja2.runtime import Context
+    from markupsafe import Markup
+
+    from lms.i18n import locale_in
 
     def translations() -> Any:
-        locale = get_locale()
-        found = g.get("lms_translations")
+        if not has_app_context():
+            return get_translations()
+        kept = g._get_current_object()
+        locale = locale_in(kept)
+        found = kept.get("lms_translations")
         if found is None or found[0] is not locale:
-            found = g.lms_translations = (locale, get_translations())
+            found = kept.lms_translations = (locale, get_translations())
         return found[1]
 
-    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by Jinja's i18n extension
+    @pass_context
+    def gettext(context: Context, string: str, /, **variables: Any) -> str:
+        text = translations().ugettext(string)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 - as Jinja's newstyle gettext
+        return text % variables  # type: ignore[no-any-return]
+
+    @pass_context
+    def ngettext(
+        context: Context, singular: str, plural: str, num: int, /, **variables: Any
+    ) -> str:
+        variables.setdefault("num", num)
+        text = translations().ungettext(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 - as Jinja's newstyle ngettext
+        return text % variables  # type: ignore[no-any-return]
+
+    @pass_context
+    def pgettext(context: Context, string_context: str, string: str, /, **variables: Any) -> str:
+        variables.setdefault("context", string_context)
+        text = translations().upgettext(string_context, string)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 - as Jinja's newstyle pgettext
+        return text % variables  # type: ignore[no-any-return]
+
+    @pass_context
+    def npgettext(
+        context: Context,
+        string_context: str,
+        singular: str,
+        plural: str,
+        num: int,
+        /,
+        **variables: Any,
+    ) -> str:
+        variables.setdefault("context", string_context)
+        variables.setdefault("num", num)
+        text = translations().unpgettext(string_context, singular, plural, num)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 - as Jinja's newstyle npgettext
+        return text % variables  # type: ignore[no-any-return]
+
+    env = app.jinja_env
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by Jinja's i18n extension
         gettext=lambda s: translations().ugettext(s),
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),
         newstyle=True,
         pgettext=lambda c, s: translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
+    # …then the same callables without Jinja's wrappers (``_`` was an alias of ``gettext``).
+    env.globals.update(
+        _=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext
     )
 
 

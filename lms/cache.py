@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, has_app_context, has_request_context, session
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 from flask_caching import Cache
 from flask_login import current_user
 from markupsafe import Markup
@@ -43,6 +44,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql.dml import UpdateBase
 
 from lms.database import dialect_insert
+from lms.i18n import locale_in
 from lms.models.versions import CacheVersion
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,7 @@ def init_app(app: Flask) -> None:
     app.extensions["lms.layout"] = {}
     app.add_template_global(fragment, "fragment")
     app.add_template_global(layout_fragment, "layout_fragment")
+    app.add_template_global(fixed_url, "fixed_url")
     _watch_sessions()
     with app.app_context():
         watch_engine(db.engine)
@@ -311,24 +314,24 @@ def versioned(name: str, counter: str, load: Callable[[], T], key: Any = None) -
     Read from the database every time when ``FAST_PATHS`` is off, when there is no versions
     row, and in a transaction that already wrote what the counter stands for (until it ends).
     """
-    memo = g.setdefault("lms_cache", {})
+    glob = g._get_current_object()  # (pages call this often: each proxy costs)
+    memo = glob.setdefault("lms_cache", {})
     slot = (name, key)
     if slot in memo:
-        return memo[slot]
-    if not fast_paths() or g.get("lms_versions_raised"):
+        return memo[slot]  # type: ignore[no-any-return]
+    app = current_app._get_current_object()
+    if not app.config.get("FAST_PATHS", True) or glob.get("lms_versions_raised"):
         value = memo[slot] = load()
         return value
-    version = getattr(current_versions(), counter)
+    version = getattr(glob.get("lms_versions") or current_versions(), counter)
     if version is None:
         value = memo[slot] = load()
         return value
-    store: dict[tuple[str, Any], tuple[tuple[str, int], Any]] = current_app.extensions[
-        "lms.versioned"
-    ]
+    store: dict[tuple[str, Any], tuple[tuple[str, int], Any]] = app.extensions["lms.versioned"]
     kept = store.get(slot)
     if kept is not None and kept[0] == (counter, version):
         memo[slot] = kept[1]
-        return kept[1]
+        return kept[1]  # type: ignore[no-any-return]
     value = load()
     if len(store) >= MAX_VALUES:
         store.clear()
@@ -337,37 +340,124 @@ def versioned(name: str, counter: str, load: Callable[[], T], key: Any = None) -
     return value
 
 
-def fragment(name: str, *key: Any, caller: Callable[[], Markup]) -> Markup:
+class _Rendering:
+    """What kept blocks need, found once per request (:func:`_rendering`)."""
+
+    __slots__ = ("globals", "keep", "language", "layout", "locale", "root")
+
+    def __init__(self, globals_: Any, keep: bool, root: str, layout: dict[Any, Any]) -> None:
+        self.globals, self.keep, self.root, self.layout = globals_, keep, root, layout
+        self.locale: object = None
+        self.language = ""
+
+    def current_language(self) -> str:
+        """The request's locale as a string, worked out again only when the locale changed
+        (``force_locale``)."""
+        locale = locale_in(self.globals)
+        if locale is not self.locale:
+            self.locale, self.language = locale, str(locale)
+        return self.language
+
+
+def _rendering() -> _Rendering:
+    """This request's rendering: whether rendered blocks are kept (the fast paths on, and not
+    in debug mode, where templates and static files change under a running app), the app's
+    root URL and the layout's store."""
+    glob = g._get_current_object()
+    found: _Rendering | None = glob.get("lms_rendering")
+    if found is None:
+        app = current_app._get_current_object()
+        found = glob.lms_rendering = _Rendering(
+            glob,
+            bool(app.config.get("FAST_PATHS", True)) and not app.debug,
+            request.script_root if has_request_context() else "",
+            app.extensions["lms.layout"],
+        )
+    return found
+
+
+# Marks a hole while a fragment with holes renders (a process's own: no text holds it).
+_HOLE = f"<!--hole-{secrets.token_hex(8)}-->"
+
+
+def fragment(
+    name: str,
+    *key: Any,
+    caller: Callable[..., Markup],
+    holes: Callable[[Any], Markup] | None = None,
+) -> Markup:
     """A template's ``{% call fragment("name", key…) %}…{% endcall %}``: the block's HTML,
     rendered once per process for ``key``, the reader's language and the app's root URL while
     the ``content`` version stays; render only what every reader sees alike inside it (each
-    learner's progress goes after it: a hole in the fragment)."""
-    from flask import request
-    from flask_babel import get_locale
+    learner's progress goes after it: a hole in the fragment).
 
-    root = request.script_root if has_request_context() else ""
-    slot = (key, str(get_locale()), root)
-    # The caller is the template's block: it returns Markup, escaped as the template says.
-    return versioned(f"fragment:{name}", "content", caller, key=slot)
+    With ``holes``, the holes are inside: ``{% call(hole) fragment("name", key…,
+    holes=fill) %}…{{ hole(x) }}…{% endcall %}`` keeps the HTML around each ``hole(x)``,
+    and every request fills the holes with ``fill(x)`` (a macro: a learner's progress on a
+    card among many). ``x`` is kept with the HTML: it must say nothing of the reader (an
+    index, an id), and ``fill`` finds the reader's part from it. Fragments with holes do not
+    nest other fragments."""
+    rendering = _rendering()
+    if not rendering.keep:
+        return caller() if holes is None else caller(holes)
+    slot = (key, rendering.current_language(), rendering.root)
+    if holes is None:
+        # The caller is the template's block: it returns Markup, escaped as the template says.
+        return versioned(f"fragment:{name}", "content", caller, key=slot)
+    first, filled = versioned(f"fragment:{name}", "content", lambda: _with_holes(caller), key=slot)
+    parts = [first]
+    for argument, after in filled:
+        parts.append(holes(argument))
+        parts.append(after)
+    return Markup("".join(parts))  # noqa: S704 - the template's own escaped output
+
+
+def _with_holes(caller: Callable[..., Markup]) -> tuple[str, tuple[tuple[Any, str], ...]]:
+    """The block's HTML cut at its holes: the part before the first, then each hole's
+    argument with the part after it."""
+    arguments: list[Any] = []
+
+    def hole(argument: Any) -> Markup:
+        arguments.append(argument)
+        return Markup(_HOLE)  # noqa: S704 - a constant comment
+
+    first, *after = str(caller(hole)).split(_HOLE)
+    return first, tuple(zip(arguments, after, strict=True))
 
 
 def layout_fragment(name: str, *key: Any, caller: Callable[[], Markup]) -> Markup:
     """``{% call layout_fragment("name", key…) %}``: a block of the layout that reads no
     database (links, menus, translated words), rendered once per process for ``key``, the
     language and the root URL. ``key`` must hold everything the block depends on."""
-    if not fast_paths():
+    rendering = _rendering()
+    if not rendering.keep:
         return caller()
-    from flask import request
-    from flask_babel import get_locale
-
-    store: dict[Any, Markup] = current_app.extensions["lms.layout"]
-    root = request.script_root if has_request_context() else ""
-    slot = (name, key, str(get_locale()), root)
+    store: dict[Any, Markup] = rendering.layout
+    slot = (name, key, rendering.current_language(), rendering.root)
     found = store.get(slot)
     if found is None:
         if len(store) >= MAX_VALUES:
             store.clear()
         found = store[slot] = caller()
+    return found
+
+
+def fixed_url(endpoint: str, **values: Any) -> str:
+    """``url_for(endpoint, **values)`` for a link that depends on nothing but its arguments
+    and the app's root URL (a stylesheet, the log-out form's action): built once per process
+    (with the fast paths on, outside debug mode, as :func:`layout_fragment`)."""
+    from flask import url_for
+
+    rendering = _rendering()
+    if not rendering.keep:
+        return url_for(endpoint, **values)
+    store: dict[Any, str] = rendering.layout
+    slot = ("url", endpoint, tuple(sorted(values.items())), rendering.root)
+    found = store.get(slot)
+    if found is None:
+        if len(store) >= MAX_VALUES:
+            store.clear()
+        found = store[slot] = url_for(endpoint, **values)
     return found
 
 

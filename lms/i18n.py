@@ -18,12 +18,27 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 CORE_TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def locale_in(globals_: Any) -> Locale | None:
+    """The locale of the request (or app context) whose ``g`` is ``globals_``: what
+    :func:`flask_babel.get_locale` answers, read first where Flask-Babel keeps it once chosen
+    (its namespace in ``g``, which ``force_locale`` changes too). Pages ask for it for every
+    string and kept block, and each of Flask-Babel's own look-ups goes through the ``g``
+    proxy three times."""
+    kept = getattr(globals_.get("_flask_babel"), "babel_locale", None)
+    if kept is not None:
+        return kept  # type: ignore[no-any-return]
+    from flask_babel import get_locale
+
+    return get_locale()
 
 
 def catalog_directories() -> list[Path]:

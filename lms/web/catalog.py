@@ -23,6 +23,13 @@ def course_or_404(camp_slug: str, course_slug: str) -> Course:
     return course
 
 
+@bp.app_template_global()
+def cards_key(cards: list[catalog.CourseCard]) -> tuple[tuple[int, int, int], ...]:
+    """What a list of course cards shows, for the key of the fragment that keeps them
+    (:func:`lms.cache.fragment`): each course with its lessons and minutes."""
+    return tuple((card.course.id, card.lessons, card.minutes) for card in cards)
+
+
 @bp.get("/camps.css")
 def camp_colors() -> Response:
     """Each camp's colour as CSS custom properties (the CSP forbids inline styles)."""
@@ -86,7 +93,7 @@ def course(camp_slug: str, course_slug: str) -> str:
         outline=outline,
         decision=decision,
         certificate=certificate,
-        form=ActionForm(),
+        form=ActionForm() if decision is not None else None,  # the enroll form's
     )
 
 

@@ -76,8 +76,8 @@ def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response
         previous=ordered[index - 1] if index > 0 else None,
         following=ordered[index + 1] if index + 1 < len(ordered) else None,
         threshold=lessons.completion_threshold(current),
-        body=lessons.render_markdown(current.body),
-        form=ActionForm(),
+        # (the page's forms: reading lessons' "mark as read", quizzes' start)
+        form=ActionForm() if current.kind in ("reading", "quiz") else None,
         quiz=attempts.overview(current_user, current) if current.kind == "quiz" else None,
         certificate=completion.certificate_for(current_user, course) if finished else None,
         previewing=previewing,
