@@ -91,7 +91,9 @@ DEFAULTS: dict[str, object] = {
     # MAIL_DIR is set, else kept in memory under TESTING, else written to the log.
     "MAIL_BACKEND": None,
     "SMTP_URL": None,
-    "MAIL_FROM": "Camp LMS <noreply@localhost>",
+    # The sender; unset: the site's name (SITE_NAME, in the recipient's language) and
+    # noreply@localhost.
+    "MAIL_FROM": None,
     "MAIL_DIR": None,
     # Invite and set-password links managers have mailed: per organization, and per address
     # (a second click within the period sends nothing more).

@@ -75,9 +75,34 @@ def test_without_smtp_messages_are_files_only_the_owner_reads(app, tmp_path):
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     message = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert (message["To"], message["Subject"]) == ("kim@example.com", "Hello 碁")
-    assert message["From"] == "Camp LMS <noreply@localhost>"
+    assert message["From"] == "创新学院 <noreply@localhost>"  # the site's name, by default
     assert message.get_content() == "Line one\nhttp://localhost/reset/x\n"
     assert not list(path.parent.glob("*.part"))
+
+
+def test_the_sender_is_the_site_in_the_recipients_language_unless_configured(app):
+    app.config["MAIL_BACKEND"] = "memory"
+    with app.app_context():
+        mail.send("kim@example.com", "Hi", "Text\n", locale="en")
+        mail.send("li@example.com", "你好", "正文\n", locale="zh_CN")
+        app.config["SITE_NAME"] = {"zh_CN": "园区创新学院", "en": "Park Academy"}
+        mail.send("kim@example.com", "Hi", "Text\n", locale="en")
+        mail.send("li@example.com", "你好", "正文\n")  # the default language
+        app.config["MAIL_FROM"] = "Academy <lms@academy.example>"
+        mail.send("kim@example.com", "Hi", "Text\n", locale="en")
+        senders = [message["From"] for message in mail.outbox()]
+    assert senders == [
+        "Innovation Academy <noreply@localhost>",
+        "创新学院 <noreply@localhost>",
+        "Park Academy <noreply@localhost>",
+        "园区创新学院 <noreply@localhost>",
+        "Academy <lms@academy.example>",
+    ]
+    raw = mail.build_message  # the non-ASCII name is encoded for the wire (RFC 2047)
+    with app.app_context():
+        app.config["MAIL_FROM"] = None
+        wire = raw("li@example.com", "你好", "正文\n").as_bytes()
+    assert b"From: =?utf-8?" in wire and "创新学院".encode() not in wire.split(b"\n\n")[0]
 
 
 def test_the_default_folder_is_instance_mail(app):

@@ -35,6 +35,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -46,7 +47,9 @@ from flask import current_app, has_request_context, request
 from flask_babel import force_locale
 from jinja2 import TemplateNotFound
 
-DEFAULT_FROM = "Camp LMS <noreply@localhost>"
+from lms.services.site import site_name
+
+DEFAULT_SENDER_ADDRESS = "noreply@localhost"
 BACKENDS = ("smtp", "file", "log", "memory")
 DEVELOPMENT_BACKENDS = ("log", "memory")  # refused in production
 OUTBOX = "lms.mail.outbox"
@@ -149,11 +152,24 @@ def is_address(text: str) -> bool:
     return True
 
 
-def build_message(to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
-    """A UTF-8 message: plain text, and an HTML alternative when given. Header values with
-    line breaks raise ``ValueError``."""
+def sender(locale: str | None = None) -> str | Address:
+    """``MAIL_FROM`` when configured, else the site's name in ``locale`` (the default
+    language when None) at ``noreply@localhost``."""
+    configured = current_app.config.get("MAIL_FROM")
+    if configured:
+        return str(configured)
+    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        name = site_name()
+    return Address(display_name=name, addr_spec=DEFAULT_SENDER_ADDRESS)
+
+
+def build_message(
+    to: str, subject: str, text: str, html: str | None = None, locale: str | None = None
+) -> EmailMessage:
+    """A UTF-8 message: plain text, and an HTML alternative when given, from
+    :func:`sender` in ``locale``. Header values with line breaks raise ``ValueError``."""
     message = EmailMessage()
-    message["From"] = current_app.config.get("MAIL_FROM") or DEFAULT_FROM
+    message["From"] = sender(locale)
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
@@ -215,11 +231,13 @@ def outbox() -> list[EmailMessage]:
     return box
 
 
-def send(to: str, subject: str, text: str, html: str | None = None) -> Path | None:
-    """Deliver one message through the configured backend; the ``file`` backend returns the
-    file's path, the others None. Errors (no server, refused login) propagate, for the job
-    runner to log."""
-    message = build_message(to, subject, text, html)
+def send(
+    to: str, subject: str, text: str, html: str | None = None, locale: str | None = None
+) -> Path | None:
+    """Deliver one message (from :func:`sender` in ``locale``) through the configured backend;
+    the ``file`` backend returns the file's path, the others None. Errors (no server, refused
+    login) propagate, for the job runner to log."""
+    message = build_message(to, subject, text, html, locale)
     name = backend_name(current_app.config)
     if name == "smtp":
         _send_smtp(message, parse_smtp_url(str(current_app.config.get("SMTP_URL") or "")))
@@ -255,7 +273,7 @@ def send_template(to: str, template: str, locale: str, **context: Any) -> Path |
     """Render the message ``template`` in ``locale`` (see :func:`render`) and :func:`send`
     it."""
     subject, text, html = render(template, locale, **context)
-    return send(to, subject, text, html)
+    return send(to, subject, text, html, locale)
 
 
 def recipient_locale(locale: str | None) -> str:

@@ -66,9 +66,10 @@ def send_link(email: str, base: str) -> None:
         return
     link = issue_setup_token(user, purpose=PURPOSE, lifetime=LINK_LIFETIME)
     db.session.commit()
-    with force_locale(mail.recipient_locale(user.locale)):
+    locale = mail.recipient_locale(user.locale)
+    with force_locale(locale):
         subject, body = message(user.name, reset_url(base, link.token))
-    mail.send(user.email, subject, body)
+    mail.send(user.email, subject, body, locale=locale)
     audit.event("password_reset_mailed", user=user.id)
 
 

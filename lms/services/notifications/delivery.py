@@ -209,7 +209,7 @@ def deliver(
         if email:
             secret = make_secret() if make_secret is not None else {}
             subject, text, html = render_mail(kind, recipient.locale, {**data, **secret}, base)
-            mail.send(recipient.address, subject, text, html)
+            mail.send(recipient.address, subject, text, html, recipient.locale)
     except Exception:
         db.session.rollback()
         raise
