@@ -351,7 +351,7 @@ def _install_translations_lookup(app: Flask) -> None:
         text = translations().ugettext(string)
         if context.eval_ctx.autoescape:
             text = Markup(text)  # noqa: S704 - as Jinja's newstyle gettext
-        return text % variables  # type: ignore[no-any-return]
+        return text % variables
 
     @pass_context
     def ngettext(
@@ -361,7 +361,7 @@ def _install_translations_lookup(app: Flask) -> None:
         text = translations().ungettext(singular, plural, num)
         if context.eval_ctx.autoescape:
             text = Markup(text)  # noqa: S704 - as Jinja's newstyle ngettext
-        return text % variables  # type: ignore[no-any-return]
+        return text % variables
 
     @pass_context
     def pgettext(context: Context, string_context: str, string: str, /, **variables: Any) -> str:
@@ -369,7 +369,7 @@ def _install_translations_lookup(app: Flask) -> None:
         text = translations().upgettext(string_context, string)
         if context.eval_ctx.autoescape:
             text = Markup(text)  # noqa: S704 - as Jinja's newstyle pgettext
-        return text % variables  # type: ignore[no-any-return]
+        return text % variables
 
     @pass_context
     def npgettext(
@@ -386,7 +386,7 @@ def _install_translations_lookup(app: Flask) -> None:
         text = translations().unpgettext(string_context, singular, plural, num)
         if context.eval_ctx.autoescape:
             text = Markup(text)  # noqa: S704 - as Jinja's newstyle npgettext
-        return text % variables  # type: ignore[no-any-return]
+        return text % variables
 
     env = app.jinja_env
     env.install_gettext_callables(  # type: ignore[attr-defined]  # added by Jinja's i18n extension

@@ -318,8 +318,8 @@ def versioned(name: str, counter: str, load: Callable[[], T], key: Any = None) -
     memo = glob.setdefault("lms_cache", {})
     slot = (name, key)
     if slot in memo:
-        return memo[slot]  # type: ignore[no-any-return]
-    app = current_app._get_current_object()
+        return memo[slot]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
     if not app.config.get("FAST_PATHS", True) or glob.get("lms_versions_raised"):
         value = memo[slot] = load()
         return value
@@ -331,7 +331,7 @@ def versioned(name: str, counter: str, load: Callable[[], T], key: Any = None) -
     kept = store.get(slot)
     if kept is not None and kept[0] == (counter, version):
         memo[slot] = kept[1]
-        return kept[1]  # type: ignore[no-any-return]
+        return kept[1]
     value = load()
     if len(store) >= MAX_VALUES:
         store.clear()
@@ -366,7 +366,7 @@ def _rendering() -> _Rendering:
     glob = g._get_current_object()
     found: _Rendering | None = glob.get("lms_rendering")
     if found is None:
-        app = current_app._get_current_object()
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
         found = glob.lms_rendering = _Rendering(
             glob,
             bool(app.config.get("FAST_PATHS", True)) and not app.debug,

@@ -35,7 +35,7 @@ def locale_in(globals_: Any) -> Locale | None:
     proxy three times."""
     kept = getattr(globals_.get("_flask_babel"), "babel_locale", None)
     if kept is not None:
-        return kept  # type: ignore[no-any-return]
+        return kept
     from flask_babel import get_locale
 
     return get_locale()

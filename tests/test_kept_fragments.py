@@ -23,9 +23,7 @@ from tests.conftest import Client
 from tests.test_versioned_caches import enrolled_browsers, hot_pages, html
 
 
-def test_each_learner_sees_their_own_progress_in_the_kept_pages(
-    make_app, learner, other_learner
-):
+def test_each_learner_sees_their_own_progress_in_the_kept_pages(make_app, learner, other_learner):
     fast, general = make_app(), make_app(FAST_PATHS=False)
     pages = hot_pages(fast)
     mine, mine_general = enrolled_browsers(fast, general, learner, pages[2])
