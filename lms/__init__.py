@@ -86,7 +86,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from lms.database import configure_postgresql, configure_sqlite
     from lms.extensions import babel, csrf, db, migrate
     from lms.plugins import PluginRegistry
-    from lms.services import audit, switches
+    from lms.services import audit, loading, switches
     from lms.services import plugins as plugin_service
     from lms.web import register_blueprints, session_cookie
     from lms.web import request as request_limits
@@ -120,6 +120,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     registry.disabled_camps = switches.disabled_camps
     registry.disabled_plugins = switches.disabled_plugins
     registry.on_failure = plugin_service.note_failure
+    registry.prepare_arguments = loading.for_hook_arguments
     registry.load_entry_points()
     for name, plugin in app.config.get("EXTRA_PLUGINS", {}).items():
         registry.register(name, plugin)

@@ -12,6 +12,10 @@ subset of a hook's arguments. Each hook states what happens when an implementati
   is left out and the other plugins still run;
 * hooks read while a plugin loads fail the plugin (it is listed as failed, the app goes on).
 
+The ORM objects a hook receives have their paths to the camp loaded (``lesson.module.course.camp``,
+``enrollment.course.camp`` and ``enrollment.user``…: ``HOOK_PATHS`` in
+``lms/services/loading.py``); other relationships raise rather than load (``raise_on_sql``).
+
 See ``docs/plugins.md``.
 """
 
