@@ -41,6 +41,7 @@ from lms.models import (
 )
 from lms.models._base import utcnow
 from lms.services import camps as camp_service
+from lms.services import loading
 from lms.services.quiz import attempts, bank, item_analysis
 
 QUESTIONS = 20
@@ -114,6 +115,7 @@ def _learners(course: Course, count: int) -> list[tuple[int, int]]:
 
 
 def bench_submit(lesson: Lesson, questions: list[Question], tag: str) -> None:
+    loading.load_path(lesson, "module", "course")
     course = lesson.module.course
     learners = _learners(course, SUBMITS)
     answers = _answers(questions)
@@ -138,6 +140,7 @@ def bench_submit(lesson: Lesson, questions: list[Question], tag: str) -> None:
 
 def _load_attempts(lesson: Lesson, questions: list[Question], rng: random.Random) -> None:
     """10,000 submitted attempts, their results drawn from a simple ability model."""
+    loading.load_path(lesson, "module", "course")
     course = lesson.module.course
     learners = _learners(course, ATTEMPTS)
     now = utcnow()

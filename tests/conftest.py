@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.pool import NullPool
 
 from lms import create_app
@@ -23,6 +24,7 @@ from lms.models import Course, Lesson, Module, Organization, User
 from lms.models.search import engine_specific
 from lms.services import accounts
 from lms.services import camps as camp_service
+from lms.services.loading import load
 from tests import synced
 
 PASSWORD = "correct horse battery"
@@ -308,7 +310,7 @@ def video_lessons_of(course_id: int) -> list[Lesson]:
 
 
 def course_url(course: Course) -> str:
-    return f"/camps/{course.camp.slug}/{course.slug}/"
+    return f"/camps/{load(course, 'camp').slug}/{course.slug}/"
 
 
 @pytest.fixture
@@ -316,10 +318,11 @@ def course(app: Flask) -> Course:
     """A published course of the Startup Growth camp (no enrollment policy)."""
     with app.app_context():
         found = db.session.scalar(
-            db.select(Course).where(Course.status == "published", Course.slug == "strategy-toolkit")
+            db.select(Course)
+            .where(Course.status == "published", Course.slug == "strategy-toolkit")
+            .options(joinedload(Course.camp))  # read after leaving the session
         )
         assert found is not None
-        found.camp  # noqa: B018 - load the camp before leaving the session
         db.session.expunge_all()
         return found
 

@@ -51,6 +51,7 @@ from lms.services import (
 from lms.services import camps as camp_service
 from lms.services import organizations as org_service
 from lms.services.completion import new_code
+from lms.services.loading import load
 from lms.services.quiz import attempts
 from tests.conftest import CSRF, PASSWORD, Client, _postgres_schema, database_url, video_lessons_of
 from tests.quiz_helpers import quiz_lesson
@@ -371,7 +372,7 @@ def _build(app: Flask, demo_video) -> World:
             "kind": "lessons",
             "change": "up",
             "action": "disable",
-            "slug": course.camp.slug,
+            "slug": load(course, "camp").slug,
             "camp_slug": course.camp.slug,
             "course_slug": course.slug,
             "lesson_slug": lesson.slug,

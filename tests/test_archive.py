@@ -21,6 +21,7 @@ from lms.models import (
 from lms.models._base import utcnow
 from lms.services import archive, hours, live, live_attendance, live_corrections
 from lms.services.completion import new_code
+from lms.services.loading import load
 from tests.pdf_helpers import fonts, pdf_text
 from tests.test_query_counts import count_queries
 
@@ -269,7 +270,7 @@ def test_an_empty_archive_renders(client, people):
 
 def test_the_archive_uses_the_organizations_target(app, client, people):
     with app.app_context():
-        db.session.get(User, people["self"].id).organization.monthly_target_hours = 30
+        load(db.session.get(User, people["self"].id), "organization").monthly_target_hours = 30
         db.session.commit()
     with app.test_request_context():
         assert archive.build(db.session.get(User, people["self"].id)).totals.target_hours == 30

@@ -14,6 +14,7 @@ from lms.models import Camp, Course, Enrollment, Lesson, Module, User
 from lms.services import camps as camp_service
 from lms.services import media
 from lms.services.lessons import completion_threshold
+from lms.services.loading import load_path
 from tests.conftest import Client
 
 SLUGS = ["startup-growth", "entrepreneur", "silicon-valley", "practitioner"]
@@ -242,6 +243,7 @@ def test_the_video_lesson_page_states_the_camps_threshold(
         ).first()
         lesson.media, _ = media.import_file(demo_video)
         db.session.commit()
+        load_path(lesson, "module", "course")
         url = f"/camps/{camp_slug}/{lesson.module.course.slug}/lessons/{lesson.slug}"
     page = text(organizer_client.get(url))
     assert f"Watch {percent}% of the video to complete this lesson." in page

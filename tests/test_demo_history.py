@@ -30,6 +30,7 @@ from lms.models import (
 )
 from lms.services import community, enrollment, lessons
 from lms.services import demo as demo_service
+from lms.services.loading import load
 from tests.conftest import Client
 from tests.test_cli import accounts_in, run
 
@@ -113,7 +114,7 @@ def _course_with_reading(app: Flask) -> tuple[int, int]:
             .order_by(Lesson.id)
             .limit(1)
         )
-        return lesson.module.course_id, lesson.id
+        return load(lesson, "module").course_id, lesson.id
 
 
 def test_enrolling_and_reading_in_the_past(app, learner):

@@ -50,6 +50,7 @@ from lms.services import accounts, demo_media, media
 from lms.services import intervals as iv
 from lms.services.integrity import run_checks
 from lms.services.lessons import completion_threshold
+from lms.services.loading import load
 from tests.conftest import CSRF, PASSWORD, Client, course_url, database_url, video_lessons_of
 from tests.servers import environment, free_port, gunicorn
 
@@ -504,7 +505,7 @@ def _assert_nothing_acknowledged_was_lost(streams: list[Stream]) -> None:
         )
     for (user_id, lesson_id), row_streams in by_row.items():  # per learner and lesson
         lesson = db.session.get(Lesson, lesson_id)
-        duration = lesson.media.duration_seconds
+        duration = load(lesson, "media").duration_seconds
         row = db.session.scalar(
             db.select(LessonProgress).filter_by(user_id=user_id, lesson_id=lesson_id)
         )

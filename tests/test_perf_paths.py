@@ -23,6 +23,7 @@ from lms.database import mark_request_transactions
 from lms.extensions import db
 from lms.models import Camp, Course, CourseTrainer, Enrollment, Lesson, MediaAsset, Module, User
 from lms.services import catalog
+from lms.services.loading import load
 from lms.web.forms import LanguageForm
 from tests.conftest import Client, video_lessons_of
 
@@ -60,13 +61,17 @@ def site(make_app, make_user):
         pending.media.status = "processing"
         course.owner_id = people["owner"].id
         draft = Course(
-            camp=course.camp, slug="draft-course", title_zh="草稿", title_en="Draft", status="draft"
+            camp=load(course, "camp"),
+            slug="draft-course",
+            title_zh="草稿",
+            title_en="Draft",
+            status="draft",
         )
         module = Module(course=draft, slug="m", title_zh="单元", title_en="Unit")
         in_draft = Lesson(module=module, slug="l", title_zh="课", title_en="Lesson")
         db.session.add_all([draft, module, in_draft])
         in_draft.media = ready_video()
-        archived = Lesson(module=ready.module, slug="gone", title_zh="旧", title_en="Old")
+        archived = Lesson(module=load(ready, "module"), slug="gone", title_zh="旧", title_en="Old")
         archived.media = ready_video()
         archived.archived_at = db.func.now()
         db.session.add(archived)

@@ -23,6 +23,7 @@ from lms.models import (
     User,
 )
 from lms.services import hours, people, plans, reports
+from lms.services.loading import load
 from tests.test_plans import add_group, assign, login, org_id
 from tests.test_query_counts import count_queries
 
@@ -344,7 +345,7 @@ def test_the_completion_page_charts_the_rate_per_course(app, world, course):
             .where(Course.status == "published", Course.camp_id != course.camp_id)
             .order_by(Course.id)
         )
-        other_title, other_slug = other.title_en, other.camp.slug
+        other_title, other_slug = other.title_en, load(other, "camp").slug
     enroll(app, world.ann.id, course.id, completed=True)
     enroll(app, world.al.id, course.id)
     enroll(app, world.evil.id, course.id, status="withdrawn")

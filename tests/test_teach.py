@@ -13,6 +13,7 @@ from flask import Flask
 from lms.extensions import db
 from lms.models import Caption, Course, CourseTrainer, Lesson, LessonProgress, MediaAsset, Module
 from lms.services import camps as camp_service
+from lms.services.loading import load
 from tests.conftest import Client, course_url
 
 CAMP = "startup-growth"
@@ -51,7 +52,7 @@ def first_module_and_lesson(app: Flask, course_id: int) -> tuple[int, int]:
             .where(Module.course_id == course_id, Module.archived_at.is_(None))
             .order_by(Module.position, Module.id)
         ).first()
-        lesson = sorted(module.lessons, key=lambda x: (x.position, x.id))[0]
+        lesson = sorted(load(module, "lessons"), key=lambda x: (x.position, x.id))[0]
         return module.id, lesson.id
 
 
@@ -107,7 +108,7 @@ def snapshot(app: Flask, course_id: int) -> dict:
                 course.archived_at,
                 course.owner_id,
             ),
-            "trainers": sorted(t.id for t in course.trainers),
+            "trainers": sorted(t.id for t in load(course, "trainers")),
             "modules": sorted(
                 (m.id, m.slug, m.title_en, m.position, m.archived_at) for m in modules
             ),
@@ -376,8 +377,8 @@ def test_a_trainer_builds_publishes_and_rearranges_a_course(app, trainer, learne
     with app.app_context():
         course = db.session.get(Course, course_id)
         assert (course.status, course.owner_id, course.synced) == ("draft", trainer.id, None)
-        assert course.camp.slug == CAMP
-        assert [t.id for t in course.trainers] == [trainer.id]
+        assert load(course, "camp").slug == CAMP
+        assert [t.id for t in load(course, "trainers")] == [trainer.id]
 
     public_url = f"/camps/{CAMP}/park-basics/"
     student = client_for(app, learner.email)
@@ -638,7 +639,7 @@ def test_trainers_work_survives_a_curriculum_sync(app, ids, trainer, organizer):
 def own_course_of(app: Flask, course_id: int) -> Course:
     with app.app_context():
         course = db.session.get(Course, course_id)
-        course.camp  # noqa: B018 - load the camp before leaving the session
+        load(course, "camp")  # read after leaving the session
         db.session.expunge_all()
         return course
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from lms.extensions import db
 from lms.models import COURSE_LEVELS, Camp, Course, Lesson, LessonProgress, Module, User
 from lms.services import authoring, curriculum, live, media_access
+from lms.services.loading import load
 from lms.services.slugs import slugify, unique_slug
 from tests.conftest import Client, course_url, video_lessons_of
 from tests.test_perf_paths import ready_video
@@ -276,7 +277,7 @@ def test_the_trainer_marks_a_lesson_preview(app, organizer, preview_world):
     assert editor.post(f"/teach/lessons/{other_id}", fields).status_code == 302
     with app.app_context():
         assert db.session.get(Lesson, other_id).preview is True
-        course_id = db.session.get(Lesson, other_id).module.course_id
+        course_id = load(db.session.get(Lesson, other_id), "module").course_id
     listing = editor.get(f"/teach/courses/{course_id}").get_data(as_text=True)
     assert listing.count('class="tag preview-tag"') == 2  # this one and the first
 

@@ -17,6 +17,7 @@ from lms.cli import main
 from lms.extensions import db
 from lms.models import Caption, CourseTrainer, Lesson, MediaAsset, Module
 from lms.services import jobs, media
+from lms.services.loading import load
 from tests.conftest import Client, course_url, video_lessons_of
 from tests.servers import unavailable
 
@@ -84,7 +85,7 @@ def stored_files(app: Flask) -> list[Path]:
 def lesson_and_asset(app: Flask, lesson_id: int) -> tuple[Lesson, MediaAsset | None]:
     with app.app_context():
         lesson = db.session.get(Lesson, lesson_id)
-        asset = lesson.media
+        asset = load(lesson, "media")
         db.session.expunge_all()
         return lesson, asset
 

@@ -17,6 +17,7 @@ from lms.extensions import db
 from lms.models import CacheVersion, Camp, Caption, Course, Lesson, Module
 from lms.services import camps as camp_service
 from lms.services import media, switches
+from lms.services.loading import load, load_path
 from tests.conftest import Client
 
 
@@ -308,7 +309,7 @@ def test_a_new_lesson_counts_on_the_cards_of_another_instance(make_app, learner)
         module = db.session.scalars(
             db.select(Module).join(Course).join(Camp).where(Camp.slug == "entrepreneur")
         ).first()
-        slug, lessons = module.course.slug, len(module.lessons)
+        slug, lessons = load(module, "course").slug, len(load(module, "lessons"))
     before = count_of(browser.get("/camps/entrepreneur/").get_data(as_text=True), slug)
     with writer.app_context():
         module = db.session.get(Module, module.id)
@@ -405,7 +406,7 @@ def test_a_learners_lesson_page_runs_three_statements_however_long_the_course(
     course_id, slug = first_course(app, "startup-growth")
     with app.app_context():
         module = db.session.scalars(db.select(Module).filter_by(course_id=course_id)).first()
-        first = module.lessons[0].slug
+        first = load(module, "lessons")[0].slug
         for number in range(lessons):
             db.session.add(
                 Lesson(module=module, slug=f"more-{number}", kind="reading", position=100 + number,
@@ -464,6 +465,7 @@ def test_the_video_player_is_the_same_both_ways_and_follows_its_captions(
         lesson.media, _ = media.import_file(demo_video)
         db.session.commit()
         lesson_id = lesson.id
+        load_path(lesson, "module", "course")
         course_page = f"/camps/startup-growth/{lesson.module.course.slug}/"
         path = f"{course_page}lessons/{lesson.slug}"
     browser, other = enrolled_browsers(fast, general, learner, course_page)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import joinedload
 
 from lms.extensions import db
 from lms.models import Lesson, LessonProgress, MediaAsset, PlaybackSession, TrainingTime, User
@@ -61,7 +62,7 @@ class Watcher:
     def open(self, lesson_id: int, at: float = 0.0) -> str:
         with self.app.test_request_context():
             user = db.session.get(User, self.user_id)
-            lesson = db.session.get(Lesson, lesson_id)
+            lesson = db.session.get(Lesson, lesson_id, options=[joinedload(Lesson.media)])
             session, _ = progress.open_session(user, lesson, now=T0 + timedelta(seconds=at))
             self.answers[session.id], self.seqs[session.id] = [], 0
             return session.id
@@ -79,7 +80,7 @@ class Watcher:
         with self.app.test_request_context():
             user = db.session.get(User, self.user_id)
             playback = progress.find_session(session_id, user)
-            lesson = db.session.get(Lesson, playback.lesson_id)
+            lesson = db.session.get(Lesson, playback.lesson_id, options=[joinedload(Lesson.media)])
             state = progress.report(
                 playback,
                 user,

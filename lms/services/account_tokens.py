@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import contains_eager
 
 from lms.database import rowcount
 from lms.extensions import db
@@ -89,6 +90,7 @@ def find_setup_token(token: str, purpose: str = "setup") -> AccountToken | None:
             User.active.is_(True),
             *_token_usable(utcnow()),
         )
+        .options(contains_eager(AccountToken.user))  # the page checks the password against it
     )
 
 

@@ -24,9 +24,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from lms.cache import note_versions
 from lms.database import rowcount
 from lms.extensions import db
-from lms.models import ROLES, AccountToken, AuthSession, CacheVersion, User
+from lms.models import ROLES, AccountToken, AuthSession, CacheVersion, Organization, User
 from lms.models._base import aware, utcnow
-from lms.services import audit, schedule
+from lms.services import audit, loading, schedule
 from lms.services.errors import Conflict
 
 
@@ -141,6 +141,13 @@ def idle_expired(last_seen: float | None, now: datetime | None = None) -> bool:
         return True
     now = now or utcnow()
     return now.timestamp() - last_seen > lifetime("SESSION_IDLE_LIFETIME").total_seconds()
+
+
+def organization_of(user: User) -> Organization | None:
+    """The user's organization, loaded on the user (pages then read ``user.organization``):
+    from the identity map, or one statement."""
+    organization: Organization | None = loading.load(user, "organization")
+    return organization
 
 
 def user_for_session(

@@ -32,6 +32,7 @@ from lms.models import (
 )
 from lms.models._base import aware, current_language, utcnow
 from lms.services import hours
+from lms.services.loading import load
 from lms.services.quiz import records as quiz_records
 from lms.services.quiz.records import QuizRecord
 
@@ -249,7 +250,9 @@ def build(person: User, today: date | None = None, now: datetime | None = None) 
             id=person.id,
             name=person.name,
             email=person.email,
-            organization=person.organization.name if person.organization else None,
+            organization=organization.name
+            if (organization := load(person, "organization"))
+            else None,
             member_since=hours.local_day(person.created_at),
         ),
         totals=totals,

@@ -10,13 +10,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from lms.extensions import db
 from lms.models import COURSE_LEVELS, Camp, Course, CourseTrainer, Lesson, MediaAsset, Module, User
 from lms.models._base import utcnow
-from lms.services import search
+from lms.services import loading, search
 from lms.services.catalog import can_edit
 from lms.services.errors import Conflict, Forbidden, Invalid
 from lms.services.slugs import slugify, unique_slug
@@ -41,6 +42,7 @@ def editable_courses(user: User) -> list[Course]:
         .join(Camp, Course.camp_id == Camp.id)
         .where(Course.archived_at.is_(None))
         .order_by(Camp.position, Course.position, Course.id)
+        .options(contains_eager(Course.camp))
     )
     if not user.is_organizer:
         trained = db.select(CourseTrainer.course_id).where(CourseTrainer.user_id == user.id)
@@ -141,7 +143,7 @@ def create_course(user: User, camp: Camp, values: dict[str, Any]) -> Course:
     _check_level(values)
     values = dict(values)
     _settle_slug(values, None, lambda slug: _course_slug_taken(camp.id, slug), "course")
-    position = len(camp.courses)
+    position = _count(select(func.count(Course.id)).where(Course.camp_id == camp.id))
     course = Course(camp_id=camp.id, owner_id=user.id, status="draft", position=position)
     _apply(course, values)
     db.session.add(course)
@@ -180,18 +182,34 @@ def set_status(user: User, course: Course, status: str) -> None:
 
 
 def live_modules(course: Course) -> list[Module]:
+    """The course's live modules; their lessons (with media) are loaded with them when the
+    course's modules were not loaded yet (two statements, whatever the syllabus)."""
+    if not loading.is_loaded(course, "modules"):
+        modules = db.session.scalars(
+            select(Module)
+            .where(Module.course_id == course.id)
+            .order_by(Module.position, Module.id)
+            .options(selectinload(Module.lessons).joinedload(Lesson.media))
+        )
+        loading.set_loaded(course, "modules", list(modules))
     return [m for m in course.modules if m.archived_at is None]
 
 
 def live_lessons(module: Module) -> list[Lesson]:
-    return [lesson for lesson in module.lessons if lesson.archived_at is None]
+    """The module's live lessons (loaded by :func:`live_modules`, or loaded here)."""
+    return [lesson for lesson in loading.load(module, "lessons") if lesson.archived_at is None]
+
+
+def _count(query: Any) -> int:
+    return db.session.scalar(query) or 0
 
 
 def add_module(user: User, course: Course, values: dict[str, Any]) -> Module:
     check(user, course)
     values = dict(values)
     _settle_slug(values, None, lambda slug: _module_slug_taken(course.id, slug), "module")
-    module = Module(course_id=course.id, position=len(course.modules))
+    position = _count(select(func.count(Module.id)).where(Module.course_id == course.id))
+    module = Module(course_id=course.id, position=position)
     _apply(module, values)
     db.session.add(module)
     _commit_unique()
@@ -203,7 +221,8 @@ def add_lesson(user: User, module: Module, values: dict[str, Any]) -> Lesson:
     check(user, course)
     values = dict(values)
     _settle_slug(values, None, lambda slug: _lesson_slug_taken(course.id, slug), "lesson")
-    lesson = Lesson(module_id=module.id, position=len(module.lessons))
+    position = _count(select(func.count(Lesson.id)).where(Lesson.module_id == module.id))
+    lesson = Lesson(module_id=module.id, position=position)
     _apply(lesson, values)
     db.session.add(lesson)
     _commit_unique()
@@ -246,6 +265,7 @@ def _minutes_from_video(lesson: Lesson) -> None:
 
 def attach_media(user: User, lesson: Lesson, asset: MediaAsset | None) -> None:
     """Attach a library video (or none) to a lesson; a probed video sets its minutes."""
+    loading.load_path(lesson, "module", "course")
     check(user, lesson.module.course)
     lesson.media = asset
     _minutes_from_video(lesson)
@@ -268,15 +288,36 @@ def add_trainer(user: User, course: Course, trainer: User) -> None:
 
 
 def course_by_id(course_id: int) -> Course | None:
-    return db.session.get(Course, course_id)
+    """A course with its camp and trainers (what its pages show)."""
+    return db.session.scalar(
+        select(Course)
+        .where(Course.id == course_id)
+        .options(joinedload(Course.camp, innerjoin=True), selectinload(Course.trainers))
+    )
 
 
 def module_by_id(module_id: int) -> Module | None:
-    return db.session.get(Module, module_id)
+    """A module with its course and the course's camp."""
+    return db.session.scalar(
+        select(Module)
+        .where(Module.id == module_id)
+        .options(joinedload(Module.course, innerjoin=True).joinedload(Course.camp, innerjoin=True))
+    )
 
 
 def lesson_by_id(lesson_id: int) -> Lesson | None:
-    return db.session.get(Lesson, lesson_id)
+    """A lesson with its module, course and camp, its video and its captions."""
+    return db.session.scalar(
+        select(Lesson)
+        .where(Lesson.id == lesson_id)
+        .options(
+            joinedload(Lesson.module, innerjoin=True)
+            .joinedload(Module.course, innerjoin=True)
+            .joinedload(Course.camp, innerjoin=True),
+            joinedload(Lesson.media),
+            selectinload(Lesson.captions),
+        )
+    )
 
 
 def camp_by_slug(slug: str) -> Camp | None:

@@ -21,6 +21,7 @@ from lms.models import (
     COURSE_LEVELS,
     Camp,
     Course,
+    CourseTrainer,
     Enrollment,
     Lesson,
     LessonProgress,
@@ -421,7 +422,11 @@ def can_edit(user: User, course: Course) -> bool:
         return True
     if user.role != "trainer":
         return False
-    return course.owner_id == user.id or any(t.id == user.id for t in course.trainers)
+    if course.owner_id == user.id:
+        return True
+    if "trainers" in course.__dict__:  # loaded with the course (the authoring pages)
+        return any(t.id == user.id for t in course.trainers)
+    return db.session.get(CourseTrainer, (course.id, user.id)) is not None
 
 
 @dataclass

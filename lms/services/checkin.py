@@ -28,7 +28,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import aware, utcnow
-from lms.services import hours, live_attendance, schedule
+from lms.services import hours, live_attendance, loading, schedule
 from lms.services.camps import registry
 from lms.services.errors import Conflict, Invalid
 from lms.services.live import local, registration_of
@@ -246,6 +246,7 @@ def check_in(
             attendance.updated_at = now
     db.session.commit()
     if created:
+        loading.for_hook(attendance)
         registry().call_all("lms_attended", attendance=attendance)
     return CheckinResult(attendance, added)
 
@@ -431,7 +432,7 @@ def roster(session: LiveSession) -> list[dict[str, Any]]:
         select(Registration)
         .where(Registration.session_id == session.id, Registration.status != "cancelled")
         .order_by(Registration.status, Registration.created_at)
-        .options(joinedload(Registration.user))
+        .options(joinedload(Registration.user).joinedload(User.organization))
     ).all()
     attendance = {
         row.user_id: row
@@ -439,7 +440,7 @@ def roster(session: LiveSession) -> list[dict[str, Any]]:
             select(Attendance)
             .where(Attendance.session_id == session.id)
             .options(
-                joinedload(Attendance.user),
+                joinedload(Attendance.user).joinedload(User.organization),
                 joinedload(Attendance.substitute_for),
                 selectinload(Attendance.segments),
             )

@@ -13,7 +13,7 @@ from lms.extensions import db
 from lms.models import Certificate, Course, Enrollment, Lesson, LessonProgress, Module, User
 from lms.models._base import utcnow
 from lms.models.assessment import QuizAttempt
-from lms.services import catalog, notifications
+from lms.services import catalog, loading, notifications
 from lms.services.camps import registry
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
@@ -50,7 +50,10 @@ def after_lesson_completed(
 ) -> bool:
     """Fire the lesson event, then see whether the course is now complete (``now``: when
     the lesson was completed, which a recorded history sets in the past)."""
+    loading.set_loaded(progress, "lesson", lesson)
+    loading.for_hook(progress)
     registry().call_all("lms_lesson_completed", progress=progress)
+    loading.load_path(lesson, "module", "course")
     return check_course(user, lesson.module.course, now)
 
 
@@ -84,6 +87,7 @@ def check_course(user: User, course: Course, now: datetime | None = None) -> boo
     )
     if enrollment is None or enrollment.completed_at is not None:
         return False
+    _hand_over(enrollment, user, course)
     verdict = registry().call_first("lms_course_completion", enrollment=enrollment)
     done = verdict if isinstance(verdict, bool) else required_lessons_done(user, course)
     if not done:
@@ -111,7 +115,7 @@ def check_course(user: User, course: Course, now: datetime | None = None) -> boo
         learner_name=user.name,
         course_title_zh=course.title_zh,
         course_title_en=course.title_en,
-        camp_title_zh=course.camp.title_zh,
+        camp_title_zh=loading.load(course, "camp").title_zh,
         camp_title_en=course.camp.title_en,
         minutes=minutes,
     )
@@ -120,8 +124,16 @@ def check_course(user: User, course: Course, now: datetime | None = None) -> boo
     if updated != 1:
         return False
     db.session.refresh(enrollment)
+    _hand_over(enrollment, user, course)
     registry().call_all("lms_course_completed", enrollment=enrollment)
     return True
+
+
+def _hand_over(enrollment: Enrollment, user: User, course: Course) -> None:
+    """The enrollment as hooks receive it: its user, and its course with the camp."""
+    loading.set_loaded(enrollment, "user", user)
+    loading.set_loaded(enrollment, "course", course)
+    loading.for_hook(enrollment)
 
 
 def certificate_for(user: User, course: Course) -> Certificate | None:

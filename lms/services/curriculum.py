@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from lms.extensions import db
 from lms.models import COURSE_LEVELS, Camp, Course, Lesson, Module
@@ -203,7 +204,14 @@ def _archive(items: Any, report: SyncReport) -> None:
 def sync_camp(camp: Camp, curriculum: Curriculum) -> SyncReport:
     """Bring ``camp``'s courses, modules and lessons in line with ``curriculum``. Commits."""
     report = SyncReport()
-    courses = {c.slug: c for c in db.session.scalars(select(Course).filter_by(camp_id=camp.id))}
+    courses = {
+        c.slug: c
+        for c in db.session.scalars(
+            select(Course)
+            .filter_by(camp_id=camp.id)
+            .options(selectinload(Course.modules).selectinload(Module.lessons))
+        )
+    }
     for position, spec in enumerate(curriculum.courses):
         course = courses.pop(spec.slug, None) or Course(camp=camp, slug=spec.slug)
         if course.id is None:

@@ -47,6 +47,7 @@ from lms.services import (
     enrollment,
     lessons,
     live,
+    loading,
     progress,
 )
 from lms.services.quiz import attempts
@@ -205,6 +206,9 @@ def _do_lesson(
     rng: random.Random,
     history: History,
 ) -> None:
+    # Its module, course, camp and video, held while the commits below expire the lesson:
+    # the camps' rules and the reports read them again (from the identity map).
+    _held = loading.for_hook(lesson)
     if lesson.kind == "video" and lesson.media is not None:
         _watch(user, lesson, moment, history)
     elif lesson.kind == "reading":

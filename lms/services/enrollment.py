@@ -11,6 +11,7 @@ from lms.database import insert_ignoring_conflicts, lock_row
 from lms.extensions import db
 from lms.models import Course, Enrollment, User
 from lms.models._base import utcnow
+from lms.services import loading
 from lms.services.camps import registry
 from lms.services.catalog import enrollment_of
 from lms.services.errors import Forbidden
@@ -28,6 +29,7 @@ def decide(user: User, course: Course) -> EnrollmentDecision:
     """May ``user`` enroll in ``course``? Core rules first, then the camps' policies."""
     if not course.is_published:
         return EnrollmentDecision.deny(_("This course is not open for enrollment."))
+    loading.for_hook(course)
     decision = registry().call_first("lms_enrollment_policy", user=user, course=course)
     if isinstance(decision, EnrollmentDecision):
         return decision
@@ -64,5 +66,8 @@ def enroll(user: User, course: Course, at: datetime | None = None) -> tuple[Enro
         db.select(Enrollment).filter_by(user_id=user.id, course_id=course.id)
     ).one()
     if created:
+        loading.set_loaded(enrollment, "user", user)
+        loading.set_loaded(enrollment, "course", course)
+        loading.for_hook(enrollment)
         registry().call_all("lms_enrolled", enrollment=enrollment)
     return enrollment, created

@@ -11,8 +11,9 @@ from markupsafe import Markup
 
 from lms.database import insert_ignoring_conflicts
 from lms.extensions import db
-from lms.models import Lesson, LessonProgress, User
+from lms.models import Caption, Lesson, LessonProgress, User
 from lms.models._base import utcnow
+from lms.services import loading
 from lms.services.camps import registry
 from lms.services.completion import Finish, after_lesson_completed, finish_state
 
@@ -26,10 +27,28 @@ ALLOWED_TAGS = {
 
 def completion_threshold(lesson: Lesson) -> float:
     """The watched fraction that completes ``lesson``: a camp's hook, else the core default."""
+    loading.for_hook(lesson)
     value = registry().call_first("lms_lesson_completion_threshold", lesson=lesson)
     if isinstance(value, int | float) and 0 < value <= 1:
         return float(value)
     return DEFAULT_COMPLETION_THRESHOLD
+
+
+def load_captions(lesson: Lesson) -> None:
+    """Load the lesson's caption tracks for its page's player (one statement; a kept lesson
+    has them already)."""
+    loading.load(lesson, "captions")
+
+
+def caption_of(lesson: Lesson, language: str) -> Caption | None:
+    """The lesson's caption track in ``language``: from its captions when they are loaded
+    (a kept lesson), else one statement."""
+    if loading.is_loaded(lesson, "captions"):
+        return next((c for c in lesson.captions if c.language == language), None)
+    found: Caption | None = db.session.scalar(
+        db.select(Caption).filter_by(lesson_id=lesson.id, language=language)
+    )
+    return found
 
 
 @functools.lru_cache(maxsize=1024)
@@ -73,4 +92,5 @@ def mark_read(user: User, lesson: Lesson, now: datetime | None = None) -> Finish
     if not newly_completed:
         return None
     finished = after_lesson_completed(user, lesson, progress, now)
+    loading.load_path(lesson, "module", "course")  # expired by the commits
     return finish_state(user, lesson.module.course, finished)

@@ -24,6 +24,7 @@ from lms.database import lock_row
 from lms.extensions import db
 from lms.models import (
     Attendance,
+    Course,
     LiveSegment,
     LiveSeries,
     LiveSession,
@@ -32,6 +33,7 @@ from lms.models import (
 )
 from lms.models._base import academy_timezone, aware, utcnow
 from lms.services import notifications, schedule
+from lms.services.catalog import can_edit
 from lms.services.errors import Conflict, Invalid
 
 ACTIVITY_DAY = 25  # of every month
@@ -549,10 +551,10 @@ def can_run(user: User, session: LiveSession) -> bool:
         return False
     if user.is_organizer or session.lecturer_id == user.id:
         return True
-    course = session.course
-    return course is not None and (
-        course.owner_id == user.id or any(t.id == user.id for t in course.trainers)
-    )
+    if session.course_id is None:
+        return False
+    course = db.session.get(Course, session.course_id)
+    return course is not None and can_edit(user, course)
 
 
 # -- registration ---------------------------------------------------------------------

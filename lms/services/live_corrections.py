@@ -24,7 +24,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import aware, utcnow
-from lms.services import checkin, hours, live_attendance
+from lms.services import checkin, hours, live_attendance, loading
 from lms.services.camps import registry
 
 
@@ -200,6 +200,7 @@ def correct(
     )
     db.session.commit()
     if new_status in checkin.ATTENDED and was not in checkin.ATTENDED:
+        loading.for_hook(attendance)
         registry().call_all("lms_attended", attendance=attendance)
     return correction
 
@@ -288,6 +289,7 @@ def mark_all_present(
         marked.append(attendance)
     added = _add_segment_for_all(trainer, session, segment, reason, now) if segment else 0
     db.session.commit()
+    loading.for_hook(*marked)
     for attendance in marked:
         registry().call_all("lms_attended", attendance=attendance)
     return len(marked) + added

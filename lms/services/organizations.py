@@ -27,7 +27,7 @@ from lms.database import rowcount
 from lms.extensions import db
 from lms.models import Assignment, Organization, StaffGroup, StaffGroupMember, User
 from lms.models._base import utcnow
-from lms.services import accounts, audit
+from lms.services import accounts, audit, loading
 from lms.services.errors import Conflict, Forbidden, Invalid, NotFound
 from lms.services.people import scope_for
 from lms.services.text import clean_name, control_characters
@@ -187,7 +187,7 @@ def add_member(organization: Organization, email: str) -> tuple[User, bool]:
         raise Invalid(_("No account has this e-mail address."))
     if person.organization_id == organization.id:
         return person, False
-    elsewhere = person.organization  # no query when the account has none
+    elsewhere = loading.load(person, "organization")  # no query when the account has none
     if elsewhere is not None:
         raise Conflict(
             _(
@@ -316,4 +316,5 @@ def move_member(source: Organization, user_id: int, target_id: int, *, by: User)
         was_manager=was_manager,
         assignments_cancelled=cancelled,
     )
+    loading.set_loaded(person, "organization", target)  # the page names it
     return person

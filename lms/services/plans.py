@@ -39,7 +39,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import academy_timezone, utcnow
-from lms.services import people
+from lms.services import loading, people
 from lms.services.camps import visible_camps
 from lms.services.errors import Invalid
 from lms.services.hours import local_day
@@ -232,6 +232,9 @@ def subjects() -> Subjects:
     )
     order = {camp.id: index for index, camp in enumerate(camps)}
     courses.sort(key=lambda course: (order[course.camp_id], course.position, course.id))
+    by_id = {camp.id: camp for camp in camps}
+    for course in courses:  # the form names each course with its camp
+        loading.set_loaded(course, "camp", by_id[course.camp_id])
     return Subjects(camps, courses)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from lms.database import insert_ignoring_conflicts, rowcount
 from lms.extensions import db
 from lms.models import Organization, StaffGroup, StaffGroupMember, User
+from lms.services import loading
 from lms.services.errors import Conflict, NotFound
 from lms.services.organizations import checked_name, commit_or_conflict, member
 
@@ -40,6 +41,7 @@ def find_group(organization: Organization, group_id: int) -> StaffGroup:
     )
     if group is None:
         raise NotFound()
+    loading.set_loaded(group, "organization", organization)  # read by the changes below
     return group
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import Organization, User
-from lms.services import accounts, audit, hours, jobs, mail, ratelimit
+from lms.services import accounts, audit, hours, jobs, loading, mail, ratelimit
 from lms.services.account_tokens import has_password, issue_setup_token
 from lms.services.errors import Invalid, NotFound
 from lms.services.invites import add_invite, check_invite_days
@@ -238,8 +238,10 @@ def send_setup_link(
         or not person.active
         or person.organization_id != organization_id
         or has_password(person)
-        or person.organization is None  # not so: its organization_id matched
     ):
+        return
+    organization: Organization | None = loading.load(person, "organization")
+    if organization is None:  # not so: its organization_id matched
         return
 
     def make_link() -> dict[str, str]:
@@ -247,7 +249,7 @@ def send_setup_link(
         db.session.flush()
         return {"token": link.token, "expires": _expires(link.expires_at)}
 
-    facts = {"name": person.name, "organization": person.organization.name}
+    facts = {"name": person.name, "organization": organization.name}
     if delivery.send_link(
         "setup_link",
         person.email,

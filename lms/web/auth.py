@@ -182,6 +182,7 @@ def language() -> Response:
 
 
 def _account_page(form: ChangePasswordForm, status: int = 200) -> tuple[str, int]:
+    accounts.organization_of(current_user)  # the page names it
     return render_template("auth/account.html", password_form=form), status
 
 

@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 
 from lms.models import LiveSession, Moderated, SalonCase
 from lms.models._base import utcnow
-from lms.services import community, live
+from lms.services import accounts, community, live
 from lms.services.hours import academy_timezone
 from lms.services.lessons import render_markdown
 from lms.web.community_forms import (
@@ -177,7 +177,7 @@ def _case_form() -> CaseForm:
             SelectChoice(org.id, org.name) for org in community.organizations()
         ]
     else:  # a manager presents their own company only
-        own = current_user.organization
+        own = accounts.organization_of(current_user)
         form.organization.choices = [SelectChoice(own.id, own.name)]
         if request.method == "GET":
             form.organization.data = own.id

@@ -68,6 +68,7 @@ def lesson(camp_slug: str, course_slug: str, lesson_slug: str) -> str | Response
     )
     index = ordered.index(current)
     finished = outline.enrollment is not None and outline.enrollment.completed_at is not None
+    lessons.load_captions(current)  # the player lists them
     return render_template(
         "lesson.html",
         course=course,
@@ -226,7 +227,7 @@ def lesson_poster(lesson_id: int) -> Response:
 @bp.get("/media/lessons/<int:lesson_id>/captions/<language>.vtt")
 def lesson_caption(lesson_id: int, language: str) -> Response:
     lesson = _media_of_lesson(lesson_id)
-    caption = next((c for c in lesson.captions if c.language == language), None)
+    caption = lessons.caption_of(lesson, language)
     if caption is None:
         abort(404)
     return _private_file(media.media_root() / "captions" / caption.storage_key, "text/vtt")

@@ -38,10 +38,16 @@ def _quiz_lesson(lesson_id: int) -> tuple[Lesson, Enrollment]:
 
 def _attempt(attempt_id: int) -> QuizAttempt:
     """The learner's own attempt, in a course they can still open; others answer 404."""
+    return _attempt_and_lesson(attempt_id)[0]
+
+
+def _attempt_and_lesson(attempt_id: int) -> tuple[QuizAttempt, Lesson]:
+    """:func:`_attempt` and its lesson, with the lesson's module, course and camp."""
     attempt = attempts.find_attempt(attempt_id, current_user)
-    if attempt is None or catalog.lesson_access(attempt.lesson_id, current_user) is None:
+    access = catalog.lesson_access(attempt.lesson_id, current_user) if attempt else None
+    if attempt is None or access is None:
         abort(404)
-    return attempt
+    return attempt, access.lesson
 
 
 def lesson_url(lesson: Lesson) -> str:
@@ -69,8 +75,7 @@ def start(lesson_id: int) -> Response:
 @bp.get("/attempts/<int:attempt_id>")
 @login_required
 def attempt(attempt_id: int) -> str:
-    found = _attempt(attempt_id)
-    lesson = found.quiz.lesson
+    found, lesson = _attempt_and_lesson(attempt_id)
     if found.status == "submitted":
         earlier = [
             a for a in attempts.attempts_of(current_user.id, lesson.id) if a.number < found.number

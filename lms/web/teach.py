@@ -88,10 +88,10 @@ def module_or_404(module_id: int) -> Module:
 
 
 def lesson_or_404(lesson_id: int) -> Lesson:
-    lesson = authoring.lesson_by_id(lesson_id)
-    if lesson is None or lesson.archived_at is not None:
+    lesson = authoring.lesson_by_id(lesson_id)  # with its module, course and camp
+    if lesson is None or lesson.archived_at is not None or lesson.module.archived_at is not None:
         abort(404)
-    module_or_404(lesson.module_id)
+    _editable(lesson.module.course)
     return lesson
 
 

@@ -38,7 +38,7 @@ from lms.models import (
     User,
 )
 from lms.models._base import aware, current_language, utcnow
-from lms.services import schedule
+from lms.services import loading, schedule
 from lms.services.camps import registry
 from lms.services.errors import Conflict, DomainError, Invalid
 from lms.services.lessons import mark_read, render_markdown
@@ -169,6 +169,7 @@ def start(
     if quiz.max_attempts is not None and len(attempts) >= quiz.max_attempts:
         db.session.rollback()
         raise NoAttemptsLeft
+    loading.load_path(lesson, "module", "course")  # the commits above expired it
     layout = bank.draw(quiz, lesson.module.course)
     if not layout:
         db.session.rollback()
@@ -341,6 +342,7 @@ def _passes(quiz: Quiz, user_id: int, percent: float) -> bool:
 
 def _after_submit(attempt: QuizAttempt, user: User) -> None:
     """Events after the commit: the plugins hear of it; a pass completes the lesson."""
+    loading.for_hook(attempt)
     registry().call_all("lms_quiz_submitted", attempt=attempt)
     # Completed when it was submitted (a recorded history: in the past).
     if attempt.passed and attempt.submitted_at is not None:  # a passed attempt was submitted

@@ -29,6 +29,7 @@ from lms.extensions import db
 from lms.models import Camp, Course, DiscussionTopic, Lesson, SalonCase
 from lms.models._base import current_language
 from lms.models.search import SEARCH_KINDS, SearchDocument
+from lms.services import loading
 from lms.services.errors import Invalid
 from lms.services.paging import Paginated
 from lms.services.search import documents, query, snippets
@@ -59,6 +60,7 @@ def index_course(course: Course) -> None:
 
 def index_lesson(lesson: Lesson) -> None:
     """(Re)index a lesson: title, summary, reading text and caption text. Commits."""
+    loading.load_path(lesson, "module", "course")  # expired by the caller's commit
     course = lesson.module.course
     captions = documents.caption_texts([lesson.id]).get(lesson.id, {})
     _save([documents.lesson_row(lesson, course, captions)])
