@@ -78,3 +78,36 @@ def test_the_blocker_blocks(tmp_path):
     )
     assert result.returncode != 0
     assert "blocked by the test: pytest" in result.stderr
+
+
+# Loaded where they are used (trainers' uploads and slugs, the ingest job), not by every web
+# worker at start-up: FFmpeg's bindings take about 23 MiB, pypinyin's dictionaries 55 MiB.
+HEAVY = ("av", "pypinyin")
+
+APP_ONLY = textwrap.dedent(
+    """
+    import sys
+    import lms
+
+    app = lms.create_app({{"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 32}})
+    app.test_client().get("/healthz")
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+    print("loaded:", loaded)
+    from lms.services import slugs
+    print("slug:", slugs.slugify("现金流管理"), "av" in sys.modules)
+    """
+).format(heavy=HEAVY)
+
+
+def test_a_web_worker_starts_without_the_heavy_media_and_pinyin_modules(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", APP_ONLY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LMS_INSTANCE_PATH": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "loaded: []" in result.stdout
+    assert "slug: xian-jin-liu-guan-li False" in result.stdout  # pinyin loads when needed

@@ -20,7 +20,6 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import av
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
@@ -76,6 +75,8 @@ def probe(path: Path) -> Probe:
     The file must hold a video stream whose first frame decodes; raises :class:`MediaError`
     (with a message for the trainer) otherwise.
     """
+    import av  # FFmpeg's bindings (23 MiB), loaded on first use, not by every web worker
+
     try:
         with av.open(str(path)) as container:
             names = container.format.name.split(",")
@@ -210,6 +211,8 @@ def import_file(path: Path, original_name: str | None = None) -> tuple[MediaAsse
 
 def make_poster(video: Path, duration: float) -> str | None:
     """A JPEG of the frame at 10% of the video, encoded with FFmpeg's MJPEG encoder."""
+    import av  # FFmpeg's bindings (23 MiB), loaded on first use, not by every web worker
+
     key = f"{secrets.token_hex(16)}.jpg"
     target = media_root() / "posters" / key
     target.parent.mkdir(parents=True, exist_ok=True)

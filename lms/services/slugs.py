@@ -11,8 +11,6 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from pypinyin import lazy_pinyin
-
 MAX_LENGTH = 99
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -21,6 +19,9 @@ def slugify(text: str, max_length: int = MAX_LENGTH) -> str:
     """A slug for ``text`` ("" when nothing in it can be written with letters or digits)."""
     # pypinyin writes each Han character as its own syllable (tone marks dropped) and passes
     # other runs through; NFKD then splits accented letters so their base letter stays.
+    # Imported here: its dictionaries take 55 MiB, which only a process making slugs needs.
+    from pypinyin import lazy_pinyin
+
     words = lazy_pinyin(text or "", errors="default")
     ascii_text = unicodedata.normalize("NFKD", " ".join(words)).encode("ascii", "ignore").decode()
     slug = _NOT_SLUG.sub("-", ascii_text.lower()).strip("-")

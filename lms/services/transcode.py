@@ -26,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
+if TYPE_CHECKING:
+    import av
 
 # Bumped when the outputs change; `lms media reprocess` brings older assets up to date.
 PIPELINE_VERSION = 1
@@ -112,6 +113,8 @@ def ffmpeg_exe() -> str:
 
 def inspect(path: Path) -> Source:
     """Read the facts the plan depends on. Raises :class:`TranscodeError`."""
+    import av  # FFmpeg's bindings (23 MiB), loaded on first use, not by every web worker
+
     try:
         with av.open(str(path)) as container:
             video = container.streams.video[0]
@@ -397,6 +400,8 @@ def make_sprites(out: Path) -> int:
 
 def describe(out: Path, rendition: Rendition) -> dict[str, Any]:
     """What the player and the master playlist need to know of a finished rendition."""
+    import av  # FFmpeg's bindings (23 MiB), loaded on first use, not by every web worker
+
     path = out / rendition.file
     with av.open(str(path)) as container:
         video = container.streams.video[0]
@@ -499,6 +504,8 @@ def interleave_gap(path: Path) -> float:
     Walks the packets in file order; a player streaming the file must buffer this much of
     one stream to find the other. Our renditions keep it under a second.
     """
+    import av  # FFmpeg's bindings (23 MiB), loaded on first use, not by every web worker
+
     last: dict[str, float] = {}
     gap = 0.0
     with av.open(str(path)) as container:
