@@ -38,7 +38,7 @@ class Organization(Timestamped, Model):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     monthly_target_hours: Mapped[int | None] = mapped_column(Integer)
 
-    members: Mapped[list[User]] = relationship(back_populates="organization")
+    members: Mapped[list[User]] = relationship(back_populates="organization", lazy="raise_on_sql")
 
 
 class User(UserMixin, Timestamped, Model):
@@ -60,7 +60,9 @@ class User(UserMixin, Timestamped, Model):
     # header's bell reads it from the user row the request loads anyway.
     unread_notifications: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    organization: Mapped[Organization | None] = relationship(back_populates="members")
+    organization: Mapped[Organization | None] = relationship(
+        back_populates="members", lazy="raise_on_sql"
+    )
 
     @property
     def is_active(self) -> bool:
@@ -93,7 +95,7 @@ class AuthSession(Model):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     user_agent: Mapped[str] = mapped_column(String(200), default="")
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="raise_on_sql")
 
 
 class StaffGroup(Timestamped, Model):
@@ -108,9 +110,9 @@ class StaffGroup(Timestamped, Model):
     )
     name: Mapped[str] = mapped_column(String(100))
 
-    organization: Mapped[Organization] = relationship()
+    organization: Mapped[Organization] = relationship(lazy="raise_on_sql")
     members: Mapped[list[User]] = relationship(
-        secondary="staff_group_members", order_by="User.name"
+        secondary="staff_group_members", order_by="User.name", lazy="raise_on_sql"
     )
 
 
@@ -148,8 +150,8 @@ class Invite(Model):
     max_uses: Mapped[int] = mapped_column(Integer, default=50)
     uses: Mapped[int] = mapped_column(Integer, default=0)
 
-    organization: Mapped[Organization] = relationship()
-    group: Mapped[StaffGroup | None] = relationship()
+    organization: Mapped[Organization] = relationship(lazy="raise_on_sql")
+    group: Mapped[StaffGroup | None] = relationship(lazy="raise_on_sql")
 
 
 class AccountToken(Model):
@@ -165,4 +167,4 @@ class AccountToken(Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="raise_on_sql")

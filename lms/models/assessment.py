@@ -71,6 +71,8 @@ class Question(Timestamped, Model):
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     synced: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the quiz pages and services
+    # read one attempt, quiz and lesson at a time; not moved to explicit loads yet.
     course: Mapped[Course] = relationship()
 
     @property
@@ -122,6 +124,8 @@ class Quiz(Model):
     shuffle: Mapped[bool] = mapped_column(Boolean, default=True)
     synced: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the quiz pages and services
+    # read one attempt, quiz and lesson at a time; not moved to explicit loads yet.
     lesson: Mapped[Lesson] = relationship()
 
     @property
@@ -162,6 +166,8 @@ class QuizAttempt(Model):
     score: Mapped[float | None] = mapped_column(Float)  # percent
     passed: Mapped[bool | None] = mapped_column(Boolean)
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the quiz pages and services
+    # read one attempt, quiz and lesson at a time; not moved to explicit loads yet.
     quiz: Mapped[Quiz] = relationship()
     user: Mapped[User] = relationship()
     items: Mapped[list[AttemptItem]] = relationship(order_by="AttemptItem.position")

@@ -64,7 +64,9 @@ class Camp(Bilingual, Timestamped, Model):
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     monthly_target_hours: Mapped[int | None] = mapped_column(Integer)
 
-    courses: Mapped[list[Course]] = relationship(back_populates="camp", order_by="Course.position")
+    courses: Mapped[list[Course]] = relationship(
+        back_populates="camp", order_by="Course.position", lazy="raise_on_sql"
+    )
 
     @property
     def audience(self) -> str:
@@ -85,11 +87,11 @@ class Course(Synced, Bilingual, Timestamped, Model):
     level: Mapped[str] = mapped_column(String(40), default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
-    camp: Mapped[Camp] = relationship(back_populates="courses")
+    camp: Mapped[Camp] = relationship(back_populates="courses", lazy="raise_on_sql")
     modules: Mapped[list[Module]] = relationship(
-        back_populates="course", order_by="Module.position"
+        back_populates="course", order_by="Module.position", lazy="raise_on_sql"
     )
-    trainers: Mapped[list[User]] = relationship(secondary="course_trainers")
+    trainers: Mapped[list[User]] = relationship(secondary="course_trainers", lazy="raise_on_sql")
 
     @property
     def is_published(self) -> bool:
@@ -116,9 +118,9 @@ class Module(Synced, Bilingual, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
 
-    course: Mapped[Course] = relationship(back_populates="modules")
+    course: Mapped[Course] = relationship(back_populates="modules", lazy="raise_on_sql")
     lessons: Mapped[list[Lesson]] = relationship(
-        back_populates="module", order_by="Lesson.position"
+        back_populates="module", order_by="Lesson.position", lazy="raise_on_sql"
     )
 
 
@@ -141,9 +143,9 @@ class Lesson(Synced, Bilingual, Model):
     minutes: Mapped[int] = mapped_column(Integer, default=0)
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id"))
 
-    module: Mapped[Module] = relationship(back_populates="lessons")
-    media: Mapped[MediaAsset | None] = relationship()
-    captions: Mapped[list[Caption]] = relationship(order_by="Caption.language")
+    module: Mapped[Module] = relationship(back_populates="lessons", lazy="raise_on_sql")
+    media: Mapped[MediaAsset | None] = relationship(lazy="raise_on_sql")
+    captions: Mapped[list[Caption]] = relationship(order_by="Caption.language", lazy="raise_on_sql")
 
     @property
     def body(self) -> str:

@@ -31,6 +31,8 @@ class Moderated:
     moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     moderation_reason: Mapped[str | None] = mapped_column(String(500))
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the community pages load what
+    # they list with joinedload; a notification reads one post's author lazily.
     @declared_attr
     def moderated_by(cls: type[Moderated]) -> Mapped[User | None]:
         return relationship(foreign_keys=f"[{cls.__name__}.moderated_by_id]")
@@ -55,6 +57,8 @@ class SalonCase(Moderated, Timestamped, Model):
     body: Mapped[str] = mapped_column(Text, default="")
     presenter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the community pages load what
+    # they list with joinedload; a notification reads one post's author lazily.
     session: Mapped[LiveSession | None] = relationship()
     organization: Mapped[Organization | None] = relationship()
     presenter: Mapped[User | None] = relationship(foreign_keys=[presenter_id])
@@ -73,6 +77,8 @@ class CaseComment(Moderated, Timestamped, Model):
     body: Mapped[str] = mapped_column(Text)
     is_expert_review: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the community pages load what
+    # they list with joinedload; a notification reads one post's author lazily.
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
@@ -91,6 +97,8 @@ class DiscussionTopic(Moderated, Timestamped, Model):
     body: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the community pages load what
+    # they list with joinedload; a notification reads one post's author lazily.
     session: Mapped[LiveSession | None] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
@@ -110,4 +118,6 @@ class TopicComment(Moderated, Timestamped, Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the community pages load what
+    # they list with joinedload; a notification reads one post's author lazily.
     user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -39,8 +39,8 @@ class Enrollment(Model):
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    user: Mapped[User] = relationship()
-    course: Mapped[Course] = relationship()
+    user: Mapped[User] = relationship(lazy="raise_on_sql")
+    course: Mapped[Course] = relationship(lazy="raise_on_sql")
 
 
 class LessonProgress(Model):
@@ -60,7 +60,7 @@ class LessonProgress(Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    lesson: Mapped[Lesson] = relationship()
+    lesson: Mapped[Lesson] = relationship(lazy="raise_on_sql")
 
 
 class PlaybackSession(Model):
@@ -112,5 +112,5 @@ class Certificate(Model):
     camp_title_en: Mapped[str] = mapped_column(String(200))
     minutes: Mapped[int] = mapped_column(Integer, default=0)
 
-    user: Mapped[User] = relationship()
-    course: Mapped[Course] = relationship()
+    user: Mapped[User] = relationship(lazy="raise_on_sql")
+    course: Mapped[Course] = relationship(lazy="raise_on_sql")

@@ -50,6 +50,8 @@ class LiveSeries(Bilingual, Timestamped, Model):
     segments: Mapped[list[Any]] = mapped_column(db.JSON, default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the live pages, check-in and
+    # attendance services read these one session at a time; not moved to explicit loads yet.
     camp: Mapped[Camp | None] = relationship()
     course: Mapped[Course | None] = relationship()
 
@@ -93,6 +95,8 @@ class LiveSession(Bilingual, Timestamped, Model):
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the live pages, check-in and
+    # attendance services read these one session at a time; not moved to explicit loads yet.
     series: Mapped[LiveSeries | None] = relationship()
     camp: Mapped[Camp | None] = relationship()
     course: Mapped[Course | None] = relationship()
@@ -139,6 +143,8 @@ class Registration(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the live pages, check-in and
+    # attendance services read these one session at a time; not moved to explicit loads yet.
     user: Mapped[User] = relationship()
     session: Mapped[LiveSession] = relationship()
 
@@ -168,6 +174,8 @@ class Attendance(Model):
     method: Mapped[str] = mapped_column(String(20), default="code")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the live pages, check-in and
+    # attendance services read these one session at a time; not moved to explicit loads yet.
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     substitute_for: Mapped[User | None] = relationship(foreign_keys=[substitute_for_id])
     session: Mapped[LiveSession] = relationship()
@@ -200,6 +208,8 @@ class SegmentAttendance(Model):
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     method: Mapped[str] = mapped_column(String(20), default="code")
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the live pages, check-in and
+    # attendance services read these one session at a time; not moved to explicit loads yet.
     segment: Mapped[LiveSegment] = relationship()
 
 
@@ -225,6 +235,8 @@ class AttendanceCorrection(Model):
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): the live pages, check-in and
+    # attendance services read these one session at a time; not moved to explicit loads yet.
     by: Mapped[User | None] = relationship()
     attendance: Mapped[Attendance] = relationship()
     segment: Mapped[LiveSegment | None] = relationship()

@@ -120,6 +120,8 @@ class Assignment(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    # Still lazy (not raise_on_sql, docs/architecture.md#loading): plan pages and reports read
+    # assignments by columns; a reminder reads one assignment's course or camp lazily.
     organization: Mapped[Organization | None] = relationship()
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
     group: Mapped[StaffGroup | None] = relationship()
