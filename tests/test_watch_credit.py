@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 from lms.extensions import db
 from lms.models import Lesson, LessonProgress, MediaAsset, PlaybackSession, TrainingTime, User
 from lms.services import accounts, authoring, hours, progress
+from lms.services.loading import load_path
 from tests.conftest import PASSWORD, Client, course_url, video_lessons_of
 from tests.test_plugins import with_the_course
 
@@ -382,18 +383,20 @@ def test_attaching_a_ready_video_lists_its_probed_minutes(app, trainer, course):
         lesson = video_lessons_of(course.id)[0]
         lesson.minutes = 25  # typed by hand
         user = db.session.get(User, trainer.id)
-        lesson.module.course.owner_id = user.id  # the trainer's own course
+        load_path(lesson, "module", "course")
+        course = lesson.module.course  # held: the commits below expire the lesson
+        course.owner_id = user.id  # the trainer's own course
         db.session.commit()
         authoring.attach_media(user, lesson, fake_video(40.0))
         assert lesson.minutes == 1
         authoring.attach_media(user, lesson, fake_video(150.0))
         assert lesson.minutes == 3  # 2.5 minutes: halves round up
-        authoring.update(user, lesson.module.course, lesson, {"minutes": 60})
+        authoring.update(user, course, lesson, {"minutes": 60})
         assert lesson.minutes == 3  # the video's length, not a typed number
         authoring.attach_media(user, lesson, fake_video(600.0, status="processing"))
         assert lesson.minutes == 3  # not probed yet: processing sets it
         authoring.attach_media(user, lesson, None)
-        authoring.update(user, lesson.module.course, lesson, {"minutes": 12})
+        authoring.update(user, course, lesson, {"minutes": 12})
         assert lesson.minutes == 12  # no video: the trainer's number
 
 

@@ -258,7 +258,7 @@ def listed_minutes(duration_seconds: float) -> int:
 
 
 def _minutes_from_video(lesson: Lesson) -> None:
-    asset = lesson.media
+    asset: MediaAsset | None = loading.load(lesson, "media")
     if asset is not None and asset.status == "ready" and asset.duration_seconds:
         lesson.minutes = listed_minutes(asset.duration_seconds)
 
