@@ -365,3 +365,26 @@ def test_the_pages_offer_the_check_in_of_the_next_segment(app, client, learner):
     assert 'name="code"' not in done and 'data-test="checkout"' in done
     page = client.get(f"/live/{session_id}").get_data(as_text=True)
     assert 'data-test="segment-checkin"' not in page
+
+
+def test_the_sign_in_sheet_has_a_column_per_segment_with_what_was_recorded(
+    app, client, learner, organizer, day
+):
+    check_in_at(app, day, learner.id, 0)  # the open class, whole
+    check_in_at(app, day, learner.id, 95)  # the salon, late: from its arrival
+    client.login(organizer.email)
+    page = client.get(f"/live/{day}/sign-in-sheet", headers={"Accept-Language": "zh-CN"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert text.count('data-test="segment-column"') == 3
+    with app.app_context():
+        session = db.session.get(LiveSession, day)
+        titles = [segment.title for segment in session.segments]
+        salon_start = live.aware(session.segments[1].starts_at)
+        zone = session.timezone
+    assert all(title in text for title in titles)
+    assert "每个环节参加时各签一次" in text
+    row = text[text.index(learner.name) :].split("</tr>")[0]
+    cells = row.split('<td class="signature">')[1:]
+    arrived = live.local(salon_start + timedelta(minutes=25), zone)
+    assert "✓" in cells[0] and f"{arrived:%H:%M}–" in cells[1] and "span" not in cells[2]

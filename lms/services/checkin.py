@@ -478,6 +478,9 @@ class RosterLine:
     in_place_of: str
     replaced_by: str
     segments: str = ""  # the segments attended, with the times when not the whole of one
+    # One per segment of the session, in order: "" not attended, "✓" the whole of it, else
+    # "HH:MM–HH:MM" (the sign-in sheet's segment columns).
+    marks: tuple[str, ...] = ()
 
 
 def roster_lines(session: LiveSession) -> list[RosterLine]:
@@ -506,23 +509,27 @@ def roster_lines(session: LiveSession) -> list[RosterLine]:
                     else ""
                 ),
                 replaced_by=substitute.user.name if substitute is not None else "",
-                segments=_segments_attended(session, attendance),
+                **_segments_attended(session, attendance),
             )
         )
     return lines
 
 
-def _segments_attended(session: LiveSession, attendance: Attendance | None) -> str:
+def _segments_attended(session: LiveSession, attendance: Attendance | None) -> dict[str, Any]:
+    """The roster line's ``segments`` (the attended ones, named) and ``marks`` (one per
+    segment of the session)."""
     if attendance is None or attendance.status not in ATTENDED:
-        return ""
-    parts = []
+        return {"segments": "", "marks": ("",) * len(session.segments)}
+    parts, marks = [], []
     for line in segment_lines(session, attendance):
         if line.state == "absent":
-            continue
-        if line.arrived or line.left:
+            marks.append("")
+        elif line.arrived or line.left:
             start = line.arrived or f"{local(line.segment.starts_at, session.timezone):%H:%M}"
             end = line.left or f"{local(line.segment.ends_at, session.timezone):%H:%M}"
             parts.append(f"{line.segment.title} {start}–{end}")
+            marks.append(f"{start}–{end}")
         else:
             parts.append(line.segment.title)
-    return "; ".join(parts)
+            marks.append("✓")
+    return {"segments": "; ".join(parts), "marks": tuple(marks)}
