@@ -80,6 +80,8 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
     folder.mkdir(parents=True)
     data = BenchData(folder, database_url, secrets.token_hex(16), folder / "media")
     os.environ.update(app_environment(data))
+    from sqlalchemy.orm import joinedload
+
     from lms import create_app
     from lms.extensions import db
     from lms.models import Course, Enrollment, Lesson, MediaAsset, Module, User
@@ -90,7 +92,10 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
     with app.test_request_context():
         db.create_all()
         camps.sync()
-        course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
+        course = db.session.scalar(
+            db.select(Course).filter_by(slug="strategy-toolkit").options(joinedload(Course.camp))
+        )
+        camp = course.camp  # held: the commits below expire the course, not this camp
         lessons = db.session.scalars(
             db.select(Lesson)
             .join(Module)
@@ -113,7 +118,7 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
         lessons[1].media = big
         db.session.commit()
         data.lesson_id, data.range_lesson_id = lessons[0].id, lessons[1].id
-        data.lesson_path = f"/camps/{course.camp.slug}/{course.slug}/lessons/{lessons[0].slug}"
+        data.lesson_path = f"/camps/{camp.slug}/{course.slug}/lessons/{lessons[0].slug}"
         data.video_key, data.video_size = f"{blob_key[:2]}/{blob_key}", RANGE_FILE_BYTES
         short, _ = media.import_file(
             demo_media.generate_demo_video(
@@ -122,7 +127,7 @@ def build(folder: Path, database_url: str, learners: int) -> BenchData:
         )
         # Not named bench-…: catalog_data fills every bench-… course with its own lessons.
         watch = Course(
-            camp=course.camp, slug="watch-short", status="published", position=99,
+            camp=camp, slug="watch-short", status="published", position=99,
             title_zh="看完整门课", title_en="Watched to the end",
         )  # fmt: skip
         module = Module(course=watch, slug="m", title_zh="单元", title_en="Unit")
