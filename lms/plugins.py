@@ -150,8 +150,10 @@ class PluginRegistry:
         self.disabled_plugins: Callable[[], Set[str]] = frozenset
         self.on_failure: Callable[[str, str], None] = lambda _name, _message: None
         # Set by the app: loads, on the ORM objects a hook is handed, what hooks may read
-        # (lms.services.loading.for_hook_arguments; docs/plugins.md).
-        self.prepare_arguments: Callable[[dict[str, Any]], None] = lambda _arguments: None
+        # (lms.services.loading.for_hook_arguments; docs/plugins.md); the objects it answers
+        # are held while the hook runs, so a hook that commits reads them again from the
+        # session's identity map.
+        self.prepare_arguments: Callable[[dict[str, Any]], object] = lambda _arguments: None
 
     # -- loading ---------------------------------------------------------------------
 
@@ -343,7 +345,7 @@ class PluginRegistry:
         """Call a first-result hook. A camp rule is asked only of the plugin owning the camp
         of the course, lesson or enrollment in ``kwargs`` (``None`` while that camp is
         disabled or its plugin is not loaded); other hooks of every active plugin."""
-        self.prepare_arguments(kwargs)
+        _held = self.prepare_arguments(kwargs)
         if not is_camp_rule(hook_name):
             return self._caller(hook_name, self.is_active)(**kwargs)
         slug = camp_of(kwargs)
@@ -357,7 +359,7 @@ class PluginRegistry:
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call every active plugin's implementation (pluggy's order); each non-``None``
         answer with the name of the plugin that gave it. Failures are recorded and left out."""
-        self.prepare_arguments(kwargs)
+        _held = self.prepare_arguments(kwargs)
         answers = self._caller(hook_name, self.is_active)(**kwargs)
         return [(answer.plugin, answer.value) for answer in answers]
 

@@ -192,7 +192,7 @@ def test_the_lesson_page_round_trips_on_postgresql(production_pool, learner):
     with app.app_context():
         course = db.session.scalar(db.select(Course).filter_by(slug="strategy-toolkit"))
         lesson = video_lessons_of(course.id)[0]
-        url = f"/camps/{course.camp.slug}/{course.slug}/lessons/{lesson.slug}"
+        url = f"/camps/{load(course, 'camp').slug}/{course.slug}/lessons/{lesson.slug}"
     assert client.post(f"/camps/startup-growth/{course.slug}/enroll").status_code == 302
     with app.app_context():
         engine = db.engine

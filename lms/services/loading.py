@@ -144,12 +144,16 @@ def for_hook(*objects: object) -> list[object]:
     return reached
 
 
-def for_hook_arguments(arguments: dict[str, Any]) -> None:
+def for_hook_arguments(arguments: dict[str, Any]) -> list[object]:
     """Prepare a hook call's arguments (the registry calls it before every hook): each ORM
-    object gets the paths of :data:`HOOK_PATHS` loaded."""
+    object gets the paths of :data:`HOOK_PATHS` loaded. Returns the objects along them, which
+    the registry holds while the hook runs: a hook that commits (the xAPI outbox does) expires
+    them, and reads them again from the identity map rather than by a lazy load."""
+    held: list[object] = []
     for value in arguments.values():
         if _paths_of(value):
-            for_hook(value)
+            held += [value, *for_hook(value)]
+    return held
 
 
 def _paths_of(obj: object) -> Iterable[tuple[str, ...]]:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from lms.extensions import db
 from lms.models import Course, Lesson, Question, Quiz
 from lms.models._base import utcnow
+from lms.services import loading
 from lms.services.errors import DomainError, Invalid, NotFound
 from lms.services.quiz.grading import choice_fractions
 
@@ -315,6 +316,7 @@ def find_quiz(lesson: Lesson) -> Quiz | None:
 
 def configure(lesson: Lesson, settings: QuizSettings) -> Quiz:
     """Save a quiz's settings (not committed). Fixed questions must be in the course's bank."""
+    loading.load_path(lesson, "module", "course")
     course = lesson.module.course
     live = {q.id for q in questions_of(course)}
     unknown = [qid for qid in settings.question_ids if qid not in live]
