@@ -23,6 +23,7 @@ from flask import Flask, url_for
 from lms.extensions import db
 from lms.models import Course, Lesson, LessonProgress, MediaAsset, Module
 from lms.services import demo, media, uploads
+from lms.services.loading import load_path
 from tests.conftest import video_lessons_of
 from tests.test_browser import (
     RECORD_CSP,
@@ -224,6 +225,7 @@ def attach(app: Flask, course: Course, path: Path) -> tuple[MediaAsset, str]:
 
 
 def lesson_url(lesson: Lesson) -> str:
+    load_path(lesson, "module", "course", "camp")
     course = lesson.module.course
     return url_for(
         "learn.lesson", camp_slug=course.camp.slug, course_slug=course.slug, lesson_slug=lesson.slug
