@@ -52,7 +52,7 @@ from bench import transcode as transcode_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 # The production gunicorn configuration (deploy/gunicorn.conf.py: gthread, a worker per core,
-# at least two, four threads each), without the access log and without recycling workers
+# at least two, two threads each), without the access log and without recycling workers
 # every LMS_MAX_REQUESTS requests, which at these rates would restart them every few seconds.
 GUNICORN = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
 GUNICORN_ENV = {"LMS_ACCESS_LOG": "", "LMS_LOG_LEVEL": "warning", "LMS_MAX_REQUESTS": "0"}

@@ -29,13 +29,17 @@ wsgi_app = "lms.wsgi:app"
 bind = [os.environ.get("LMS_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"]
 
 # Processes × threads. gthread: each worker process runs `threads` requests at once, so a
-# request waiting on the database or on a client does not hold a whole process. One worker
-# per core (at least two, so one restarting never leaves nobody serving); raise LMS_WORKERS
-# when the database is on another machine and requests wait more than they compute. Memory:
-# one worker with the four camps loaded stays under 150 MB.
+# request waiting on the database or on a client (a video upload nginx streams to us) does
+# not hold a whole process. Two threads, not more: the pages are mostly Python, and threads
+# of one process take turns on its interpreter lock, so more of them only add switching
+# (bench http on 2 cores, 32 connections, SQLite: 4 threads 331-586 pages/s with p99 165 ms,
+# 2 threads 601/s with p99 104 ms, 1 thread 950/s with p99 101 ms; docs/benchmarks.md).
+# One worker per core (at least two, so one restarting never leaves nobody serving); raise
+# LMS_WORKERS when the database is on another machine and requests wait more than they
+# compute. Memory: one worker with the four camps loaded stays under 150 MB (120 MiB).
 worker_class = "gthread"
 workers = _int("LMS_WORKERS", max(2, _cores()))
-threads = _int("LMS_THREADS", 4)
+threads = _int("LMS_THREADS", 2)
 
 # A worker that stops answering gunicorn's heartbeat for `timeout` seconds is killed and
 # replaced. With gthread the heartbeat comes from the worker's main loop, so one long request
