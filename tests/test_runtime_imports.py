@@ -52,20 +52,25 @@ SCRIPT = textwrap.dedent(
 ).format(blocked=BLOCKED)
 
 
-def test_lms_imports_without_test_tools_or_production_extras(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+def run_fresh(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter that sees only this checkout, in ``folder``."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=tmp_path,
+        cwd=folder,
         env={
             "PATH": "/usr/bin:/bin",
             "PYTHONPATH": str(ROOT),
-            "LMS_INSTANCE_PATH": str(tmp_path),
-            "HOME": str(tmp_path),
+            "LMS_INSTANCE_PATH": str(folder),
+            "HOME": str(folder),
         },
     )
+
+
+def test_lms_imports_without_test_tools_or_production_extras(tmp_path):
+    result = run_fresh(SCRIPT, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
 
@@ -100,14 +105,7 @@ APP_ONLY = textwrap.dedent(
 
 
 def test_a_web_worker_starts_without_the_heavy_media_and_pinyin_modules(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", APP_ONLY],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LMS_INSTANCE_PATH": str(tmp_path)},
-    )
+    result = run_fresh(APP_ONLY, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "loaded: []" in result.stdout
     assert "slug: xian-jin-liu-guan-li False" in result.stdout  # pinyin loads when needed
