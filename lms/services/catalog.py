@@ -315,7 +315,7 @@ class LessonAccess:
 LessonQuery = TypeVar("LessonQuery", bound=Select[*tuple[Any, ...]])
 
 
-def _on_live_path(query: LessonQuery) -> LessonQuery:
+def on_live_path(query: LessonQuery) -> LessonQuery:
     """``query`` of lessons joined to their module, course, camp and media, which it loads
     with them, and kept to live lessons: nothing archived on the way, the camp enabled."""
     return (
@@ -343,7 +343,7 @@ def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
     camp, or in a course the user may not see (drafts are for their editors).
     """
     enrollment = Enrollment.id if user.is_authenticated else None
-    query = _on_live_path(
+    query = on_live_path(
         select(Lesson, enrollment if enrollment is not None else literal(None))
     ).where(Lesson.id == lesson_id)
     if enrollment is not None:
@@ -363,7 +363,7 @@ def lesson_access(lesson_id: int, user: User) -> LessonAccess | None:
 
 
 # Built once: a lesson of a published course, with its module, course, camp and media.
-_PUBLISHED_LESSON = _on_live_path(select(Lesson)).where(
+_PUBLISHED_LESSON = on_live_path(select(Lesson)).where(
     Lesson.id == bindparam("lesson_id"), Course.status == "published"
 )
 

@@ -151,27 +151,17 @@ def build(user: User, now: datetime | None = None) -> Dashboard:
 # Built once, with the learner and the rest as parameters: building a statement costs more
 # than running it.
 _LAST_LESSON = (
-    select(LessonProgress, Lesson)
-    .join(Lesson, LessonProgress.lesson_id == Lesson.id)
-    .join(Lesson.module)
-    .join(Module.course)
-    .join(Course.camp)
+    catalog.on_live_path(
+        select(LessonProgress, Lesson).join(Lesson, LessonProgress.lesson_id == Lesson.id)
+    )
     .join(
         Enrollment,
         (Enrollment.course_id == Course.id) & (Enrollment.user_id == bindparam("user_id")),
     )
-    .outerjoin(Lesson.media)
     .where(
         LessonProgress.user_id == bindparam("user_id"),
-        Lesson.archived_at.is_(None),
-        Module.archived_at.is_(None),
-        Course.archived_at.is_(None),
         Course.status == "published",
         Course.camp_id.in_(bindparam("camp_ids", expanding=True)),
-    )
-    .options(
-        contains_eager(Lesson.module).contains_eager(Module.course).contains_eager(Course.camp),
-        contains_eager(Lesson.media),
     )
     .order_by(LessonProgress.updated_at.desc(), LessonProgress.id.desc())
     .limit(1)
