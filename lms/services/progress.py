@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard, cast
 
@@ -299,17 +299,6 @@ class _Totals:
     training_seconds: float
     ledger_seconds: int
 
-    def parameters(self) -> dict[str, Any]:
-        """The bound parameters of ``_SAVE_SESSION`` (but the session's id)."""
-        return {
-            "new_last_report_at": self.last_report_at,
-            "new_last_seq": self.last_seq,
-            "new_credited_seconds": self.credited_seconds,
-            "new_played_seconds": self.played_seconds,
-            "new_training_seconds": self.training_seconds,
-            "new_ledger_seconds": self.ledger_seconds,
-        }
-
 
 @dataclass
 class _Progress:
@@ -320,14 +309,11 @@ class _Progress:
     covered_seconds: float
     completed_at: datetime | None
 
-    def parameters(self) -> dict[str, Any]:
-        """The bound parameters of ``_SAVE_PROGRESS``."""
-        return {
-            "new_position_seconds": self.position_seconds,
-            "new_watched": self.watched,
-            "new_covered_seconds": self.covered_seconds,
-            "new_completed_at": self.completed_at,
-        }
+
+def _written(row: _Totals | _Progress) -> dict[str, Any]:
+    """A row's new values as the ``new_<field>`` parameters of the statement that writes it
+    (a shallow read of its fields: ``asdict`` would deep-copy the coverage list)."""
+    return {f"new_{column.name}": getattr(row, column.name) for column in fields(row)}
 
 
 def state(user: User, lesson: Lesson) -> ProgressState:
@@ -475,12 +461,12 @@ def report(
         _record(playback, totals, seq, now)
         totals.last_seq, totals.last_report_at = seq, now
         row.position_seconds = resume_at
-        connection.execute(_SAVE_SESSION, {**session, **totals.parameters()})
+        connection.execute(_SAVE_SESSION, {**session, **_written(totals)})
 
     newly_completed = row.completed_at is None and row.covered_seconds >= threshold * duration
     if newly_completed:
         row.completed_at = now
-    written = {**learner, "b_lesson_id": playback.lesson_id, "b_now": now, **row.parameters()}
+    written = {**learner, "b_lesson_id": playback.lesson_id, "b_now": now, **_written(row)}
     progress_id = connection.execute(_SAVE_PROGRESS[dialect], written).scalar_one()
     result = ProgressState(
         position=row.position_seconds,
