@@ -37,7 +37,10 @@ bind = [os.environ.get("LMS_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000'
 # One worker per core (at least two, so one restarting never leaves nobody serving); raise
 # LMS_WORKERS when the database is on another machine and requests wait more than they
 # compute. Memory: one worker with the four camps loaded stays under 150 MB (120 MiB).
-worker_class = "gthread"
+# The worker class is gthread's, except that a worker whose threads are all busy leaves a new
+# connection to one with a free thread (lms/gunicorn_worker.py: kept-alive connections stay
+# with the worker that took them, and gthread often gave one worker most of them).
+worker_class = "lms.gunicorn_worker.BalancedThreadWorker"
 workers = _int("LMS_WORKERS", max(2, _cores()))
 threads = _int("LMS_THREADS", 2)
 

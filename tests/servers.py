@@ -54,17 +54,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gunicorn(env: dict[str, str], **popen: Any) -> subprocess.Popen:
-    """``gunicorn -c deploy/gunicorn.conf.py``; output to pipes unless ``popen`` says otherwise
-    (``stdout=``, ``stderr=``, ``start_new_session=True`` to signal the whole group)."""
+def gunicorn(env: dict[str, str], *arguments: str, **popen: Any) -> subprocess.Popen:
+    """``gunicorn -c deploy/gunicorn.conf.py [arguments]`` (another app, say); output to pipes
+    unless ``popen`` says otherwise (``stdout=``, ``stderr=``, ``start_new_session=True`` to
+    signal the whole group)."""
     options: dict[str, Any] = {
         "stdout": subprocess.PIPE,
         "stderr": subprocess.PIPE,
         "text": True,
         **popen,
     }
+    config = str(ROOT / "deploy" / "gunicorn.conf.py")
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
+        [sys.executable, "-m", "gunicorn", "-c", config, *arguments],
         env=env,
         cwd=ROOT,
         **options,

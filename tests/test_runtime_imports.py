@@ -35,7 +35,8 @@ SCRIPT = textwrap.dedent(
     sys.meta_path.insert(0, Block())
     import lms, lms.cli
 
-    skipped = ("lms.testing", "lms.migrations", "lms.scaffold.files")
+    # lms.gunicorn_worker is gunicorn's worker class: only gunicorn imports it
+    skipped = ("lms.testing", "lms.migrations", "lms.scaffold.files", "lms.gunicorn_worker")
     for module in pkgutil.walk_packages(lms.__path__, "lms."):
         if not module.name.startswith(skipped):
             importlib.import_module(module.name)
