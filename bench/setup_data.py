@@ -227,6 +227,10 @@ class Browser:
         self.base = base
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        # No User-Agent, as wrk and http.client send none: a browser sends the same one with
+        # its cookie as when it logged in. With another, Flask-Login would mark the login not
+        # fresh on every request, and the cookie (never updated by wrk) would be signed anew.
+        self.opener.addheaders = []
 
     def csrf(self, path: str = "/login") -> str:
         page = self.opener.open(self.base + path).read().decode()
