@@ -124,6 +124,23 @@ def on_starting(server):
     os.environ["LMS_SERVER_PID"] = str(os.getpid())
 
 
+def post_worker_init(worker):
+    """Move everything loading the app made (the app, its plugins, templates, the modules:
+    about 200,000 objects) out of the garbage collector's sight, into its permanent
+    generation (gc.freeze).
+
+    These objects live as long as the worker, yet every full collection walked them all: a
+    pause of 110-150 ms, during which the worker answered nothing. Under bench http that was
+    about one pause per worker per 10 seconds, and it set the pages' 99th percentile. Frozen,
+    a full collection takes 1-19 ms. Garbage left by the start-up is collected first, so
+    none of it is kept for good.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def post_fork(server, worker):
     """With preload_app, give each worker its own database connections."""
     if not preload_app:

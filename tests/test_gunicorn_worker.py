@@ -1,6 +1,7 @@
-"""lms/gunicorn_worker.py under a real gunicorn (deploy/gunicorn.conf.py): a worker whose
-threads are all busy leaves a new connection to one with a free thread, and still takes it
-when no worker has one."""
+"""gunicorn's workers as deploy/gunicorn.conf.py sets them up: lms/gunicorn_worker.py (a
+worker whose threads are all busy leaves a new connection to one with a free thread, and
+still takes it when no worker has one), and what loading the app made frozen out of the
+garbage collector's sight."""
 
 from __future__ import annotations
 
@@ -104,3 +105,8 @@ def test_a_kept_alive_connection_stays_with_its_worker(two_workers):
         pids.add(kept.getresponse().read().decode())
     kept.close()
     assert len(pids) == 1
+
+
+def test_a_worker_has_frozen_what_loading_the_app_made(one_worker):
+    """gc.freeze() in post_worker_init: full collections no longer walk the loaded app."""
+    assert int(_get(one_worker, "/frozen")) > 10_000
