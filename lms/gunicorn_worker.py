@@ -49,7 +49,8 @@ class BalancedThreadWorker(ThreadWorker):
 
     def _accept_again(self) -> None:
         self.deferred_until = 0.0
-        super().set_accept_enabled(self.nr_conns < self.worker_connections)
+        if self.alive:  # a stopping worker takes no new connection (gthread's own rule)
+            super().set_accept_enabled(self.nr_conns < self.worker_connections)
 
     def enqueue_req(self, conn: Any) -> None:
         self.in_flight += 1
@@ -71,9 +72,12 @@ class BalancedThreadWorker(ThreadWorker):
 
     def set_accept_enabled(self, enabled: bool) -> None:
         # The main loop turns accepting back on whenever it is off and the worker is below
-        # worker_connections; while stepping back, it stays off.
+        # worker_connections; while stepping back, it stays off. When gthread itself turns
+        # it off (worker_connections reached, or stopping), the step back is over.
         if enabled and self.deferred_until:
             return
+        if not enabled:
+            self.deferred_until = 0.0
         super().set_accept_enabled(enabled)
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
