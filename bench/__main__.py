@@ -190,11 +190,15 @@ def bench_pages(data: setup_data.BenchData, env: dict, seconds: int, tag: str) -
     script = data.folder / "pages.lua"
     course = data.lesson_path.split("/lessons/")[0] + "/"
     paths = ["/", course, data.lesson_path]
-    setup_data.write_pages_script(script, paths, data.cookie_header)
     masters: list = []
     with serve(
         [*GUNICORN, "--bind", f"127.0.0.1:{app_port}", "lms:create_app()"], app_port, env, masters
     ) as url:
+        if not data.cookie_header:  # the progress part logs the learners in; alone, one here
+            browser = setup_data.Browser(url)
+            browser.login(data.learners[0])
+            data.cookie_header = browser.cookie_header
+        setup_data.write_pages_script(script, paths, data.cookie_header)
         warm_up(url, paths, data.cookie_header)
         pages = measured(url, script, seconds, connections=32)
         rss = worker_rss_mib(masters[0])
