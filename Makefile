@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # pytest-xdist: one worker per CPU; a module's tests stay on one worker (shared fixtures).
 PYTEST_WORKERS ?= -n auto --dist loadfile
+# The slowest tests of each pass, listed at its end: the suite should stay near 15 minutes.
+PYTEST_REPORT ?= --durations=15
 PLUGIN_PACKAGES := $(patsubst %/__init__.py,%,$(wildcard plugins/*/__init__.py))
 EXTRACT = $(BIN)/pybabel -q extract -k _l -k lazy_gettext --project "Camp LMS" --version 0.1.0
 UPDATE = $(BIN)/pybabel -q update -l zh_CN --init-missing --no-fuzzy-matching --ignore-pot-creation-date
@@ -50,11 +52,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 test-sqlite: $(VENV)/.installed-test translations
-	env -u LMS_DATABASE_URL $(BIN)/pytest $(PYTEST_WORKERS)
+	env -u LMS_DATABASE_URL $(BIN)/pytest $(PYTEST_WORKERS) $(PYTEST_REPORT)
 
 test-postgres: $(VENV)/.installed-test translations
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(POSTGRES_URL)', connect_timeout=3).close()" 2>/dev/null; then \
-		LMS_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -m "not browser" $(PYTEST_WORKERS); \
+		LMS_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -m "not browser" $(PYTEST_WORKERS) $(PYTEST_REPORT); \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL is not reachable at $(POSTGRES_URL); CI needs it." >&2; exit 1; \
 	else \
