@@ -92,7 +92,7 @@ def configure_sqlite(engine: Engine) -> None:
 
 
 def configure_postgresql(engine: Engine) -> None:
-    """Read-only requests run without a transaction on PostgreSQL, until their first write.
+    """PostgreSQL: read-only requests without a transaction, cursors described on read.
 
     A GET, HEAD or OPTIONS request's connection is put in autocommit mode when its
     transaction begins, so psycopg sends no ``BEGIN`` (and the end of the request no
@@ -101,11 +101,20 @@ def configure_postgresql(engine: Engine) -> None:
     transaction starts right before that statement and ends with the session's commit or
     rollback, as in any other request. The connection leaves autocommit when it goes back to
     the pool.
+
+    Its cursors describe their result's columns only when something reads them
+    (:mod:`lms.postgres_cursor`).
     """
     if engine.dialect.name != "postgresql":
         return
     import psycopg
     from psycopg.pq import TransactionStatus
+
+    from lms import postgres_cursor
+
+    @event.listens_for(engine, "connect")
+    def _cursors_described_on_read(dbapi_connection: Any, _record: Any) -> None:
+        postgres_cursor.install(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _no_transaction_for_reads(connection: Connection) -> None:

@@ -35,8 +35,12 @@ SCRIPT = textwrap.dedent(
     sys.meta_path.insert(0, Block())
     import lms, lms.cli
 
-    # lms.gunicorn_worker is gunicorn's worker class: only gunicorn imports it
-    skipped = ("lms.testing", "lms.migrations", "lms.scaffold.files", "lms.gunicorn_worker")
+    # lms.gunicorn_worker is gunicorn's worker class: only gunicorn imports it; and
+    # lms.postgres_cursor psycopg's cursor class, imported once the engine is PostgreSQL
+    skipped = (
+        "lms.testing", "lms.migrations", "lms.scaffold.files", "lms.gunicorn_worker",
+        "lms.postgres_cursor",
+    )
     for module in pkgutil.walk_packages(lms.__path__, "lms."):
         if not module.name.startswith(skipped):
             importlib.import_module(module.name)
