@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy import inspect as orm_inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
 import lms.models
@@ -37,7 +38,7 @@ from lms.models import (
     StaffGroup,
     User,
 )
-from lms.services import authoring, enrollment, loading
+from lms.services import authoring, catalog, enrollment, loading
 from tests.conftest import Client, course_url, video_lessons_of
 
 # Every relationship of these models raises on SQL (a many-to-one already in the identity
@@ -250,3 +251,40 @@ def test_the_main_pages_of_each_role_load_nothing_lazily(make_app, world, role, 
             response = client.get(url, follow_redirects=True)
         assert response.status_code == 200, f"{role} {url}: {response.status_code}"
         assert not found, f"{role} {url} loaded lazily: {found}"
+
+
+def test_hook_arguments_the_process_keeps_are_handed_over_as_they_are(app, course):
+    """A kept lesson (detached, with its paths) needs nothing loaded or held for a hook; a
+    lesson of the request's session gets its paths loaded from the identity map or by SQL."""
+    with app.test_request_context("/", method="POST"):
+        lesson_id = video_lessons_of(course.id)[0].id
+        db.session.remove()
+        kept = catalog.published_lesson(lesson_id)
+        assert kept is not None and orm_inspect(kept).detached
+        with lazy_loads() as issued, count_statements() as statements:
+            assert loading.for_hook(kept) == []
+            assert loading.for_hook_arguments({"lesson": kept}) == [kept]
+        assert issued == [] and statements == []
+        assert kept.module.course.camp.slug == "startup-growth"
+
+        attached = db.session.get(Lesson, lesson_id)
+        with count_statements() as statements:
+            reached = loading.for_hook(attached)
+        assert {type(obj) for obj in reached} >= {Module, Course, Camp}
+        assert statements  # the module, course and camp were not loaded yet
+        assert attached.module.course.camp.slug == "startup-growth"
+
+
+@contextmanager
+def count_statements() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -138,9 +138,12 @@ def for_hook(*objects: object) -> list[object]:
     again holds that list: a commit expires the paths, and they then come back from the
     identity map (which keeps only the objects something holds) without a lazy load."""
     reached: list[object] = []
-    if objects:
-        for path in _paths_of(objects[0]):
-            reached += load_path(list(objects), *path)
+    # A kept object (detached: the process keeps it, with everything its readers follow) has
+    # its paths already, and no commit expires them: nothing to load or hold.
+    attached = [obj for obj in objects if not inspect(_unproxied(obj)).detached]
+    if attached:
+        for path in _paths_of(attached[0]):
+            reached += load_path(attached, *path)
     return reached
 
 
