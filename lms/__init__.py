@@ -88,7 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from lms.plugins import PluginRegistry
     from lms.services import audit, loading, switches
     from lms.services import plugins as plugin_service
-    from lms.web import register_blueprints, session_cookie
+    from lms.web import csrf_tokens, register_blueprints, session_cookie
     from lms.web import request as request_limits
     from lms.web.request import Request
 
@@ -143,6 +143,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
     )
     csrf.init_app(app)
+    csrf_tokens.init_app(app, static_endpoints=PUBLIC_ASSETS)  # one signature a minute
     audit.init_app(app)  # the lms.security log (logins, refusals…) is written
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: None)
     _init_login(app)
