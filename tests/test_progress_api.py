@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from flask import request
 
 from lms.extensions import db
 from lms.models import (
@@ -324,3 +325,23 @@ def test_verified_seconds_go_to_the_training_ledger_once(app, api, video_lessons
         assert [(e.source, e.seconds, e.source_key) for e in entries] == [
             ("video", 2, f"video:{session}:1")
         ]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "form", "left"),
+    [
+        ("application/json", b'{"seq": 1}', {}, b'{"seq": 1}'),
+        ("application/json; charset=utf-8", b"[]", {}, b"[]"),
+        ("text/plain", b"a=1", {}, b"a=1"),
+        ("application/x-www-form-urlencoded", b"a=1&b=2", {"a": "1", "b": "2"}, b""),
+        ("multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; name="a"'
+         b"\r\n\r\n1\r\n--x--\r\n", {"a": "1"}, b""),
+    ],
+)  # fmt: skip
+def test_only_form_bodies_are_parsed_as_forms(app, content_type, body, form, left):
+    """``request.form`` of a JSON body is empty without running the form parser (Flask-WTF
+    looks there first for every API call's token); its body is still there to read."""
+    with app.test_request_context("/", method="POST", data=body, content_type=content_type):
+        assert request.want_form_data_parsed is bool(form)
+        assert request.form.to_dict() == form
+        assert request.get_data() == left

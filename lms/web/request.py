@@ -4,6 +4,8 @@
 :data:`BODY_ALLOWANCES` (video, caption and CSV uploads) raise it for themselves through
 Flask's ``request.max_content_length``. A larger body is a 413 before it is read.
 
+**Form parsing for form bodies only**: a JSON body's ``request.form`` is empty at once.
+
 **The WTForms message catalog, loaded once per locale**.
 Flask-WTF translates WTForms' own messages ("This field is required.") with a catalog it
 reads from disk on every request that uses a form (it keeps it on the request only). The
@@ -30,7 +32,18 @@ def wtforms_catalog(locale: str) -> support.Translations | support.NullTranslati
     return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
+# The bodies Werkzeug's form parser reads; any other (JSON) is left to ``get_data``.
+FORM_MIMETYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+
+
 class Request(FlaskRequest):
+    @property
+    def want_form_data_parsed(self) -> bool:
+        """Only form bodies are parsed for ``request.form``: for JSON, Werkzeug would build
+        a parser to learn that it has no fields (Flask-WTF looks there for the CSRF token of
+        every API call). Either way the form is then empty and the body left to read."""
+        return self.mimetype in FORM_MIMETYPES
+
     @cached_property
     def wtforms_translations(self) -> support.Translations | support.NullTranslations:
         """Read by ``flask_wtf.i18n`` before it would load the catalog itself."""
