@@ -13,6 +13,7 @@ import ast
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ from lms.models import (
     StaffGroup,
     User,
 )
-from lms.services import authoring, catalog, enrollment, loading
+from lms.services import authoring, catalog, enrollment, loading, plans, staff_groups
 from tests.conftest import Client, course_url, video_lessons_of
 
 # Every relationship of these models raises on SQL (a many-to-one already in the identity
@@ -181,6 +182,13 @@ def world(app: Flask, make_user, course: Course) -> dict:
         lessons = video_lessons_of(course.id)
         module = db.session.get(Lesson, lessons[0].id).module_id
         org = loading.load(db.session.get(User, manager.id), "organization")
+        # Assignments of the learner's own and of their group, a course and a whole camp.
+        boss = db.session.get(User, manager.id)
+        group = staff_groups.create_group(org, "Sales")
+        staff_groups.add_to_group(group, learner.id)
+        due = plans.today() + timedelta(days=30)
+        plans.assign(org.id, boss, due_on=due, user_id=learner.id, course_id=course.id)
+        plans.assign(org.id, boss, due_on=due, group_id=group.id, camp_id=found.camp_id)
         return {
             "learner": learner.email,
             "manager": manager.email,

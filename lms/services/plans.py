@@ -308,12 +308,14 @@ def cancel(assignment: Assignment) -> bool:
 
 
 def subject_loads() -> list[LoaderOption]:
-    return [
-        joinedload(Assignment.course).joinedload(Course.camp),
-        joinedload(Assignment.camp),
-        joinedload(Assignment.user),
-        joinedload(Assignment.group),
-    ]
+    """What a plan page shows of an assignment: its course or camp, and whom it is for."""
+    return [*learner_loads(), joinedload(Assignment.user), joinedload(Assignment.group)]
+
+
+def learner_loads() -> list[LoaderOption]:
+    """What a learner's own list shows of an assignment (``plans/_mine.html``): its course
+    (with the camp) or its camp — not whom it is for, which is the learner or their group."""
+    return [joinedload(Assignment.course).joinedload(Course.camp), joinedload(Assignment.camp)]
 
 
 @dataclass
@@ -428,7 +430,7 @@ def for_learner(user: User) -> list[MyAssignment]:
         select(Assignment, found.c.status, found.c.done_at, found.c.done_late)
         .join(found, found.c.assignment_id == Assignment.id)
         .where(found.c.user_id == user.id)
-        .options(*subject_loads())
+        .options(*learner_loads())
         .order_by(order, Assignment.due_on, Assignment.id)
     ).all()
     return [MyAssignment(a, status, done_at, bool(late)) for a, status, done_at, late in rows]
@@ -452,7 +454,7 @@ def _first_for_learner_statement() -> Select[Assignment, Any, Any, Any]:
             select(Assignment, found.c.status, found.c.done_at, found.c.done_late)
             .join(found, found.c.assignment_id == Assignment.id)
             .where(found.c.user_id == user_id)
-            .options(*subject_loads())
+            .options(*learner_loads())
             .order_by(order, Assignment.due_on, Assignment.id)
             .limit(bindparam("shown"))
         )
