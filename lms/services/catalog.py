@@ -315,10 +315,11 @@ class LessonAccess:
 LessonQuery = TypeVar("LessonQuery", bound=Select[*tuple[Any, ...]])
 
 
-def on_live_path(query: LessonQuery) -> LessonQuery:
+def on_live_path(query: LessonQuery, load: bool = True) -> LessonQuery:
     """``query`` of lessons joined to their module, course, camp and media, which it loads
-    with them, and kept to live lessons: nothing archived on the way, the camp enabled."""
-    return (
+    with them (unless ``load`` is false: a query of columns), and kept to live lessons:
+    nothing archived on the way, the camp enabled."""
+    query = (
         query.join(Lesson.module)
         .join(Module.course)
         .join(Course.camp)
@@ -329,10 +330,12 @@ def on_live_path(query: LessonQuery) -> LessonQuery:
             Course.archived_at.is_(None),
             Camp.enabled.is_(True),
         )
-        .options(
-            contains_eager(Lesson.module).contains_eager(Module.course).contains_eager(Course.camp),
-            contains_eager(Lesson.media),
-        )
+    )
+    if not load:
+        return query
+    return query.options(
+        contains_eager(Lesson.module).contains_eager(Module.course).contains_eager(Course.camp),
+        contains_eager(Lesson.media),
     )
 
 

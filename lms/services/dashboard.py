@@ -150,9 +150,16 @@ def build(user: User, now: datetime | None = None) -> Dashboard:
 
 # Built once, with the learner and the rest as parameters: building a statement costs more
 # than running it.
-_LAST_LESSON = (
+#
+# The learner's latest progress in a live lesson: the lesson's id, the saved position and
+# whether it is complete. Columns only: the lesson comes from catalog.published_lesson, which
+# the process keeps with its module, course, camp and media.
+_LAST_PROGRESS = (
     catalog.on_live_path(
-        select(LessonProgress, Lesson).join(Lesson, LessonProgress.lesson_id == Lesson.id)
+        select(
+            LessonProgress.lesson_id, LessonProgress.position_seconds, LessonProgress.completed_at
+        ).join(Lesson, LessonProgress.lesson_id == Lesson.id),
+        load=False,
     )
     .join(
         Enrollment,
@@ -205,10 +212,14 @@ _CERTIFICATES = (
 )
 
 
-def _last_lesson(user: User, camp_ids: list[int]) -> tuple[LessonProgress, Lesson] | None:
-    """The lesson the learner last made progress in, in a course they may still study."""
-    row = db.session.execute(_LAST_LESSON, {"user_id": user.id, "camp_ids": camp_ids}).first()
-    return None if row is None else (row[0], row[1])
+def _last_lesson(user: User, camp_ids: list[int]) -> tuple[Lesson, float | None, bool] | None:
+    """The lesson the learner last made progress in, in a course they may still study: the
+    lesson, the saved position, whether it is complete."""
+    row = db.session.execute(_LAST_PROGRESS, {"user_id": user.id, "camp_ids": camp_ids}).first()
+    if row is None:
+        return None
+    lesson = catalog.published_lesson(row.lesson_id)
+    return None if lesson is None else (lesson, row.position_seconds, row.completed_at is not None)
 
 
 def _first_open_lesson(user: User, course: Course) -> tuple[Lesson, LessonProgress | None] | None:
@@ -221,29 +232,30 @@ def _first_open_lesson(user: User, course: Course) -> tuple[Lesson, LessonProgre
 def resume(user: User, camp_ids: list[int]) -> Resume | None:
     """Where to continue: the lesson last worked on at its saved position; when that lesson is
     complete, the course's first lesson not complete yet (from its start, or where it was left).
-    Two statements at most."""
+    Two statements at most (the lesson itself is one the process keeps)."""
     if not camp_ids:
         return None
     found = _last_lesson(user, camp_ids)
     if found is None:
         return None
-    row, lesson = found
+    lesson, saved, completed = found
     course = lesson.module.course
-    if row.completed_at is None:
-        return Resume(lesson, course, _position(lesson, row), completed=False)
+    if not completed:
+        return Resume(lesson, course, _position(lesson, saved), completed=False)
     following = _first_open_lesson(user, course)
     if following is None:
         return Resume(lesson, course, 0.0, completed=True)
     open_lesson, open_row = following
-    return Resume(open_lesson, course, _position(open_lesson, open_row), completed=False)
+    saved = open_row.position_seconds if open_row is not None else None
+    return Resume(open_lesson, course, _position(open_lesson, saved), completed=False)
 
 
-def _position(lesson: Lesson, row: LessonProgress | None) -> float:
+def _position(lesson: Lesson, saved: float | None) -> float:
     """The saved video position worth resuming at (0: from the start)."""
     media: MediaAsset | None = lesson.media
-    if row is None or lesson.kind != "video" or media is None or not media.duration_seconds:
+    if saved is None or lesson.kind != "video" or media is None or not media.duration_seconds:
         return 0.0
-    position = float(row.position_seconds or 0.0)
+    position = float(saved)
     if position < RESUME_MARGIN or position > media.duration_seconds - RESUME_MARGIN:
         return 0.0
     return position
