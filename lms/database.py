@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # Requests with these methods only read: their SQLite transactions start deferred.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The key of a connection's ``info`` saying whether its transaction began read-only (SQLite).
+READ_ONLY = "lms_read_only"
 
 
 def configure_sqlite(engine: Engine) -> None:
@@ -66,7 +68,8 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        if read_only_transaction():
+        read_only = connection.info[READ_ONLY] = read_only_transaction()
+        if read_only:
             # Straight to the driver, like BEGIN IMMEDIATE below: through SQLAlchemy's
             # execution it cost a twentieth of a logged-in request.
             dbapi_connection = connection.connection.dbapi_connection
@@ -87,7 +90,7 @@ def configure_sqlite(engine: Engine) -> None:
         if dbapi_connection is None or not is_write(statement, context):
             return
         if dbapi_connection.in_transaction:
-            if read_only_transaction():
+            if connection.info.get(READ_ONLY):  # (as the transaction began)
                 # It may fail with "database is locked" under load: writes belong in POSTs.
                 log.warning("a read-only (GET) request writes: %s", statement.split("\n")[0])
             return

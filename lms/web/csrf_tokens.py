@@ -24,6 +24,7 @@ from flask import Flask, current_app, g, request, session
 from werkzeug.wrappers import Response
 
 REUSE_SECONDS = 60
+PAGE_METHODS = frozenset({"GET", "HEAD"})
 # Signed tokens a process keeps; past it, it starts again.
 MAX_KEPT = 4096
 
@@ -36,7 +37,13 @@ def init_app(app: Flask, static_endpoints: Collection[str] = ()) -> None:
 
     @app.before_request
     def _reuse() -> None:
-        if request.endpoint not in static_endpoints and session:  # (len(): not an access)
+        # Pages are GETs (a POST that shows its form again signs anew); a JSON call or a
+        # file has no token to hand out.
+        if (
+            request.method in PAGE_METHODS
+            and request.endpoint not in static_endpoints
+            and session  # (its len(): not an access)
+        ):
             reuse_recent_signature()
 
     @app.after_request
