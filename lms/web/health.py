@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from sqlalchemy import literal_column, select
+from sqlalchemy import Integer, Select, literal_column, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -15,7 +15,7 @@ bp = Blueprint("health", __name__)
 # Built once; run on the session's connection (Core), without the ORM's execution around it.
 # A select rather than text(): SQLAlchemy keeps a compiled select's result columns, where it
 # reads a text statement's from the driver every time.
-PING = select(literal_column("1"))
+PING: Select[tuple[int]] = select(literal_column("1", Integer))
 
 
 @bp.get("/healthz")
