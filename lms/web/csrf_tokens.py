@@ -2,7 +2,7 @@
 
 Flask-WTF keeps a random token in the session and hands pages a signed copy of it
 (``generate_csrf``), signed again on every request that renders a form or the layout: an
-HMAC with a key derived again each time, about a twentieth of a catalog page. Any signed
+HMAC with a key derived again each time, about a twelfth of a catalog page. Any signed
 copy of the session's token is as good as another: Flask-WTF checks the signature, that
 the copy holds the session's token, and, when ``WTF_CSRF_TIME_LIMIT`` is set, its age.
 So a process keeps the copy it signed for each session token and hands it out again for
