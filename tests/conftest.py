@@ -38,6 +38,15 @@ def without_csrf(body: bytes) -> bytes:
     return CSRF_VALUES.sub(rb"\1", body)
 
 
+def redis_test_url(slot: int) -> str:
+    """A Redis database (of 16) for one test module, ``slot`` 0 or 1, in this xdist worker:
+    modules running at once in two workers never flush, empty or drain each other's keys and
+    job queues (an RQ worker in one ran the other's jobs)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    return f"redis://127.0.0.1:6379/{15 - (2 * index + slot) % 12}"
+
+
 def database_url(tmp_path: Path) -> str:
     """PostgreSQL when LMS_DATABASE_URL says so (a private schema per test), else SQLite."""
     url = os.environ.get("LMS_DATABASE_URL")

@@ -24,13 +24,13 @@ from lms.extensions import db
 from lms.models import Camp, Lesson, Module
 from lms.services import camps as camp_service
 from lms.services import catalog, switches
-from tests.conftest import Client, course_url
+from tests.conftest import Client, course_url, redis_test_url
 from tests.servers import ROOT, unavailable
 from tests.servers import environment as _environment
 from tests.servers import free_port as _free_port
 from tests.servers import gunicorn as _gunicorn
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = redis_test_url(1)  # its own database in this xdist worker
 GOOD_KEY = secrets.token_hex(32)
 
 

@@ -18,10 +18,10 @@ from lms.extensions import db
 from lms.models import Caption, CourseTrainer, Lesson, MediaAsset, Module
 from lms.services import jobs, media
 from lms.services.loading import load
-from tests.conftest import Client, course_url, video_lessons_of
+from tests.conftest import Client, course_url, redis_test_url, video_lessons_of
 from tests.servers import unavailable
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = redis_test_url(0)  # its own database in this xdist worker
 VTT = (
     "WEBVTT - lesson one\n\n"
     "1\n00:00:00.000 --> 00:00:01.500\nHello, park!\n\n"
