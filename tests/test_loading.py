@@ -41,6 +41,7 @@ from lms.models import (
 )
 from lms.services import authoring, catalog, enrollment, loading, plans, staff_groups
 from tests.conftest import Client, course_url, video_lessons_of
+from tests.test_query_counts import count_queries
 
 # Every relationship of these models raises on SQL (a many-to-one already in the identity
 # map is still read without SQL).
@@ -269,30 +270,15 @@ def test_hook_arguments_the_process_keeps_are_handed_over_as_they_are(app, cours
         db.session.remove()
         kept = catalog.published_lesson(lesson_id)
         assert kept is not None and orm_inspect(kept).detached
-        with lazy_loads() as issued, count_statements() as statements:
+        with lazy_loads() as issued, count_queries(app) as statements:
             assert loading.for_hook(kept) == []
             assert loading.for_hook_arguments({"lesson": kept}) == [kept]
         assert issued == [] and statements == []
         assert kept.module.course.camp.slug == "startup-growth"
 
         attached = db.session.get(Lesson, lesson_id)
-        with count_statements() as statements:
+        with count_queries(app) as statements:
             reached = loading.for_hook(attached)
         assert {type(obj) for obj in reached} >= {Module, Course, Camp}
         assert statements  # the module, course and camp were not loaded yet
         assert attached.module.course.camp.slug == "startup-growth"
-
-
-@contextmanager
-def count_statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
